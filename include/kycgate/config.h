@@ -1,0 +1,149 @@
+/* kycgate configuration: the YAML schema of design §4 parsed once into an immutable typed struct.
+ *
+ * The request path never touches YAML: it reads a struct kg_config that nobody modifies after
+ * kg_config_load() returns. Reload builds a new struct and swaps it (see runtime.h). */
+#ifndef KYCGATE_CONFIG_H
+#define KYCGATE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kycgate/common.h"
+
+enum kg_env { KG_ENV_STAGING = 0, KG_ENV_PRODUCTION, KG_ENV_SIMULATOR };
+
+enum kg_log_level { KG_LOG_DEBUG = 0, KG_LOG_INFO, KG_LOG_WARN, KG_LOG_ERROR };
+enum kg_log_format { KG_LOG_JSON = 0, KG_LOG_TEXT };
+
+/* Scope bits of a client. */
+#define KG_SCOPE_CREATE 1u /* users.create */
+#define KG_SCOPE_READ 2u   /* users.read */
+
+#define KG_SHA256_LEN 32
+
+/* One caller of the internal API. */
+struct kg_client {
+	char *name;                                  /* auth.clients[].name, unique, non-empty */
+	unsigned char token_digest[KG_SHA256_LEN];  /* SHA-256 of the token (never the token) */
+	unsigned scopes;                             /* KG_SCOPE_* bits */
+	unsigned requests_per_minute;                /* 0 = unlimited */
+};
+
+struct kg_config {
+	char *path; /* the file this came from (as given) */
+
+	struct {
+		char *listen_host;             /* "0.0.0.0", "127.0.0.1", "::" (brackets removed) */
+		uint16_t listen_port;          /* 0 = ephemeral (tests) */
+		unsigned threads;              /* 0 = CPUs available to the process */
+		unsigned max_connections;      /* 1..1000000, default 4096 */
+		unsigned connection_timeout_s; /* 1..3600, default 60 */
+		size_t max_body_bytes;         /* 1 KiB..64 MiB, default 1 MiB */
+		size_t max_document_bytes;     /* 1 KiB..64 MiB, default 10 MiB (decoded) */
+		size_t max_buffered_bytes;     /* 1 MiB..16 GiB, default 64 MiB */
+		unsigned shutdown_grace_s;     /* 0..3600, default 10 */
+		unsigned drain_delay_s;        /* 0..600, default 5 */
+		char *tls_cert_file;           /* "" when TLS is off */
+		char *tls_key_file;            /* "" when TLS is off */
+	} server;
+
+	struct {
+		enum kg_env environment;       /* default staging */
+		char *base_url;                /* the override as given, or "" (use the environment's) */
+		char *api_version;             /* default "2025-06-09" */
+		char *api_key;                 /* the resolved key (inline, from api_key_file); NULL if none */
+		char *api_key_file;            /* "" when not set */
+		unsigned connect_timeout_ms;   /* 1..60000, default 3000 */
+		unsigned timeout_ms;           /* 1..600000, default 15000 */
+		unsigned max_connections;      /* 1..10000, default 32 */
+		unsigned max_inflight;         /* 1..100000, default 1024 */
+		size_t max_response_bytes;     /* 1 KiB..64 MiB, default 1 MiB */
+		char *proxy;                   /* "" = no proxy */
+		struct {
+			unsigned max_attempts;  /* 1..10, default 3 */
+			unsigned base_delay_ms; /* 1..60000, default 100 */
+			unsigned max_delay_ms;  /* 1..600000, default 2000 */
+		} retry;
+		struct {
+			unsigned writes_per_minute; /* 0..1000000, default 120 (0 = unlimited) */
+			unsigned reads_per_minute;  /* 0..1000000, default 360 (0 = unlimited) */
+		} rate_limit;
+		struct {
+			unsigned failure_threshold; /* 1..1000, default 5 */
+			unsigned open_s;            /* 1..3600, default 30 */
+		} circuit_breaker;
+	} crossmint;
+
+	struct {
+		unsigned review_delay_ms; /* 0..3600000, default 2000 */
+		char (*edd_countries)[3]; /* ISO alpha-2, NUL-terminated; default AE, TR */
+		size_t n_edd_countries;
+	} simulator;
+
+	struct {
+		bool mode_none;            /* auth.mode: none (only with the simulator) */
+		struct kg_client *clients; /* auth.clients */
+		size_t n_clients;
+	} auth;
+
+	struct {
+		unsigned max_wait_s;             /* 0..300, default 30 */
+		unsigned max_waiting_per_client; /* 0..100000, default 100 */
+		unsigned cache_ttl_ms;           /* 0..60000, default 1000 */
+	} verification;
+
+	struct {
+		enum kg_log_level level;         /* default info */
+		enum kg_log_format format;       /* default json */
+		unsigned char *locator_hash_key; /* resolved key bytes (>= 32), NULL when none set */
+		size_t locator_hash_key_len;
+		char *locator_hash_key_file;     /* "" when not set */
+	} log;
+
+	struct {
+		bool enabled;  /* default true */
+		char *listen;  /* "" = served on the main listener */
+	} metrics;
+
+	/* Keys that were set but whose feature has not landed yet ("server.tls.cert_file", ...);
+	 * reported once at start at warn level. */
+	char **inactive_keys;
+	size_t n_inactive_keys;
+
+	/* Warnings found while loading (a short token, a group-readable key file, ...), one line each,
+	 * never naming a secret value. */
+	char **warnings;
+	size_t n_warnings;
+};
+
+/* Parses and validates the YAML file at path.
+ * On success returns KG_OK and *out is new (free with kg_config_free); *errors is NULL.
+ * On failure returns KG_ERR_CONFIG (or KG_ERR_IO / KG_ERR_NOMEM) and *errors is a new string
+ * (caller frees) holding every problem found, one per line, as "FILE:LINE: key.path: reason".
+ * A reason never contains the value of a secret key (api_key, token, locator_hash_key).
+ * Environment references (${VAR}, ${VAR:-default}, $${) are expanded from getenv().
+ * Thread-safe (no global state). */
+enum kg_err kg_config_load(const char *path, struct kg_config **out, char **errors);
+
+/* Same as kg_config_load() over an in-memory document; name is used as FILE in messages. */
+enum kg_err kg_config_load_string(const char *name, const char *yaml, size_t len,
+				  struct kg_config **out, char **errors);
+
+/* Frees cfg and everything it owns, wiping secrets first. Accepts NULL. */
+void kg_config_free(struct kg_config *cfg);
+
+/* The base URL to use: the override when set, else the environment's default
+ * ("https://staging.crossmint.com/api", "https://www.crossmint.com/api"); NULL for the
+ * simulator without an override (the embedded simulator decides at start). Borrowed from cfg. */
+const char *kg_config_base_url(const struct kg_config *cfg);
+
+/* "staging", "production" or "simulator". Static. */
+const char *kg_env_name(enum kg_env env);
+
+/* Finds the client whose token digest equals digest, comparing in constant time over all
+ * clients. Returns a pointer borrowed from cfg, or NULL. */
+const struct kg_client *kg_config_find_client(const struct kg_config *cfg,
+					      const unsigned char digest[KG_SHA256_LEN]);
+
+#endif

@@ -1,0 +1,40 @@
+/* Strict JSON for bytes from callers (RFC 8259) and helpers for serializing json-c objects.
+ *
+ * json-c alone is too lenient for a gateway: it keeps the last of duplicate keys and accepts
+ * some non-standard input. kg_json_parse() first checks the bytes with a strict scanner
+ * (grammar, UTF-8, control characters, duplicate keys, depth), then builds the json-c tree. */
+#ifndef KYCGATE_JSON_H
+#define KYCGATE_JSON_H
+
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+#include "kycgate/common.h"
+
+/* Parses len bytes at buf as one JSON text (surrounding whitespace allowed).
+ * Refuses: grammar errors, comments, trailing commas, raw control characters (< 0x20) in
+ * strings, invalid UTF-8 (also in \u escapes: lone surrogates), nesting deeper than max_depth,
+ * duplicate keys in one object (compared after unescaping), trailing bytes, len 0.
+ * On success returns KG_OK and *out is a new reference (json_object_put).
+ * On failure returns KG_ERR_INVALID (or KG_ERR_NOMEM), *out is NULL, and *detail points to a
+ * static English sentence naming the rule that failed (never the input's bytes). When the
+ * failure is a duplicate key, *pointer_out (if not NULL) receives a new JSON Pointer string
+ * (caller frees) to the object holding it; otherwise NULL.
+ * Thread-safe. buf need not be NUL-terminated. */
+enum kg_err kg_json_parse(const char *buf, size_t len, int max_depth, struct json_object **out,
+			  const char **detail, char **pointer_out);
+
+/* Serializes obj with JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE into new memory
+ * (caller frees with kg_json_free_bytes, which wipes it). *len_out receives the length.
+ * Returns NULL on allocation failure. */
+char *kg_json_to_bytes(struct json_object *obj, size_t *len_out);
+
+/* Wipes and frees bytes from kg_json_to_bytes. Accepts NULL. */
+void kg_json_free_bytes(char *bytes, size_t len);
+
+/* Appends the JSON Pointer escaping (RFC 6901: '~' -> "~0", '/' -> "~1") of key to a pointer
+ * prefix, returning new memory "prefix/escaped" (caller frees), or NULL on allocation failure. */
+char *kg_json_pointer_join(const char *prefix, const char *key);
+
+#endif

@@ -1,0 +1,47 @@
+/* Small helpers shared by every module: error names, wiping, the monotonic clock. */
+#include <string.h>
+#include <time.h>
+
+#include "kycgate/common.h"
+
+const char *kg_err_str(enum kg_err err)
+{
+	switch (err) {
+	case KG_OK:
+		return "ok";
+	case KG_ERR_NOMEM:
+		return "out of memory";
+	case KG_ERR_INVALID:
+		return "invalid input";
+	case KG_ERR_TOO_LARGE:
+		return "too large";
+	case KG_ERR_MEDIA_TYPE:
+		return "unsupported media type";
+	case KG_ERR_IO:
+		return "input/output error";
+	case KG_ERR_CONFIG:
+		return "invalid configuration";
+	case KG_ERR_UPSTREAM:
+		return "upstream answer unusable";
+	case KG_ERR_BUSY:
+		return "capacity reached";
+	case KG_ERR_INTERNAL:
+		return "internal error";
+	}
+	return "unknown error";
+}
+
+void kg_wipe(void *p, size_t n)
+{
+	if (p == NULL || n == 0)
+		return;
+	explicit_bzero(p, n);
+}
+
+unsigned long long kg_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000ull + (unsigned long long)ts.tv_nsec / 1000000ull;
+}
