@@ -1,5 +1,7 @@
 /* Small helpers shared by every module: error names, wiping, the monotonic clock. */
 #include <string.h>
+#include <errno.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "kycgate/common.h"
@@ -44,4 +46,21 @@ unsigned long long kg_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (unsigned long long)ts.tv_sec * 1000ull + (unsigned long long)ts.tv_nsec / 1000000ull;
+}
+
+void kg_random_bytes(void *buf, size_t n)
+{
+	unsigned char *p = buf;
+	ssize_t got;
+
+	while (n > 0) {
+		got = getrandom(p, n, 0);
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		p += got;
+		n -= (size_t)got;
+	}
 }

@@ -44,6 +44,9 @@ const char *kg_err_str(enum kg_err err);
  * p may be NULL when n is 0. */
 void kg_wipe(void *p, size_t n);
 
+/* Fills buf with n bytes from the kernel's random source (getrandom). Thread-safe. */
+void kg_random_bytes(void *buf, size_t n);
+
 /* Monotonic clock in milliseconds. Thread-safe. */
 unsigned long long kg_now_ms(void);
 

@@ -1,0 +1,51 @@
+/* RFC 9457 problem answers: every error kycgate writes is rendered here and nowhere else. */
+#ifndef KYCGATE_PROBLEM_H
+#define KYCGATE_PROBLEM_H
+
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+enum kg_problem {
+	KG_PB_INVALID_REQUEST = 0,     /* 400 */
+	KG_PB_UNAUTHORIZED,            /* 401 (+ WWW-Authenticate) */
+	KG_PB_FORBIDDEN,               /* 403 */
+	KG_PB_NOT_FOUND,               /* 404 */
+	KG_PB_METHOD_NOT_ALLOWED,      /* 405 (+ Allow) */
+	KG_PB_PAYLOAD_TOO_LARGE,       /* 413 */
+	KG_PB_UNSUPPORTED_MEDIA_TYPE,  /* 415 */
+	KG_PB_RATE_LIMITED,            /* 429 (+ Retry-After) */
+	KG_PB_UPSTREAM_REJECTED,       /* Crossmint's 4xx status */
+	KG_PB_UPSTREAM_AUTH,           /* 502 */
+	KG_PB_UPSTREAM_ERROR,          /* 502 */
+	KG_PB_UPSTREAM_INVALID,        /* 502 */
+	KG_PB_UPSTREAM_TIMEOUT,        /* 504 */
+	KG_PB_UNAVAILABLE,             /* 503 (+ Retry-After) */
+	KG_PB_INTERNAL,                /* 500: a bug; detail never says more */
+	KG_PB_COUNT
+};
+
+/* The default HTTP status of a problem kind. */
+int kg_problem_status(enum kg_problem p);
+/* The code after "urn:kycgate:problem:" ("invalid-request", ...). Static. */
+const char *kg_problem_code(enum kg_problem p);
+
+/* What one problem answer says. Every pointer is borrowed for the duration of the call. */
+struct kg_problem_args {
+	enum kg_problem kind;
+	int status;                 /* 0 = kg_problem_status(kind) */
+	const char *detail;         /* the rule that failed, never a value; NULL = title */
+	const char *instance;       /* the route template, or NULL when no route matched */
+	const char *request_id;     /* echoed as requestId */
+	struct json_object *errors; /* array of {pointer, detail}, or NULL */
+	int upstream_status;        /* > 0: add "upstream": {"status", "body"} */
+	const char *upstream_body;  /* Crossmint's bytes (parsed JSON if valid, else a string),
+				     * cut to KG_MAX_UPSTREAM_BODY_IN_PROBLEM */
+	size_t upstream_body_len;
+};
+
+/* Renders the application/problem+json body. Returns new memory (caller frees) and its length in
+ * *len, or NULL on allocation failure. Thread-safe. */
+char *kg_problem_render(const struct kg_problem_args *a, size_t *len);
+
+#endif

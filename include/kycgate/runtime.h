@@ -1,0 +1,27 @@
+/* The configuration in force, shared by reference: each request takes a reference when it starts
+ * and finishes on that config even if a reload swaps in another. */
+#ifndef KYCGATE_RUNTIME_H
+#define KYCGATE_RUNTIME_H
+
+#include "kycgate/config.h"
+
+struct kg_cfgref;
+
+/* Installs cfg as the current config (takes ownership, also on failure); the previous one is
+ * freed once its last reference is dropped. Returns KG_ERR_NOMEM on allocation failure. */
+enum kg_err kg_runtime_set(struct kg_config *cfg);
+
+/* A new reference to the current config, or NULL before the first kg_runtime_set.
+ * Drop it with kg_runtime_put. Thread-safe. */
+struct kg_cfgref *kg_runtime_get(void);
+
+/* The config behind a reference (borrowed while the reference is held). */
+const struct kg_config *kg_runtime_cfg(const struct kg_cfgref *ref);
+
+/* Drops a reference. Accepts NULL. Thread-safe. */
+void kg_runtime_put(struct kg_cfgref *ref);
+
+/* Drops the current config (at exit). */
+void kg_runtime_clear(void);
+
+#endif

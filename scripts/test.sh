@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Quickstart 2: installs what is missing, builds with warnings as errors, and runs the whole test
+# suite (unit and integration) through CTest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+KG_WERROR=ON scripts/build.sh
+cd build
+ctest --output-on-failure --timeout 600 -j "$(nproc)"

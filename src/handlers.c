@@ -1,0 +1,842 @@
+/* What each route does: the header-phase checks in the order of design §2 (404, 405, 401, 403,
+ * 413, 415, then 400), parameter and body validation, the upstream call each route makes, and the
+ * mapping of the upstream answer into kycgate's answer. Errors are rendered by problem.c only. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "gateway.h"
+#include "kycgate/json.h"
+#include "kycgate/log.h"
+#include "kycgate/normalize.h"
+#include "kycgate/sha256.h"
+#include "kycgate/validate.h"
+
+/* ---- replies ------------------------------------------------------------------------------- */
+
+void kg_reply_problem(struct kg_req *req, enum kg_problem kind, int status, const char *detail,
+		      struct json_object *errors)
+{
+	struct kg_problem_args a = {
+		.kind = kind,
+		.status = status,
+		.detail = detail,
+		.instance = req->match.route ? req->match.route->tmpl : NULL,
+		.request_id = req->request_id,
+		.errors = errors,
+	};
+
+	if (kind == KG_PB_UPSTREAM_REJECTED) {
+		a.upstream_status = (int)req->call.status;
+		a.upstream_body = req->call.resp;
+		a.upstream_body_len = req->call.resp_len;
+	}
+	if (req->reply.body != NULL && !req->reply.is_static)
+		free(req->reply.body);
+	memset(&req->reply, 0, sizeof(req->reply));
+	req->reply.status = status > 0 ? status : kg_problem_status(kind);
+	req->reply.content_type = "application/problem+json";
+	req->reply.body = kg_problem_render(&a, &req->reply.len);
+	if (req->reply.body == NULL)
+		req->reply.status = 500;
+}
+
+static void reply_json(struct kg_req *req, int status, char *body, size_t len)
+{
+	memset(&req->reply, 0, sizeof(req->reply));
+	req->reply.status = status;
+	req->reply.content_type = "application/json";
+	req->reply.body = body;
+	req->reply.len = len;
+}
+
+static void reply_static(struct kg_req *req, int status, const char *ctype, const char *body,
+			 size_t len)
+{
+	memset(&req->reply, 0, sizeof(req->reply));
+	req->reply.status = status;
+	req->reply.content_type = ctype;
+	req->reply.body = (char *)body;
+	req->reply.len = len;
+	req->reply.is_static = true;
+}
+
+/* ---- request headers ----------------------------------------------------------------------- */
+
+static const char *header(struct kg_req *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+static bool id_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '.' || c == '_' || c == '-';
+}
+
+/* The caller's X-Request-Id when it is 1..128 of [A-Za-z0-9._-], else a new UUID (v4). */
+static void request_id(struct kg_req *req)
+{
+	const char *id = header(req, "X-Request-Id");
+	size_t n = id ? strnlen(id, KG_MAX_REQUEST_ID_BYTES + 1) : 0, i;
+	unsigned char r[16];
+
+	for (i = 0; i < n && id_char(id[i]); i++)
+		;
+	if (n > 0 && n <= KG_MAX_REQUEST_ID_BYTES && i == n) {
+		memcpy(req->request_id, id, n + 1);
+		return;
+	}
+	kg_random_bytes(r, sizeof(r));
+	r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
+	r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
+	snprintf(req->request_id, sizeof(req->request_id),
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1],
+		 r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14],
+		 r[15]);
+}
+
+static bool lower_hex(const char *s, size_t n, bool nonzero)
+{
+	size_t i;
+	bool any = false;
+
+	for (i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)s[i]) && (s[i] < 'a' || s[i] > 'f'))
+			return false;
+		any |= s[i] != '0';
+	}
+	return any || !nonzero;
+}
+
+/* W3C trace context: version-traceid-parentid-flags, passed through only when valid. */
+static void trace_headers(struct kg_req *req)
+{
+	const char *tp = header(req, "traceparent"), *ts = header(req, "tracestate");
+	size_t i, n;
+
+	if (tp != NULL && strlen(tp) == 55 && tp[2] == '-' && tp[35] == '-' && tp[52] == '-' &&
+	    lower_hex(tp, 2, false) && strncmp(tp, "ff", 2) != 0 && lower_hex(tp + 3, 32, true) &&
+	    lower_hex(tp + 36, 16, true) && lower_hex(tp + 53, 2, false))
+		memcpy(req->traceparent, tp, 56);
+	if (req->traceparent[0] == '\0' || ts == NULL)
+		return;
+	n = strnlen(ts, KG_MAX_TRACESTATE_BYTES + 1);
+	for (i = 0; i < n && ts[i] >= 0x20 && ts[i] < 0x7f; i++)
+		;
+	if (n > 0 && n <= KG_MAX_TRACESTATE_BYTES && i == n)
+		memcpy(req->tracestate, ts, n + 1);
+}
+
+struct framing {
+	unsigned content_length, transfer_encoding, authorization;
+	bool bad_name, bad_te;
+};
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+				    const char *value)
+{
+	struct framing *f = cls;
+	const char *p;
+
+	for (p = key; *p != '\0'; p++)
+		f->bad_name |= isspace((unsigned char)*p) != 0;
+	if (strcasecmp(key, "Content-Length") == 0)
+		f->content_length++;
+	if (strcasecmp(key, "Authorization") == 0)
+		f->authorization++;
+	if (strcasecmp(key, "Transfer-Encoding") == 0) {
+		f->transfer_encoding++;
+		f->bad_te |= value == NULL || strcasecmp(value, "chunked") != 0;
+	}
+	return MHD_YES;
+}
+
+/* Framing libmicrohttpd accepts but a proxy in front would read differently (design §2, §8). */
+static const char *framing_refusal(struct kg_req *req)
+{
+	struct framing f = {0};
+
+	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_header, &f);
+	if (f.bad_name)
+		return "a header name contains whitespace";
+	if (f.content_length > 1)
+		return "more than one Content-Length header";
+	if (f.transfer_encoding > 1)
+		return "more than one Transfer-Encoding header";
+	if (f.content_length > 0 && f.transfer_encoding > 0)
+		return "both Content-Length and Transfer-Encoding";
+	if (f.bad_te)
+		return "a Transfer-Encoding other than chunked";
+	if (f.authorization > 1)
+		return "more than one Authorization header";
+	return NULL;
+}
+
+/* 401 / 403: the bearer token's client and the route's scope. */
+static bool authorize(struct kg_req *req)
+{
+	const char *h = header(req, "Authorization");
+	unsigned char digest[KG_SHA256_LEN];
+	size_t n;
+
+	if (req->cfg->auth.mode_none)
+		return true;
+	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0) {
+		kg_reply_problem(req, KG_PB_UNAUTHORIZED, 0, "a bearer token is required", NULL);
+		req->reply.www_authenticate = true;
+		return false;
+	}
+	h += 7;
+	while (*h == ' ')
+		h++;
+	n = strnlen(h, KG_MAX_TOKEN_BYTES + 1);
+	if (n > 0 && n <= KG_MAX_TOKEN_BYTES) {
+		kg_sha256(h, n, digest);
+		req->client = kg_config_find_client(req->cfg, digest);
+	}
+	if (req->client == NULL) {
+		kg_reply_problem(req, KG_PB_UNAUTHORIZED, 0, "the bearer token is not known", NULL);
+		req->reply.www_authenticate = true;
+		return false;
+	}
+	if ((req->client->scopes & req->match.route->scope) != req->match.route->scope) {
+		kg_reply_problem(req, KG_PB_FORBIDDEN, 0,
+				 req->match.route->scope == KG_SCOPE_CREATE
+					 ? "this route needs the users.create scope"
+					 : "this route needs the users.read scope",
+				 NULL);
+		return false;
+	}
+	return true;
+}
+
+/* The media type without parameters, lower-cased, into req->content_type. */
+static void content_type(struct kg_req *req)
+{
+	const char *ct = header(req, "Content-Type");
+	size_t i;
+
+	if (ct == NULL)
+		return;
+	for (i = 0; ct[i] != '\0' && ct[i] != ';' && i + 1 < sizeof(req->content_type); i++)
+		req->content_type[i] = (char)tolower((unsigned char)ct[i]);
+	while (i > 0 && req->content_type[i - 1] == ' ')
+		i--;
+	req->content_type[i] = '\0';
+}
+
+/* The most base64 bytes a decoded size can take, plus the JSON allowance (design §2). */
+static size_t document_json_limit(size_t decoded)
+{
+	return (decoded + 2) / 3 * 4 + KG_DOCUMENT_JSON_OVERHEAD;
+}
+
+static bool is_raw_document_type(const char *ct)
+{
+	return strcmp(ct, "image/jpeg") == 0 || strcmp(ct, "image/png") == 0 ||
+	       strcmp(ct, "application/pdf") == 0;
+}
+
+/* 413 and 415 from the headers, before one body byte is read. */
+static bool body_checks(struct kg_req *req)
+{
+	const struct kg_route *r = req->match.route;
+	const char *cl = header(req, "Content-Length");
+	unsigned long long declared = 0;
+	char *end = NULL;
+
+	content_type(req);
+	req->body_limit = req->cfg->server.max_body_bytes;
+	if (r->body == KG_BODY_DOCUMENT)
+		req->body_limit = is_raw_document_type(req->content_type)
+					  ? req->cfg->server.max_document_bytes
+					  : document_json_limit(req->cfg->server.max_document_bytes);
+	if (cl != NULL) {
+		declared = strtoull(cl, &end, 10);
+		if (end == cl || *end != '\0' || declared > req->body_limit) {
+			kg_reply_problem(req, KG_PB_PAYLOAD_TOO_LARGE, 0,
+					 "the body is over this route's limit", NULL);
+			req->reply.close = true;
+			return false;
+		}
+	}
+	if (r->body == KG_BODY_JSON && strcmp(req->content_type, "application/json") != 0) {
+		kg_reply_problem(req, KG_PB_UNSUPPORTED_MEDIA_TYPE, 0,
+				 "this route takes application/json", NULL);
+		req->reply.close = true;
+		return false;
+	}
+	if (r->body == KG_BODY_DOCUMENT && !is_raw_document_type(req->content_type) &&
+	    strcmp(req->content_type, "application/json") != 0) {
+		kg_reply_problem(req, KG_PB_UNSUPPORTED_MEDIA_TYPE, 0,
+				 "documents are image/jpeg, image/png, application/pdf or "
+				 "application/json",
+				 NULL);
+		req->reply.close = true;
+		return false;
+	}
+	return true;
+}
+
+bool kg_handle_headers(struct kg_req *req)
+{
+	const char *refusal;
+
+	request_id(req);
+	trace_headers(req);
+	refusal = framing_refusal(req);
+	if (refusal != NULL) {
+		kg_reply_problem(req, KG_PB_INVALID_REQUEST, 0, refusal, NULL);
+		req->reply.close = true;
+		return false;
+	}
+	if (req->match.route == NULL) {
+		if (!req->match.path_found) {
+			kg_reply_problem(req, KG_PB_NOT_FOUND, 0, "no route has this path", NULL);
+			return false;
+		}
+		kg_reply_problem(req, KG_PB_METHOD_NOT_ALLOWED, 0,
+				 "the route does not allow this method", NULL);
+		req->reply.allow = req->match.allow;
+		return false;
+	}
+	if (req->match.route->scope == 0) {
+		req->body_limit = 0;
+		return true;
+	}
+	return authorize(req) && body_checks(req);
+}
+
+/* ---- parameters ---------------------------------------------------------------------------- */
+
+static const char *param_rule(enum kg_param kind)
+{
+	switch (kind) {
+	case KG_PARAM_LOCATOR:
+		return "userLocator: not a valid locator (email:, userId:, phoneNumber:, twitter:, x:)";
+	case KG_PARAM_DOC_TYPE:
+		return "documentType: must be one of id-passport, id-idcard-front, id-idcard-back, "
+		       "id-residency-permit, proof-of-address, proof-of-income, selfie-front, "
+		       "selfie-left, selfie-right";
+	case KG_PARAM_DOC_ID:
+		return "documentId: must be 1 to 128 of A-Z a-z 0-9 _ -";
+	case KG_PARAM_ADDRESS:
+		return "address: must be 1 to 128 of A-Z a-z 0-9";
+	}
+	return "invalid path parameter";
+}
+
+static bool param_valid(enum kg_param kind, const char *v, size_t n, const char **detail)
+{
+	switch (kind) {
+	case KG_PARAM_LOCATOR:
+		return kg_locator_valid(v, n, detail);
+	case KG_PARAM_DOC_TYPE:
+		if (n == 6 && memcmp(v, "id-ssn", 6) == 0) {
+			*detail = "documentType: an SSN is not a document; send it in "
+				  "kycData.identityDocument of the user";
+			return false;
+		}
+		return kg_doc_type_parse(v, n) != KG_DOC_INVALID;
+	case KG_PARAM_DOC_ID:
+		return kg_document_id_valid(v, n);
+	case KG_PARAM_ADDRESS:
+		return kg_wallet_address_valid(v, n) && !(n <= 2 && v[0] == '.');
+	}
+	return false;
+}
+
+/* Decodes each path parameter once and checks its grammar (400 names the rule). */
+static bool decode_params(struct kg_req *req)
+{
+	static const char *const encoding =
+		"a path parameter has a bad percent-encoding, a control character or invalid UTF-8";
+	size_t i;
+
+	for (i = 0; i < req->match.n_params; i++) {
+		const struct kg_raw_param *p = &req->match.params[i];
+		const char *detail = NULL;
+		enum kg_err e = kg_pct_decode(p->raw, p->len, req->params[i], KG_MAX_PARAM_BYTES,
+					      &req->param_len[i]);
+
+		if (e == KG_ERR_TOO_LARGE)
+			detail = p->kind == KG_PARAM_LOCATOR ? "userLocator: longer than 256 bytes"
+							     : param_rule(p->kind);
+		else if (e != KG_OK)
+			detail = encoding;
+		else if (req->param_len[i] == 0 ||
+			 !param_valid(p->kind, req->params[i], req->param_len[i], &detail))
+			detail = detail ? detail : param_rule(p->kind);
+		if (detail != NULL) {
+			kg_reply_problem(req, KG_PB_INVALID_REQUEST, 0, detail, NULL);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* The decoded value of the parameter of this kind (the route has it). */
+static const char *param(const struct kg_req *req, enum kg_param kind, size_t *len)
+{
+	size_t i;
+
+	for (i = 0; i < req->match.n_params; i++) {
+		if (req->match.params[i].kind == kind) {
+			if (len != NULL)
+				*len = req->param_len[i];
+			return req->params[i];
+		}
+	}
+	return NULL;
+}
+
+struct query {
+	struct kg_req *req;
+	const char *const *known; /* names this route takes */
+	const char *values[4];    /* raw values, by index in known */
+	const char *bad;          /* the rule a parameter broke */
+};
+
+static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const char *key,
+				     const char *value)
+{
+	struct query *q = cls;
+	size_t i;
+
+	for (i = 0; q->known[i] != NULL; i++) {
+		if (strcmp(key, q->known[i]) == 0) {
+			if (q->values[i] != NULL)
+				q->bad = "a query parameter is given twice";
+			q->values[i] = value ? value : "";
+			return MHD_YES;
+		}
+	}
+	q->bad = "unknown query parameter";
+	return MHD_YES;
+}
+
+/* Decodes one query value into out, or sets the problem. */
+static bool query_value(struct kg_req *req, const char *raw, char *out, size_t cap,
+			const char *rule)
+{
+	size_t n;
+
+	if (kg_pct_decode(raw, strlen(raw), out, cap, &n) != KG_OK || n == 0) {
+		kg_reply_problem(req, KG_PB_INVALID_REQUEST, 0, rule, NULL);
+		return false;
+	}
+	return true;
+}
+
+static const char *const no_query[] = {NULL};
+static const char *const verify_query[] = {"products", "country", NULL};
+static const char *const document_query[] = {"expiresAt", NULL};
+
+/* Checks the query string against what the route takes; fills products, country. */
+static bool parse_query(struct kg_req *req, char *expires_at, size_t cap)
+{
+	enum kg_op op = req->match.route->op;
+	struct query q = {.req = req, .known = no_query};
+	char buf[KG_MAX_QUERY_VALUE_BYTES + 1];
+
+	if (op == KG_OP_VERIFY_GET || op == KG_OP_VERIFY_POST)
+		q.known = verify_query;
+	else if (op == KG_OP_DOCUMENT_PUT)
+		q.known = document_query;
+	MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, collect_query, &q);
+	if (q.bad != NULL) {
+		kg_reply_problem(req, KG_PB_INVALID_REQUEST, 0, q.bad, NULL);
+		return false;
+	}
+	if (q.known == verify_query && q.values[0] != NULL) {
+		if (!query_value(req, q.values[0], buf, sizeof(buf), "products: not a list") ||
+		    kg_products_parse(buf, strlen(buf), &req->products) != KG_OK) {
+			kg_reply_problem(req, KG_PB_INVALID_REQUEST, 0,
+					 "products: a comma-separated list of onramp, onramp-light, "
+					 "offramp, regulated-transfer",
+					 NULL);
+			return false;
+		}
+	}
+	if (q.known == verify_query && q.values[1] != NULL) {
+		if (!query_value(req, q.values[1], buf, sizeof(buf), "country: not a country") ||
+		    !kg_country_valid(buf, strlen(buf))) {
+			kg_reply_problem(req, KG_PB_INVALID_REQUEST, 0,
+					 "country: an ISO 3166-1 alpha-2 code in upper case", NULL);
+			return false;
+		}
+		memcpy(req->country, buf, 3);
+	}
+	if (q.known == document_query && q.values[0] != NULL &&
+	    !query_value(req, q.values[0], expires_at, cap, "expiresAt: not a date"))
+		return false;
+	return true;
+}
+
+/* Parses the caller's JSON body strictly (400 with the rule and, for a duplicate key, where). */
+static struct json_object *parse_body(struct kg_req *req)
+{
+	struct json_object *obj = NULL, *errors = NULL;
+	const char *detail = "the body is not valid JSON";
+	char *pointer = NULL;
+
+	if (req->body_len > 0 && kg_json_parse(req->body, req->body_len, KG_MAX_JSON_DEPTH, &obj,
+					       &detail, &pointer) == KG_OK)
+		return obj;
+	if (req->body_len == 0)
+		detail = "the body is empty";
+	if (pointer != NULL) {
+		errors = json_object_new_array();
+		struct json_object *e = json_object_new_object();
+
+		json_object_object_add(e, "pointer", json_object_new_string(pointer));
+		json_object_object_add(e, "detail", json_object_new_string(detail));
+		json_object_array_add(errors, e);
+		free(pointer);
+	}
+	kg_reply_problem(req, KG_PB_INVALID_REQUEST, 0, detail, errors);
+	json_object_put(errors);
+	return NULL;
+}
+
+/* Serializes what goes upstream into req->up_body. */
+static bool set_up_body(struct kg_req *req, struct json_object *obj)
+{
+	req->up_body = kg_json_to_bytes(obj, &req->up_body_len);
+	if (req->up_body == NULL) {
+		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "out of memory", NULL);
+		return false;
+	}
+	req->call.body = req->up_body;
+	req->call.body_len = req->up_body_len;
+	return true;
+}
+
+/* The validated object of a user, consent or wallet body, shaped for Crossmint. */
+static struct json_object *shape_json(struct kg_req *req, struct json_object *in)
+{
+	struct json_object *out = NULL, *errors = NULL;
+	enum kg_err e = KG_ERR_INVALID;
+
+	switch (req->match.route->op) {
+	case KG_OP_USER_PUT:
+		e = kg_validate_user(in, &errors);
+		out = e == KG_OK ? json_object_get(in) : NULL;
+		break;
+	case KG_OP_CONSENT_PUT:
+		e = kg_shape_consent(in, time(NULL), &out, &errors);
+		break;
+	case KG_OP_WALLET_PUT:
+		e = kg_validate_wallet(in, &errors);
+		out = e == KG_OK ? json_object_get(in) : NULL;
+		break;
+	default:
+		break;
+	}
+	if (e != KG_OK)
+		kg_reply_problem(req, KG_PB_INVALID_REQUEST, 0,
+				 "the body breaks the rules listed in errors", errors);
+	json_object_put(errors);
+	return out;
+}
+
+static bool document_body(struct kg_req *req, const char *expires_at)
+{
+	const char *loc = param(req, KG_PARAM_LOCATOR, NULL);
+	size_t tlen;
+	const char *tname = param(req, KG_PARAM_DOC_TYPE, &tlen);
+	struct kg_doc_input in = {
+		.content_type = req->content_type,
+		.body = (const unsigned char *)req->body,
+		.body_len = req->body_len,
+		.expires_at_query = expires_at[0] ? expires_at : NULL,
+		.max_document_bytes = req->cfg->server.max_document_bytes,
+	};
+	struct json_object *out = NULL, *errors = NULL;
+	const char *detail = NULL;
+	enum kg_err e = kg_shape_document(&in, loc, kg_doc_type_parse(tname, tlen), &out, &detail,
+					  &errors);
+	bool ok;
+
+	if (e != KG_OK) {
+		kg_reply_problem(req,
+				 e == KG_ERR_MEDIA_TYPE  ? KG_PB_UNSUPPORTED_MEDIA_TYPE
+				 : e == KG_ERR_TOO_LARGE ? KG_PB_PAYLOAD_TOO_LARGE
+							 : KG_PB_INVALID_REQUEST,
+				 0, detail, errors);
+		json_object_put(errors);
+		return false;
+	}
+	ok = set_up_body(req, out);
+	json_object_put(out);
+	return ok;
+}
+
+static bool request_body(struct kg_req *req, const char *expires_at)
+{
+	struct json_object *in, *out;
+	bool ok;
+
+	if (req->match.route->body == KG_BODY_DOCUMENT)
+		return document_body(req, expires_at);
+	if (req->match.route->body != KG_BODY_JSON)
+		return true;
+	in = parse_body(req);
+	if (in == NULL)
+		return false;
+	out = shape_json(req, in);
+	json_object_put(in);
+	if (out == NULL)
+		return false;
+	ok = set_up_body(req, out);
+	json_object_put(out);
+	return ok;
+}
+
+/* Builds the upstream path from the template and the validated, re-encoded parameters. */
+static bool build_path(struct kg_req *req)
+{
+	const char *t = req->match.route->up_path;
+	char *out = req->call.path;
+	size_t cap = sizeof(req->call.path), used = 0, n;
+
+	while (*t != '\0') {
+		const char *close;
+		enum kg_param kind;
+		const char *v;
+		size_t vlen;
+
+		if (*t != '{') {
+			if (used + 1 >= cap)
+				return false;
+			out[used++] = *t++;
+			continue;
+		}
+		close = strchr(t, '}');
+		kind = strncmp(t, "{userLocator}", 13) == 0	 ? KG_PARAM_LOCATOR
+		       : strncmp(t, "{documentId}", 12) == 0 ? KG_PARAM_DOC_ID
+							      : KG_PARAM_ADDRESS;
+		v = param(req, kind, &vlen);
+		if (close == NULL || v == NULL)
+			return false;
+		n = kg_path_encode(v, vlen, kind == KG_PARAM_LOCATOR, out + used, cap - used);
+		if (n == 0)
+			return false;
+		used += n;
+		t = close + 1;
+	}
+	out[used] = '\0';
+	return true;
+}
+
+static void local_route(struct kg_req *req)
+{
+	static const char healthy[] = "{\"status\":\"ok\"}";
+	char buf[128];
+	int n;
+
+	switch (req->match.route->op) {
+	case KG_OP_HEALTHZ:
+		reply_static(req, 200, "application/json", healthy, sizeof(healthy) - 1);
+		return;
+	case KG_OP_READYZ: {
+		bool ready = !atomic_load(&req->gw->draining);
+
+		n = snprintf(buf, sizeof(buf), "{\"status\":\"%s\",\"environment\":\"%s\"}",
+			     ready ? "ready" : "draining", kg_env_name(req->gw->environment));
+		reply_json(req, ready ? 200 : 503, strndup(buf, (size_t)n), (size_t)n);
+		return;
+	}
+	case KG_OP_OPENAPI:
+		reply_static(req, 200, "application/yaml", req->gw->openapi, req->gw->openapi_len);
+		return;
+	default:
+		kg_reply_problem(req, KG_PB_INTERNAL, 0, NULL, NULL);
+	}
+}
+
+bool kg_handle_request(struct kg_req *req)
+{
+	const struct kg_route *r = req->match.route;
+	char expires_at[KG_MAX_QUERY_VALUE_BYTES + 1] = "";
+
+	if (r->up_method == NULL) {
+		local_route(req);
+		return false;
+	}
+	if (!decode_params(req) || !parse_query(req, expires_at, sizeof(expires_at)) ||
+	    !request_body(req, expires_at))
+		return false;
+	if (!build_path(req)) {
+		kg_reply_problem(req, KG_PB_INVALID_REQUEST, 0, "the path is too long", NULL);
+		return false;
+	}
+	req->call.method = r->up_method;
+	memcpy(req->call.request_id, req->request_id, sizeof(req->call.request_id));
+	memcpy(req->call.traceparent, req->traceparent, sizeof(req->call.traceparent));
+	memcpy(req->call.tracestate, req->tracestate, sizeof(req->call.tracestate));
+	return true;
+}
+
+/* ---- the upstream answer --------------------------------------------------------------------- */
+
+/* Maps a transport failure or a non-2xx status to a problem; false when the answer is a 2xx. */
+static bool upstream_problem(struct kg_req *req)
+{
+	const struct kg_up_call *c = &req->call;
+	long st = c->status;
+
+	switch (c->result) {
+	case KG_UP_OK:
+		break;
+	case KG_UP_TIMEOUT:
+		kg_reply_problem(req, KG_PB_UPSTREAM_TIMEOUT, 0, "Crossmint did not answer in time",
+				 NULL);
+		return true;
+	case KG_UP_TOO_LARGE:
+		kg_reply_problem(req, KG_PB_UPSTREAM_INVALID, 0, "Crossmint's answer is too large",
+				 NULL);
+		return true;
+	case KG_UP_SHUTDOWN:
+		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "the gateway is shutting down", NULL);
+		req->reply.retry_after_s = 1;
+		req->reply.close = true;
+		return true;
+	default:
+		kg_reply_problem(req, KG_PB_UPSTREAM_ERROR, 0,
+				 c->result == KG_UP_CONNECT ? "Crossmint could not be reached"
+							    : "the connection to Crossmint failed",
+				 NULL);
+		return true;
+	}
+	if (st >= 200 && st < 300)
+		return false;
+	if (st == 401 || st == 403) {
+		kg_log(KG_LOG_ERROR, "upstream-auth", "requestId", req->request_id, "operation",
+		       req->match.route->operation, "hint",
+		       "Crossmint refused the API key: check the key, its scopes and that the "
+		       "project has the users KYC API enabled",
+		       NULL);
+		kg_reply_problem(req, KG_PB_UPSTREAM_AUTH, 0, "Crossmint refused the gateway's key",
+				 NULL);
+	} else if (st == 408) {
+		kg_reply_problem(req, KG_PB_UPSTREAM_TIMEOUT, 0, "Crossmint answered 408", NULL);
+	} else if (st == 429) {
+		kg_reply_problem(req, KG_PB_RATE_LIMITED, 0, "Crossmint's rate limit was reached",
+				 NULL);
+		req->reply.retry_after_s = c->retry_after_s ? c->retry_after_s : 1;
+	} else if (st >= 400 && st < 500) {
+		kg_reply_problem(req, KG_PB_UPSTREAM_REJECTED, (int)st,
+				 "Crossmint rejected the request; its answer is in upstream", NULL);
+	} else {
+		kg_reply_problem(req, KG_PB_UPSTREAM_ERROR, 0,
+				 st >= 300 && st < 400 ? "Crossmint answered with a redirect"
+						       : "Crossmint answered with a server error",
+				 NULL);
+	}
+	return true;
+}
+
+/* Parses a 2xx body that must be a JSON object (else 502). */
+static struct json_object *upstream_object(struct kg_req *req)
+{
+	struct json_object *obj = NULL;
+	const char *detail;
+
+	if (req->call.resp_len > 0 &&
+	    kg_json_parse(req->call.resp, req->call.resp_len, KG_MAX_JSON_DEPTH * 2, &obj, &detail,
+			  NULL) == KG_OK &&
+	    json_object_is_type(obj, json_type_object))
+		return obj;
+	json_object_put(obj);
+	kg_reply_problem(req, KG_PB_UPSTREAM_INVALID, 0, "Crossmint's answer is not a JSON object",
+			 NULL);
+	return NULL;
+}
+
+static void pass_through(struct kg_req *req)
+{
+	struct json_object *obj;
+
+	if (req->call.resp_len == 0) {
+		memset(&req->reply, 0, sizeof(req->reply));
+		req->reply.status = 204;
+		return;
+	}
+	obj = upstream_object(req);
+	if (obj == NULL)
+		return;
+	json_object_put(obj);
+	/* The validated bytes go back as they came: hand the buffer over to the reply. */
+	reply_json(req, (int)req->call.status, req->call.resp, req->call.resp_len);
+	req->call.resp = NULL;
+	req->call.resp_len = req->call.resp_cap = 0;
+}
+
+static void verification(struct kg_req *req, struct json_object *up)
+{
+	struct kg_norm_opts o = {
+		.locator = param(req, KG_PARAM_LOCATOR, NULL),
+		.environment = kg_env_name(req->gw->environment),
+		.products = req->products,
+		.country = req->country[0] ? req->country : NULL,
+		.observed_at = time(NULL),
+		.cache_ttl_ms = req->cfg->verification.cache_ttl_ms,
+		.retry_after_s = req->call.retry_after_s,
+	};
+	struct json_object *out = NULL;
+	const char *detail = NULL;
+	char *bytes;
+	size_t len;
+
+	if (kg_normalize(up, &o, &out, &detail) != KG_OK) {
+		kg_reply_problem(req, KG_PB_UPSTREAM_INVALID, 0, detail, NULL);
+		return;
+	}
+	bytes = kg_json_to_bytes(out, &len);
+	json_object_put(out);
+	if (bytes == NULL) {
+		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "out of memory", NULL);
+		return;
+	}
+	reply_json(req, 200, bytes, len);
+}
+
+/* A trigger answer without a valid eligibility list is followed by one status read. */
+static bool follow_up_read(struct kg_req *req)
+{
+	req->followup_read = true;
+	kg_up_call_cleanup(&req->call);
+	req->call.method = "GET";
+	req->call.body = NULL;
+	req->call.body_len = 0;
+	return true;
+}
+
+bool kg_handle_upstream(struct kg_req *req)
+{
+	enum kg_op op = req->match.route->op;
+	struct json_object *obj;
+
+	if (upstream_problem(req))
+		return false;
+	if (op != KG_OP_VERIFY_GET && op != KG_OP_VERIFY_POST) {
+		pass_through(req);
+		return false;
+	}
+	if (op == KG_OP_VERIFY_POST && !req->followup_read && req->call.resp_len == 0)
+		return follow_up_read(req);
+	obj = upstream_object(req);
+	if (obj == NULL)
+		return false;
+	if (op == KG_OP_VERIFY_POST && !req->followup_read && !kg_eligibility_present(obj)) {
+		json_object_put(obj);
+		return follow_up_read(req);
+	}
+	verification(req, obj);
+	json_object_put(obj);
+	return false;
+}

@@ -1,0 +1,222 @@
+/* kycgate's entry point: the command line (design §1), start-up checks, and the main loop that
+ * owns signals. Everything else lives in the core library. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+#include <malloc.h>
+
+#include <curl/curl.h>
+
+#include "kycgate/config.h"
+#include "kycgate/log.h"
+#include "kycgate/runtime.h"
+#include "kycgate/server.h"
+#include "kycgate/simulator.h"
+
+#define DEFAULT_CONFIG "/etc/kycgate/kycgate.yaml"
+#define PROBE_TIMEOUT_MS 5000L
+
+static const char usage[] =
+	"usage: kycgate [--config FILE]         run the gateway (default $KYCGATE_CONFIG or\n"
+	"                                       " DEFAULT_CONFIG ")\n"
+	"       kycgate --check-config FILE     validate a config file; exit 0 when valid\n"
+	"       kycgate --probe URL             GET URL; exit 0 on a 2xx answer\n"
+	"       kycgate simulator --listen HOST:PORT [--api-key KEY] [--review-delay-ms N]\n"
+	"                                       run the Crossmint simulator alone\n"
+	"       kycgate --version | --help\n";
+
+static size_t discard(char *p, size_t size, size_t n, void *u)
+{
+	return size * n;
+}
+
+/* --probe: the container HEALTHCHECK (no curl binary in the image). */
+static int probe(const char *url)
+{
+	CURL *c = curl_easy_init();
+	long status = 0;
+	CURLcode rc;
+
+	if (c == NULL)
+		return 1;
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, PROBE_TIMEOUT_MS);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_PROXY, "");
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+	rc = curl_easy_perform(c);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(c);
+	return rc == CURLE_OK && status >= 200 && status < 300 ? 0 : 1;
+}
+
+static int check_config(const char *path)
+{
+	struct kg_config *cfg = NULL;
+	char *errors = NULL;
+	enum kg_err e = kg_config_load(path, &cfg, &errors);
+
+	if (e != KG_OK) {
+		fputs(errors ? errors : "invalid configuration\n", stderr);
+		free(errors);
+		return 1;
+	}
+	kg_config_free(cfg);
+	printf("%s: valid\n", path);
+	return 0;
+}
+
+/* Raises the soft open-files limit to the hard one; refuses when the connections and upstream
+ * calls the config allows cannot fit (design §4). */
+static bool raise_fd_limit(const struct kg_config *cfg)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)cfg->server.max_connections + cfg->crossmint.max_inflight + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return false;
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+		kg_log(KG_LOG_ERROR, "start-refused", "reason",
+		       "server.max_connections + crossmint.max_inflight + 64 exceeds the open-files "
+		       "limit",
+		       NULL);
+		return false;
+	}
+	return true;
+}
+
+static void report_config(const struct kg_config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->n_warnings; i++)
+		kg_log(KG_LOG_WARN, "config-warning", "detail", cfg->warnings[i], NULL);
+	for (i = 0; i < cfg->n_inactive_keys; i++)
+		kg_log(KG_LOG_WARN, "config-key-not-active", "key", cfg->inactive_keys[i], "detail",
+		       "accepted, but its feature is not in this release", NULL);
+	if (cfg->auth.mode_none)
+		kg_log(KG_LOG_ERROR, "auth-disabled", "detail",
+		       "auth.mode is none: every caller has every scope", NULL);
+	if (cfg->crossmint.environment == KG_ENV_SIMULATOR &&
+	    strcmp(cfg->server.listen_host, "127.0.0.1") != 0 &&
+	    strcmp(cfg->server.listen_host, "::1") != 0)
+		kg_log(KG_LOG_ERROR, "simulator-exposed", "detail",
+		       "the simulator environment listens beyond loopback", NULL);
+}
+
+/* Blocks every signal in this thread and the threads it starts; returns a signalfd. */
+static int signals_setup(void)
+{
+	sigset_t all, mine;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	sigemptyset(&mine);
+	sigaddset(&mine, SIGTERM);
+	sigaddset(&mine, SIGINT);
+	sigaddset(&mine, SIGHUP);
+	return signalfd(-1, &mine, SFD_CLOEXEC);
+}
+
+static int serve(const char *path)
+{
+	struct kg_config *cfg = NULL;
+	struct kg_cfgref *ref;
+	struct kg_gateway *gw;
+	char *errors = NULL, err[256], addr[300], port[8];
+	struct signalfd_siginfo si;
+	int sfd;
+
+	if (kg_config_load(path, &cfg, &errors) != KG_OK) {
+		fputs(errors ? errors : "invalid configuration\n", stderr);
+		free(errors);
+		return 1;
+	}
+	kg_log_setup(cfg->log.level, cfg->log.format);
+	report_config(cfg);
+	if (!raise_fd_limit(cfg)) {
+		kg_config_free(cfg);
+		return 1;
+	}
+	sfd = signals_setup();
+	if (kg_runtime_set(cfg) != KG_OK)
+		return 1;
+	gw = kg_gateway_start(err, sizeof(err));
+	if (gw == NULL) {
+		kg_log(KG_LOG_ERROR, "start-failed", "reason", err, NULL);
+		kg_runtime_clear();
+		return 1;
+	}
+	ref = kg_runtime_get();
+	snprintf(port, sizeof(port), "%u", kg_gateway_port(gw));
+	snprintf(addr, sizeof(addr), "%s", kg_runtime_cfg(ref)->server.listen_host);
+	kg_log(KG_LOG_INFO, "listening", "host", addr, "port", port, "environment",
+	       kg_env_name(kg_runtime_cfg(ref)->crossmint.environment), "version", KG_VERSION,
+	       NULL);
+	kg_runtime_put(ref);
+	while (read(sfd, &si, sizeof(si)) == sizeof(si) || errno == EINTR) {
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+			break;
+		if (si.ssi_signo == SIGHUP)
+			kg_log(KG_LOG_WARN, "reload-not-available", "detail",
+			       "configuration reload is not in this release; restart to apply",
+			       NULL);
+	}
+	kg_log(KG_LOG_INFO, "stopping", NULL);
+	kg_gateway_drain(gw);
+	kg_gateway_stop(gw);
+	kg_runtime_clear();
+	close(sfd);
+	kg_log(KG_LOG_INFO, "stopped", NULL);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *config = getenv("KYCGATE_CONFIG");
+	int rc;
+
+	/* One large upload must not leave its pages in the heap for good (design §8). */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+	mallopt(M_ARENA_MAX, 2);
+	/* Memory holds personal data and the key: no core dumps (design §5). */
+	setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0});
+	signal(SIGPIPE, SIG_IGN);
+	if (argc >= 2 && strcmp(argv[1], "simulator") == 0)
+		return kg_sim_main(argc - 1, argv + 1);
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		printf("kycgate %s\n", KG_VERSION);
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (argc == 3 && strcmp(argv[1], "--check-config") == 0)
+		return check_config(argv[2]);
+	if (argc == 3 && strcmp(argv[1], "--probe") == 0) {
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		rc = probe(argv[2]);
+		curl_global_cleanup();
+		return rc;
+	}
+	if (argc == 3 && strcmp(argv[1], "--config") == 0)
+		config = argv[2];
+	else if (argc != 1) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	rc = serve(config ? config : DEFAULT_CONFIG);
+	curl_global_cleanup();
+	return rc;
+}

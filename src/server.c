@@ -1,0 +1,446 @@
+/* The libmicrohttpd side of the request path: daemon set-up (design §8), the access callback as a
+ * small dispatcher, bounded body accumulation, suspend / resume around the upstream engine, and
+ * sending replies with the headers every answer carries. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sched.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "gateway.h"
+#include "kycgate/log.h"
+#include "kycgate/server.h"
+#include "kycgate/simulator.h"
+
+#define CONNECTION_MEMORY_LIMIT (16 * 1024)
+#define LISTEN_BACKLOG 4096
+
+extern const char kg_openapi_yaml[];
+extern const size_t kg_openapi_yaml_len;
+
+/* ---- replies ------------------------------------------------------------------------------- */
+
+/* Response bodies may hold personal data: the buffer carries its length in front so the free
+ * callback can wipe it. */
+struct owned {
+	size_t len;
+	char bytes[];
+};
+
+static void owned_free(void *cls)
+{
+	struct owned *o = cls;
+
+	kg_wipe(o->bytes, o->len);
+	free(o);
+}
+
+static struct MHD_Response *make_response(struct kg_reply *r)
+{
+	struct owned *o;
+
+	if (r->body == NULL || r->is_static)
+		return MHD_create_response_from_buffer(r->len, r->body ? r->body : (char *)"",
+						       MHD_RESPMEM_PERSISTENT);
+	o = malloc(sizeof(*o) + r->len);
+	if (o == NULL)
+		return NULL;
+	o->len = r->len;
+	memcpy(o->bytes, r->body, r->len);
+	return MHD_create_response_from_buffer_with_free_callback_cls(r->len, o->bytes, owned_free,
+								      o);
+}
+
+static enum MHD_Result send_reply(struct kg_req *req)
+{
+	struct kg_reply *r = &req->reply;
+	struct MHD_Response *resp = make_response(r);
+	char retry[16];
+	enum MHD_Result rc;
+
+	req->state = KG_REQ_ANSWERED;
+	if (resp == NULL)
+		return MHD_NO;
+	MHD_add_response_header(resp, "X-Request-Id", req->request_id);
+	MHD_add_response_header(resp, "X-Kycgate-Environment", kg_env_name(req->gw->environment));
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	if (r->content_type != NULL && r->status != 204)
+		MHD_add_response_header(resp, "Content-Type", r->content_type);
+	if (r->allow != NULL)
+		MHD_add_response_header(resp, "Allow", r->allow);
+	if (r->www_authenticate)
+		MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
+	if (r->retry_after_s > 0) {
+		snprintf(retry, sizeof(retry), "%u", r->retry_after_s);
+		MHD_add_response_header(resp, "Retry-After", retry);
+	}
+	if (r->close)
+		MHD_add_response_header(resp, "Connection", "close");
+	rc = MHD_queue_response(req->conn, (unsigned)r->status, resp);
+	MHD_destroy_response(resp);
+	return rc;
+}
+
+/* ---- request lifecycle ----------------------------------------------------------------------- */
+
+static struct kg_req *req_new(struct kg_gateway *gw, struct MHD_Connection *conn)
+{
+	struct kg_req *req = calloc(1, sizeof(*req));
+
+	if (req == NULL)
+		return NULL;
+	req->gw = gw;
+	req->conn = conn;
+	req->started_ms = kg_now_ms();
+	req->cfgref = kg_runtime_get();
+	req->cfg = kg_runtime_cfg(req->cfgref);
+	return req;
+}
+
+static void req_free(struct kg_req *req)
+{
+	if (req == NULL)
+		return;
+	if (req->reserved > 0)
+		atomic_fetch_sub(&req->gw->buffered, req->reserved);
+	if (req->body != NULL) {
+		kg_wipe(req->body, req->body_len);
+		free(req->body);
+	}
+	if (req->up_body != NULL) {
+		kg_wipe(req->up_body, req->up_body_len);
+		free(req->up_body);
+	}
+	kg_up_call_cleanup(&req->call);
+	if (req->reply.body != NULL && !req->reply.is_static) {
+		kg_wipe(req->reply.body, req->reply.len);
+		free(req->reply.body);
+	}
+	kg_runtime_put(req->cfgref);
+	free(req);
+}
+
+/* Takes up to n more bytes from the gateway's buffered budget. */
+static bool budget_take(struct kg_req *req, size_t n)
+{
+	size_t max = req->cfg->server.max_buffered_bytes;
+	size_t cur = atomic_load(&req->gw->buffered);
+
+	do {
+		if (cur + n > max)
+			return false;
+	} while (!atomic_compare_exchange_weak(&req->gw->buffered, &cur, cur + n));
+	req->reserved += n;
+	return true;
+}
+
+static void on_body(struct kg_req *req, const char *data, size_t n)
+{
+	size_t cap;
+	char *grown;
+
+	if (req->body_over || req->budget_over || req->state != KG_REQ_BODY)
+		return;
+	if (req->body_len + n > req->body_limit) {
+		req->body_over = true;
+		return;
+	}
+	if (req->body_len + n > req->body_cap) {
+		cap = req->body_cap ? req->body_cap : 4096;
+		while (cap < req->body_len + n)
+			cap *= 2;
+		if (cap > req->body_limit)
+			cap = req->body_limit;
+		if (cap > req->reserved && !budget_take(req, cap - req->reserved)) {
+			req->budget_over = true;
+			return;
+		}
+		grown = malloc(cap + 1);
+		if (grown == NULL) {
+			req->budget_over = true;
+			return;
+		}
+		if (req->body != NULL) {
+			memcpy(grown, req->body, req->body_len);
+			kg_wipe(req->body, req->body_len);
+			free(req->body);
+		}
+		req->body = grown;
+		req->body_cap = cap;
+	}
+	memcpy(req->body + req->body_len, data, n);
+	req->body_len += n;
+	req->body[req->body_len] = '\0';
+}
+
+/* Called by the engine thread when req->call ends: the last thing it does is resume. */
+static void on_upstream_done(struct kg_up_call *call)
+{
+	struct kg_req *req = call->owner;
+
+	req->state = KG_REQ_RESUMED;
+	MHD_resume_connection(req->conn);
+}
+
+/* Reserves a place in the engine, suspends the connection, then hands req->call over (suspend
+ * first, so the engine's resume can never come before it). */
+static enum MHD_Result go_upstream(struct kg_req *req)
+{
+	if (kg_upstream_reserve(req->gw->up) != KG_OK) {
+		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "too many upstream calls in flight",
+				 NULL);
+		req->reply.retry_after_s = 1;
+		return send_reply(req);
+	}
+	req->call.owner = req;
+	req->call.done = on_upstream_done;
+	req->state = KG_REQ_UPSTREAM;
+	atomic_fetch_add(&req->gw->suspended, 1);
+	MHD_suspend_connection(req->conn);
+	kg_upstream_submit(req->gw->up, &req->call);
+	return MHD_YES;
+}
+
+static enum MHD_Result on_complete(struct kg_req *req)
+{
+	if (req->body_over) {
+		kg_reply_problem(req, KG_PB_PAYLOAD_TOO_LARGE, 0, "the body is over this route's limit",
+				 NULL);
+		return send_reply(req);
+	}
+	if (req->budget_over) {
+		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "the gateway holds too many request bodies",
+				 NULL);
+		req->reply.retry_after_s = 1;
+		return send_reply(req);
+	}
+	if (kg_handle_request(req))
+		return go_upstream(req);
+	return send_reply(req);
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+				 const char *method, const char *version, const char *upload_data,
+				 size_t *upload_data_size, void **con_cls)
+{
+	struct kg_req *req = *con_cls;
+
+	if (req == NULL) {
+		req = req_new(cls, conn);
+		if (req == NULL)
+			return MHD_NO;
+		*con_cls = req;
+		kg_route_match(url, method, &req->match);
+		if (!kg_handle_headers(req))
+			return send_reply(req);
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		on_body(req, upload_data, *upload_data_size);
+		*upload_data_size = 0; /* always consume, even a body being refused (design §8) */
+		return MHD_YES;
+	}
+	if (req->state == KG_REQ_BODY)
+		return on_complete(req);
+	if (req->state == KG_REQ_RESUMED) {
+		atomic_fetch_sub(&req->gw->suspended, 1);
+		if (kg_handle_upstream(req))
+			return go_upstream(req);
+		return send_reply(req);
+	}
+	return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	req_free(*con_cls);
+	*con_cls = NULL;
+}
+
+/* Routing happens on the raw path: no decoding before the handler (design §8). */
+static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	return strlen(s);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	/* libmicrohttpd's messages can quote request bytes: only their existence is logged. */
+	kg_log(KG_LOG_DEBUG, "http-library-message", NULL);
+}
+
+/* ---- the gateway ----------------------------------------------------------------------------- */
+
+static unsigned cpu_count(void)
+{
+	cpu_set_t set;
+	int n;
+
+	if (sched_getaffinity(0, sizeof(set), &set) != 0)
+		return 2;
+	n = CPU_COUNT(&set);
+	return n > 0 ? (unsigned)n : 2;
+}
+
+/* Resolves server.listen into a socket address. */
+static bool listen_addr(const struct kg_config *cfg, struct sockaddr_storage *ss, bool *v6)
+{
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	const char *host = cfg->server.listen_host;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host,
+		      &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons(cfg->server.listen_port);
+		*v6 = false;
+		return true;
+	}
+	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(cfg->server.listen_port);
+		*v6 = true;
+		return true;
+	}
+	return false;
+}
+
+static struct MHD_Daemon *start_daemon(struct kg_gateway *gw, const struct kg_config *cfg,
+				       char *err, size_t errcap)
+{
+	struct sockaddr_storage ss;
+	bool v6 = false;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+			 MHD_USE_ERROR_LOG;
+	unsigned threads = cfg->server.threads ? cfg->server.threads : cpu_count();
+	struct MHD_Daemon *d;
+
+	if (!listen_addr(cfg, &ss, &v6)) {
+		snprintf(err, errcap, "server.listen: the host is not an IP address");
+		return NULL;
+	}
+	if (v6)
+		flags |= MHD_USE_IPv6;
+	d = MHD_start_daemon(
+		flags, cfg->server.listen_port, NULL, NULL, on_access, gw, MHD_OPTION_SOCK_ADDR, &ss,
+		MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
+		cfg->server.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+		cfg->server.connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		(size_t)CONNECTION_MEMORY_LIMIT, MHD_OPTION_LISTEN_BACKLOG_SIZE, LISTEN_BACKLOG,
+		MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_NOTIFY_COMPLETED,
+		on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+	if (d == NULL)
+		snprintf(err, errcap, "cannot listen on server.listen (address in use or not allowed)");
+	return d;
+}
+
+/* With the simulator environment: an in-process simulator on an ephemeral loopback port, reached
+ * over real HTTP through the same libcurl path (design §6). */
+static bool start_simulator(struct kg_gateway *gw, const struct kg_config *cfg, char *err,
+			    size_t errcap)
+{
+	struct kg_sim_opts o = {
+		.host = "127.0.0.1",
+		.api_key = cfg->crossmint.api_key,
+		.review_delay_ms = cfg->simulator.review_delay_ms,
+		.edd_countries = (const char(*)[3])cfg->simulator.edd_countries,
+		.n_edd_countries = cfg->simulator.n_edd_countries,
+	};
+	unsigned char rnd[16];
+	size_t i;
+
+	if (o.api_key == NULL) {
+		kg_random_bytes(rnd, sizeof(rnd));
+		memcpy(gw->sim_key, "sk_simulator_", 13);
+		for (i = 0; i < sizeof(rnd); i++)
+			snprintf(gw->sim_key + 13 + 2 * i, 3, "%02x", rnd[i]);
+		o.api_key = gw->sim_key;
+	}
+	gw->sim = kg_sim_start(&o, err, errcap);
+	if (gw->sim == NULL)
+		return false;
+	snprintf(gw->base_url, sizeof(gw->base_url), "http://127.0.0.1:%u", kg_sim_port(gw->sim));
+	return true;
+}
+
+static const char *effective_key(const struct kg_gateway *gw, const struct kg_config *cfg)
+{
+	if (cfg->crossmint.api_key != NULL)
+		return cfg->crossmint.api_key;
+	return gw->sim_key[0] ? gw->sim_key : NULL;
+}
+
+struct kg_gateway *kg_gateway_start(char *err, size_t errcap)
+{
+	struct kg_gateway *gw = calloc(1, sizeof(*gw));
+	struct kg_cfgref *ref = kg_runtime_get();
+	const struct kg_config *cfg;
+	const union MHD_DaemonInfo *info;
+
+	if (gw == NULL || ref == NULL) {
+		snprintf(err, errcap, "no configuration loaded");
+		goto fail;
+	}
+	cfg = kg_runtime_cfg(ref);
+	gw->environment = cfg->crossmint.environment;
+	gw->openapi = kg_openapi_yaml;
+	gw->openapi_len = kg_openapi_yaml_len;
+	if (gw->environment == KG_ENV_SIMULATOR && kg_config_base_url(cfg) == NULL) {
+		if (!start_simulator(gw, cfg, err, errcap))
+			goto fail;
+	} else {
+		snprintf(gw->base_url, sizeof(gw->base_url), "%s", kg_config_base_url(cfg));
+	}
+	gw->up = kg_upstream_start(cfg, gw->base_url, effective_key(gw, cfg), err, errcap);
+	if (gw->up == NULL)
+		goto fail;
+	gw->daemon = start_daemon(gw, cfg, err, errcap);
+	if (gw->daemon == NULL)
+		goto fail;
+	info = MHD_get_daemon_info(gw->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	gw->port = info ? info->port : cfg->server.listen_port;
+	kg_runtime_put(ref);
+	return gw;
+fail:
+	kg_runtime_put(ref);
+	kg_gateway_stop(gw);
+	return NULL;
+}
+
+uint16_t kg_gateway_port(const struct kg_gateway *gw)
+{
+	return gw->port;
+}
+
+void kg_gateway_drain(struct kg_gateway *gw)
+{
+	atomic_store(&gw->draining, true);
+}
+
+void kg_gateway_stop(struct kg_gateway *gw)
+{
+	MHD_socket lsock;
+	unsigned long long deadline;
+
+	if (gw == NULL)
+		return;
+	lsock = gw->daemon ? MHD_quiesce_daemon(gw->daemon) : MHD_INVALID_SOCKET;
+	/* The engine ends every call and resumes its request; the daemon may stop only once no
+	 * connection is suspended (design §8). */
+	kg_upstream_stop(gw->up);
+	deadline = kg_now_ms() + 5000;
+	while (atomic_load(&gw->suspended) > 0 && kg_now_ms() < deadline)
+		usleep(1000);
+	if (gw->daemon != NULL)
+		MHD_stop_daemon(gw->daemon);
+	if (lsock != MHD_INVALID_SOCKET)
+		close(lsock);
+	kg_sim_stop(gw->sim);
+	kg_wipe(gw->sim_key, sizeof(gw->sim_key));
+	free(gw);
+}

@@ -1,0 +1,645 @@
+/* The upstream engine: one thread, one curl multi handle driven by curl_multi_socket_action on
+ * epoll, a hand-over queue whose eventfd fires only when it goes from empty to non-empty, curl's
+ * timer kept as a value that bounds epoll_wait, and a pool of easy handles (design §8). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "kycgate/config.h"
+#include "kycgate/upstream.h"
+
+#define MAX_EVENTS 128
+#define MAXAGE_CONN_S 30 /* below the idle timeouts of common load balancers in front of APIs */
+
+/* What the engine takes from one config generation; shared by the calls that started on it. */
+struct settings {
+	atomic_uint refs;
+	char *base_url;
+	char *api_version;
+	char *api_key_header;          /* "X-API-KEY: ..." (wiped on free) */
+	struct curl_slist *common;     /* built once per generation */
+	long connect_timeout_ms;
+	long timeout_ms;
+	unsigned max_inflight;
+	size_t max_response_bytes;
+	long max_connections;
+	char *proxy;
+	bool allow_http;
+};
+
+struct kg_upstream {
+	pthread_t thread;
+	int epfd;
+	int wakefd;
+	CURLM *multi;
+	long long timer_deadline_ms; /* -1: curl wants no timeout */
+
+	pthread_mutex_t lock;          /* guards queue, stopping and settings */
+	struct kg_up_call *q_head, *q_tail;
+	struct settings *settings;
+
+	atomic_uint inflight;          /* reserved calls: queued, inside curl, or about to be */
+	atomic_bool stopping;
+	atomic_uint max_inflight;      /* copied from the settings, read by submitters */
+
+	struct kg_up_call *live;       /* calls inside curl (engine thread only) */
+	CURL *pool[64];                /* idle easy handles (engine thread only) */
+	size_t n_pool;
+};
+
+/* Per-call private data kept on the engine thread. */
+struct callpriv {
+	struct settings *settings;
+	struct curl_slist nodes[3];
+	char hdr_id[KG_MAX_REQUEST_ID_BYTES + 16];
+	char hdr_tp[96];
+	char hdr_ts[KG_MAX_TRACESTATE_BYTES + 16];
+	char url[2048];
+	char errbuf[CURL_ERROR_SIZE];
+	bool too_large;
+};
+
+static void settings_put(struct settings *s)
+{
+	if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1)
+		return;
+	free(s->base_url);
+	free(s->api_version);
+	if (s->api_key_header != NULL) {
+		kg_wipe(s->api_key_header, strlen(s->api_key_header));
+		free(s->api_key_header);
+	}
+	/* The list's first node points at api_key_header, which is already freed: unlink it. */
+	if (s->common != NULL) {
+		s->common->data = NULL;
+		curl_slist_free_all(s->common);
+	}
+	free(s->proxy);
+	free(s);
+}
+
+static bool loopback_url(const char *url)
+{
+	static const char *const prefixes[] = {"http://127.", "http://localhost:", "http://localhost/",
+					       "http://[::1]"};
+	size_t i;
+
+	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (strncmp(url, prefixes[i], strlen(prefixes[i])) == 0)
+			return true;
+	return false;
+}
+
+static struct settings *settings_new(const struct kg_config *cfg, const char *base_url,
+				     const char *api_key)
+{
+	struct settings *s = calloc(1, sizeof(*s));
+	const char *key = api_key ? api_key : "";
+	size_t klen = strlen(key) + sizeof("X-API-KEY: ");
+	struct curl_slist *tail;
+
+	if (s == NULL)
+		return NULL;
+	atomic_init(&s->refs, 1);
+	s->base_url = strdup(base_url);
+	s->api_version = strdup(cfg->crossmint.api_version);
+	s->proxy = strdup(cfg->crossmint.proxy ? cfg->crossmint.proxy : "");
+	s->api_key_header = malloc(klen);
+	if (s->base_url == NULL || s->api_version == NULL || s->proxy == NULL || s->api_key_header == NULL)
+		goto fail;
+	snprintf(s->api_key_header, klen, "X-API-KEY: %s", key);
+	/* The key node is built by hand so the key exists once in memory, wiped on free. */
+	s->common = curl_slist_append(NULL, "-");
+	if (s->common == NULL)
+		goto fail;
+	free(s->common->data);
+	s->common->data = s->api_key_header;
+	tail = s->common;
+	tail = curl_slist_append(tail, "Content-Type: application/json");
+	tail = tail ? curl_slist_append(tail, "Accept: application/json") : NULL;
+	tail = tail ? curl_slist_append(tail, "Expect:") : NULL;
+	if (tail == NULL)
+		goto fail;
+	s->connect_timeout_ms = cfg->crossmint.connect_timeout_ms;
+	s->timeout_ms = cfg->crossmint.timeout_ms;
+	s->max_inflight = cfg->crossmint.max_inflight;
+	s->max_response_bytes = cfg->crossmint.max_response_bytes;
+	s->max_connections = cfg->crossmint.max_connections;
+	s->allow_http = cfg->crossmint.environment != KG_ENV_PRODUCTION && loopback_url(base_url);
+	return s;
+fail:
+	settings_put(s);
+	return NULL;
+}
+
+/* ---- curl callbacks ------------------------------------------------------------------------ */
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct kg_up_call *call = userp;
+	struct callpriv *p = call->priv;
+	size_t n = size * nmemb, cap;
+	char *grown;
+
+	if (call->resp_len + n > call->resp_limit) {
+		p->too_large = true;
+		return 0;
+	}
+	if (call->resp_len + n + 1 > call->resp_cap) {
+		cap = call->resp_cap ? call->resp_cap * 2 : 4096;
+		while (cap < call->resp_len + n + 1)
+			cap *= 2;
+		grown = malloc(cap);
+		if (grown == NULL)
+			return 0;
+		if (call->resp != NULL) {
+			memcpy(grown, call->resp, call->resp_len);
+			kg_wipe(call->resp, call->resp_len);
+			free(call->resp);
+		}
+		call->resp = grown;
+		call->resp_cap = cap;
+	}
+	memcpy(call->resp + call->resp_len, data, n);
+	call->resp_len += n;
+	call->resp[call->resp_len] = '\0';
+	return n;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct kg_up_call *call = userp;
+	size_t n = size * nmemb, i;
+	unsigned long v = 0;
+	const size_t name = sizeof("Retry-After:") - 1;
+
+	if (n <= name || strncasecmp(data, "Retry-After:", name) != 0)
+		return n;
+	for (i = name; i < n && data[i] == ' '; i++)
+		;
+	for (; i < n && data[i] >= '0' && data[i] <= '9' && v < 86400; i++)
+		v = v * 10 + (unsigned long)(data[i] - '0');
+	call->retry_after_s = v > 86400 ? 86400 : (unsigned)v;
+	return n;
+}
+
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *sockp)
+{
+	struct kg_upstream *up = userp;
+	struct epoll_event ev = {0};
+
+	if (what == CURL_POLL_REMOVE) {
+		epoll_ctl(up->epfd, EPOLL_CTL_DEL, fd, NULL);
+		curl_multi_assign(up->multi, fd, NULL);
+		return 0;
+	}
+	ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+	ev.data.fd = fd;
+	if (sockp == NULL) {
+		if (epoll_ctl(up->epfd, EPOLL_CTL_ADD, fd, &ev) != 0 && errno == EEXIST)
+			epoll_ctl(up->epfd, EPOLL_CTL_MOD, fd, &ev);
+		curl_multi_assign(up->multi, fd, up);
+	} else {
+		epoll_ctl(up->epfd, EPOLL_CTL_MOD, fd, &ev);
+	}
+	return 0;
+}
+
+static int on_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct kg_upstream *up = userp;
+
+	up->timer_deadline_ms = timeout_ms < 0 ? -1 : (long long)(kg_now_ms() + (unsigned long long)timeout_ms);
+	return 0;
+}
+
+/* ---- the exchange ------------------------------------------------------------------------- */
+
+static enum kg_up_result map_result(CURLcode rc, bool too_large)
+{
+	switch (rc) {
+	case CURLE_OK:
+		return KG_UP_OK;
+	case CURLE_OPERATION_TIMEDOUT:
+		return KG_UP_TIMEOUT;
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+		return KG_UP_CONNECT;
+	case CURLE_GOT_NOTHING:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+		return KG_UP_RESET;
+	case CURLE_WRITE_ERROR:
+		return too_large ? KG_UP_TOO_LARGE : KG_UP_ERROR;
+	default:
+		return KG_UP_ERROR;
+	}
+}
+
+static void finish(struct kg_upstream *up, struct kg_up_call *call, enum kg_up_result result)
+{
+	struct callpriv *p = call->priv;
+	CURL *easy = call->easy;
+
+	call->result = result;
+	if (call->live_prev != NULL || up->live == call) {
+		if (call->live_prev != NULL)
+			call->live_prev->live_next = call->live_next;
+		else
+			up->live = call->live_next;
+		if (call->live_next != NULL)
+			call->live_next->live_prev = call->live_prev;
+		call->live_prev = call->live_next = NULL;
+	}
+	if (easy != NULL) {
+		if (result == KG_UP_OK)
+			curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &call->status);
+		curl_multi_remove_handle(up->multi, easy);
+		if (up->n_pool < sizeof(up->pool) / sizeof(up->pool[0]))
+			up->pool[up->n_pool++] = easy;
+		else
+			curl_easy_cleanup(easy);
+	}
+	call->upstream_ms = (double)(kg_now_ms() - call->started_ms);
+	call->easy = NULL;
+	call->priv = NULL;
+	if (p != NULL) {
+		settings_put(p->settings);
+		kg_wipe(p, sizeof(*p));
+		free(p);
+	}
+	atomic_fetch_sub(&up->inflight, 1);
+	call->done(call);
+}
+
+/* The caller's headers are nodes inside priv, chained in front of the generation's list. */
+static struct curl_slist *call_headers(struct kg_up_call *call, struct callpriv *p)
+{
+	struct curl_slist *head = p->settings->common;
+	size_t n = 0;
+
+	snprintf(p->hdr_id, sizeof(p->hdr_id), "X-Request-Id: %s", call->request_id);
+	p->nodes[n++].data = p->hdr_id;
+	if (call->traceparent[0] != '\0') {
+		snprintf(p->hdr_tp, sizeof(p->hdr_tp), "traceparent: %s", call->traceparent);
+		p->nodes[n++].data = p->hdr_tp;
+	}
+	if (call->tracestate[0] != '\0') {
+		snprintf(p->hdr_ts, sizeof(p->hdr_ts), "tracestate: %s", call->tracestate);
+		p->nodes[n++].data = p->hdr_ts;
+	}
+	while (n-- > 0) {
+		p->nodes[n].next = head;
+		head = &p->nodes[n];
+	}
+	return head;
+}
+
+static void set_method(CURL *easy, struct kg_up_call *call)
+{
+	if (strcmp(call->method, "GET") == 0) {
+		curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+		return;
+	}
+	curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, call->method);
+	if (call->body != NULL || strcmp(call->method, "DELETE") != 0) {
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, call->body ? call->body : "");
+	}
+}
+
+static void set_options(CURL *easy, struct kg_up_call *call, struct callpriv *p)
+{
+	const struct settings *s = p->settings;
+
+	curl_easy_setopt(easy, CURLOPT_URL, p->url);
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_PATH_AS_IS, 1L);
+	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, s->allow_http ? "http,https" : "https");
+	curl_easy_setopt(easy, CURLOPT_PROXY, s->proxy);
+	curl_easy_setopt(easy, CURLOPT_MAXAGE_CONN, (long)MAXAGE_CONN_S);
+	curl_easy_setopt(easy, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, s->connect_timeout_ms);
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, s->timeout_ms);
+	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, call_headers(call, p));
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(easy, CURLOPT_WRITEDATA, call);
+	curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(easy, CURLOPT_HEADERDATA, call);
+	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, p->errbuf);
+	curl_easy_setopt(easy, CURLOPT_PRIVATE, call);
+	set_method(easy, call);
+}
+
+static void start(struct kg_upstream *up, struct kg_up_call *call, struct settings *s)
+{
+	struct callpriv *p = calloc(1, sizeof(*p));
+	CURL *easy;
+
+	call->started_ms = kg_now_ms();
+	if (p == NULL) {
+		settings_put(s);
+		finish(up, call, KG_UP_ERROR);
+		return;
+	}
+	p->settings = s;
+	call->priv = p;
+	call->resp_limit = s->max_response_bytes;
+	easy = up->n_pool > 0 ? up->pool[--up->n_pool] : curl_easy_init();
+	if (easy == NULL) {
+		finish(up, call, KG_UP_ERROR);
+		return;
+	}
+	curl_easy_reset(easy);
+	call->easy = easy;
+	if ((size_t)snprintf(p->url, sizeof(p->url), "%s/%s%s", s->base_url, s->api_version,
+			     call->path) >= sizeof(p->url)) {
+		finish(up, call, KG_UP_ERROR);
+		return;
+	}
+	set_options(easy, call, p);
+	if (curl_multi_add_handle(up->multi, easy) != CURLM_OK) {
+		curl_multi_remove_handle(up->multi, easy);
+		finish(up, call, KG_UP_ERROR);
+		return;
+	}
+	call->live_prev = NULL;
+	call->live_next = up->live;
+	if (up->live != NULL)
+		up->live->live_prev = call;
+	up->live = call;
+}
+
+static void reap(struct kg_upstream *up)
+{
+	CURLMsg *msg;
+	int left;
+
+	while ((msg = curl_multi_info_read(up->multi, &left)) != NULL) {
+		struct kg_up_call *call = NULL;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&call);
+		finish(up, call,
+		       map_result(msg->data.result, ((struct callpriv *)call->priv)->too_large));
+	}
+}
+
+/* ---- the loop ------------------------------------------------------------------------------ */
+
+/* Takes the whole queue and the current settings under the lock, then starts each call. */
+static bool drain_queue(struct kg_upstream *up)
+{
+	struct kg_up_call *call, *next;
+	struct settings *s;
+	bool stopping;
+	uint64_t v;
+
+	while (read(up->wakefd, &v, sizeof(v)) > 0)
+		;
+	pthread_mutex_lock(&up->lock);
+	call = up->q_head;
+	up->q_head = up->q_tail = NULL;
+	stopping = atomic_load(&up->stopping);
+	s = up->settings;
+	atomic_fetch_add(&s->refs, 1); /* ours, so a swap cannot free it under us */
+	pthread_mutex_unlock(&up->lock);
+	for (; call != NULL; call = next) {
+		next = call->next;
+		call->next = NULL;
+		if (stopping) {
+			call->started_ms = kg_now_ms();
+			finish(up, call, KG_UP_SHUTDOWN);
+			continue;
+		}
+		atomic_fetch_add(&s->refs, 1);
+		start(up, call, s);
+	}
+	settings_put(s);
+	return stopping;
+}
+
+static int wait_ms(const struct kg_upstream *up)
+{
+	unsigned long long now;
+
+	if (up->timer_deadline_ms < 0)
+		return -1;
+	now = kg_now_ms();
+	if ((unsigned long long)up->timer_deadline_ms <= now)
+		return 0;
+	return (int)((unsigned long long)up->timer_deadline_ms - now);
+}
+
+/* Ends every exchange still inside curl (shutdown). */
+static void abort_all(struct kg_upstream *up)
+{
+	while (up->live != NULL)
+		finish(up, up->live, KG_UP_SHUTDOWN);
+}
+
+static void *engine_main(void *arg)
+{
+	struct kg_upstream *up = arg;
+	struct epoll_event evs[MAX_EVENTS];
+	int running, n, i;
+
+	for (;;) {
+		n = epoll_wait(up->epfd, evs, MAX_EVENTS, wait_ms(up));
+		for (i = 0; i < n; i++) {
+			int fd = evs[i].data.fd, mask = 0;
+
+			if (fd == up->wakefd) {
+				if (drain_queue(up))
+					goto out;
+				continue;
+			}
+			mask |= (evs[i].events & EPOLLIN) ? CURL_CSELECT_IN : 0;
+			mask |= (evs[i].events & EPOLLOUT) ? CURL_CSELECT_OUT : 0;
+			mask |= (evs[i].events & (EPOLLERR | EPOLLHUP)) ? CURL_CSELECT_ERR : 0;
+			curl_multi_socket_action(up->multi, fd, mask, &running);
+		}
+		if (up->timer_deadline_ms >= 0 && wait_ms(up) == 0) {
+			up->timer_deadline_ms = -1;
+			curl_multi_socket_action(up->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+		}
+		reap(up);
+	}
+out:
+	/* Every reserved call gets its done, also those submitted after the stop began. */
+	abort_all(up);
+	while (atomic_load(&up->inflight) > 0) {
+		n = epoll_wait(up->epfd, evs, 1, 10);
+		drain_queue(up);
+	}
+	return NULL;
+}
+
+/* ---- public -------------------------------------------------------------------------------- */
+
+static void engine_free(struct kg_upstream *up)
+{
+	size_t i;
+
+	if (up == NULL)
+		return;
+	for (i = 0; i < up->n_pool; i++)
+		curl_easy_cleanup(up->pool[i]);
+	if (up->multi != NULL)
+		curl_multi_cleanup(up->multi);
+	if (up->epfd >= 0)
+		close(up->epfd);
+	if (up->wakefd >= 0)
+		close(up->wakefd);
+	settings_put(up->settings);
+	pthread_mutex_destroy(&up->lock);
+	free(up);
+}
+
+struct kg_upstream *kg_upstream_start(const struct kg_config *cfg, const char *base_url,
+				      const char *api_key, char *err, size_t errcap)
+{
+	struct kg_upstream *up = calloc(1, sizeof(*up));
+	struct epoll_event ev = {.events = EPOLLIN};
+
+	if (up == NULL) {
+		snprintf(err, errcap, "out of memory");
+		return NULL;
+	}
+	up->epfd = up->wakefd = -1;
+	up->timer_deadline_ms = -1;
+	pthread_mutex_init(&up->lock, NULL);
+	up->settings = settings_new(cfg, base_url, api_key);
+	up->epfd = epoll_create1(EPOLL_CLOEXEC);
+	up->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	up->multi = curl_multi_init();
+	if (up->settings == NULL || up->epfd < 0 || up->wakefd < 0 || up->multi == NULL) {
+		snprintf(err, errcap, "cannot set up the upstream engine");
+		goto fail;
+	}
+	atomic_init(&up->max_inflight, up->settings->max_inflight);
+	atomic_init(&up->stopping, false);
+	ev.data.fd = up->wakefd;
+	epoll_ctl(up->epfd, EPOLL_CTL_ADD, up->wakefd, &ev);
+	curl_multi_setopt(up->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+	curl_multi_setopt(up->multi, CURLMOPT_SOCKETDATA, up);
+	curl_multi_setopt(up->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+	curl_multi_setopt(up->multi, CURLMOPT_TIMERDATA, up);
+	/* Idle connections kept, never a cap on transfers (design §8). */
+	curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, up->settings->max_connections);
+	curl_multi_setopt(up->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+	if (pthread_create(&up->thread, NULL, engine_main, up) != 0) {
+		snprintf(err, errcap, "cannot start the upstream thread");
+		goto fail;
+	}
+	return up;
+fail:
+	engine_free(up);
+	return NULL;
+}
+
+enum kg_err kg_upstream_reserve(struct kg_upstream *up)
+{
+	unsigned cur = atomic_load(&up->inflight);
+
+	do {
+		if (cur >= atomic_load(&up->max_inflight) || atomic_load(&up->stopping))
+			return KG_ERR_BUSY;
+	} while (!atomic_compare_exchange_weak(&up->inflight, &cur, cur + 1));
+	return KG_OK;
+}
+
+void kg_upstream_release(struct kg_upstream *up)
+{
+	atomic_fetch_sub(&up->inflight, 1);
+}
+
+void kg_upstream_submit(struct kg_upstream *up, struct kg_up_call *call)
+{
+	bool wake;
+
+	call->next = call->live_prev = call->live_next = NULL;
+	call->resp = NULL;
+	call->resp_len = call->resp_cap = 0;
+	call->status = 0;
+	call->retry_after_s = 0;
+	call->attempts = 1;
+	pthread_mutex_lock(&up->lock);
+	wake = up->q_head == NULL;
+	if (up->q_tail != NULL)
+		up->q_tail->next = call;
+	else
+		up->q_head = call;
+	up->q_tail = call;
+	pthread_mutex_unlock(&up->lock);
+	if (wake) {
+		uint64_t one = 1;
+		ssize_t w = write(up->wakefd, &one, sizeof(one));
+		(void)w;
+	}
+}
+
+enum kg_err kg_upstream_configure(struct kg_upstream *up, const struct kg_config *cfg,
+				  const char *base_url, const char *api_key)
+{
+	struct settings *s = settings_new(cfg, base_url, api_key), *old;
+
+	if (s == NULL)
+		return KG_ERR_NOMEM;
+	pthread_mutex_lock(&up->lock);
+	old = up->settings;
+	up->settings = s;
+	atomic_store(&up->max_inflight, s->max_inflight);
+	pthread_mutex_unlock(&up->lock);
+	settings_put(old);
+	return KG_OK;
+}
+
+unsigned kg_upstream_inflight(const struct kg_upstream *up)
+{
+	return atomic_load(&((struct kg_upstream *)up)->inflight);
+}
+
+void kg_upstream_stop(struct kg_upstream *up)
+{
+	uint64_t one = 1;
+	ssize_t w;
+
+	if (up == NULL)
+		return;
+	atomic_store(&up->stopping, true);
+	w = write(up->wakefd, &one, sizeof(one));
+	(void)w;
+	pthread_join(up->thread, NULL);
+	engine_free(up);
+}
+
+void kg_up_call_cleanup(struct kg_up_call *call)
+{
+	if (call == NULL || call->resp == NULL)
+		return;
+	kg_wipe(call->resp, call->resp_cap);
+	free(call->resp);
+	call->resp = NULL;
+	call->resp_len = call->resp_cap = 0;
+}

@@ -1,0 +1,325 @@
+/* Integration-test helpers: processes and HTTP on loopback. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <curl/curl.h>
+
+#include "harness.h"
+
+#define START_TIMEOUT_MS 10000
+
+char *kt_slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t cap = 0, n = 0, got;
+
+	if (f == NULL)
+		return NULL;
+	do {
+		if (n + 4096 + 1 > cap) {
+			cap = cap ? cap * 2 : 8192;
+			buf = realloc(buf, cap);
+			ck_assert_ptr_nonnull(buf);
+		}
+		got = fread(buf + n, 1, cap - n - 1, f);
+		n += got;
+	} while (got > 0);
+	fclose(f);
+	buf[n] = '\0';
+	if (len != NULL)
+		*len = n;
+	return buf;
+}
+
+char *kt_read_log(const struct kt_proc *p)
+{
+	char *s = kt_slurp(p->log_path, NULL);
+
+	return s ? s : strdup("");
+}
+
+/* Finds the port in the listening line of the child's log. */
+static unsigned find_port(const struct kt_proc *p, const char *event)
+{
+	char *log = kt_read_log(p), *at, *q;
+	unsigned port = 0;
+
+	at = strstr(log, event);
+	if (at != NULL) {
+		q = strstr(at, "\"port\":\"");
+		if (q != NULL)
+			port = (unsigned)strtoul(q + 8, NULL, 10);
+		else if ((q = strstr(at, "127.0.0.1:")) != NULL)
+			port = (unsigned)strtoul(q + 10, NULL, 10);
+	}
+	free(log);
+	return port;
+}
+
+static void spawn(struct kt_proc *p, char *const argv[], const char *const *env, const char *event)
+{
+	int fd, i;
+	struct timespec ts = {0, 10 * 1000 * 1000};
+
+	snprintf(p->log_path, sizeof(p->log_path), "/tmp/kycgate-test-%d-XXXXXX", (int)getpid());
+	fd = mkstemp(p->log_path);
+	ck_assert_int_ge(fd, 0);
+	p->pid = fork();
+	ck_assert_int_ge(p->pid, 0);
+	if (p->pid == 0) {
+		dup2(fd, 1);
+		dup2(fd, 2);
+		for (i = 0; env != NULL && env[i] != NULL; i++)
+			putenv((char *)env[i]);
+		execv(KG_BINARY, argv);
+		_exit(127);
+	}
+	close(fd);
+	for (i = 0; i < START_TIMEOUT_MS / 10; i++) {
+		p->port = find_port(p, event);
+		if (p->port != 0)
+			return;
+		if (waitpid(p->pid, NULL, WNOHANG) == p->pid)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	{
+		char *log = kt_read_log(p);
+
+		ck_abort_msg("%s did not start; its output:\n%s", argv[1], log);
+		free(log);
+	}
+}
+
+void kt_start_simulator(struct kt_proc *p, const char *const *extra)
+{
+	char *argv[16] = {KG_BINARY, "simulator", "--listen", "127.0.0.1:0"};
+	int n = 4;
+
+	memset(p, 0, sizeof(*p));
+	while (extra != NULL && *extra != NULL && n < 15)
+		argv[n++] = (char *)*extra++;
+	argv[n] = NULL;
+	spawn(p, argv, NULL, "simulator-listening");
+}
+
+void kt_start_gateway(struct kt_proc *p, const char *yaml, unsigned sim_port,
+		      const char *const *env)
+{
+	char *argv[] = {KG_BINARY, "--config", p->conf_path, NULL};
+	char port[16];
+	const char *at;
+	FILE *f;
+	int fd;
+
+	memset(p, 0, sizeof(*p));
+	argv[2] = p->conf_path;
+	snprintf(p->conf_path, sizeof(p->conf_path), "/tmp/kycgate-conf-%d-XXXXXX", (int)getpid());
+	fd = mkstemp(p->conf_path);
+	ck_assert_int_ge(fd, 0);
+	f = fdopen(fd, "w");
+	snprintf(port, sizeof(port), "%u", sim_port);
+	for (at = yaml; *at != '\0'; at++) {
+		if (strncmp(at, "@SIMPORT@", 9) == 0) {
+			fputs(port, f);
+			at += 8;
+		} else {
+			fputc(*at, f);
+		}
+	}
+	fclose(f);
+	spawn(p, argv, env, "\"listening\"");
+}
+
+int kt_stop(struct kt_proc *p)
+{
+	int status = 0, i;
+	struct timespec ts = {0, 10 * 1000 * 1000};
+
+	if (p->pid <= 0)
+		return -1;
+	kill(p->pid, SIGTERM);
+	for (i = 0; i < 1500; i++) {
+		if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+			p->pid = 0;
+			if (p->conf_path[0])
+				unlink(p->conf_path);
+			unlink(p->log_path);
+			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		}
+		nanosleep(&ts, NULL);
+	}
+	kill(p->pid, SIGKILL);
+	waitpid(p->pid, &status, 0);
+	p->pid = 0;
+	return -1;
+}
+
+/* ---- HTTP ------------------------------------------------------------------------------------ */
+
+struct sink {
+	char *buf;
+	size_t len;
+};
+
+static size_t on_data(char *d, size_t size, size_t n, void *u)
+{
+	struct sink *s = u;
+
+	s->buf = realloc(s->buf, s->len + size * n + 1);
+	memcpy(s->buf + s->len, d, size * n);
+	s->len += size * n;
+	s->buf[s->len] = '\0';
+	return size * n;
+}
+
+static size_t on_hdr(char *d, size_t size, size_t n, void *u)
+{
+	char *h = u;
+	size_t used = strlen(h);
+
+	if (strncmp(d, "HTTP/", 5) == 0)
+		used = 0; /* keep the last response's block */
+	if (used + size * n + 1 < 8192) {
+		memcpy(h + used, d, size * n);
+		h[used + size * n] = '\0';
+	}
+	return size * n;
+}
+
+void kt_http(unsigned port, const char *method, const char *target, const char *const *headers,
+	     const void *body, size_t len, struct kt_resp *r)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *hl = curl_slist_append(NULL, "Expect:");
+	struct sink s = {NULL, 0};
+	char url[4096];
+	CURLcode rc;
+
+	memset(r, 0, sizeof(*r));
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, target);
+	while (headers != NULL && *headers != NULL)
+		hl = curl_slist_append(hl, *headers++);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+	curl_easy_setopt(c, CURLOPT_PROXY, "");
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_hdr);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, r->headers);
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	if (body != NULL) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	}
+	rc = curl_easy_perform(c);
+	ck_assert_msg(rc == CURLE_OK, "%s %s: %s", method, target, curl_easy_strerror(rc));
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	r->body = s.buf ? s.buf : strdup("");
+	r->len = s.len;
+	r->json = json_tokener_parse(r->body);
+	curl_slist_free_all(hl);
+	curl_easy_cleanup(c);
+}
+
+void kt_resp_free(struct kt_resp *r)
+{
+	free(r->body);
+	json_object_put(r->json);
+	memset(r, 0, sizeof(*r));
+}
+
+bool kt_header(const struct kt_resp *r, const char *name, char *out, size_t cap)
+{
+	const char *line = r->headers;
+	size_t n = strlen(name);
+
+	while (line != NULL && *line != '\0') {
+		if (strncasecmp(line, name, n) == 0 && line[n] == ':') {
+			const char *v = line + n + 1, *end = strpbrk(v, "\r\n");
+
+			while (*v == ' ')
+				v++;
+			snprintf(out, cap, "%.*s", (int)(end ? end - v : (long)strlen(v)), v);
+			return true;
+		}
+		line = strchr(line, '\n');
+		line = line ? line + 1 : NULL;
+	}
+	return false;
+}
+
+char *kt_raw(unsigned port, const char *bytes, size_t len, int timeout_ms)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct pollfd pfd;
+	struct sink s = {NULL, 0};
+	char buf[4096];
+	ssize_t n;
+
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(write(fd, bytes, len), (ssize_t)len);
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	while (poll(&pfd, 1, timeout_ms) > 0) {
+		n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		on_data(buf, 1, (size_t)n, &s);
+	}
+	close(fd);
+	return s.buf ? s.buf : strdup("");
+}
+
+struct json_object *kt_sim_requests(unsigned sim_port)
+{
+	struct kt_resp r;
+	struct json_object *arr = NULL;
+
+	kt_http(sim_port, "GET", "/_simulator/requests", NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(r.json);
+	if (json_object_object_get_ex(r.json, "requests", &arr))
+		json_object_get(arr);
+	kt_resp_free(&r);
+	ck_assert_ptr_nonnull(arr);
+	return arr;
+}
+
+void kt_sim_clear(unsigned sim_port)
+{
+	struct kt_resp r;
+
+	kt_http(sim_port, "DELETE", "/_simulator/requests", NULL, NULL, 0, &r);
+	ck_assert_int_lt(r.status, 300);
+	kt_resp_free(&r);
+}
+
+const char *kt_str(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (o == NULL || !json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}

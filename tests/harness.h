@@ -1,0 +1,65 @@
+/* Helpers for integration tests: start the real build/kycgate (gateway or standalone simulator)
+ * on ephemeral loopback ports, and talk HTTP to it. */
+#ifndef KYCGATE_TEST_HARNESS_H
+#define KYCGATE_TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <json-c/json.h>
+
+struct kt_proc {
+	pid_t pid;
+	unsigned port;
+	char log_path[256];  /* the child's stdout and stderr */
+	char conf_path[256]; /* the config written for it, "" when none */
+};
+
+/* Starts `kycgate simulator --listen 127.0.0.1:0` (extra args appended, NULL-terminated) and
+ * waits for its listening line. Aborts the test on failure. */
+void kt_start_simulator(struct kt_proc *p, const char *const *extra_args);
+
+/* Writes yaml to a temp config file and starts `kycgate --config FILE` with the environment
+ * variables in env ("NAME=value", NULL-terminated, may be NULL), waiting for its listening
+ * line. The YAML may contain "@SIMPORT@", replaced by sim_port. */
+void kt_start_gateway(struct kt_proc *p, const char *yaml, unsigned sim_port,
+		      const char *const *env);
+
+/* Sends SIGTERM and waits; returns the exit status (or -1 when it had to be killed). */
+int kt_stop(struct kt_proc *p);
+
+/* The child's whole output so far (new string, caller frees). */
+char *kt_read_log(const struct kt_proc *p);
+
+struct kt_resp {
+	long status;
+	char *body;          /* NUL-terminated */
+	size_t len;
+	char headers[8192];  /* raw response header block */
+	struct json_object *json; /* parsed body, or NULL */
+};
+
+/* One HTTP exchange with 127.0.0.1:port. headers is NULL-terminated ("Name: value"). */
+void kt_http(unsigned port, const char *method, const char *target, const char *const *headers,
+	     const void *body, size_t len, struct kt_resp *r);
+void kt_resp_free(struct kt_resp *r);
+
+/* The value of a response header (case-insensitive), copied into out; false when absent. */
+bool kt_header(const struct kt_resp *r, const char *name, char *out, size_t cap);
+
+/* Sends raw bytes on a new connection and returns everything read until the peer closes or
+ * timeout_ms passes (new string, caller frees). */
+char *kt_raw(unsigned port, const char *bytes, size_t len, int timeout_ms);
+
+/* Reads a whole file (new, caller frees) and its length. */
+char *kt_slurp(const char *path, size_t *len);
+
+/* The simulator's recorded requests as a JSON array (caller puts), and clearing them. */
+struct json_object *kt_sim_requests(unsigned sim_port);
+void kt_sim_clear(unsigned sim_port);
+
+/* A string member of a JSON object, or NULL. */
+const char *kt_str(struct json_object *o, const char *key);
+
+#endif

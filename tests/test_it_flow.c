@@ -1,0 +1,334 @@
+/* Integration: the whole KYC flow through the real gateway and the standalone simulator, and the
+ * exact upstream request line and body of every route as the simulator received them. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "it_common.h"
+
+static const char jpeg[] = "\xff\xd8\xff\xe0" "0123456789abcdef";
+static const char png[] = "\x89PNG\r\n\x1a\n" "0123456789abcdef";
+
+static const char eu_user[] =
+	"{\"userDetails\":{\"firstName\":\"Alice\",\"lastName\":\"Martin\","
+	"\"dateOfBirth\":\"1990-01-15\",\"countryOfResidence\":\"DE\"},"
+	"\"kycData\":{\"nationality\":\"DE\",\"addressOfResidence\":{\"line1\":\"Hauptstr. 1\","
+	"\"city\":\"Berlin\",\"postalCode\":\"10115\"},\"email\":\"alice@example.com\","
+	"\"identityDocument\":{\"type\":\"passport\",\"number\":\"C01X00T47\","
+	"\"issuingCountryCode\":\"DE\"}},"
+	"\"dueDiligence\":{\"employmentStatus\":\"full-time\",\"sourceOfFunds\":\"salary\","
+	"\"industry\":\"software\"},"
+	"\"verificationHistory\":{\"idVerificationTimestamp\":\"2026-01-15T10:30:00Z\","
+	"\"livenessVerificationTimestamp\":\"2026-01-15T10:32:00Z\"}}";
+
+/* The last request the simulator recorded. */
+static struct json_object *last_request(struct json_object *reqs)
+{
+	size_t n = json_object_array_length(reqs);
+
+	ck_assert_uint_gt(n, 0);
+	return json_object_array_get_idx(reqs, n - 1);
+}
+
+/* Runs one call and asserts status and the upstream request line the simulator saw. */
+static void call(const char *method, const char *target, const char *const *hdrs, const void *body,
+		 size_t len, long status, const char *up_method, const char *up_target,
+		 struct kt_resp *r)
+{
+	struct json_object *reqs, *last;
+
+	kt_sim_clear(it_sim.port);
+	kt_http(it_gw.port, method, target, hdrs, body, len, r);
+	ck_assert_msg(r->status == status, "%s %s: %ld, wanted %ld: %s", method, target, r->status,
+		      status, r->body);
+	reqs = kt_sim_requests(it_sim.port);
+	last = last_request(reqs);
+	ck_assert_str_eq(kt_str(last, "method"), up_method);
+	ck_assert_str_eq(kt_str(last, "target"), up_target);
+	ck_assert(json_object_get_boolean(json_object_object_get(last, "apiKeyOk")));
+	ck_assert(!json_object_get_boolean(json_object_object_get(last, "authorization")));
+	json_object_put(reqs);
+}
+
+/* The body the simulator received last, parsed. */
+static struct json_object *upstream_body(void)
+{
+	struct json_object *reqs = kt_sim_requests(it_sim.port), *b;
+
+	b = json_tokener_parse(kt_str(last_request(reqs), "body"));
+	json_object_put(reqs);
+	ck_assert_ptr_nonnull(b);
+	return b;
+}
+
+static const char *product_status(struct json_object *norm, const char *product)
+{
+	struct json_object *products, *p;
+
+	ck_assert(json_object_object_get_ex(norm, "products", &products));
+	ck_assert_msg(json_object_object_get_ex(products, product, &p), "no product %s", product);
+	return kt_str(p, "status");
+}
+
+START_TEST(full_flow_eu_resident)
+{
+	const char *const w[] = {IT_WRITER, IT_JSON, "X-Request-Id: flow-1", NULL};
+	const char *const wjpeg[] = {IT_WRITER, "Content-Type: image/jpeg", NULL};
+	const char *const rd[] = {IT_READER, NULL};
+	const char *const wr[] = {IT_WRITER, NULL};
+	struct kt_resp r;
+	struct json_object *b;
+	char h[256], docpath[256], b64[128];
+	const char *docid;
+	CURL *c = curl_easy_init();
+
+	/* Consent: +02:00 converted to UTC Z, privacy policy named as Crossmint wants. */
+	call("PUT", "/v1/users/userId:alice-1/consent", w,
+	     "{\"type\":\"privacy-policy\",\"acceptedAt\":\"2025-06-01T12:00:00+02:00\"}", 66, 200,
+	     "PUT", "/2025-06-09/users/userId:alice-1/legal-documents", &r);
+	ck_assert(kt_header(&r, "X-Request-Id", h, sizeof(h)));
+	ck_assert_str_eq(h, "flow-1");
+	ck_assert(kt_header(&r, "X-Kycgate-Environment", h, sizeof(h)));
+	ck_assert_str_eq(h, "staging");
+	ck_assert(kt_header(&r, "Cache-Control", h, sizeof(h)));
+	ck_assert_str_eq(h, "no-store");
+	ck_assert(kt_header(&r, "X-Content-Type-Options", h, sizeof(h)));
+	b = upstream_body();
+	ck_assert_str_eq(kt_str(b, "type"), "crossmint-privacy-policy");
+	ck_assert_str_eq(kt_str(b, "acceptedAt"), "2025-06-01T10:00:00Z");
+	json_object_put(b);
+	kt_resp_free(&r);
+
+	call("PUT", "/v1/users/userId:alice-1", w, eu_user, strlen(eu_user), 201, "PUT",
+	     "/2025-06-09/users/userId:alice-1", &r);
+	b = upstream_body();
+	ck_assert_str_eq(kt_str(json_object_object_get(b, "userDetails"), "lastName"), "Martin");
+	json_object_put(b);
+	kt_resp_free(&r);
+
+	/* A raw passport scan: sent upstream as a data URL with the locator as reference. */
+	call("PUT", "/v1/users/userId:alice-1/documents/id-passport?expiresAt=2031-01-01", wjpeg,
+	     jpeg, sizeof(jpeg) - 1, 201, "POST", "/2025-06-09/documents", &r);
+	docid = kt_str(r.json, "id");
+	ck_assert_ptr_nonnull(docid);
+	snprintf(docpath, sizeof(docpath), "/v1/documents/%s", docid);
+	b = upstream_body();
+	ck_assert_str_eq(kt_str(json_object_object_get(b, "reference"), "userLocator"),
+			 "userId:alice-1");
+	ck_assert_str_eq(kt_str(b, "documentType"), "id-passport");
+	ck_assert_str_eq(kt_str(b, "expiresAt"), "2031-01-01");
+	ck_assert(strncmp(kt_str(b, "data"), "data:image/jpeg;base64,/9j/", 27) == 0);
+	json_object_put(b);
+	kt_resp_free(&r);
+
+	/* Trigger: the selfie is missing. */
+	call("POST", "/v1/users/userId:alice-1/verification", wr, NULL, 0, 200, "PUT",
+	     "/2025-06-09/users/userId:alice-1/identity-verification", &r);
+	ck_assert_str_eq(kt_str(r.json, "overall"), "action-required");
+	ck_assert_str_eq(kt_str(r.json, "nextAction"), "upload-documents");
+	ck_assert_str_eq(product_status(r.json, "onramp"), "action-required");
+	ck_assert_str_eq(product_status(r.json, "regulated-transfer"), "in-review");
+	ck_assert_str_eq(kt_str(r.json, "userLocator"), "userId:alice-1");
+	ck_assert_str_eq(kt_str(r.json, "environment"), "staging");
+	kt_resp_free(&r);
+
+	/* The selfie as JSON with a plain base64 body. */
+	{
+		char *enc = NULL, body[512];
+		static const char tbl[] =
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+		size_t i, o = 0, n = sizeof(png) - 1;
+		const unsigned char *s = (const unsigned char *)png;
+
+		for (i = 0; i + 2 < n; i += 3) {
+			b64[o++] = tbl[s[i] >> 2];
+			b64[o++] = tbl[((s[i] & 3) << 4) | (s[i + 1] >> 4)];
+			b64[o++] = tbl[((s[i + 1] & 15) << 2) | (s[i + 2] >> 6)];
+			b64[o++] = tbl[s[i + 2] & 63];
+		}
+		if (n - i == 1) {
+			b64[o++] = tbl[s[i] >> 2];
+			b64[o++] = tbl[(s[i] & 3) << 4];
+		} else if (n - i == 2) {
+			b64[o++] = tbl[s[i] >> 2];
+			b64[o++] = tbl[((s[i] & 3) << 4) | (s[i + 1] >> 4)];
+			b64[o++] = tbl[(s[i + 1] & 15) << 2];
+		}
+		b64[o] = '\0';
+		snprintf(body, sizeof(body), "{\"data\":\"%s\"}", b64);
+		call("PUT", "/v1/users/userId:alice-1/documents/selfie-front", w, body,
+		     strlen(body), 201, "POST", "/2025-06-09/documents", &r);
+		kt_resp_free(&r);
+		b = upstream_body();
+		ck_assert(strncmp(kt_str(b, "data"), "data:image/png;base64,iVBORw0KGgo", 33) == 0);
+		json_object_put(b);
+		free(enc);
+	}
+
+	call("POST", "/v1/users/userId:alice-1/verification", wr, NULL, 0, 200, "PUT",
+	     "/2025-06-09/users/userId:alice-1/identity-verification", &r);
+	ck_assert_str_eq(kt_str(r.json, "overall"), "in-review");
+	ck_assert_str_eq(kt_str(r.json, "nextAction"), "wait");
+	kt_resp_free(&r);
+
+	usleep(500 * 1000); /* the simulator's review delay is 300 ms */
+	call("GET", "/v1/users/userId:alice-1/verification", rd, NULL, 0, 200, "GET",
+	     "/2025-06-09/users/userId:alice-1/identity-verification", &r);
+	ck_assert_str_eq(kt_str(r.json, "overall"), "verified");
+	ck_assert_str_eq(kt_str(r.json, "nextAction"), "none");
+	ck_assert(json_object_get_boolean(
+		json_object_object_get(json_object_object_get(json_object_object_get(r.json,
+										     "products"),
+							      "onramp"),
+				       "eligible")));
+	kt_resp_free(&r);
+
+	{
+		char up[300];
+
+		snprintf(up, sizeof(up), "/2025-06-09/documents/%s", docpath + 14);
+		call("GET", docpath, rd, NULL, 0, 200, "GET", up, &r);
+		ck_assert_str_eq(kt_str(r.json, "documentType"), "id-passport");
+		kt_resp_free(&r);
+	}
+	call("GET", "/v1/users/userId:alice-1", rd, NULL, 0, 200, "GET",
+	     "/2025-06-09/users/userId:alice-1", &r);
+	ck_assert(json_object_get_boolean(json_object_object_get(r.json, "userDetails")));
+	kt_resp_free(&r);
+	curl_easy_cleanup(c);
+}
+END_TEST
+
+START_TEST(wallet_routes)
+{
+	static const char consent[] =
+		"{\"type\":\"privacy-policy\",\"acceptedAt\":\"2025-06-01T12:00:00Z\"}";
+	const char *const w[] = {IT_WRITER, IT_JSON, NULL};
+	const char *const wr[] = {IT_WRITER, NULL};
+	const char *const rd[] = {IT_READER, NULL};
+	struct kt_resp r;
+	struct json_object *b;
+
+	call("PUT", "/v1/users/userId:wal-1/consent", w, consent, strlen(consent), 200, "PUT",
+	     "/2025-06-09/users/userId:wal-1/legal-documents", &r);
+	kt_resp_free(&r);
+	call("PUT", "/v1/users/userId:wal-1/wallets/0xAbC123", w, "{\"chain\":\"base-sepolia\"}",
+	     24, 200, "PUT", "/2025-06-09/users/userId:wal-1/linked-wallets/0xAbC123", &r);
+	ck_assert_str_eq(kt_str(r.json, "type"), "external-wallet");
+	kt_resp_free(&r);
+	b = upstream_body();
+	ck_assert_str_eq(kt_str(b, "chain"), "base-sepolia");
+	json_object_put(b);
+	call("GET", "/v1/users/userId:wal-1/wallets/0xAbC123", rd, NULL, 0, 200, "GET",
+	     "/2025-06-09/users/userId:wal-1/linked-wallets/0xAbC123", &r);
+	kt_resp_free(&r);
+	/* Crossmint's empty 200 to an unlink is answered 204. */
+	call("DELETE", "/v1/users/userId:wal-1/wallets/0xAbC123", wr, NULL, 0, 204, "DELETE",
+	     "/2025-06-09/users/userId:wal-1/linked-wallets/0xAbC123", &r);
+	ck_assert_uint_eq(r.len, 0);
+	kt_resp_free(&r);
+	call("GET", "/v1/users/userId:wal-1/wallets/0xAbC123", rd, NULL, 0, 404, "GET",
+	     "/2025-06-09/users/userId:wal-1/linked-wallets/0xAbC123", &r);
+	it_assert_problem(&r, 404, "upstream-rejected");
+	ck_assert_int_eq(json_object_get_int(json_object_object_get(
+				 json_object_object_get(r.json, "upstream"), "status")),
+			 404);
+	kt_resp_free(&r);
+}
+END_TEST
+
+/* Locator values are percent-encoded upstream; prefix and colon stay literal. */
+START_TEST(locator_escaping)
+{
+	const char *const w[] = {IT_WRITER, IT_JSON, NULL};
+	const char *const rd[] = {IT_READER, NULL};
+	static const char consent[] =
+		"{\"type\":\"privacy-policy\",\"acceptedAt\":\"2025-06-01T12:00:00Z\"}";
+	struct kt_resp r;
+
+	call("PUT", "/v1/users/email:a%2Bb@example.com/consent", w, consent, strlen(consent), 200,
+	     "PUT", "/2025-06-09/users/email:a%2Bb@example.com/legal-documents", &r);
+	kt_resp_free(&r);
+	call("PUT", "/v1/users/userId:a%2F..%2Fb%3Fc%23d%20e/consent", w, consent, strlen(consent),
+	     200, "PUT", "/2025-06-09/users/userId:a%2F..%2Fb%3Fc%23d%20e/legal-documents", &r);
+	kt_resp_free(&r);
+	call("GET", "/v1/users/userId:a%2F..%2Fb%3Fc%23d%20e", rd, NULL, 0, 200, "GET",
+	     "/2025-06-09/users/userId:a%2F..%2Fb%3Fc%23d%20e", &r);
+	kt_resp_free(&r);
+	call("PUT", "/v1/users/phoneNumber:%2B12125551234/consent", w, consent, strlen(consent), 200,
+	     "PUT", "/2025-06-09/users/phoneNumber:%2B12125551234/legal-documents", &r);
+	kt_resp_free(&r);
+}
+END_TEST
+
+/* Only an allowlist of headers goes upstream: the key, the request id, trace context. */
+START_TEST(upstream_headers)
+{
+	const char *const rd[] = {IT_READER, "X-Request-Id: abc.DEF_1-2",
+				  "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+				  "Cookie: secret=1", NULL};
+	struct kt_resp r;
+	struct json_object *reqs, *last;
+
+	kt_sim_clear(it_sim.port);
+	kt_http(it_gw.port, "GET", "/v1/users/userId:nobody-here", rd, NULL, 0, &r);
+	it_assert_problem(&r, 404, "upstream-rejected");
+	ck_assert_str_eq(kt_str(r.json, "instance"), "/v1/users/{userLocator}");
+	ck_assert_ptr_null(strstr(r.body, "nobody-here"));
+	kt_resp_free(&r);
+	reqs = kt_sim_requests(it_sim.port);
+	last = last_request(reqs);
+	ck_assert_str_eq(kt_str(last, "requestId"), "abc.DEF_1-2");
+	ck_assert_str_eq(kt_str(last, "traceparent"),
+			 "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+	json_object_put(reqs);
+}
+END_TEST
+
+START_TEST(health_and_spec)
+{
+	struct kt_resp r;
+	char h[64];
+
+	kt_http(it_gw.port, "GET", "/healthz", NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	kt_resp_free(&r);
+	kt_http(it_gw.port, "GET", "/readyz", NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(kt_str(r.json, "environment"), "staging");
+	kt_resp_free(&r);
+	kt_http(it_gw.port, "GET", "/openapi.yaml", NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert(kt_header(&r, "Content-Type", h, sizeof(h)));
+	ck_assert_str_eq(h, "application/yaml");
+	ck_assert_ptr_nonnull(strstr(r.body, "openapi: 3.1"));
+	kt_resp_free(&r);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("it_flow");
+	TCase *tc = tcase_create("flow");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_unchecked_fixture(tc, it_setup, it_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, full_flow_eu_resident);
+	tcase_add_test(tc, wallet_routes);
+	tcase_add_test(tc, locator_escaping);
+	tcase_add_test(tc, upstream_headers);
+	tcase_add_test(tc, health_and_spec);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
