@@ -323,3 +323,29 @@ const char *kt_str(struct json_object *o, const char *key)
 		return NULL;
 	return json_object_get_string(v);
 }
+
+int kt_run(const char *const *argv, char **out)
+{
+	char path[64] = "/tmp/kycgate-run-XXXXXX";
+	char *args[16];
+	int fd = mkstemp(path), status = 0, i;
+	pid_t pid;
+
+	ck_assert_int_ge(fd, 0);
+	args[0] = KG_BINARY;
+	for (i = 1; argv[i] != NULL && i < 15; i++)
+		args[i] = (char *)argv[i];
+	args[i] = NULL;
+	pid = fork();
+	if (pid == 0) {
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(KG_BINARY, args);
+		_exit(127);
+	}
+	close(fd);
+	waitpid(pid, &status, 0);
+	*out = kt_slurp(path, NULL);
+	unlink(path);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}

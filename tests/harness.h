@@ -62,4 +62,9 @@ void kt_sim_clear(unsigned sim_port);
 /* A string member of a JSON object, or NULL. */
 const char *kt_str(struct json_object *o, const char *key);
 
+
+
+/* Runs build/kycgate with argv (argv[0] ignored, NULL-terminated) to completion; its stdout and
+ * stderr go into *out (new, caller frees). Returns the exit code, or -1. */
+int kt_run(const char *const *argv, char **out);
 #endif

@@ -1,0 +1,156 @@
+/* Integration: the command line (design §1) and the embedded simulator (environment simulator,
+ * an in-process simulator on an ephemeral loopback port behind the same libcurl path). */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "harness.h"
+
+static const char embedded_yaml[] =
+	"server:\n  listen: \"127.0.0.1:0\"\n  drain_delay_s: 0\n"
+	"crossmint:\n  environment: simulator\n"
+	"simulator:\n  review_delay_ms: 200\n"
+	"auth:\n  mode: tokens\n  clients:\n    - name: dev\n"
+	"      token: \"embedded-token-0123456789abcdef\"\n"
+	"      scopes: [users.create, users.read]\n";
+
+START_TEST(version_help_usage)
+{
+	const char *const version[] = {"", "--version", NULL};
+	const char *const help[] = {"", "--help", NULL};
+	const char *const bad[] = {"", "--frobnicate", NULL};
+	char *out;
+
+	ck_assert_int_eq(kt_run(version, &out), 0);
+	ck_assert(strncmp(out, "kycgate ", 8) == 0);
+	free(out);
+	ck_assert_int_eq(kt_run(help, &out), 0);
+	ck_assert_ptr_nonnull(strstr(out, "--check-config"));
+	free(out);
+	ck_assert_int_eq(kt_run(bad, &out), 2);
+	ck_assert_ptr_nonnull(strstr(out, "usage:"));
+	free(out);
+}
+END_TEST
+
+START_TEST(check_config)
+{
+	const char *const good[] = {"", "--check-config", KG_SOURCE_DIR "/conf/dev.yaml", NULL};
+	const char *const bad[] = {"", "--check-config", "/tmp/kycgate-bad-config.yaml", NULL};
+	const char *const missing[] = {"", "--check-config", "/nonexistent/k.yaml", NULL};
+	FILE *f = fopen("/tmp/kycgate-bad-config.yaml", "w");
+	char *out;
+
+	fputs("server:\n  listen: \"127.0.0.1:8080\"\n  max_body_bytes: lots\n"
+	      "crossmint:\n  environment: staging\n  colour: blue\n",
+	      f);
+	fclose(f);
+	ck_assert_int_eq(kt_run(good, &out), 0);
+	free(out);
+	ck_assert_int_eq(kt_run(bad, &out), 1);
+	ck_assert_msg(strstr(out, "/tmp/kycgate-bad-config.yaml:3: server.max_body_bytes: ") != NULL,
+		      "%s", out);
+	ck_assert_msg(strstr(out, "/tmp/kycgate-bad-config.yaml:6: crossmint.colour: ") != NULL,
+		      "%s", out);
+	free(out);
+	unlink("/tmp/kycgate-bad-config.yaml");
+	ck_assert_int_eq(kt_run(missing, &out), 1);
+	free(out);
+}
+END_TEST
+
+START_TEST(embedded_simulator_flow_and_probe)
+{
+	const char *const w[] = {"Authorization: Bearer embedded-token-0123456789abcdef",
+				 "Content-Type: application/json", NULL};
+	static const char consent[] =
+		"{\"type\":\"privacy-policy\",\"acceptedAt\":\"2025-06-01T12:00:00Z\"}";
+	static const char us_user[] =
+		"{\"userDetails\":{\"firstName\":\"Bob\",\"lastName\":\"Stone\","
+		"\"dateOfBirth\":\"1985-03-02\",\"countryOfResidence\":\"US\"},"
+		"\"kycData\":{\"nationality\":\"US\",\"addressOfResidence\":{\"line1\":\"1 Main St\","
+		"\"city\":\"San Jose\",\"stateOrRegion\":\"CA\",\"postalCode\":\"95112\"},"
+		"\"email\":\"bob@example.com\",\"phoneNumber\":\"+14085550100\","
+		"\"identityDocument\":{\"type\":\"ssn\",\"number\":\"123-45-6789\","
+		"\"issuingCountryCode\":\"US\"}},"
+		"\"verificationHistory\":{\"idVerificationTimestamp\":\"2026-01-15T10:30:00Z\","
+		"\"livenessVerificationTimestamp\":\"2026-01-15T10:32:00Z\"}}";
+	struct kt_proc gw;
+	struct kt_resp r;
+	char h[64], url[128];
+	const char *probe[] = {"", "--probe", url, NULL};
+	char *out;
+
+	kt_start_gateway(&gw, embedded_yaml, 0, NULL);
+	kt_http(gw.port, "PUT", "/v1/users/userId:bob-us/consent", w, consent, strlen(consent), &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert(kt_header(&r, "X-Kycgate-Environment", h, sizeof(h)));
+	ck_assert_str_eq(h, "simulator");
+	kt_resp_free(&r);
+	kt_http(gw.port, "PUT", "/v1/users/userId:bob-us", w, us_user, strlen(us_user), &r);
+	ck_assert_int_eq(r.status, 201);
+	kt_resp_free(&r);
+	kt_http(gw.port, "POST", "/v1/users/userId:bob-us/verification", w, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_msg(strcmp(kt_str(r.json, "overall"), "in-review") == 0, "%s", r.body);
+	ck_assert_str_eq(kt_str(r.json, "environment"), "simulator");
+	kt_resp_free(&r);
+	usleep(400 * 1000);
+	kt_http(gw.port, "GET", "/v1/users/userId:bob-us/verification", w, NULL, 0, &r);
+	ck_assert_str_eq(kt_str(r.json, "overall"), "verified");
+	kt_resp_free(&r);
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/readyz", gw.port);
+	ck_assert_int_eq(kt_run(probe, &out), 0);
+	free(out);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/nothing", gw.port);
+	ck_assert_int_eq(kt_run(probe, &out), 1);
+	free(out);
+	ck_assert_int_eq(kt_stop(&gw), 0);
+}
+END_TEST
+
+/* auth.mode none is refused outside the simulator; production needs a key. */
+START_TEST(refuses_to_start)
+{
+	static const char none_staging[] = "server:\n  listen: \"127.0.0.1:0\"\n"
+					   "crossmint:\n  environment: staging\n"
+					   "auth:\n  mode: none\n";
+	FILE *f = fopen("/tmp/kycgate-refuse.yaml", "w");
+	const char *const run[] = {"", "--config", "/tmp/kycgate-refuse.yaml", NULL};
+	char *out;
+
+	fputs(none_staging, f);
+	fclose(f);
+	ck_assert_int_eq(kt_run(run, &out), 1);
+	ck_assert_msg(strstr(out, "auth.mode") != NULL, "%s", out);
+	free(out);
+	unlink("/tmp/kycgate-refuse.yaml");
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("it_cli");
+	TCase *tc = tcase_create("cli");
+	SRunner *sr;
+	int failed;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, version_help_usage);
+	tcase_add_test(tc, check_config);
+	tcase_add_test(tc, embedded_simulator_flow_and_probe);
+	tcase_add_test(tc, refuses_to_start);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	curl_global_cleanup();
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,211 @@
+/* Unit tests of the route table and the raw-path matcher, and of the table against
+ * openapi/kycgate.yaml (a route added to one and not the other fails here). */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yaml.h>
+
+#include "kycgate/config.h"
+#include "kycgate/router.h"
+
+START_TEST(matches_each_route)
+{
+	struct kg_match m;
+
+	ck_assert(kg_route_match("/v1/users/userId:a", "PUT", &m));
+	ck_assert_int_eq(m.route->op, KG_OP_USER_PUT);
+	ck_assert_uint_eq(m.n_params, 1);
+	ck_assert_int_eq(m.params[0].kind, KG_PARAM_LOCATOR);
+	ck_assert_uint_eq(m.params[0].len, 8);
+	ck_assert(strncmp(m.params[0].raw, "userId:a", 8) == 0);
+
+	ck_assert(kg_route_match("/v1/users/x/wallets/0xab", "DELETE", &m));
+	ck_assert_int_eq(m.route->op, KG_OP_WALLET_DELETE);
+	ck_assert_uint_eq(m.n_params, 2);
+	ck_assert_int_eq(m.params[1].kind, KG_PARAM_ADDRESS);
+	ck_assert(strncmp(m.params[1].raw, "0xab", 4) == 0);
+
+	ck_assert(kg_route_match("/v1/users/x/documents/id-passport", "PUT", &m));
+	ck_assert_int_eq(m.route->op, KG_OP_DOCUMENT_PUT);
+	ck_assert_str_eq(m.route->up_method, "POST");
+	ck_assert_str_eq(m.route->up_path, "/documents");
+
+	ck_assert(kg_route_match("/v1/users/x/verification", "POST", &m));
+	ck_assert_int_eq(m.route->op, KG_OP_VERIFY_POST);
+	ck_assert_str_eq(m.route->up_method, "PUT");
+	ck_assert_uint_eq(m.route->scope, KG_SCOPE_CREATE);
+
+	ck_assert(kg_route_match("/healthz", "GET", &m));
+	ck_assert_int_eq(m.route->op, KG_OP_HEALTHZ);
+	ck_assert_uint_eq(m.route->scope, 0);
+}
+END_TEST
+
+START_TEST(method_not_allowed_lists_allow)
+{
+	struct kg_match m;
+
+	ck_assert(kg_route_match("/v1/users/x/wallets/a", "POST", &m));
+	ck_assert_ptr_null(m.route);
+	ck_assert(m.path_found);
+	ck_assert_str_eq(m.allow, "PUT, GET, DELETE");
+	ck_assert(kg_route_match("/v1/users/x/verification", "PUT", &m));
+	ck_assert_str_eq(m.allow, "POST, GET");
+}
+END_TEST
+
+START_TEST(no_route)
+{
+	static const char *const paths[] = {"/",
+					    "",
+					    "/v1",
+					    "/v1/users",
+					    "/v1/users/x/",
+					    "/v1/users/x/consent/extra",
+					    "/v1/documents",
+					    "/V1/users/x",
+					    "/v1/users/x/wallets",
+					    "//v1/users/x",
+					    "/healthz/",
+					    NULL};
+	struct kg_match m;
+	size_t i;
+
+	for (i = 0; paths[i] != NULL; i++) {
+		ck_assert(kg_route_match(paths[i], "GET", &m));
+		ck_assert_msg(m.route == NULL && !m.path_found, "%s matched", paths[i]);
+	}
+}
+END_TEST
+
+START_TEST(empty_placeholder_matches)
+{
+	struct kg_match m;
+
+	/* Parameters are checked later (400 comes after 401 / 403), so an empty one matches. */
+	ck_assert(kg_route_match("/v1/users//verification", "GET", &m));
+	ck_assert_int_eq(m.route->op, KG_OP_VERIFY_GET);
+	ck_assert_uint_eq(m.params[0].len, 0);
+}
+END_TEST
+
+START_TEST(bounds)
+{
+	struct kg_match m;
+	char *long_path = malloc(KG_MAX_RAW_PATH_BYTES + 16);
+
+	ck_assert(!kg_route_match("/a/b/c/d/e/f/g/h/i/j", "GET", &m));
+	ck_assert_ptr_null(m.route);
+	memset(long_path, 'a', KG_MAX_RAW_PATH_BYTES + 15);
+	memcpy(long_path, "/v1/users/", 10);
+	long_path[KG_MAX_RAW_PATH_BYTES + 15] = '\0';
+	ck_assert(!kg_route_match(long_path, "GET", &m));
+	ck_assert(!m.path_found);
+	free(long_path);
+}
+END_TEST
+
+/* ---- the table against the spec ------------------------------------------------------------ */
+
+struct spec_op {
+	char path[128];
+	char method[8];
+};
+
+/* Collects (path, method) pairs from the spec's paths mapping. */
+static size_t spec_ops(struct spec_op *ops, size_t cap)
+{
+	FILE *f = fopen(KG_SOURCE_DIR "/openapi/kycgate.yaml", "rb");
+	yaml_parser_t p;
+	yaml_event_t ev;
+	int depth = 0, in_paths = 0, done = 0;
+	char path[128] = "", last_key[128] = "";
+	bool expect_key = false;
+	size_t n = 0;
+
+	ck_assert_ptr_nonnull(f);
+	yaml_parser_initialize(&p);
+	yaml_parser_set_input_file(&p, f);
+	while (!done && yaml_parser_parse(&p, &ev)) {
+		switch (ev.type) {
+		case YAML_MAPPING_START_EVENT:
+		case YAML_SEQUENCE_START_EVENT:
+			if (in_paths && depth == 2 && ev.type == YAML_MAPPING_START_EVENT)
+				snprintf(path, sizeof(path), "%s", last_key);
+			depth++;
+			expect_key = ev.type == YAML_MAPPING_START_EVENT;
+			if (depth == 2 && strcmp(last_key, "paths") == 0)
+				in_paths = 1;
+			break;
+		case YAML_MAPPING_END_EVENT:
+		case YAML_SEQUENCE_END_EVENT:
+			depth--;
+			if (in_paths && depth == 1)
+				in_paths = 0;
+			expect_key = true;
+			break;
+		case YAML_SCALAR_EVENT:
+			if (expect_key) {
+				snprintf(last_key, sizeof(last_key), "%s", (char *)ev.data.scalar.value);
+				if (in_paths && depth == 3 && n < cap &&
+				    strspn(last_key, "getputpostdeletepatch") == strlen(last_key)) {
+					snprintf(ops[n].path, sizeof(ops[n].path), "%s", path);
+					snprintf(ops[n].method, sizeof(ops[n].method), "%s", last_key);
+					n++;
+				}
+			}
+			expect_key = !expect_key;
+			break;
+		case YAML_STREAM_END_EVENT:
+			done = 1;
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&p);
+	fclose(f);
+	return n;
+}
+
+START_TEST(table_matches_spec)
+{
+	struct spec_op ops[64];
+	size_t n = spec_ops(ops, 64), nr, i, j;
+	const struct kg_route *r = kg_routes(&nr);
+
+	ck_assert_uint_eq(n, nr);
+	for (i = 0; i < nr; i++) {
+		bool found = false;
+
+		for (j = 0; j < n && !found; j++)
+			found = strcmp(ops[j].path, r[i].tmpl) == 0 &&
+				strcasecmp(ops[j].method, r[i].method) == 0;
+		ck_assert_msg(found, "%s %s is not in openapi/kycgate.yaml", r[i].method, r[i].tmpl);
+	}
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("router");
+	TCase *tc = tcase_create("router");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, matches_each_route);
+	tcase_add_test(tc, method_not_allowed_lists_allow);
+	tcase_add_test(tc, no_route);
+	tcase_add_test(tc, empty_placeholder_matches);
+	tcase_add_test(tc, bounds);
+	tcase_add_test(tc, table_matches_spec);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

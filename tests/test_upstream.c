@@ -1,0 +1,323 @@
+/* Unit tests of the upstream engine against the in-process simulator and a tiny scripted server:
+ * answers, transport failures, the in-flight cap, the response-size cap, no redirects followed,
+ * and stopping with calls in flight. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "kycgate/config.h"
+#include "kycgate/simulator.h"
+#include "kycgate/upstream.h"
+
+#define KEY "sk_staging_unit0123456789"
+
+static struct kg_config *config(const char *extra)
+{
+	char yaml[2048];
+	struct kg_config *cfg = NULL;
+	char *errors = NULL;
+
+	snprintf(yaml, sizeof(yaml),
+		 "crossmint:\n  environment: staging\n  api_key: \"" KEY "\"\n"
+		 "  base_url: \"http://127.0.0.1:1\"\n%s"
+		 "auth:\n  clients:\n    - name: t\n      token: \"0123456789abcdef0123\"\n"
+		 "      scopes: [users.read]\n",
+		 extra);
+	ck_assert_msg(kg_config_load_string("t.yaml", yaml, strlen(yaml), &cfg, &errors) == KG_OK,
+		      "%s", errors ? errors : "");
+	return cfg;
+}
+
+struct waiter {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int done;
+};
+
+static struct waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+
+static void on_done(struct kg_up_call *c)
+{
+	pthread_mutex_lock(&w.lock);
+	w.done++;
+	pthread_cond_broadcast(&w.cond);
+	pthread_mutex_unlock(&w.lock);
+}
+
+static void wait_done(int n)
+{
+	pthread_mutex_lock(&w.lock);
+	while (w.done < n)
+		pthread_cond_wait(&w.cond, &w.lock);
+	pthread_mutex_unlock(&w.lock);
+}
+
+static void run_body(struct kg_upstream *up, struct kg_up_call *c, const char *method,
+		     const char *path, const char *body)
+{
+	memset(c, 0, sizeof(*c));
+	c->method = method;
+	c->body = body;
+	c->body_len = body ? strlen(body) : 0;
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	snprintf(c->request_id, sizeof(c->request_id), "unit-1");
+	c->done = on_done;
+	w.done = 0;
+	ck_assert_int_eq(kg_upstream_reserve(up), KG_OK);
+	kg_upstream_submit(up, c);
+	wait_done(1);
+}
+
+static void run(struct kg_upstream *up, struct kg_up_call *c, const char *method, const char *path)
+{
+	run_body(up, c, method, path, NULL);
+}
+
+static struct kg_sim *sim_start(void)
+{
+	struct kg_sim_opts o = {.host = "127.0.0.1", .api_key = KEY, .review_delay_ms = 100};
+	char err[128];
+	struct kg_sim *sim = kg_sim_start(&o, err, sizeof(err));
+
+	ck_assert_msg(sim != NULL, "%s", err);
+	return sim;
+}
+
+START_TEST(answers_and_failures)
+{
+	struct kg_sim *sim = sim_start();
+	struct kg_config *cfg = config("  timeout_ms: 500\n");
+	char base[64], err[128];
+	struct kg_upstream *up;
+	struct kg_up_call c;
+
+	snprintf(base, sizeof(base), "http://127.0.0.1:%u", kg_sim_port(sim));
+	up = kg_upstream_start(cfg, base, KEY, err, sizeof(err));
+	ck_assert_msg(up != NULL, "%s", err);
+
+	run(up, &c, "GET", "/users/userId:nobody");
+	ck_assert_int_eq(c.result, KG_UP_OK);
+	ck_assert_int_eq(c.status, 404);
+	ck_assert_uint_eq(c.attempts, 1);
+	kg_up_call_cleanup(&c);
+
+	run_body(up, &c, "PUT", "/users/userId:u1/legal-documents",
+		 "{\"type\":\"crossmint-privacy-policy\",\"acceptedAt\":\"2025-01-01T00:00:00Z\"}");
+	ck_assert_int_eq(c.status, 200);
+	ck_assert_ptr_nonnull(strstr(c.resp, "acceptedAt"));
+	kg_up_call_cleanup(&c);
+
+	run(up, &c, "PUT", "/users/userId:u1/legal-documents");
+	ck_assert_int_eq(c.status, 400); /* an empty body breaks the simulator's schema */
+	kg_up_call_cleanup(&c);
+
+	run(up, &c, "GET", "/users/userId:sim-reset");
+	ck_assert_int_eq(c.result, KG_UP_RESET);
+	kg_up_call_cleanup(&c);
+
+	run(up, &c, "GET", "/users/userId:sim-latency-3000");
+	ck_assert_int_eq(c.result, KG_UP_TIMEOUT);
+	ck_assert(c.upstream_ms >= 400 && c.upstream_ms < 2500);
+	kg_up_call_cleanup(&c);
+
+	run(up, &c, "GET", "/users/userId:sim-ratelimit");
+	ck_assert_int_eq(c.status, 429);
+	ck_assert_uint_eq(c.retry_after_s, 1);
+	kg_up_call_cleanup(&c);
+
+	kg_upstream_stop(up);
+	kg_config_free(cfg);
+	kg_sim_stop(sim);
+}
+END_TEST
+
+START_TEST(connect_refused)
+{
+	struct kg_config *cfg = config("");
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t alen = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	char base[64], err[128];
+	struct kg_upstream *up;
+	struct kg_up_call c;
+
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	getsockname(fd, (struct sockaddr *)&a, &alen);
+	close(fd); /* nothing listens there now */
+	snprintf(base, sizeof(base), "http://127.0.0.1:%u", ntohs(a.sin_port));
+	up = kg_upstream_start(cfg, base, KEY, err, sizeof(err));
+	run(up, &c, "GET", "/users/userId:x");
+	ck_assert_int_eq(c.result, KG_UP_CONNECT);
+	kg_up_call_cleanup(&c);
+	kg_upstream_stop(up);
+	kg_config_free(cfg);
+}
+END_TEST
+
+/* A one-shot server that answers every connection with the same bytes. */
+struct scripted {
+	int fd;
+	unsigned port;
+	const char *answer;
+	pthread_t thread;
+};
+
+static void *scripted_main(void *arg)
+{
+	struct scripted *s = arg;
+	char buf[4096];
+	int c;
+
+	while ((c = accept(s->fd, NULL, NULL)) >= 0) {
+		ssize_t r = read(c, buf, sizeof(buf));
+
+		(void)r;
+		r = write(c, s->answer, strlen(s->answer));
+		close(c);
+	}
+	return NULL;
+}
+
+static void scripted_start(struct scripted *s, const char *answer)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t alen = sizeof(a);
+
+	s->answer = answer;
+	s->fd = socket(AF_INET, SOCK_STREAM, 0);
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	ck_assert_int_eq(bind(s->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	listen(s->fd, 16);
+	getsockname(s->fd, (struct sockaddr *)&a, &alen);
+	s->port = ntohs(a.sin_port);
+	pthread_create(&s->thread, NULL, scripted_main, s);
+}
+
+static void scripted_stop(struct scripted *s)
+{
+	shutdown(s->fd, SHUT_RDWR);
+	close(s->fd);
+	pthread_join(s->thread, NULL);
+}
+
+START_TEST(response_cap_and_no_redirect)
+{
+	static char big[4096];
+	struct kg_config *cfg = config("  max_response_bytes: 1024\n");
+	struct scripted s;
+	char base[64], err[128];
+	struct kg_upstream *up;
+	struct kg_up_call c;
+	int n;
+
+	n = snprintf(big, sizeof(big), "HTTP/1.1 200 OK\r\nContent-Length: 2000\r\n"
+				       "Connection: close\r\n\r\n");
+	memset(big + n, 'x', 2000);
+	scripted_start(&s, big);
+	snprintf(base, sizeof(base), "http://127.0.0.1:%u", s.port);
+	up = kg_upstream_start(cfg, base, KEY, err, sizeof(err));
+	run(up, &c, "GET", "/users/userId:x");
+	ck_assert_int_eq(c.result, KG_UP_TOO_LARGE);
+	kg_up_call_cleanup(&c);
+	kg_upstream_stop(up);
+	scripted_stop(&s);
+
+	scripted_start(&s, "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/x\r\n"
+			   "Content-Length: 0\r\nConnection: close\r\n\r\n");
+	snprintf(base, sizeof(base), "http://127.0.0.1:%u", s.port);
+	up = kg_upstream_start(cfg, base, KEY, err, sizeof(err));
+	run(up, &c, "GET", "/users/userId:x");
+	ck_assert_int_eq(c.result, KG_UP_OK);
+	ck_assert_int_eq(c.status, 302);
+	kg_up_call_cleanup(&c);
+	kg_upstream_stop(up);
+	scripted_stop(&s);
+	kg_config_free(cfg);
+}
+END_TEST
+
+START_TEST(inflight_cap)
+{
+	struct kg_config *cfg = config("  max_inflight: 2\n");
+	char err[128];
+	struct kg_upstream *up = kg_upstream_start(cfg, "http://127.0.0.1:1", KEY, err, sizeof(err));
+
+	ck_assert_int_eq(kg_upstream_reserve(up), KG_OK);
+	ck_assert_int_eq(kg_upstream_reserve(up), KG_OK);
+	ck_assert_int_eq(kg_upstream_reserve(up), KG_ERR_BUSY);
+	ck_assert_uint_eq(kg_upstream_inflight(up), 2);
+	kg_upstream_release(up);
+	ck_assert_int_eq(kg_upstream_reserve(up), KG_OK);
+	kg_upstream_release(up);
+	kg_upstream_release(up);
+	ck_assert_uint_eq(kg_upstream_inflight(up), 0);
+	kg_upstream_stop(up);
+	kg_config_free(cfg);
+}
+END_TEST
+
+/* Stopping ends every call in flight with KG_UP_SHUTDOWN, each done called once. */
+START_TEST(stop_with_calls_in_flight)
+{
+	enum { N = 50 };
+	struct kg_sim *sim = sim_start();
+	struct kg_config *cfg = config("");
+	struct kg_up_call *calls = calloc(N, sizeof(*calls));
+	char base[64], err[128];
+	struct kg_upstream *up;
+	int i;
+
+	snprintf(base, sizeof(base), "http://127.0.0.1:%u", kg_sim_port(sim));
+	up = kg_upstream_start(cfg, base, KEY, err, sizeof(err));
+	w.done = 0;
+	for (i = 0; i < N; i++) {
+		calls[i].method = "GET";
+		snprintf(calls[i].path, sizeof(calls[i].path), "/users/userId:sim-latency-5000");
+		calls[i].done = on_done;
+		ck_assert_int_eq(kg_upstream_reserve(up), KG_OK);
+		kg_upstream_submit(up, &calls[i]);
+	}
+	usleep(200 * 1000);
+	kg_upstream_stop(up);
+	ck_assert_int_eq(w.done, N);
+	for (i = 0; i < N; i++) {
+		ck_assert_int_eq(calls[i].result, KG_UP_SHUTDOWN);
+		kg_up_call_cleanup(&calls[i]);
+	}
+	free(calls);
+	kg_config_free(cfg);
+	kg_sim_stop(sim);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("upstream");
+	TCase *tc = tcase_create("upstream");
+	SRunner *sr;
+	int failed;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, answers_and_failures);
+	tcase_add_test(tc, connect_refused);
+	tcase_add_test(tc, response_cap_and_no_redirect);
+	tcase_add_test(tc, inflight_cap);
+	tcase_add_test(tc, stop_with_calls_in_flight);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	curl_global_cleanup();
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
