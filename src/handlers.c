@@ -546,7 +546,7 @@ static struct json_object *shape_json(struct kg_req *req, struct json_object *in
 static bool document_body(struct kg_req *req, const char *expires_at)
 {
 	const char *loc = param(req, KG_PARAM_LOCATOR, NULL);
-	size_t tlen;
+	size_t tlen = 0;
 	const char *tname = param(req, KG_PARAM_DOC_TYPE, &tlen);
 	struct kg_doc_input in = {
 		.content_type = req->content_type,

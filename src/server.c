@@ -17,7 +17,7 @@
 #define CONNECTION_MEMORY_LIMIT (16 * 1024)
 #define LISTEN_BACKLOG 4096
 
-extern const char kg_openapi_yaml[];
+extern const unsigned char kg_openapi_yaml[];
 extern const size_t kg_openapi_yaml_len;
 
 /* ---- replies ------------------------------------------------------------------------------- */
@@ -388,7 +388,7 @@ struct kg_gateway *kg_gateway_start(char *err, size_t errcap)
 	}
 	cfg = kg_runtime_cfg(ref);
 	gw->environment = cfg->crossmint.environment;
-	gw->openapi = kg_openapi_yaml;
+	gw->openapi = (const char *)kg_openapi_yaml;
 	gw->openapi_len = kg_openapi_yaml_len;
 	if (gw->environment == KG_ENV_SIMULATOR && kg_config_base_url(cfg) == NULL) {
 		if (!start_simulator(gw, cfg, err, errcap))
