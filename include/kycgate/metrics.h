@@ -1,0 +1,126 @@
+/* Process-wide Prometheus metrics (design §5, "GET /metrics").
+ *
+ * One set of counters, gauges and histograms for the whole process, kept in fixed static tables of
+ * atomics: the update functions take no lock and allocate nothing on the request path (a mutex is
+ * taken only the first time a status code, a client name or the environment is seen, so at most a
+ * few hundred times in the life of the process). Every update function is thread-safe and may be
+ * called from any thread at any rate; kg_metrics_render() may run at the same time and sees each
+ * counter at some recent value (a histogram's _count always equals its +Inf bucket).
+ *
+ * Label values are bounded and carry no personal data: route templates from the route table,
+ * methods, status codes, operation names, fixed reasons and client names from the config. Anything
+ * else folds into a fixed value ("unmatched", "other"). */
+#ifndef KYCGATE_METRICS_H
+#define KYCGATE_METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Distinct status codes kept per family (HTTP, upstream), "none" and "other" included; codes
+ * first seen after that are counted as code="other". */
+#define KG_METRICS_MAX_CODES 32
+/* Distinct client names in kycgate_rate_limited_total; later new names count as client="other". */
+#define KG_METRICS_MAX_CLIENTS 256
+/* Longest client name kept as a label ([A-Za-z0-9._-]{1,64}, as in the config). */
+#define KG_METRICS_MAX_CLIENT_BYTES 64
+/* Longest environment name kept in kycgate_build_info (longer ones are cut). */
+#define KG_METRICS_MAX_ENV_BYTES 64
+
+/* The fixed reasons of kycgate_upstream_errors_total{reason}. */
+enum kg_metrics_reason {
+	KG_UPERR_TIMEOUT = 0,      /* "timeout": connect or total deadline passed */
+	KG_UPERR_CONNECT,          /* "connect": DNS, TCP or TLS set-up failed */
+	KG_UPERR_RESET,            /* "reset": connection closed without a full answer */
+	KG_UPERR_TOO_LARGE,        /* "too_large": answer over the response-size cap */
+	KG_UPERR_INVALID_RESPONSE, /* "invalid_response": unparsable or unexpected body */
+	KG_UPERR_STATUS_5XX,       /* "status_5xx" */
+	KG_UPERR_STATUS_3XX,       /* "status_3xx": a redirect (never followed) */
+	KG_UPERR_AUTH,             /* "auth": 401 / 403 from upstream */
+	KG_UPERR_SHUTDOWN,         /* "shutdown": abandoned at the end of the shutdown grace */
+	KG_UPERR_OTHER,            /* "other" */
+	KG_UPERR_COUNT
+};
+
+/* The gauges set or moved by other modules:
+ * circuit state   kycgate_circuit_breaker_state (enum kg_metrics_circuit: 0 closed, 1 half-open,
+ *                 2 open), set by the upstream engine;
+ * inflight        kycgate_inflight_requests, +1 / -1 around each request;
+ * longpoll        kycgate_longpoll_waiting, +1 / -1 around each ?wait;
+ * upstream auth   kycgate_upstream_auth_ok, 1 / 0 from the start-up self-check; no sample is
+ *                 rendered until it is first set (absent means "not known yet"). */
+enum kg_metrics_gauge {
+	KG_GAUGE_CIRCUIT_STATE = 0,
+	KG_GAUGE_INFLIGHT,
+	KG_GAUGE_LONGPOLL_WAITING,
+	KG_GAUGE_UPSTREAM_AUTH_OK,
+	KG_GAUGE_COUNT
+};
+
+/* Values of KG_GAUGE_CIRCUIT_STATE. */
+enum kg_metrics_circuit { KG_CIRCUIT_CLOSED = 0, KG_CIRCUIT_HALF_OPEN = 1, KG_CIRCUIT_OPEN = 2 };
+
+/* Counts one answered request: kycgate_http_requests_total{route,method,code} and one observation
+ * of kycgate_http_request_duration_seconds{route}, or, when longpoll is true (a ?wait request), of
+ * kycgate_longpoll_duration_seconds instead. route_tmpl is a template of the route table
+ * (kg_routes(); compared by pointer, then by content) or NULL for an unmatched path; any other
+ * string also counts as route="unmatched", so a raw path can never become a label. method outside
+ * GET PUT POST DELETE HEAD counts as "other"; status outside 100..599 as code="other". seconds
+ * below zero or NaN count as 0. Borrows its strings for the call only. Thread-safe, lock-free after
+ * the first sight of each status code. */
+void kg_metrics_http(const char *route_tmpl, const char *method, int status, double seconds,
+                     bool longpoll);
+
+/* Counts one upstream exchange: kycgate_upstream_requests_total{operation,code} and one observation
+ * of kycgate_upstream_request_duration_seconds{operation}. operation is one of user.put user.get
+ * consent.put document.put document.get verification.trigger verification.get wallet.put
+ * wallet.get wallet.delete selfcheck (anything else, NULL included, counts as "other"). status 0
+ * (no HTTP answer) gives code="none". Thread-safe, as kg_metrics_http(). */
+void kg_metrics_upstream(const char *operation, int status, double seconds);
+
+/* Adds one to kycgate_upstream_errors_total{reason}; out-of-range reasons count as "other".
+ * Thread-safe, lock-free. */
+void kg_metrics_upstream_error(enum kg_metrics_reason reason);
+
+/* Adds one to kycgate_upstream_retries_total. Thread-safe, lock-free. */
+void kg_metrics_upstream_retry(void);
+
+/* Adds one to kycgate_rate_limited_total{client}. client_name is a configured client's name; a
+ * name that breaks [A-Za-z0-9._-]{1,64}, NULL, or a new name once KG_METRICS_MAX_CLIENTS are known
+ * counts as client="other". The name is copied. Thread-safe; locks only to add a new name. */
+void kg_metrics_rate_limited(const char *client_name);
+
+/* Sets a gauge. For KG_GAUGE_UPSTREAM_AUTH_OK, any non-zero value is stored as 1, and the first
+ * call makes the sample appear (until then the gauge has no sample: the self-check has not run).
+ * Thread-safe, lock-free. */
+void kg_metrics_gauge_set(enum kg_metrics_gauge gauge, long long value);
+
+/* Adds delta (may be negative) to a gauge, for KG_GAUGE_INFLIGHT and KG_GAUGE_LONGPOLL_WAITING.
+ * Thread-safe, lock-free. */
+void kg_metrics_gauge_add(enum kg_metrics_gauge gauge, long long delta);
+
+/* Adds n to kycgate_log_lines_dropped_total. Thread-safe, lock-free. */
+void kg_metrics_log_dropped(unsigned long long n);
+
+/* Counts one config reload in kycgate_config_reloads_total{result="success"|"failure"}; on success
+ * also sets kycgate_config_last_reload_success_timestamp_seconds to unix_seconds. Thread-safe. */
+void kg_metrics_config_reload(bool success, double unix_seconds);
+
+/* Sets kycgate_config_last_reload_success_timestamp_seconds without counting a reload (the first
+ * load at start-up). Until called it is 0. Thread-safe. */
+void kg_metrics_config_loaded(double unix_seconds);
+
+/* Sets the environment label of kycgate_build_info{version,environment} (version is KG_VERSION).
+ * Copied, cut at KG_METRICS_MAX_ENV_BYTES; NULL or never set renders "unknown". Thread-safe. */
+void kg_metrics_set_build_info(const char *environment);
+
+/* Renders every metric family in the Prometheus text exposition format 0.0.4 (# HELP, # TYPE,
+ * samples; histograms as cumulative _bucket{le} up to +Inf, _sum and _count). Returns a new
+ * NUL-terminated string (caller frees with free()) and stores its length in *len when len is not
+ * NULL; NULL when memory ran out. Thread-safe; runs alongside the update functions. */
+char *kg_metrics_render(size_t *len);
+
+/* Sets every metric back to its start state and forgets seen codes and client names. For tests
+ * only: must not run alongside any other kg_metrics_ call. */
+void kg_metrics_reset_for_tests(void);
+
+#endif

@@ -1,0 +1,804 @@
+/* Process-wide Prometheus metrics: fixed tables of atomics and a text renderer (design §5).
+ *
+ * Request-path updates are relaxed atomic adds into static arrays indexed by small numbers: route
+ * (position of the template in the route table), method, operation and a status-code slot. Slots
+ * are handed out the first time a status code or client name is seen, under one mutex; readers
+ * find them again without locking (acquire loads of the published index). Histograms keep
+ * per-bucket (not cumulative) counts and a sum in microseconds; the renderer cumulates them. */
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kycgate/common.h"
+#include "kycgate/metrics.h"
+#include "kycgate/router.h"
+
+#define MAX_ROUTES 32              /* distinct templates kept; the table has 10 */
+#define MAX_ROUTE_ROWS 64          /* rows of the route table looked up by pointer */
+#define ROUTE_UNMATCHED MAX_ROUTES /* extra route slot for route="unmatched" */
+#define N_METHODS 6                /* GET PUT POST DELETE HEAD other */
+#define MAX_BUCKETS 16             /* finite buckets of the largest histogram */
+#define SLOT_OTHER 0               /* code slot for code="other" */
+#define SLOT_NONE 1                /* code slot for status 0, code="none" */
+#define FIRST_CODE_SLOT 2
+#define MAX_STATUS 600   /* codes 100..599 get their own slot */
+#define CLIENT_SLOTS 512 /* open-addressing table, at most half full */
+#define COUNT(a) (sizeof(a) / sizeof(a[0]))
+#define MAX_SECONDS 1e9 /* observations are clamped here */
+
+static const char *const method_names[N_METHODS] = {"GET",    "PUT",  "POST",
+                                                    "DELETE", "HEAD", "other"};
+
+static const char *const op_names[] = {
+    "user.put",         "user.get",     "consent.put",
+    "document.put",     "document.get", "verification.trigger",
+    "verification.get", "wallet.put",   "wallet.get",
+    "wallet.delete",    "selfcheck",    "other",
+};
+#define N_OPS COUNT(op_names)
+
+static const char *const reason_names[KG_UPERR_COUNT] = {
+    [KG_UPERR_TIMEOUT] = "timeout",
+    [KG_UPERR_CONNECT] = "connect",
+    [KG_UPERR_RESET] = "reset",
+    [KG_UPERR_TOO_LARGE] = "too_large",
+    [KG_UPERR_INVALID_RESPONSE] = "invalid_response",
+    [KG_UPERR_STATUS_5XX] = "status_5xx",
+    [KG_UPERR_STATUS_3XX] = "status_3xx",
+    [KG_UPERR_AUTH] = "auth",
+    [KG_UPERR_SHUTDOWN] = "shutdown",
+    [KG_UPERR_OTHER] = "other",
+};
+
+/* Upper bounds of one histogram's finite buckets, as numbers and as the le label text. */
+struct bounds {
+	const double *le;
+	const char *const *text;
+	size_t n;
+};
+
+static const double http_le[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                 0.1,    0.25,  0.5,    1,     2.5,  5,     10};
+static const char *const http_text[] = {"0.0005", "0.001", "0.0025", "0.005", "0.01",
+                                        "0.025",  "0.05",  "0.1",    "0.25",  "0.5",
+                                        "1",      "2.5",   "5",      "10"};
+static const double up_le[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15};
+static const char *const up_text[] = {"0.005", "0.01", "0.025", "0.05", "0.1", "0.25",
+                                      "0.5",   "1",    "2.5",   "5",    "10",  "15"};
+static const double lp_le[] = {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 20, 30, 45, 60};
+static const char *const lp_text[] = {"0.1", "0.25", "0.5", "1",  "2.5", "5",
+                                      "10",  "15",   "20",  "30", "45",  "60"};
+
+static const struct bounds http_bounds = {http_le, http_text, COUNT(http_le)};
+static const struct bounds up_bounds = {up_le, up_text, COUNT(up_le)};
+static const struct bounds lp_bounds = {lp_le, lp_text, COUNT(lp_le)};
+
+/* One histogram: per-bucket counts (index n is +Inf) and the sum in microseconds. */
+struct hist {
+	_Atomic uint64_t bucket[MAX_BUCKETS + 1];
+	_Atomic uint64_t sum_us;
+};
+
+/* Status code -> slot, per family. slot[code] holds slot + 1 once seen (0 = not yet). */
+struct code_map {
+	_Atomic unsigned char slot[MAX_STATUS];
+	int code[KG_METRICS_MAX_CODES]; /* written before n is published */
+	_Atomic unsigned n;             /* slots handed out, reserved ones included */
+};
+
+/* One rate-limited client: published by ready (release) after name is written. */
+struct client {
+	_Atomic int ready;
+	char name[KG_METRICS_MAX_CLIENT_BYTES + 1];
+	_Atomic uint64_t count;
+};
+
+static pthread_once_t routes_once = PTHREAD_ONCE_INIT;
+static const char *route_names[MAX_ROUTES]; /* unique templates, static strings */
+static size_t n_routes;
+static const char *row_tmpl[MAX_ROUTE_ROWS]; /* every row's template pointer ... */
+static size_t row_route[MAX_ROUTE_ROWS];     /* ... and its route slot */
+static size_t n_rows;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* slot hand-out, env, reset */
+
+static struct code_map http_codes = {.n = FIRST_CODE_SLOT};
+static _Atomic uint64_t http_count[MAX_ROUTES + 1][N_METHODS][KG_METRICS_MAX_CODES];
+static struct hist http_hist[MAX_ROUTES + 1];
+static struct hist lp_hist;
+
+static struct code_map up_codes = {.n = FIRST_CODE_SLOT};
+static _Atomic uint64_t up_count[N_OPS][KG_METRICS_MAX_CODES];
+static struct hist up_hist[N_OPS];
+
+static _Atomic uint64_t up_errors[KG_UPERR_COUNT];
+static _Atomic uint64_t up_retries;
+static _Atomic uint64_t log_dropped;
+static _Atomic uint64_t reloads[2];     /* [0] failure, [1] success */
+static _Atomic uint64_t reload_ts_bits; /* a double's bits; 0 = 0.0 */
+
+static _Atomic long long gauges[KG_GAUGE_COUNT];
+static _Atomic bool auth_known;
+
+static struct client clients[CLIENT_SLOTS];
+static unsigned n_clients; /* under lock */
+static _Atomic uint64_t clients_other;
+
+static char env_name[KG_METRICS_MAX_ENV_BYTES + 1]; /* under lock; "" = unknown */
+
+/* ---- lookups ---------------------------------------------------------------------------- */
+
+static void routes_init(void)
+{
+	size_t n, i, j;
+	const struct kg_route *r = kg_routes(&n);
+
+	for (i = 0; i < n && n_rows < MAX_ROUTE_ROWS; i++) {
+		for (j = 0; j < n_routes && strcmp(route_names[j], r[i].tmpl) != 0; j++)
+			;
+		if (j == n_routes && n_routes == MAX_ROUTES)
+			continue;
+		if (j == n_routes)
+			route_names[n_routes++] = r[i].tmpl;
+		row_tmpl[n_rows] = r[i].tmpl;
+		row_route[n_rows++] = j;
+	}
+}
+
+static size_t route_index(const char *tmpl)
+{
+	size_t i;
+
+	pthread_once(&routes_once, routes_init);
+	if (tmpl == NULL)
+		return ROUTE_UNMATCHED;
+	for (i = 0; i < n_rows; i++)
+		if (row_tmpl[i] == tmpl)
+			return row_route[i];
+	for (i = 0; i < n_routes; i++)
+		if (strcmp(route_names[i], tmpl) == 0)
+			return i;
+	return ROUTE_UNMATCHED;
+}
+
+static size_t method_index(const char *method)
+{
+	size_t i;
+
+	if (method == NULL)
+		return N_METHODS - 1;
+	for (i = 0; i < N_METHODS - 1; i++)
+		if (strcmp(method_names[i], method) == 0)
+			return i;
+	return N_METHODS - 1;
+}
+
+static size_t op_index(const char *operation)
+{
+	size_t i;
+
+	if (operation == NULL)
+		return N_OPS - 1;
+	for (i = 0; i < N_OPS - 1; i++)
+		if (strcmp(op_names[i], operation) == 0)
+			return i;
+	return N_OPS - 1;
+}
+
+/* The slot of a status code in map, handing one out on first sight. */
+static size_t code_slot(struct code_map *map, int status)
+{
+	unsigned v, n;
+
+	if (status == 0)
+		return SLOT_NONE;
+	if (status < 100 || status >= MAX_STATUS)
+		return SLOT_OTHER;
+	v = atomic_load_explicit(&map->slot[status], memory_order_acquire);
+	if (v != 0)
+		return v - 1;
+	pthread_mutex_lock(&lock);
+	v = atomic_load_explicit(&map->slot[status], memory_order_relaxed);
+	n = atomic_load_explicit(&map->n, memory_order_relaxed);
+	if (v == 0 && n < KG_METRICS_MAX_CODES) {
+		map->code[n] = status;
+		atomic_store_explicit(&map->n, n + 1, memory_order_release);
+		v = n + 1;
+	} else if (v == 0) {
+		v = SLOT_OTHER + 1;
+	}
+	atomic_store_explicit(&map->slot[status], (unsigned char)v, memory_order_release);
+	pthread_mutex_unlock(&lock);
+	return v - 1;
+}
+
+static void add(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+static uint64_t get(_Atomic uint64_t *c)
+{
+	return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+static void observe(struct hist *h, const struct bounds *b, double seconds)
+{
+	size_t i = 0;
+
+	if (!(seconds > 0)) /* negative or NaN */
+		seconds = 0;
+	if (seconds > MAX_SECONDS)
+		seconds = MAX_SECONDS;
+	while (i < b->n && seconds > b->le[i])
+		i++;
+	add(&h->bucket[i], 1);
+	add(&h->sum_us, (uint64_t)(seconds * 1e6 + 0.5));
+}
+
+/* ---- updates ---------------------------------------------------------------------------- */
+
+void kg_metrics_http(const char *route_tmpl, const char *method, int status, double seconds,
+                     bool longpoll)
+{
+	size_t r = route_index(route_tmpl);
+
+	add(&http_count[r][method_index(method)][code_slot(&http_codes, status)], 1);
+	if (longpoll)
+		observe(&lp_hist, &lp_bounds, seconds);
+	else
+		observe(&http_hist[r], &http_bounds, seconds);
+}
+
+void kg_metrics_upstream(const char *operation, int status, double seconds)
+{
+	size_t op = op_index(operation);
+
+	add(&up_count[op][code_slot(&up_codes, status)], 1);
+	observe(&up_hist[op], &up_bounds, seconds);
+}
+
+void kg_metrics_upstream_error(enum kg_metrics_reason reason)
+{
+	if ((unsigned)reason >= KG_UPERR_COUNT)
+		reason = KG_UPERR_OTHER;
+	add(&up_errors[reason], 1);
+}
+
+void kg_metrics_upstream_retry(void)
+{
+	add(&up_retries, 1);
+}
+
+static bool client_name_ok(const char *s, size_t *len)
+{
+	size_t i;
+
+	if (s == NULL)
+		return false;
+	for (i = 0; s[i] != '\0'; i++) {
+		char c = s[i];
+		bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		          (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+
+		if (!ok || i == KG_METRICS_MAX_CLIENT_BYTES)
+			return false;
+	}
+	*len = i;
+	return i > 0;
+}
+
+/* Finds name's slot; NULL with *empty set to the first free slot on its probe path. */
+static struct client *client_find(const char *name, size_t len, struct client **empty)
+{
+	uint32_t h = 2166136261u;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ (unsigned char)name[i]) * 16777619u;
+	for (i = 0; i < CLIENT_SLOTS; i++) {
+		struct client *c = &clients[(h + i) % CLIENT_SLOTS];
+
+		if (!atomic_load_explicit(&c->ready, memory_order_acquire)) {
+			*empty = c;
+			return NULL;
+		}
+		if (strcmp(c->name, name) == 0)
+			return c;
+	}
+	*empty = NULL;
+	return NULL;
+}
+
+void kg_metrics_rate_limited(const char *client_name)
+{
+	size_t len;
+	struct client *c = NULL, *empty = NULL;
+
+	if (client_name_ok(client_name, &len))
+		c = client_find(client_name, len, &empty);
+	if (c == NULL && empty != NULL) {
+		pthread_mutex_lock(&lock);
+		c = client_find(client_name, len, &empty);
+		if (c == NULL && empty != NULL && n_clients < KG_METRICS_MAX_CLIENTS) {
+			memcpy(empty->name, client_name, len + 1);
+			atomic_store_explicit(&empty->ready, 1, memory_order_release);
+			n_clients++;
+			c = empty;
+		}
+		pthread_mutex_unlock(&lock);
+	}
+	add(c ? &c->count : &clients_other, 1);
+}
+
+void kg_metrics_gauge_set(enum kg_metrics_gauge gauge, long long value)
+{
+	if ((unsigned)gauge >= KG_GAUGE_COUNT)
+		return;
+	if (gauge == KG_GAUGE_UPSTREAM_AUTH_OK) {
+		value = value != 0;
+		atomic_store_explicit(&gauges[gauge], value, memory_order_relaxed);
+		atomic_store_explicit(&auth_known, true, memory_order_release);
+		return;
+	}
+	atomic_store_explicit(&gauges[gauge], value, memory_order_relaxed);
+}
+
+void kg_metrics_gauge_add(enum kg_metrics_gauge gauge, long long delta)
+{
+	if ((unsigned)gauge >= KG_GAUGE_COUNT || gauge == KG_GAUGE_UPSTREAM_AUTH_OK)
+		return;
+	atomic_fetch_add_explicit(&gauges[gauge], delta, memory_order_relaxed);
+}
+
+void kg_metrics_log_dropped(unsigned long long n)
+{
+	add(&log_dropped, n);
+}
+
+void kg_metrics_config_loaded(double unix_seconds)
+{
+	uint64_t bits;
+
+	if (!isfinite(unix_seconds) || unix_seconds < 0)
+		unix_seconds = 0;
+	memcpy(&bits, &unix_seconds, sizeof(bits));
+	atomic_store_explicit(&reload_ts_bits, bits, memory_order_relaxed);
+}
+
+void kg_metrics_config_reload(bool success, double unix_seconds)
+{
+	add(&reloads[success ? 1 : 0], 1);
+	if (success)
+		kg_metrics_config_loaded(unix_seconds);
+}
+
+void kg_metrics_set_build_info(const char *environment)
+{
+	size_t n = environment ? strnlen(environment, KG_METRICS_MAX_ENV_BYTES) : 0;
+
+	pthread_mutex_lock(&lock);
+	memcpy(env_name, environment ? environment : "", n);
+	env_name[n] = '\0';
+	pthread_mutex_unlock(&lock);
+}
+
+/* ---- rendering -------------------------------------------------------------------------- */
+
+/* A growing output buffer; fail is sticky. */
+struct out {
+	char *p;
+	size_t len, cap;
+	bool fail;
+};
+
+static void put_n(struct out *o, const char *s, size_t n)
+{
+	if (o->fail)
+		return;
+	if (o->len + n + 1 > o->cap) {
+		size_t cap = o->cap ? o->cap : 16384;
+		char *p;
+
+		while (cap < o->len + n + 1)
+			cap *= 2;
+		p = realloc(o->p, cap);
+		if (p == NULL) {
+			o->fail = true;
+			return;
+		}
+		o->p = p;
+		o->cap = cap;
+	}
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+	o->p[o->len] = '\0';
+}
+
+static void put(struct out *o, const char *s)
+{
+	put_n(o, s, strlen(s));
+}
+
+__attribute__((format(printf, 2, 3))) static void putf(struct out *o, const char *fmt, ...)
+{
+	char tmp[128];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+		o->fail = true;
+		return;
+	}
+	put_n(o, tmp, (size_t)n);
+}
+
+/* Appends a label value escaped as the exposition format asks: \\, \" and \n. */
+static void put_escaped(struct out *o, const char *s)
+{
+	const char *run = s;
+
+	for (; *s != '\0'; s++) {
+		const char *esc = *s == '\\'   ? "\\\\"
+		                  : *s == '"'  ? "\\\""
+		                  : *s == '\n' ? "\\n"
+		                               : NULL;
+
+		if (esc == NULL)
+			continue;
+		put_n(o, run, (size_t)(s - run));
+		put(o, esc);
+		run = s + 1;
+	}
+	put_n(o, run, (size_t)(s - run));
+}
+
+/* Appends name="value" with a leading comma unless first. */
+static void put_label(struct out *o, bool first, const char *name, const char *value)
+{
+	if (!first)
+		put(o, ",");
+	put(o, name);
+	put(o, "=\"");
+	put_escaped(o, value);
+	put(o, "\"");
+}
+
+static void family(struct out *o, const char *name, const char *type, const char *help)
+{
+	put(o, "# HELP ");
+	put(o, name);
+	put(o, " ");
+	put(o, help);
+	put(o, "\n# TYPE ");
+	put(o, name);
+	put(o, " ");
+	put(o, type);
+	put(o, "\n");
+}
+
+static void put_u64(struct out *o, uint64_t v)
+{
+	putf(o, " %llu\n", (unsigned long long)v);
+}
+
+/* Starts a sample line: name, suffix and, when lname is set, {lname="lvalue"}. */
+static void put_head(struct out *o, const char *name, const char *suffix, const char *lname,
+                     const char *lvalue)
+{
+	put(o, name);
+	put(o, suffix);
+	if (lname == NULL)
+		return;
+	put(o, "{");
+	put_label(o, true, lname, lvalue);
+	put(o, "}");
+}
+
+/* One histogram's samples; lname (may be NULL) names the one label put before le. */
+static void put_hist(struct out *o, const char *name, const char *lname, const char *lvalue,
+                     struct hist *h, const struct bounds *b)
+{
+	uint64_t cum = 0, sum = get(&h->sum_us);
+	size_t i;
+
+	for (i = 0; i <= b->n; i++) {
+		cum += get(&h->bucket[i]);
+		put(o, name);
+		put(o, "_bucket{");
+		if (lname != NULL)
+			put_label(o, true, lname, lvalue);
+		put_label(o, lname == NULL, "le", i < b->n ? b->text[i] : "+Inf");
+		put(o, "}");
+		put_u64(o, cum);
+	}
+	put_head(o, name, "_sum", lname, lvalue);
+	putf(o, " %llu.%06llu\n", (unsigned long long)(sum / 1000000u),
+	     (unsigned long long)(sum % 1000000u));
+	put_head(o, name, "_count", lname, lvalue);
+	put_u64(o, cum);
+}
+
+static uint64_t hist_total(struct hist *h, const struct bounds *b)
+{
+	uint64_t t = 0;
+	size_t i;
+
+	for (i = 0; i <= b->n; i++)
+		t += get(&h->bucket[i]);
+	return t;
+}
+
+static const char *route_label(size_t r)
+{
+	return r == ROUTE_UNMATCHED ? "unmatched" : route_names[r];
+}
+
+/* The code label of a slot; buf holds the digits. */
+static const char *code_label(const struct code_map *map, unsigned slot, char buf[8])
+{
+	if (slot == SLOT_OTHER)
+		return "other";
+	if (slot == SLOT_NONE)
+		return "none";
+	snprintf(buf, 8, "%d", map->code[slot]);
+	return buf;
+}
+
+/* The kycgate_http_requests_total samples of route slot r that are not 0. */
+static void render_route_counts(struct out *o, size_t r, unsigned n_codes)
+{
+	size_t m;
+	unsigned c;
+	char buf[8];
+
+	for (m = 0; m < N_METHODS; m++) {
+		for (c = 0; c < n_codes; c++) {
+			uint64_t v = get(&http_count[r][m][c]);
+
+			if (v == 0)
+				continue;
+			put(o, "kycgate_http_requests_total{");
+			put_label(o, true, "route", route_label(r));
+			put_label(o, false, "method", method_names[m]);
+			put_label(o, false, "code", code_label(&http_codes, c, buf));
+			put(o, "}");
+			put_u64(o, v);
+		}
+	}
+}
+
+static void render_http_count(struct out *o)
+{
+	unsigned n = atomic_load_explicit(&http_codes.n, memory_order_acquire);
+	size_t r;
+
+	family(o, "kycgate_http_requests_total", "counter",
+	       "HTTP requests answered, by route template, method and status code.");
+	for (r = 0; r < n_routes; r++)
+		render_route_counts(o, r, n);
+	render_route_counts(o, ROUTE_UNMATCHED, n);
+}
+
+static void render_http_hist(struct out *o)
+{
+	size_t r;
+
+	family(o, "kycgate_http_request_duration_seconds", "histogram",
+	       "Time from request start to answer, by route template (long-polls excluded).");
+	for (r = 0; r <= MAX_ROUTES; r++) {
+		if (r >= n_routes && r != ROUTE_UNMATCHED)
+			continue;
+		if (hist_total(&http_hist[r], &http_bounds) != 0)
+			put_hist(o, "kycgate_http_request_duration_seconds", "route",
+			         route_label(r), &http_hist[r], &http_bounds);
+	}
+	family(o, "kycgate_longpoll_duration_seconds", "histogram",
+	       "Time from request start to answer of requests with ?wait.");
+	put_hist(o, "kycgate_longpoll_duration_seconds", NULL, NULL, &lp_hist, &lp_bounds);
+}
+
+static void render_upstream(struct out *o)
+{
+	unsigned n = atomic_load_explicit(&up_codes.n, memory_order_acquire), c;
+	size_t op;
+	char buf[8];
+
+	family(o, "kycgate_upstream_requests_total", "counter",
+	       "Upstream exchanges, by operation and status code (none = no HTTP answer).");
+	for (op = 0; op < N_OPS; op++) {
+		for (c = 0; c < n; c++) {
+			uint64_t v = get(&up_count[op][c]);
+
+			if (v == 0)
+				continue;
+			put(o, "kycgate_upstream_requests_total{");
+			put_label(o, true, "operation", op_names[op]);
+			put_label(o, false, "code", code_label(&up_codes, c, buf));
+			put(o, "}");
+			put_u64(o, v);
+		}
+	}
+	family(o, "kycgate_upstream_request_duration_seconds", "histogram",
+	       "Duration of one upstream exchange, by operation.");
+	for (op = 0; op < N_OPS; op++) {
+		if (hist_total(&up_hist[op], &up_bounds) != 0)
+			put_hist(o, "kycgate_upstream_request_duration_seconds", "operation",
+			         op_names[op], &up_hist[op], &up_bounds);
+	}
+}
+
+static void render_upstream_faults(struct out *o)
+{
+	size_t i;
+
+	family(o, "kycgate_upstream_retries_total", "counter", "Upstream requests retried.");
+	put(o, "kycgate_upstream_retries_total");
+	put_u64(o, get(&up_retries));
+	family(o, "kycgate_upstream_errors_total", "counter",
+	       "Upstream exchanges that failed, by reason.");
+	for (i = 0; i < KG_UPERR_COUNT; i++) {
+		put_head(o, "kycgate_upstream_errors_total", "", "reason", reason_names[i]);
+		put_u64(o, get(&up_errors[i]));
+	}
+}
+
+static void render_clients(struct out *o)
+{
+	uint64_t other = get(&clients_other);
+	size_t i;
+
+	family(o, "kycgate_rate_limited_total", "counter",
+	       "Requests refused by the per-client rate limit, by client name.");
+	for (i = 0; i < CLIENT_SLOTS; i++) {
+		struct client *c = &clients[i];
+
+		if (!atomic_load_explicit(&c->ready, memory_order_acquire))
+			continue;
+		put_head(o, "kycgate_rate_limited_total", "", "client", c->name);
+		put_u64(o, get(&c->count));
+	}
+	if (other != 0) {
+		put_head(o, "kycgate_rate_limited_total", "", "client", "other");
+		put_u64(o, other);
+	}
+}
+
+static void gauge(struct out *o, const char *name, const char *help, enum kg_metrics_gauge g)
+{
+	family(o, name, "gauge", help);
+	if (g == KG_GAUGE_UPSTREAM_AUTH_OK &&
+	    !atomic_load_explicit(&auth_known, memory_order_acquire))
+		return;
+	putf(o, "%s %lld\n", name, atomic_load_explicit(&gauges[g], memory_order_relaxed));
+}
+
+static void render_gauges(struct out *o)
+{
+	gauge(o, "kycgate_circuit_breaker_state",
+	      "Upstream circuit breaker: 0 closed, 1 half-open, 2 open.", KG_GAUGE_CIRCUIT_STATE);
+	gauge(o, "kycgate_inflight_requests", "Requests being handled now.", KG_GAUGE_INFLIGHT);
+	gauge(o, "kycgate_longpoll_waiting", "Long-poll requests waiting now.",
+	      KG_GAUGE_LONGPOLL_WAITING);
+	gauge(o, "kycgate_upstream_auth_ok",
+	      "1 when the start-up self-check found the API key accepted, 0 when refused; "
+	      "no sample until it ran.",
+	      KG_GAUGE_UPSTREAM_AUTH_OK);
+}
+
+static void render_process(struct out *o)
+{
+	uint64_t bits = atomic_load_explicit(&reload_ts_bits, memory_order_relaxed);
+	char env[KG_METRICS_MAX_ENV_BYTES + 1];
+	double ts;
+
+	memcpy(&ts, &bits, sizeof(ts));
+	family(o, "kycgate_log_lines_dropped_total", "counter",
+	       "Log lines dropped because the log output was not keeping up.");
+	put(o, "kycgate_log_lines_dropped_total");
+	put_u64(o, get(&log_dropped));
+	family(o, "kycgate_config_reloads_total", "counter", "Config reloads, by result.");
+	put_head(o, "kycgate_config_reloads_total", "", "result", "success");
+	put_u64(o, get(&reloads[1]));
+	put_head(o, "kycgate_config_reloads_total", "", "result", "failure");
+	put_u64(o, get(&reloads[0]));
+	family(o, "kycgate_config_last_reload_success_timestamp_seconds", "gauge",
+	       "Unix time of the last successful config load or reload.");
+	putf(o, "kycgate_config_last_reload_success_timestamp_seconds %.3f\n", ts);
+	pthread_mutex_lock(&lock);
+	memcpy(env, env_name, sizeof(env));
+	pthread_mutex_unlock(&lock);
+	family(o, "kycgate_build_info", "gauge", "Always 1; labels give version and environment.");
+	put(o, "kycgate_build_info{");
+	put_label(o, true, "version", KG_VERSION);
+	put_label(o, false, "environment", env[0] ? env : "unknown");
+	put(o, "} 1\n");
+}
+
+char *kg_metrics_render(size_t *len)
+{
+	struct out o = {0};
+
+	pthread_once(&routes_once, routes_init);
+	render_http_count(&o);
+	render_http_hist(&o);
+	render_upstream(&o);
+	render_upstream_faults(&o);
+	render_clients(&o);
+	render_gauges(&o);
+	render_process(&o);
+	if (o.fail) {
+		free(o.p);
+		return NULL;
+	}
+	if (len != NULL)
+		*len = o.len;
+	return o.p;
+}
+
+/* ---- tests ------------------------------------------------------------------------------ */
+
+static void zero(_Atomic uint64_t *a, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		atomic_store_explicit(&a[i], 0, memory_order_relaxed);
+}
+
+static void zero_hists(struct hist *h, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		zero(h[i].bucket, MAX_BUCKETS + 1);
+		zero(&h[i].sum_us, 1);
+	}
+}
+
+static void zero_codes(struct code_map *map)
+{
+	size_t i;
+
+	for (i = 0; i < MAX_STATUS; i++)
+		atomic_store_explicit(&map->slot[i], 0, memory_order_relaxed);
+	atomic_store_explicit(&map->n, FIRST_CODE_SLOT, memory_order_relaxed);
+}
+
+void kg_metrics_reset_for_tests(void)
+{
+	size_t i;
+
+	pthread_mutex_lock(&lock);
+	zero_codes(&http_codes);
+	zero_codes(&up_codes);
+	zero(&http_count[0][0][0], sizeof(http_count) / sizeof(http_count[0][0][0]));
+	zero(&up_count[0][0], sizeof(up_count) / sizeof(up_count[0][0]));
+	zero_hists(http_hist, MAX_ROUTES + 1);
+	zero_hists(&lp_hist, 1);
+	zero_hists(up_hist, N_OPS);
+	zero(up_errors, KG_UPERR_COUNT);
+	zero(&up_retries, 1);
+	zero(&log_dropped, 1);
+	zero(reloads, 2);
+	zero(&reload_ts_bits, 1);
+	zero(&clients_other, 1);
+	for (i = 0; i < KG_GAUGE_COUNT; i++)
+		atomic_store_explicit(&gauges[i], 0, memory_order_relaxed);
+	atomic_store_explicit(&auth_known, false, memory_order_relaxed);
+	for (i = 0; i < CLIENT_SLOTS; i++) {
+		atomic_store_explicit(&clients[i].ready, 0, memory_order_relaxed);
+		zero(&clients[i].count, 1);
+	}
+	n_clients = 0;
+	env_name[0] = '\0';
+	pthread_mutex_unlock(&lock);
+}
