@@ -266,12 +266,9 @@ static const struct {
         {"crossmint.retry.max_attempts", OFF(crossmint.retry.max_attempts)},
         {"crossmint.retry.base_delay_ms", OFF(crossmint.retry.base_delay_ms)},
         {"crossmint.retry.max_delay_ms", OFF(crossmint.retry.max_delay_ms)},
-        {"crossmint.rate_limit.writes_per_minute", OFF(crossmint.rate_limit.writes_per_minute)},
-        {"crossmint.rate_limit.reads_per_minute", OFF(crossmint.rate_limit.reads_per_minute)},
         {"crossmint.circuit_breaker.failure_threshold",
          OFF(crossmint.circuit_breaker.failure_threshold)},
         {"crossmint.circuit_breaker.open_s", OFF(crossmint.circuit_breaker.open_s)},
-        {"verification.max_waiting_per_client", OFF(verification.max_waiting_per_client)},
 },
   inactive_str[] = {
       {"server.tls.cert_file", OFF(server.tls_cert_file)},

@@ -81,9 +81,15 @@ struct kg_req {
 	char params[KG_MAX_PARAMS][KG_MAX_PARAM_BYTES];
 	size_t param_len[KG_MAX_PARAMS];
 
-	/* Verification query. */
+	/* Verification query and long-poll state. */
 	unsigned products;
 	char country[3];
+	bool wait_given;                /* ?wait= was given */
+	unsigned wait_s;                /* ?wait=N, clamped to verification.max_wait_s */
+	unsigned long long wait_deadline_ms;
+	unsigned backoff_ms;            /* next re-read delay: 250 ms doubling to 2 s */
+	bool waiting_counted;           /* counted in the client's waiting requests */
+	struct kg_answer *latest;       /* the latest good status answer while waiting */
 
 	/* The upstream exchange and what is sent. */
 	struct kg_up_call call;
@@ -105,6 +111,10 @@ bool kg_handle_request(struct kg_req *req);
 /* handlers.c: the engine finished req->call. Fills req->reply (returns false), or prepares a
  * follow-up call (returns true). */
 bool kg_handle_upstream(struct kg_req *req);
+
+/* handlers.c: gives back what a request holds beyond its memory (its long-poll place, its latest
+ * answer). Called once when the request ends. */
+void kg_req_release(struct kg_req *req);
 
 /* handlers.c: sets req->reply to a problem answer. detail names the rule, never a value. */
 void kg_reply_problem(struct kg_req *req, enum kg_problem kind, int status, const char *detail,

@@ -6,9 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <pthread.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "gateway.h"
+#include "kycgate/answer.h"
 #include "kycgate/json.h"
 #include "kycgate/log.h"
 #include "kycgate/normalize.h"
@@ -432,7 +435,28 @@ static bool query_value(struct kg_req *req, const char *raw, char *out, size_t c
 }
 
 static const char *const no_query[] = {NULL};
-static const char *const verify_query[] = {"products", "country", NULL};
+
+/* ?wait=N: an integer from 0; larger than verification.max_wait_s is clamped (design §2). */
+static bool parse_wait(struct kg_req *req, const char *raw)
+{
+	unsigned long long n = 0;
+	size_t i;
+
+	for (i = 0; raw[i] >= '0' && raw[i] <= '9' && i < 12; i++)
+		n = n * 10 + (unsigned long long)(raw[i] - '0');
+	if (i == 0 || raw[i] != '\0') {
+		kg_reply_problem(req, KG_PB_INVALID_REQUEST, 0,
+				 "wait: an integer number of seconds from 0", NULL);
+		return false;
+	}
+	req->wait_given = true;
+	req->wait_s = n > req->cfg->verification.max_wait_s ? req->cfg->verification.max_wait_s
+							     : (unsigned)n;
+	req->wait_deadline_ms = req->started_ms + 1000ull * req->wait_s;
+	req->backoff_ms = 250;
+	return true;
+}
+static const char *const verify_query[] = {"products", "country", "wait", NULL};
 static const char *const document_query[] = {"expiresAt", NULL};
 
 /* Checks the query string against what the route takes; fills products, country. */
@@ -470,6 +494,8 @@ static bool parse_query(struct kg_req *req, char *expires_at, size_t cap)
 		}
 		memcpy(req->country, buf, 3);
 	}
+	if (q.known == verify_query && q.values[2] != NULL && !parse_wait(req, q.values[2]))
+		return false;
 	if (q.known == document_query && q.values[0] != NULL &&
 	    !query_value(req, q.values[0], expires_at, cap, "expiresAt: not a date"))
 		return false;
@@ -658,6 +684,79 @@ static void local_route(struct kg_req *req)
 	}
 }
 
+/* Long-poll waiters per client, process state across reloads (verification.max_waiting_per_client). */
+#define MAX_WAIT_CLIENTS 1024
+
+static pthread_mutex_t waiting_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	char name[65];
+	unsigned n;
+} waiting[MAX_WAIT_CLIENTS];
+
+static unsigned *waiting_slot(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < MAX_WAIT_CLIENTS && waiting[i].name[0] != '\0'; i++)
+		if (strcmp(waiting[i].name, name) == 0)
+			return &waiting[i].n;
+	if (i == MAX_WAIT_CLIENTS)
+		return &waiting[MAX_WAIT_CLIENTS - 1].n; /* more clients than configurable: share */
+	snprintf(waiting[i].name, sizeof(waiting[i].name), "%s", name);
+	return &waiting[i].n;
+}
+
+static const char *client_name(const struct kg_req *req)
+{
+	return req->client ? req->client->name : "anonymous";
+}
+
+static bool waiting_enter(struct kg_req *req)
+{
+	unsigned *n;
+	bool ok;
+
+	pthread_mutex_lock(&waiting_lock);
+	n = waiting_slot(client_name(req));
+	ok = *n < req->cfg->verification.max_waiting_per_client;
+	*n += ok;
+	pthread_mutex_unlock(&waiting_lock);
+	req->waiting_counted = ok;
+	if (!ok) {
+		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0,
+				 "this client has too many long-poll requests waiting", NULL);
+		req->reply.retry_after_s = 1;
+	}
+	return ok;
+}
+
+void kg_req_release(struct kg_req *req)
+{
+	if (req->waiting_counted) {
+		pthread_mutex_lock(&waiting_lock);
+		(*waiting_slot(client_name(req)))--;
+		pthread_mutex_unlock(&waiting_lock);
+		req->waiting_counted = false;
+	}
+	kg_answer_put(req->latest);
+	req->latest = NULL;
+}
+
+/* Single flight, the status cache and user generations need to know what a call is. */
+static void call_kind(struct kg_req *req)
+{
+	const char *loc = param(req, KG_PARAM_LOCATOR, NULL);
+
+	req->call.kind = KG_CALL_PLAIN;
+	if (loc == NULL)
+		return;
+	snprintf(req->call.user_key, sizeof(req->call.user_key), "%s", loc);
+	if (req->match.route->op == KG_OP_VERIFY_GET)
+		req->call.kind = KG_CALL_STATUS_READ;
+	else if (strcmp(req->match.route->up_method, "GET") != 0)
+		req->call.kind = KG_CALL_WRITE;
+}
+
 bool kg_handle_request(struct kg_req *req)
 {
 	const struct kg_route *r = req->match.route;
@@ -674,7 +773,10 @@ bool kg_handle_request(struct kg_req *req)
 		kg_reply_problem(req, KG_PB_INVALID_REQUEST, 0, "the path is too long", NULL);
 		return false;
 	}
+	if (req->wait_given && req->wait_s > 0 && !waiting_enter(req))
+		return false;
 	req->call.method = r->up_method;
+	call_kind(req);
 	memcpy(req->call.request_id, req->request_id, sizeof(req->call.request_id));
 	memcpy(req->call.traceparent, req->traceparent, sizeof(req->call.traceparent));
 	memcpy(req->call.tracestate, req->tracestate, sizeof(req->call.tracestate));
@@ -699,6 +801,11 @@ static bool upstream_problem(struct kg_req *req)
 	case KG_UP_TOO_LARGE:
 		kg_reply_problem(req, KG_PB_UPSTREAM_INVALID, 0, "Crossmint's answer is too large",
 				 NULL);
+		return true;
+	case KG_UP_BUDGET:
+		kg_reply_problem(req, KG_PB_RATE_LIMITED, 0,
+				 "the gateway's upstream rate budget is spent", NULL);
+		req->reply.retry_after_s = c->budget_wait_s ? c->budget_wait_s : 1;
 		return true;
 	case KG_UP_SHUTDOWN:
 		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "the gateway is shutting down", NULL);
@@ -776,33 +883,87 @@ static void pass_through(struct kg_req *req)
 	req->call.resp_len = req->call.resp_cap = 0;
 }
 
-static void verification(struct kg_req *req, struct json_object *up)
+/* The normalized view of a status answer for this request; the bytes become the reply. */
+static bool answer_view(struct kg_req *req, struct kg_answer *a, bool *in_review)
 {
-	struct kg_norm_opts o = {
+	struct kg_view v = {
 		.locator = param(req, KG_PARAM_LOCATOR, NULL),
 		.environment = kg_env_name(req->gw->environment),
 		.products = req->products,
 		.country = req->country[0] ? req->country : NULL,
-		.observed_at = time(NULL),
 		.cache_ttl_ms = req->cfg->verification.cache_ttl_ms,
-		.retry_after_s = req->call.retry_after_s,
+		.budget_wait_s = req->call.budget_wait_s,
 	};
-	struct json_object *out = NULL;
 	const char *detail = NULL;
-	char *bytes;
-	size_t len;
+	char *bytes = NULL;
+	size_t len = 0;
+	enum kg_err e = kg_answer_view(a, &v, &bytes, &len, in_review, &detail);
 
-	if (kg_normalize(up, &o, &out, &detail) != KG_OK) {
+	if (e == KG_ERR_UPSTREAM) {
 		kg_reply_problem(req, KG_PB_UPSTREAM_INVALID, 0, detail, NULL);
-		return;
+		return false;
 	}
-	bytes = kg_json_to_bytes(out, &len);
-	json_object_put(out);
-	if (bytes == NULL) {
+	if (e != KG_OK) {
 		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "out of memory", NULL);
-		return;
+		return false;
 	}
 	reply_json(req, 200, bytes, len);
+	return true;
+}
+
+/* The caller hung up: libmicrohttpd does not notice while the connection is suspended. */
+static bool client_gone(struct kg_req *req)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	char c;
+
+	return ci != NULL && recv(ci->connect_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
+/* Schedules the next long-poll re-read (backoff 250 ms doubling to 2 s, bounded by the deadline);
+ * false when the wait is over. */
+static bool next_poll(struct kg_req *req)
+{
+	unsigned long long now = kg_now_ms(), at = now + req->backoff_ms;
+
+	if (at >= req->wait_deadline_ms || client_gone(req))
+		return false;
+	kg_up_call_cleanup(&req->call);
+	req->call.kind = KG_CALL_STATUS_READ;
+	req->call.method = "GET";
+	req->call.low_priority = true;
+	req->call.not_before_ms = at;
+	req->call.deadline_ms = req->wait_deadline_ms;
+	req->backoff_ms = req->backoff_ms >= 1000 ? 2000 : req->backoff_ms * 2;
+	return true;
+}
+
+/* A status answer arrived (or a waiter's deadline passed): answer, or keep waiting. */
+static bool status_answer(struct kg_req *req)
+{
+	struct kg_answer *a = req->call.answer;
+	bool in_review = false;
+
+	if (req->latest != NULL && (req->call.result != KG_UP_OK || kg_answer_status(a) < 200 ||
+				    kg_answer_status(a) >= 300)) {
+		/* Mid-wait: a deadline, a failed re-read or shutdown answers the latest state. */
+		answer_view(req, req->latest, &in_review);
+		return false;
+	}
+	if (upstream_problem(req))
+		return false;
+	if (!answer_view(req, a, &in_review))
+		return false;
+	if (!in_review || !req->wait_given || req->wait_s == 0)
+		return false;
+	kg_answer_put(req->latest);
+	req->latest = kg_answer_ref(a);
+	if (!next_poll(req))
+		return false;
+	free(req->reply.body);
+	memset(&req->reply, 0, sizeof(req->reply));
+	return true;
 }
 
 /* A trigger answer without a valid eligibility list is followed by one status read. */
@@ -810,33 +971,52 @@ static bool follow_up_read(struct kg_req *req)
 {
 	req->followup_read = true;
 	kg_up_call_cleanup(&req->call);
+	req->call.kind = KG_CALL_STATUS_READ;
 	req->call.method = "GET";
 	req->call.body = NULL;
 	req->call.body_len = 0;
 	return true;
 }
 
-bool kg_handle_upstream(struct kg_req *req)
+/* The trigger's own answer, normalized when it holds eligibility. */
+static bool trigger_answer(struct kg_req *req)
 {
-	enum kg_op op = req->match.route->op;
 	struct json_object *obj;
+	struct kg_answer *a;
+	bool present, in_review;
 
-	if (upstream_problem(req))
-		return false;
-	if (op != KG_OP_VERIFY_GET && op != KG_OP_VERIFY_POST) {
-		pass_through(req);
-		return false;
-	}
-	if (op == KG_OP_VERIFY_POST && !req->followup_read && req->call.resp_len == 0)
+	if (req->call.resp_len == 0)
 		return follow_up_read(req);
 	obj = upstream_object(req);
 	if (obj == NULL)
 		return false;
-	if (op == KG_OP_VERIFY_POST && !req->followup_read && !kg_eligibility_present(obj)) {
-		json_object_put(obj);
-		return follow_up_read(req);
-	}
-	verification(req, obj);
+	present = kg_eligibility_present(obj);
 	json_object_put(obj);
+	if (!present)
+		return follow_up_read(req);
+	a = kg_answer_new(req->call.status, req->call.resp, req->call.resp_len,
+			  req->call.retry_after_s, time(NULL));
+	req->call.resp = NULL;
+	req->call.resp_len = req->call.resp_cap = 0;
+	if (a == NULL) {
+		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "out of memory", NULL);
+		return false;
+	}
+	answer_view(req, a, &in_review);
+	kg_answer_put(a);
+	return false;
+}
+
+bool kg_handle_upstream(struct kg_req *req)
+{
+	enum kg_op op = req->match.route->op;
+
+	if (req->call.kind == KG_CALL_STATUS_READ)
+		return status_answer(req);
+	if (upstream_problem(req))
+		return false;
+	if (op == KG_OP_VERIFY_POST)
+		return trigger_answer(req);
+	pass_through(req);
 	return false;
 }

@@ -104,6 +104,7 @@ static void req_free(struct kg_req *req)
 {
 	if (req == NULL)
 		return;
+	kg_req_release(req);
 	if (req->reserved > 0)
 		atomic_fetch_sub(&req->gw->buffered, req->reserved);
 	if (req->body != NULL) {

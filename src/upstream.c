@@ -2,8 +2,8 @@
  * epoll, a hand-over queue whose eventfd fires only when it goes from empty to non-empty, curl's
  * timer kept as a value that bounds epoll_wait, and a pool of easy handles (design §8). */
 #include <errno.h>
-#include <pthread.h>
-#include <stdatomic.h>
+#include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,49 +12,12 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "kycgate/config.h"
-#include "kycgate/upstream.h"
+#include "upstream_internal.h"
 
 #define MAX_EVENTS 128
 #define MAXAGE_CONN_S 30 /* below the idle timeouts of common load balancers in front of APIs */
-
-/* What the engine takes from one config generation; shared by the calls that started on it. */
-struct settings {
-	atomic_uint refs;
-	char *base_url;
-	char *api_version;
-	char *api_key_header;          /* "X-API-KEY: ..." (wiped on free) */
-	struct curl_slist *common;     /* built once per generation */
-	long connect_timeout_ms;
-	long timeout_ms;
-	unsigned max_inflight;
-	size_t max_response_bytes;
-	long max_connections;
-	char *proxy;
-	bool allow_http;
-};
-
-struct kg_upstream {
-	pthread_t thread;
-	int epfd;
-	int wakefd;
-	CURLM *multi;
-	long long timer_deadline_ms; /* -1: curl wants no timeout */
-
-	pthread_mutex_t lock;          /* guards queue, stopping and settings */
-	struct kg_up_call *q_head, *q_tail;
-	struct settings *settings;
-
-	atomic_uint inflight;          /* reserved calls: queued, inside curl, or about to be */
-	atomic_bool stopping;
-	atomic_uint max_inflight;      /* copied from the settings, read by submitters */
-
-	struct kg_up_call *live;       /* calls inside curl (engine thread only) */
-	CURL *pool[64];                /* idle easy handles (engine thread only) */
-	size_t n_pool;
-};
+#define SWEEP_MS 10000   /* how often idle user entries are freed */
 
 /* Per-call private data kept on the engine thread. */
 struct callpriv {
@@ -135,6 +98,9 @@ static struct settings *settings_new(const struct kg_config *cfg, const char *ba
 	s->max_response_bytes = cfg->crossmint.max_response_bytes;
 	s->max_connections = cfg->crossmint.max_connections;
 	s->allow_http = cfg->crossmint.environment != KG_ENV_PRODUCTION && loopback_url(base_url);
+	s->cache_ttl_ms = cfg->verification.cache_ttl_ms;
+	s->reads_per_minute = cfg->crossmint.rate_limit.reads_per_minute;
+	s->writes_per_minute = cfg->crossmint.rate_limit.writes_per_minute;
 	return s;
 fail:
 	settings_put(s);
@@ -251,21 +217,37 @@ static enum kg_up_result map_result(CURLcode rc, bool too_large)
 	}
 }
 
-static void finish(struct kg_upstream *up, struct kg_up_call *call, enum kg_up_result result)
+#define CALL_OF(t, field) ((struct kg_up_call *)((char *)(t) - offsetof(struct kg_up_call, field)))
+
+static void fire_start(struct kg_upstream *up, struct kg_up_timer *t);
+static void fire_deadline(struct kg_upstream *up, struct kg_up_timer *t);
+
+static void unlink_live(struct kg_upstream *up, struct kg_up_call *call)
+{
+	if (call->live_prev != NULL)
+		call->live_prev->live_next = call->live_next;
+	else
+		up->live = call->live_next;
+	if (call->live_next != NULL)
+		call->live_next->live_prev = call->live_prev;
+	call->live_prev = call->live_next = NULL;
+}
+
+/* Ends a call wherever it is in the engine and calls its done, exactly once. */
+void up_finish(struct kg_upstream *up, struct kg_up_call *call, enum kg_up_result result)
 {
 	struct callpriv *p = call->priv;
 	CURL *easy = call->easy;
 
+	if (call->state == CS_DONE)
+		return;
+	up_heap_disarm(&up->heap, &call->start_timer);
+	up_heap_disarm(&up->heap, &call->deadline_timer);
+	if (call->state == CS_JOINED)
+		up_status_unjoin(up, call);
+	if (call->state == CS_LIVE)
+		unlink_live(up, call);
 	call->result = result;
-	if (call->live_prev != NULL || up->live == call) {
-		if (call->live_prev != NULL)
-			call->live_prev->live_next = call->live_next;
-		else
-			up->live = call->live_next;
-		if (call->live_next != NULL)
-			call->live_next->live_prev = call->live_prev;
-		call->live_prev = call->live_next = NULL;
-	}
 	if (easy != NULL) {
 		if (result == KG_UP_OK)
 			curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &call->status);
@@ -275,7 +257,8 @@ static void finish(struct kg_upstream *up, struct kg_up_call *call, enum kg_up_r
 		else
 			curl_easy_cleanup(easy);
 	}
-	call->upstream_ms = (double)(kg_now_ms() - call->started_ms);
+	if (call->started_ms != 0)
+		call->upstream_ms = (double)(kg_now_ms() - call->started_ms);
 	call->easy = NULL;
 	call->priv = NULL;
 	if (p != NULL) {
@@ -283,7 +266,16 @@ static void finish(struct kg_upstream *up, struct kg_up_call *call, enum kg_up_r
 		kg_wipe(p, sizeof(*p));
 		free(p);
 	}
-	atomic_fetch_sub(&up->inflight, 1);
+	if (call->kind == KG_CALL_WRITE)
+		up_write_touch(up, call->user_key);
+	if (call->kind == KG_CALL_STATUS_READ) {
+		pthread_mutex_lock(&up->lock);
+		call->budget_wait_s = up_budget_wait_s_locked(up);
+		pthread_mutex_unlock(&up->lock);
+	}
+	call->state = CS_DONE;
+	if (!call->internal)
+		atomic_fetch_sub(&up->inflight, 1);
 	call->done(call);
 }
 
@@ -350,38 +342,40 @@ static void set_options(CURL *easy, struct kg_up_call *call, struct callpriv *p)
 	set_method(easy, call);
 }
 
-static void start(struct kg_upstream *up, struct kg_up_call *call, struct settings *s)
+/* Starts the HTTP exchange of call in curl on the current settings. */
+void up_start_exchange(struct kg_upstream *up, struct kg_up_call *call)
 {
 	struct callpriv *p = calloc(1, sizeof(*p));
+	struct settings *s = up->cur;
 	CURL *easy;
 
 	call->started_ms = kg_now_ms();
 	if (p == NULL) {
-		settings_put(s);
-		finish(up, call, KG_UP_ERROR);
+		up_finish(up, call, KG_UP_ERROR);
 		return;
 	}
+	atomic_fetch_add(&s->refs, 1);
 	p->settings = s;
 	call->priv = p;
 	call->resp_limit = s->max_response_bytes;
 	easy = up->n_pool > 0 ? up->pool[--up->n_pool] : curl_easy_init();
 	if (easy == NULL) {
-		finish(up, call, KG_UP_ERROR);
+		up_finish(up, call, KG_UP_ERROR);
 		return;
 	}
 	curl_easy_reset(easy);
 	call->easy = easy;
 	if ((size_t)snprintf(p->url, sizeof(p->url), "%s/%s%s", s->base_url, s->api_version,
 			     call->path) >= sizeof(p->url)) {
-		finish(up, call, KG_UP_ERROR);
+		up_finish(up, call, KG_UP_ERROR);
 		return;
 	}
 	set_options(easy, call, p);
 	if (curl_multi_add_handle(up->multi, easy) != CURLM_OK) {
-		curl_multi_remove_handle(up->multi, easy);
-		finish(up, call, KG_UP_ERROR);
+		up_finish(up, call, KG_UP_ERROR);
 		return;
 	}
+	call->state = CS_LIVE;
 	call->live_prev = NULL;
 	call->live_next = up->live;
 	if (up->live != NULL)
@@ -400,18 +394,143 @@ static void reap(struct kg_upstream *up)
 		if (msg->msg != CURLMSG_DONE)
 			continue;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&call);
-		finish(up, call,
-		       map_result(msg->data.result, ((struct callpriv *)call->priv)->too_large));
+		up_finish(up, call,
+			  map_result(msg->data.result, ((struct callpriv *)call->priv)->too_large));
 	}
+}
+
+/* ---- the rate budget ------------------------------------------------------------------------ */
+
+static void refill(struct bucket *b, unsigned per_minute, unsigned long long now)
+{
+	if (!b->started) {
+		b->tokens = per_minute;
+		b->started = true;
+	} else {
+		b->tokens += (double)(now - b->at_ms) * per_minute / 60000.0;
+	}
+	if (b->tokens > per_minute)
+		b->tokens = per_minute; /* a smaller budget after a reload applies at once */
+	b->at_ms = now;
+}
+
+/* ms until b holds need tokens. */
+static unsigned long long wait_for(const struct bucket *b, unsigned per_minute, double need)
+{
+	return (unsigned long long)ceil((need - b->tokens) * 60000.0 / per_minute);
+}
+
+bool up_budget_take(struct kg_upstream *up, bool read, bool low, unsigned long long *wait_ms)
+{
+	struct bucket *b = read ? &up->reads : &up->writes;
+	unsigned per_minute;
+	double need;
+	bool ok = true;
+
+	pthread_mutex_lock(&up->lock);
+	per_minute = read ? up->settings->reads_per_minute : up->settings->writes_per_minute;
+	if (per_minute > 0) {
+		refill(b, per_minute, kg_now_ms());
+		/* Low priority (long-poll re-reads) leaves the last 20% of a minute to others. */
+		need = 1.0 + (low ? 0.2 * per_minute : 0.0);
+		ok = b->tokens >= need;
+		if (ok)
+			b->tokens -= 1.0;
+		else
+			*wait_ms = wait_for(b, per_minute, need);
+	}
+	pthread_mutex_unlock(&up->lock);
+	return ok;
+}
+
+unsigned up_budget_wait_s_locked(struct kg_upstream *up)
+{
+	unsigned per_minute = up->settings->reads_per_minute;
+
+	if (per_minute == 0)
+		return 0;
+	refill(&up->reads, per_minute, kg_now_ms());
+	if (up->reads.tokens >= 1.0)
+		return 0;
+	return (unsigned)((wait_for(&up->reads, per_minute, 1.0) + 999) / 1000);
+}
+
+unsigned kg_upstream_budget_wait_s(struct kg_upstream *up)
+{
+	unsigned s;
+
+	pthread_mutex_lock(&up->lock);
+	s = up_budget_wait_s_locked(up);
+	pthread_mutex_unlock(&up->lock);
+	return s;
+}
+
+/* ---- admission -------------------------------------------------------------------------------- */
+
+/* Runs a call now: a status read joins or reuses; others take a token and go to curl. */
+static void begin(struct kg_upstream *up, struct kg_up_call *call)
+{
+	unsigned long long wait = 0;
+
+	call->state = CS_QUEUED;
+	if (call->kind == KG_CALL_STATUS_READ) {
+		up_status_begin(up, call);
+		return;
+	}
+	if (!up_budget_take(up, strcmp(call->method, "GET") == 0, false, &wait)) {
+		call->budget_wait_s = (unsigned)((wait + 999) / 1000);
+		up_finish(up, call, KG_UP_BUDGET);
+		return;
+	}
+	if (call->kind == KG_CALL_WRITE)
+		up_write_touch(up, call->user_key);
+	up_start_exchange(up, call);
+}
+
+static void admit(struct kg_upstream *up, struct kg_up_call *call)
+{
+	unsigned long long now = kg_now_ms();
+
+	call->state = CS_QUEUED;
+	up_timer_init(&call->start_timer, fire_start);
+	up_timer_init(&call->deadline_timer, fire_deadline);
+	if (call->deadline_ms != 0 &&
+	    !up_heap_arm(&up->heap, &call->deadline_timer, call->deadline_ms)) {
+		up_finish(up, call, KG_UP_ERROR);
+		return;
+	}
+	if (call->not_before_ms > now) {
+		call->state = CS_DELAYED;
+		if (!up_heap_arm(&up->heap, &call->start_timer, call->not_before_ms))
+			up_finish(up, call, KG_UP_ERROR);
+		return;
+	}
+	begin(up, call);
+}
+
+static void fire_start(struct kg_upstream *up, struct kg_up_timer *t)
+{
+	struct kg_up_call *call = CALL_OF(t, start_timer);
+
+	if (call->state == CS_DELAYED)
+		begin(up, call);
+}
+
+static void fire_deadline(struct kg_upstream *up, struct kg_up_timer *t)
+{
+	struct kg_up_call *call = CALL_OF(t, deadline_timer);
+
+	if (call->state == CS_DELAYED || call->state == CS_JOINED)
+		up_finish(up, call, KG_UP_DEADLINE);
 }
 
 /* ---- the loop ------------------------------------------------------------------------------ */
 
-/* Takes the whole queue and the current settings under the lock, then starts each call. */
+/* Takes the whole queue and the current settings under the lock, then admits each call. */
 static bool drain_queue(struct kg_upstream *up)
 {
 	struct kg_up_call *call, *next;
-	struct settings *s;
+	struct settings *old;
 	bool stopping;
 	uint64_t v;
 
@@ -421,41 +540,72 @@ static bool drain_queue(struct kg_upstream *up)
 	call = up->q_head;
 	up->q_head = up->q_tail = NULL;
 	stopping = atomic_load(&up->stopping);
-	s = up->settings;
-	atomic_fetch_add(&s->refs, 1); /* ours, so a swap cannot free it under us */
+	old = up->cur;
+	up->cur = up->settings;
+	atomic_fetch_add(&up->cur->refs, 1);
 	pthread_mutex_unlock(&up->lock);
+	settings_put(old);
 	for (; call != NULL; call = next) {
 		next = call->next;
 		call->next = NULL;
 		if (stopping) {
-			call->started_ms = kg_now_ms();
-			finish(up, call, KG_UP_SHUTDOWN);
+			call->state = CS_QUEUED;
+			up_timer_init(&call->start_timer, fire_start);
+			up_timer_init(&call->deadline_timer, fire_deadline);
+			up_finish(up, call, KG_UP_SHUTDOWN);
 			continue;
 		}
-		atomic_fetch_add(&s->refs, 1);
-		start(up, call, s);
+		admit(up, call);
 	}
-	settings_put(s);
 	return stopping;
 }
 
 static int wait_ms(const struct kg_upstream *up)
 {
-	unsigned long long now;
+	unsigned long long now = kg_now_ms(), when = (unsigned long long)-1;
+	const struct kg_up_timer *top = up_heap_top(&up->heap);
 
-	if (up->timer_deadline_ms < 0)
+	if (up->timer_deadline_ms >= 0)
+		when = (unsigned long long)up->timer_deadline_ms;
+	if (top != NULL && top->when < when)
+		when = top->when;
+	if (when == (unsigned long long)-1)
 		return -1;
-	now = kg_now_ms();
-	if ((unsigned long long)up->timer_deadline_ms <= now)
+	if (when <= now)
 		return 0;
-	return (int)((unsigned long long)up->timer_deadline_ms - now);
+	return when - now > 60000 ? 60000 : (int)(when - now);
 }
 
-/* Ends every exchange still inside curl (shutdown). */
+static void run_timers(struct kg_upstream *up)
+{
+	unsigned long long now = kg_now_ms();
+	struct kg_up_timer *t;
+	int running;
+
+	if (up->timer_deadline_ms >= 0 && (unsigned long long)up->timer_deadline_ms <= now) {
+		up->timer_deadline_ms = -1;
+		curl_multi_socket_action(up->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	}
+	while ((t = up_heap_top(&up->heap)) != NULL && t->when <= now) {
+		up_heap_disarm(&up->heap, t);
+		t->fire(up, t);
+	}
+}
+
+/* Ends every call the engine holds (shutdown): in curl, waiting for a timer, joined. */
 static void abort_all(struct kg_upstream *up)
 {
+	struct kg_up_timer *t;
+
 	while (up->live != NULL)
-		finish(up, up->live, KG_UP_SHUTDOWN);
+		up_finish(up, up->live, KG_UP_SHUTDOWN);
+	while ((t = up_heap_top(&up->heap)) != NULL) {
+		up_heap_disarm(&up->heap, t);
+		if (t->fire == fire_start)
+			up_finish(up, CALL_OF(t, start_timer), KG_UP_SHUTDOWN);
+		else if (t->fire == fire_deadline)
+			up_finish(up, CALL_OF(t, deadline_timer), KG_UP_SHUTDOWN);
+	}
 }
 
 static void *engine_main(void *arg)
@@ -464,6 +614,7 @@ static void *engine_main(void *arg)
 	struct epoll_event evs[MAX_EVENTS];
 	int running, n, i;
 
+	up_heap_arm(&up->heap, &up->sweep, kg_now_ms() + SWEEP_MS);
 	for (;;) {
 		n = epoll_wait(up->epfd, evs, MAX_EVENTS, wait_ms(up));
 		for (i = 0; i < n; i++) {
@@ -479,18 +630,16 @@ static void *engine_main(void *arg)
 			mask |= (evs[i].events & (EPOLLERR | EPOLLHUP)) ? CURL_CSELECT_ERR : 0;
 			curl_multi_socket_action(up->multi, fd, mask, &running);
 		}
-		if (up->timer_deadline_ms >= 0 && wait_ms(up) == 0) {
-			up->timer_deadline_ms = -1;
-			curl_multi_socket_action(up->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-		}
+		run_timers(up);
 		reap(up);
 	}
 out:
 	/* Every reserved call gets its done, also those submitted after the stop began. */
 	abort_all(up);
 	while (atomic_load(&up->inflight) > 0) {
-		n = epoll_wait(up->epfd, evs, 1, 10);
+		epoll_wait(up->epfd, evs, 1, 10);
 		drain_queue(up);
+		abort_all(up);
 	}
 	return NULL;
 }
@@ -503,6 +652,8 @@ static void engine_free(struct kg_upstream *up)
 
 	if (up == NULL)
 		return;
+	up_entries_free(up);
+	up_heap_free(&up->heap);
 	for (i = 0; i < up->n_pool; i++)
 		curl_easy_cleanup(up->pool[i]);
 	if (up->multi != NULL)
@@ -512,6 +663,7 @@ static void engine_free(struct kg_upstream *up)
 	if (up->wakefd >= 0)
 		close(up->wakefd);
 	settings_put(up->settings);
+	settings_put(up->cur);
 	pthread_mutex_destroy(&up->lock);
 	free(up);
 }
@@ -529,6 +681,7 @@ struct kg_upstream *kg_upstream_start(const struct kg_config *cfg, const char *b
 	up->epfd = up->wakefd = -1;
 	up->timer_deadline_ms = -1;
 	pthread_mutex_init(&up->lock, NULL);
+	up_timer_init(&up->sweep, up_entries_sweep);
 	up->settings = settings_new(cfg, base_url, api_key);
 	up->epfd = epoll_create1(EPOLL_CLOEXEC);
 	up->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -537,6 +690,8 @@ struct kg_upstream *kg_upstream_start(const struct kg_config *cfg, const char *b
 		snprintf(err, errcap, "cannot set up the upstream engine");
 		goto fail;
 	}
+	up->cur = up->settings;
+	atomic_fetch_add(&up->cur->refs, 1);
 	atomic_init(&up->max_inflight, up->settings->max_inflight);
 	atomic_init(&up->stopping, false);
 	ev.data.fd = up->wakefd;
@@ -579,11 +734,20 @@ void kg_upstream_submit(struct kg_upstream *up, struct kg_up_call *call)
 	bool wake;
 
 	call->next = call->live_prev = call->live_next = NULL;
+	call->join_prev = call->join_next = NULL;
+	call->entry = NULL;
+	call->easy = call->priv = NULL;
+	call->internal = false;
 	call->resp = NULL;
 	call->resp_len = call->resp_cap = 0;
 	call->status = 0;
 	call->retry_after_s = 0;
+	call->budget_wait_s = 0;
 	call->attempts = 1;
+	call->started_ms = 0;
+	call->upstream_ms = 0;
+	call->answer = NULL;
+	call->shared = call->cached = false;
 	pthread_mutex_lock(&up->lock);
 	wake = up->q_head == NULL;
 	if (up->q_tail != NULL)
@@ -636,7 +800,11 @@ void kg_upstream_stop(struct kg_upstream *up)
 
 void kg_up_call_cleanup(struct kg_up_call *call)
 {
-	if (call == NULL || call->resp == NULL)
+	if (call == NULL)
+		return;
+	kg_answer_put(call->answer);
+	call->answer = NULL;
+	if (call->resp == NULL)
 		return;
 	kg_wipe(call->resp, call->resp_cap);
 	free(call->resp);

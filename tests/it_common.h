@@ -22,6 +22,7 @@ static const char it_gateway_yaml[] =
 	"  base_url: \"http://127.0.0.1:@SIMPORT@\"\n"
 	"  api_key: \"${IT_API_KEY}\"\n"
 	"  timeout_ms: 2000\n"
+	"  rate_limit: {writes_per_minute: 0, reads_per_minute: 0}\n"
 	"verification:\n"
 	"  cache_ttl_ms: 0\n"
 	"auth:\n"
@@ -39,7 +40,7 @@ static const char it_gateway_yaml[] =
 
 static struct kt_proc it_sim, it_gw;
 
-static void it_setup(void)
+static inline void it_setup(void)
 {
 	static const char *const sim_args[] = {"--api-key", IT_KEY, "--review-delay-ms", "300",
 					       NULL};
@@ -50,7 +51,7 @@ static void it_setup(void)
 	kt_start_gateway(&it_gw, it_gateway_yaml, it_sim.port, env);
 }
 
-static void it_teardown(void)
+static inline void it_teardown(void)
 {
 	kt_stop(&it_gw);
 	kt_stop(&it_sim);
@@ -58,7 +59,7 @@ static void it_teardown(void)
 }
 
 /* Asserts a problem answer: status, code, and that it is problem+json with a request id. */
-static void it_assert_problem(const struct kt_resp *r, long status, const char *code)
+static inline void it_assert_problem(const struct kt_resp *r, long status, const char *code)
 {
 	char type[128], ct[128];
 	const char *t;

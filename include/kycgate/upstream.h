@@ -24,7 +24,25 @@ enum kg_up_result {
 	KG_UP_TOO_LARGE,     /* answer over crossmint.max_response_bytes */
 	KG_UP_SHUTDOWN,      /* the engine stopped before the exchange ended */
 	KG_UP_ERROR,         /* any other transport failure */
+	KG_UP_BUDGET,        /* the upstream rate budget is spent (budget_wait_s says how long) */
+	KG_UP_DEADLINE,      /* deadline_ms passed while the call was still waiting */
 };
+
+/* What a call is, for single flight, the status cache and user generations (design §6). */
+enum kg_call_kind {
+	KG_CALL_PLAIN = 0,   /* an exchange on its own */
+	KG_CALL_STATUS_READ, /* GET identity-verification: joins a flight or reuses the cache */
+	KG_CALL_WRITE,       /* changes user_key's data: raises its generation */
+};
+
+/* An engine timer (engine-private, embedded in calls). */
+struct kg_up_timer {
+	unsigned long long when;
+	size_t idx; /* place in the engine's heap, or (size_t)-1 */
+	void (*fire)(struct kg_upstream *up, struct kg_up_timer *t);
+};
+
+struct kg_answer;
 
 /* Upstream request headers passed through from the caller (validated by the handler). */
 #define KG_UP_MAX_HEADER 640
@@ -42,6 +60,11 @@ struct kg_up_call {
 	char tracestate[KG_MAX_TRACESTATE_BYTES + 1]; /* "" when none */
 	void (*done)(struct kg_up_call *call); /* called once, on the engine thread */
 	void *owner;                   /* the submitter's context */
+	enum kg_call_kind kind;
+	char user_key[KG_MAX_LOCATOR_BYTES + 1]; /* decoded locator, for STATUS_READ and WRITE */
+	bool low_priority;             /* a long-poll re-read: waits for budget, never refused */
+	unsigned long long not_before_ms; /* kg_now_ms() before which it does not start; 0 = now */
+	unsigned long long deadline_ms;   /* finish with KG_UP_DEADLINE if still waiting; 0 = none */
 
 	/* Out: valid when done is called. */
 	enum kg_up_result result;
@@ -51,10 +74,22 @@ struct kg_up_call {
 	unsigned retry_after_s;        /* Retry-After in seconds, 0 if none */
 	unsigned attempts;             /* exchanges made (1 until retries land) */
 	double upstream_ms;            /* time spent upstream */
+	struct kg_answer *answer;      /* STATUS_READ: the shared answer (a reference), or NULL */
+	bool shared;                   /* STATUS_READ: joined another call's flight */
+	bool cached;                   /* STATUS_READ: reused a cached answer */
+	unsigned budget_wait_s;        /* seconds until the read budget has a token */
 
 	/* Engine-private. */
 	struct kg_up_call *next;        /* hand-over queue */
 	struct kg_up_call *live_prev, *live_next; /* calls inside curl */
+	struct kg_up_call *join_prev, *join_next; /* reads joined to a flight */
+	void *entry;                    /* the user entry a read is joined to */
+	struct kg_up_timer start_timer, deadline_timer;
+	int state;
+	bool internal;                  /* a flight owned by the engine, not a request */
+	unsigned long long flight_gen;  /* a flight: the user generation it reads at */
+	const struct kg_up_call *first; /* a flight: the read that started it (compared only) */
+	struct kg_upstream *priv_engine;/* a flight: its engine */
 	void *easy;
 	void *priv;
 	size_t resp_cap;
@@ -92,7 +127,11 @@ unsigned kg_upstream_inflight(const struct kg_upstream *up);
  * frees the engine. Accepts NULL. Must not be called from the engine thread. */
 void kg_upstream_stop(struct kg_upstream *up);
 
-/* Frees what the engine left in call (the answer body, wiped). Accepts NULL. */
+/* Seconds until the read budget has a token (0 when it has one now). Thread-safe. */
+unsigned kg_upstream_budget_wait_s(struct kg_upstream *up);
+
+/* Frees what the engine left in call (the answer body, wiped; the answer reference). Accepts
+ * NULL. */
 void kg_up_call_cleanup(struct kg_up_call *call);
 
 #endif

@@ -1,0 +1,114 @@
+/* Private to the upstream engine (upstream*.c): its state, the per-user entries of single flight
+ * and the status cache, the timer heap and the rate budget. Everything here is touched only by
+ * the engine thread, except what the lock and the atomics guard. */
+#ifndef KYCGATE_UPSTREAM_INTERNAL_H
+#define KYCGATE_UPSTREAM_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+
+#include "kycgate/answer.h"
+#include "kycgate/upstream.h"
+
+/* Where a call is inside the engine. */
+enum call_state { CS_QUEUED = 0, CS_DELAYED, CS_JOINED, CS_LIVE, CS_DONE };
+
+/* What the engine takes from one config generation; shared by the calls that started on it. */
+struct settings {
+	atomic_uint refs;
+	char *base_url;
+	char *api_version;
+	char *api_key_header;          /* "X-API-KEY: ..." (wiped on free) */
+	struct curl_slist *common;     /* built once per generation */
+	long connect_timeout_ms;
+	long timeout_ms;
+	unsigned max_inflight;
+	size_t max_response_bytes;
+	long max_connections;
+	char *proxy;
+	bool allow_http;
+	unsigned cache_ttl_ms;
+	unsigned reads_per_minute;     /* 0 = unlimited */
+	unsigned writes_per_minute;
+};
+
+/* A token bucket refilled continuously; process state that survives reloads. */
+struct bucket {
+	double tokens;
+	unsigned long long at_ms;
+	bool started;
+};
+
+/* One user's reads: the flight in progress, the reads joined to it, the last good answer. */
+struct entry {
+	struct entry *next;            /* hash chain */
+	char key[KG_MAX_LOCATOR_BYTES + 1];
+	uint64_t gen;                  /* raised by every write to this user */
+	struct kg_up_call *flight;     /* the upstream read in progress, or NULL */
+	uint64_t flight_gen;
+	struct kg_up_call *joiners;    /* reads waiting for the flight */
+	struct kg_answer *answer;      /* last good answer, or NULL */
+	uint64_t answer_gen;
+	unsigned long long answer_ms;
+};
+
+#define ENTRY_BUCKETS 1024
+
+struct heap {
+	struct kg_up_timer **items;
+	size_t n, cap;
+};
+
+struct kg_upstream {
+	pthread_t thread;
+	int epfd;
+	int wakefd;
+	CURLM *multi;
+	long long timer_deadline_ms;   /* curl's timer; -1: none */
+
+	pthread_mutex_t lock;          /* guards the queue, settings and the buckets */
+	struct kg_up_call *q_head, *q_tail;
+	struct settings *settings;
+	struct bucket reads, writes;
+
+	atomic_uint inflight;          /* reserved calls: queued, waiting, inside curl */
+	atomic_uint max_inflight;
+	atomic_bool stopping;
+
+	/* Engine thread only. */
+	struct kg_up_call *live;       /* calls inside curl */
+	struct heap heap;
+	struct entry *entries[ENTRY_BUCKETS];
+	size_t n_entries;
+	struct kg_up_timer sweep;
+	struct settings *cur;          /* the settings taken at the last hand-over */
+	CURL *pool[64];
+	size_t n_pool;
+};
+
+/* upstream_heap.c */
+bool up_heap_arm(struct heap *h, struct kg_up_timer *t, unsigned long long when);
+void up_heap_disarm(struct heap *h, struct kg_up_timer *t);
+struct kg_up_timer *up_heap_top(const struct heap *h);
+void up_heap_free(struct heap *h);
+void up_timer_init(struct kg_up_timer *t, void (*fire)(struct kg_upstream *, struct kg_up_timer *));
+
+/* upstream.c */
+void up_finish(struct kg_upstream *up, struct kg_up_call *call, enum kg_up_result result);
+void up_start_exchange(struct kg_upstream *up, struct kg_up_call *call);
+/* Takes one token (low priority keeps 20% of the minute's tokens for others). On refusal
+ * *wait_ms says when one will be there. */
+bool up_budget_take(struct kg_upstream *up, bool read, bool low, unsigned long long *wait_ms);
+unsigned up_budget_wait_s_locked(struct kg_upstream *up);
+
+/* upstream_status.c */
+void up_status_begin(struct kg_upstream *up, struct kg_up_call *call);
+void up_status_unjoin(struct kg_upstream *up, struct kg_up_call *call);
+void up_write_touch(struct kg_upstream *up, const char *key);
+void up_entries_sweep(struct kg_upstream *up, struct kg_up_timer *t);
+void up_entries_free(struct kg_upstream *up);
+
+#endif

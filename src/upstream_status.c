@@ -1,0 +1,242 @@
+/* Status reads on the engine thread (design §6): concurrent reads of one user share one upstream
+ * call (single flight), a later read may reuse the last good answer for cache_ttl_ms, and a write
+ * raises the user's generation so no read joins or reuses an answer fetched before it. Failures
+ * are shared with the reads that were waiting for them, never cached. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "upstream_internal.h"
+
+static size_t hash(const char *s)
+{
+	size_t h = 1469598103934665603ull;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h % ENTRY_BUCKETS;
+}
+
+static struct entry *entry_find(struct kg_upstream *up, const char *key, bool create)
+{
+	size_t b = hash(key);
+	struct entry *e;
+
+	for (e = up->entries[b]; e != NULL; e = e->next)
+		if (strcmp(e->key, key) == 0)
+			return e;
+	if (!create)
+		return NULL;
+	e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		return NULL;
+	snprintf(e->key, sizeof(e->key), "%s", key);
+	e->next = up->entries[b];
+	up->entries[b] = e;
+	up->n_entries++;
+	return e;
+}
+
+static void entry_drop_answer(struct entry *e)
+{
+	kg_answer_put(e->answer);
+	e->answer = NULL;
+}
+
+void up_write_touch(struct kg_upstream *up, const char *key)
+{
+	struct entry *e = entry_find(up, key, false);
+
+	if (e == NULL)
+		return; /* nobody read this user recently: nothing to invalidate */
+	e->gen++;
+	entry_drop_answer(e);
+}
+
+static void join(struct entry *e, struct kg_up_call *call)
+{
+	call->state = CS_JOINED;
+	call->entry = e;
+	call->join_prev = NULL;
+	call->join_next = e->joiners;
+	if (e->joiners != NULL)
+		e->joiners->join_prev = call;
+	e->joiners = call;
+}
+
+void up_status_unjoin(struct kg_upstream *up, struct kg_up_call *call)
+{
+	struct entry *e = call->entry;
+
+	if (call->join_prev != NULL)
+		call->join_prev->join_next = call->join_next;
+	else
+		e->joiners = call->join_next;
+	if (call->join_next != NULL)
+		call->join_next->join_prev = call->join_prev;
+	call->join_prev = call->join_next = NULL;
+	call->entry = NULL;
+}
+
+/* Hands the same outcome (and a reference to the same answer) to one read. */
+static void deliver(struct kg_upstream *up, struct kg_up_call *call, const struct kg_up_call *from,
+		    struct kg_answer *answer)
+{
+	call->status = from->status;
+	call->retry_after_s = from->retry_after_s;
+	call->upstream_ms = from->upstream_ms;
+	call->answer = answer ? kg_answer_ref(answer) : NULL;
+	up_finish(up, call, from->result);
+}
+
+/* The flight ended: build the shared answer, cache it if good and current, wake the joiners. */
+static void flight_done(struct kg_up_call *f)
+{
+	struct entry *e = f->owner;
+	struct kg_upstream *up = f->priv_engine;
+	struct kg_answer *answer = NULL;
+	struct kg_up_call *j;
+
+	if (f->result == KG_UP_OK) {
+		answer = kg_answer_new(f->status, f->resp, f->resp_len, f->retry_after_s, time(NULL));
+		f->resp = NULL;
+		f->resp_len = f->resp_cap = 0;
+	}
+	e->flight = NULL;
+	if (answer != NULL && f->status >= 200 && f->status < 300 && f->flight_gen == e->gen) {
+		entry_drop_answer(e);
+		e->answer = kg_answer_ref(answer);
+		e->answer_gen = f->flight_gen;
+		e->answer_ms = kg_now_ms();
+	}
+	while ((j = e->joiners) != NULL) {
+		j->shared = j != f->first;
+		deliver(up, j, f, answer);
+	}
+	kg_answer_put(answer);
+	kg_up_call_cleanup(f);
+	free(f);
+}
+
+/* A new upstream read for e, copying the request's identity headers from call. */
+static struct kg_up_call *flight_new(struct kg_upstream *up, struct entry *e,
+				     const struct kg_up_call *call)
+{
+	struct kg_up_call *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return NULL;
+	f->method = "GET";
+	memcpy(f->path, call->path, sizeof(f->path));
+	memcpy(f->request_id, call->request_id, sizeof(f->request_id));
+	memcpy(f->traceparent, call->traceparent, sizeof(f->traceparent));
+	memcpy(f->tracestate, call->tracestate, sizeof(f->tracestate));
+	f->done = flight_done;
+	f->owner = e;
+	f->priv_engine = up;
+	f->internal = true;
+	f->kind = KG_CALL_PLAIN;
+	f->flight_gen = e->gen;
+	f->first = call;
+	up_timer_init(&f->start_timer, NULL);
+	up_timer_init(&f->deadline_timer, NULL);
+	return f;
+}
+
+static bool cache_fresh(const struct kg_upstream *up, const struct entry *e)
+{
+	unsigned ttl = up->cur->cache_ttl_ms;
+
+	return e->answer != NULL && ttl > 0 && e->answer_gen == e->gen &&
+	       kg_now_ms() - e->answer_ms < ttl;
+}
+
+void up_status_begin(struct kg_upstream *up, struct kg_up_call *call)
+{
+	struct entry *e = entry_find(up, call->user_key, true);
+	unsigned long long wait = 0;
+	struct kg_up_call *f;
+
+	if (e == NULL) {
+		up_finish(up, call, KG_UP_ERROR);
+		return;
+	}
+	if (cache_fresh(up, e)) {
+		call->cached = true;
+		call->status = kg_answer_status(e->answer);
+		call->retry_after_s = kg_answer_retry_after(e->answer);
+		call->answer = kg_answer_ref(e->answer);
+		up_finish(up, call, KG_UP_OK);
+		return;
+	}
+	if (e->flight != NULL && e->flight_gen == e->gen) {
+		call->shared = true;
+		join(e, call);
+		return;
+	}
+	if (!up_budget_take(up, true, call->low_priority, &wait)) {
+		call->budget_wait_s = (unsigned)((wait + 999) / 1000);
+		if (!call->low_priority) {
+			up_finish(up, call, KG_UP_BUDGET);
+			return;
+		}
+		/* A long-poll re-read waits for a token (its deadline still holds). */
+		call->state = CS_DELAYED;
+		if (!up_heap_arm(&up->heap, &call->start_timer, kg_now_ms() + wait))
+			up_finish(up, call, KG_UP_ERROR);
+		return;
+	}
+	f = flight_new(up, e, call);
+	if (f == NULL) {
+		up_finish(up, call, KG_UP_ERROR);
+		return;
+	}
+	join(e, call);
+	e->flight = f;
+	e->flight_gen = e->gen;
+	up_start_exchange(up, f);
+}
+
+static bool entry_idle(const struct kg_upstream *up, const struct entry *e)
+{
+	return e->flight == NULL && e->joiners == NULL && !cache_fresh(up, e);
+}
+
+void up_entries_sweep(struct kg_upstream *up, struct kg_up_timer *t)
+{
+	size_t b;
+
+	for (b = 0; b < ENTRY_BUCKETS; b++) {
+		struct entry **pp = &up->entries[b], *e;
+
+		while ((e = *pp) != NULL) {
+			if (!entry_idle(up, e)) {
+				pp = &e->next;
+				continue;
+			}
+			*pp = e->next;
+			entry_drop_answer(e);
+			free(e);
+			up->n_entries--;
+		}
+	}
+	up_heap_arm(&up->heap, t, kg_now_ms() + 10000);
+}
+
+void up_entries_free(struct kg_upstream *up)
+{
+	size_t b;
+
+	for (b = 0; b < ENTRY_BUCKETS; b++) {
+		struct entry *e, *next;
+
+		for (e = up->entries[b]; e != NULL; e = next) {
+			next = e->next;
+			entry_drop_answer(e);
+			free(e);
+		}
+		up->entries[b] = NULL;
+	}
+	up->n_entries = 0;
+}
