@@ -921,13 +921,19 @@ static bool client_gone(struct kg_req *req)
 	return ci != NULL && recv(ci->connect_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 }
 
+#define LAST_READ_MARGIN_MS 100
+
 /* Schedules the next long-poll re-read (backoff 250 ms doubling to 2 s, bounded by the deadline);
  * false when the wait is over. */
 static bool next_poll(struct kg_req *req)
 {
 	unsigned long long now = kg_now_ms(), at = now + req->backoff_ms;
 
-	if (at >= req->wait_deadline_ms || client_gone(req))
+	/* The last re-read is placed shortly before the deadline, so the answer is as fresh as
+	 * the wait allows; a re-read still running at the deadline gives way to the latest state. */
+	if (at + LAST_READ_MARGIN_MS > req->wait_deadline_ms)
+		at = req->wait_deadline_ms - LAST_READ_MARGIN_MS;
+	if (at <= now || req->wait_deadline_ms <= now + LAST_READ_MARGIN_MS || client_gone(req))
 		return false;
 	kg_up_call_cleanup(&req->call);
 	req->call.kind = KG_CALL_STATUS_READ;

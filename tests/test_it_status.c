@@ -1,0 +1,363 @@
+/* Integration: status reads through the real gateway and simulator — single flight, the short
+ * cache, generations raised by writes, failures never cached, ?wait long-poll (shared re-reads,
+ * clamping, the per-client cap, a client that leaves), and the upstream read budget. */
+#include <check.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "harness.h"
+
+#define KEY "sk_staging_status0123456789"
+#define TOKEN "Authorization: Bearer status-token-0123456789abcdef-0123"
+
+static const char yaml_fmt[] =
+	"server:\n  listen: \"127.0.0.1:0\"\n  drain_delay_s: 0\n"
+	"crossmint:\n  environment: staging\n  base_url: \"http://127.0.0.1:@SIMPORT@\"\n"
+	"  api_key: \"" KEY "\"\n  timeout_ms: 3000\n"
+	"  rate_limit: {writes_per_minute: 0, reads_per_minute: %u}\n"
+	"verification:\n  cache_ttl_ms: 1000\n  max_wait_s: %u\n  max_waiting_per_client: 3\n"
+	"auth:\n  clients:\n    - name: svc\n      token: \"status-token-0123456789abcdef-0123\"\n"
+	"      scopes: [users.create, users.read]\n"
+	"log:\n  level: info\n";
+
+static struct kt_proc sim, gw, gw_budget, gw_short;
+static int refused_503;
+
+static void setup(void)
+{
+	static const char *const args[] = {"--api-key", KEY, "--review-delay-ms", "1500", NULL};
+	char yaml[2048];
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	kt_start_simulator(&sim, args);
+	snprintf(yaml, sizeof(yaml), yaml_fmt, 0u, 2u);
+	kt_start_gateway(&gw, yaml, sim.port, NULL);
+	snprintf(yaml, sizeof(yaml), yaml_fmt, 6u, 2u);
+	kt_start_gateway(&gw_budget, yaml, sim.port, NULL);
+	snprintf(yaml, sizeof(yaml), yaml_fmt, 0u, 1u);
+	kt_start_gateway(&gw_short, yaml, sim.port, NULL);
+}
+
+static void teardown(void)
+{
+	kt_stop(&gw_short);
+	kt_stop(&gw_budget);
+	kt_stop(&gw);
+	kt_stop(&sim);
+	curl_global_cleanup();
+}
+
+/* How many requests the simulator saw with this method and target. */
+static int upstream_count(const char *method, const char *target)
+{
+	struct json_object *reqs = kt_sim_requests(sim.port);
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < json_object_array_length(reqs); i++) {
+		struct json_object *r = json_object_array_get_idx(reqs, i);
+
+		n += strcmp(kt_str(r, "method"), method) == 0 &&
+		     strcmp(kt_str(r, "target"), target) == 0;
+	}
+	json_object_put(reqs);
+	return n;
+}
+
+static void get(unsigned port, const char *target, struct kt_resp *r)
+{
+	const char *const h[] = {TOKEN, NULL};
+
+	kt_http(port, "GET", target, h, NULL, 0, r);
+}
+
+static void send_json(const char *method, const char *target, const char *body, long want)
+{
+	const char *const h[] = {TOKEN, "Content-Type: application/json", NULL};
+	struct kt_resp r;
+
+	kt_http(gw.port, method, target, h, body, body ? strlen(body) : 0, &r);
+	ck_assert_msg(r.status == want, "%s %s: %ld %s", method, target, r.status, r.body);
+	kt_resp_free(&r);
+}
+
+static void consent(const char *loc)
+{
+	char t[256];
+
+	snprintf(t, sizeof(t), "/v1/users/%s/consent", loc);
+	send_json("PUT", t, "{\"type\":\"privacy-policy\",\"acceptedAt\":\"2025-06-01T12:00:00Z\"}",
+		  200);
+}
+
+/* A user with only userDetails: regulated-transfer goes in review on trigger. */
+static void in_review_user(const char *loc)
+{
+	char t[256];
+
+	consent(loc);
+	snprintf(t, sizeof(t), "/v1/users/%s", loc);
+	send_json("PUT", t,
+		  "{\"userDetails\":{\"firstName\":\"A\",\"lastName\":\"B\","
+		  "\"dateOfBirth\":\"1990-01-01\",\"countryOfResidence\":\"BR\"}}",
+		  201);
+	snprintf(t, sizeof(t), "/v1/users/%s/verification", loc);
+	send_json("POST", t, NULL, 200);
+}
+
+static size_t discard(char *p, size_t s, size_t n, void *u)
+{
+	struct kt_resp *r = u;
+
+	r->body = realloc(r->body, r->len + s * n + 1);
+	memcpy(r->body + r->len, p, s * n);
+	r->len += s * n;
+	r->body[r->len] = '\0';
+	return s * n;
+}
+
+/* n concurrent GETs of target; returns how many answered 200 with the same body. */
+static int concurrent_gets(unsigned port, const char *target, int n)
+{
+	CURLM *m = curl_multi_init();
+	CURL *e[64];
+	struct kt_resp r[64];
+	struct curl_slist *h = curl_slist_append(NULL, TOKEN);
+	char url[256];
+	int running = 1, i, same = 0;
+	long status;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, target);
+	memset(r, 0, sizeof(r));
+	for (i = 0; i < n; i++) {
+		e[i] = curl_easy_init();
+		curl_easy_setopt(e[i], CURLOPT_URL, url);
+		curl_easy_setopt(e[i], CURLOPT_HTTPHEADER, h);
+		curl_easy_setopt(e[i], CURLOPT_PROXY, "");
+		curl_easy_setopt(e[i], CURLOPT_WRITEFUNCTION, discard);
+		curl_easy_setopt(e[i], CURLOPT_WRITEDATA, &r[i]);
+		curl_multi_add_handle(m, e[i]);
+	}
+	while (running) {
+		curl_multi_perform(m, &running);
+		curl_multi_poll(m, NULL, 0, 100, NULL);
+	}
+	for (i = 0; i < n; i++) {
+		curl_easy_getinfo(e[i], CURLINFO_RESPONSE_CODE, &status);
+		same += status == 200 && r[i].body && strcmp(r[i].body, r[0].body) == 0;
+		refused_503 += status == 503;
+		curl_multi_remove_handle(m, e[i]);
+		curl_easy_cleanup(e[i]);
+	}
+	for (i = 0; i < n; i++)
+		free(r[i].body);
+	curl_slist_free_all(h);
+	curl_multi_cleanup(m);
+	return same;
+}
+
+START_TEST(single_flight)
+{
+	static const char up[] = "/2025-06-09/users/userId:sim-latency-400/identity-verification";
+
+	consent("userId:sim-latency-400");
+	kt_sim_clear(sim.port);
+	ck_assert_int_eq(concurrent_gets(gw.port, "/v1/users/userId:sim-latency-400/verification", 30),
+			 30);
+	ck_assert_int_eq(upstream_count("GET", up), 1);
+}
+END_TEST
+
+START_TEST(cache_generation_and_failures)
+{
+	static const char up[] = "/2025-06-09/users/userId:cache-1/identity-verification";
+	struct kt_resp r;
+
+	consent("userId:cache-1");
+	kt_sim_clear(sim.port);
+	get(gw.port, "/v1/users/userId:cache-1/verification", &r);
+	ck_assert_int_eq(r.status, 200);
+	kt_resp_free(&r);
+	get(gw.port, "/v1/users/userId:cache-1/verification?products=onramp", &r);
+	ck_assert_int_eq(r.status, 200);
+	kt_resp_free(&r);
+	ck_assert_int_eq(upstream_count("GET", up), 1); /* within cache_ttl_ms */
+
+	consent("userId:cache-1"); /* a write raises the generation */
+	get(gw.port, "/v1/users/userId:cache-1/verification", &r);
+	kt_resp_free(&r);
+	ck_assert_int_eq(upstream_count("GET", up), 2);
+
+	usleep(1100 * 1000); /* past cache_ttl_ms */
+	get(gw.port, "/v1/users/userId:cache-1/verification", &r);
+	kt_resp_free(&r);
+	ck_assert_int_eq(upstream_count("GET", up), 3);
+
+	kt_sim_clear(sim.port);
+	get(gw.port, "/v1/users/userId:sim-status-500/verification", &r);
+	ck_assert_int_eq(r.status, 502);
+	kt_resp_free(&r);
+	get(gw.port, "/v1/users/userId:sim-status-500/verification", &r);
+	ck_assert_int_eq(r.status, 502);
+	kt_resp_free(&r);
+	ck_assert_int_eq(upstream_count("GET",
+					"/2025-06-09/users/userId:sim-status-500/identity-verification"),
+			 2);
+}
+END_TEST
+
+static double elapsed_ms(const struct timespec *a)
+{
+	struct timespec b;
+
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return (double)(b.tv_sec - a->tv_sec) * 1000.0 + (double)(b.tv_nsec - a->tv_nsec) / 1e6;
+}
+
+START_TEST(long_poll)
+{
+	struct kt_resp r;
+	struct timespec t0;
+	double ms;
+
+	in_review_user("userId:poll-1");
+	get(gw.port, "/v1/users/userId:poll-1/verification?wait=abc", &r);
+	ck_assert_int_eq(r.status, 400);
+	kt_resp_free(&r);
+
+	/* ?wait=30 is clamped to max_wait_s (1 on this gateway): the review lasts 1.5 s, so the
+	 * answer comes after about a second with the latest state, still in review. */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	get(gw_short.port, "/v1/users/userId:poll-1/verification?wait=30&products=regulated-transfer",
+	    &r);
+	ms = elapsed_ms(&t0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_msg(strcmp(kt_str(r.json, "overall"), "in-review") == 0, "%s", r.body);
+	ck_assert_msg(ms >= 800 && ms < 1450, "%.0f ms", ms);
+	kt_resp_free(&r);
+
+	/* Review ends 1.5 s after the trigger: a waiter gets verified before its deadline. */
+	in_review_user("userId:poll-2");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	get(gw.port, "/v1/users/userId:poll-2/verification?wait=2&products=regulated-transfer", &r);
+	ms = elapsed_ms(&t0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_msg(strcmp(kt_str(r.json, "overall"), "verified") == 0, "%s", r.body);
+	ck_assert_msg(ms < 2500, "%.0f ms", ms);
+	kt_resp_free(&r);
+
+	/* Not in review: answered at once. */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	get(gw.port, "/v1/users/userId:poll-2/verification?wait=2&products=regulated-transfer", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert(elapsed_ms(&t0) < 1000);
+	kt_resp_free(&r);
+}
+END_TEST
+
+START_TEST(waiters_share_rereads)
+{
+	static const char up[] = "/2025-06-09/users/userId:poll-3/identity-verification";
+	int reads;
+
+	in_review_user("userId:poll-3");
+	kt_sim_clear(sim.port);
+	/* 3 waiters (the per-client cap) for about 1.5 s each. */
+	ck_assert_int_eq(concurrent_gets(gw.port,
+					 "/v1/users/userId:poll-3/verification?wait=2&products=regulated-transfer",
+					 3),
+			 3);
+	reads = upstream_count("GET", up);
+	/* Alone, each waiter would read about 6 times (250, 500, 1000 ms ... ); shared and
+	 * cached for cache_ttl_ms they read a few times in all. */
+	ck_assert_msg(reads >= 1 && reads <= 4, "%d upstream reads", reads);
+}
+END_TEST
+
+START_TEST(waiting_cap_per_client)
+{
+	int ok;
+
+	in_review_user("userId:poll-4");
+	/* 5 at once, cap 3: two are refused with 503 at once, three wait. */
+	refused_503 = 0;
+	ok = concurrent_gets(gw.port, "/v1/users/userId:poll-4/verification?wait=1", 5);
+	ck_assert_int_eq(refused_503, 2);
+	ck_assert_int_le(ok, 3);
+}
+END_TEST
+
+START_TEST(client_gone_stops_polling)
+{
+	static const char up[] = "/2025-06-09/users/userId:poll-5/identity-verification";
+	static const char req[] = "GET /v1/users/userId:poll-5/verification?wait=2 HTTP/1.1\r\n"
+				  "Host: x\r\n" TOKEN "\r\n\r\n";
+	char *out;
+	int before, after;
+
+	in_review_user("userId:poll-5");
+	kt_sim_clear(sim.port);
+	out = kt_raw(gw.port, req, sizeof(req) - 1, 300); /* reads 300 ms, then hangs up */
+	free(out);
+	usleep(1200 * 1000);
+	before = upstream_count("GET", up);
+	usleep(1500 * 1000);
+	after = upstream_count("GET", up);
+	ck_assert_msg(after == before, "polling went on after the client left: %d -> %d", before,
+		      after);
+}
+END_TEST
+
+START_TEST(read_budget)
+{
+	struct kt_resp r;
+	char v[16];
+	int i, limited = 0;
+
+	/* 6 reads a minute: the first 6 go through, the 7th is refused with Retry-After. */
+	for (i = 0; i < 7; i++) {
+		get(gw_budget.port, "/v1/users/userId:budget-nobody", &r);
+		if (r.status == 429) {
+			limited++;
+			ck_assert_str_eq(kt_str(r.json, "type"), "urn:kycgate:problem:rate-limited");
+			ck_assert(kt_header(&r, "Retry-After", v, sizeof(v)));
+			ck_assert_int_ge(atoi(v), 1);
+		} else {
+			ck_assert_int_eq(r.status, 404);
+		}
+		kt_resp_free(&r);
+	}
+	ck_assert_int_eq(limited, 1);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("it_status");
+	TCase *tc = tcase_create("status");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_unchecked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, single_flight);
+	tcase_add_test(tc, cache_generation_and_failures);
+	tcase_add_test(tc, long_poll);
+	tcase_add_test(tc, waiters_share_rereads);
+	tcase_add_test(tc, waiting_cap_per_client);
+	tcase_add_test(tc, client_gone_stops_polling);
+	tcase_add_test(tc, read_budget);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
