@@ -2,11 +2,14 @@
 # Installs what kycgate needs to build and test on Debian 12 (bookworm), as root or through sudo.
 # Used by the README quickstart, by .ci/run and by the Dockerfile's builder stage: one list, one place.
 # KYCGATE_SETUP_RUNTIME_ONLY=1 installs only the runtime libraries (the container's final stage).
+# The tests also need Node.js (Debian's nodejs and npm, only when no `node` is on PATH) and the
+# spec tools of tools/spec (npm ci, when node_modules is missing or older than the lock file).
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libcurl4-openssl-dev
-            libjson-c-dev libyaml-dev check ca-certificates curl)
+            libjson-c-dev libyaml-dev check ca-certificates curl prometheus)
 runtime_pkgs=(libmicrohttpd12 libcurl4 libjson-c5 libyaml-0-2 ca-certificates)
+test_pkgs=(nodejs npm)
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
@@ -17,6 +20,9 @@ if [ "${KYCGATE_SETUP_RUNTIME_ONLY:-0}" = 1 ]; then
   want=("${runtime_pkgs[@]}")
 else
   want=("${build_pkgs[@]}")
+  if ! command -v node >/dev/null 2>&1; then
+    want+=("${test_pkgs[@]}")
+  fi
 fi
 
 missing=()
@@ -29,4 +35,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The spec lint and the answer checks (tests only), at the exact versions of the lock file.
+spec="$(cd "$(dirname "$0")/.." && pwd)/tools/spec"
+if [ "${KYCGATE_SETUP_RUNTIME_ONLY:-0}" != 1 ] && [ -f "$spec/package-lock.json" ]; then
+  if [ ! -d "$spec/node_modules" ] || [ "$spec/package-lock.json" -nt "$spec/node_modules" ]; then
+    echo "setup: npm ci in tools/spec" >&2
+    npm ci --prefix "$spec" --no-audit --no-fund
+  fi
 fi
