@@ -483,8 +483,10 @@ void kg_config_free(struct kg_config *cfg)
 	free(cfg->crossmint.api_key_file);
 	free(cfg->crossmint.proxy);
 	free(cfg->simulator.edd_countries);
-	for (i = 0; i < cfg->auth.n_clients; i++)
+	for (i = 0; i < cfg->auth.n_clients; i++) {
 		free(cfg->auth.clients[i].name);
+		free(cfg->auth.clients[i].token_file);
+	}
 	if (cfg->auth.clients != NULL)
 		kg_wipe(cfg->auth.clients, cfg->auth.n_clients * sizeof(*cfg->auth.clients));
 	free(cfg->auth.clients);

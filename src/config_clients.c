@@ -177,6 +177,10 @@ static bool finish_client(struct cfg_ctx *c, struct client_raw *r, const char *p
 	out->scopes = r->scopes;
 	out->requests_per_minute = r->requests_per_minute;
 	resolve_token(c, r, path, line, out->token_digest);
+	if (r->token_file != NULL && r->token_file[0] != '\0') {
+		out->token_file = r->token_file;
+		r->token_file = NULL;
+	}
 	return c->n_errs == before;
 }
 

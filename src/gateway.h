@@ -28,6 +28,9 @@ struct kg_gateway {
 	atomic_size_t buffered;        /* request body bytes held now, all connections */
 	atomic_bool draining;          /* SIGTERM seen: /readyz answers 503 */
 	atomic_uint suspended;         /* requests suspended or resumed but not yet run again */
+	atomic_bool closing;           /* quiesced: answers carry Connection: close */
+	MHD_socket listen_fd;          /* kept open from quiesce until stop */
+	struct kg_up_call selfcheck;   /* the start-up read of a random unknown user */
 	char sim_key[80];              /* the key made up for the embedded simulator, or "" */
 	const char *openapi;           /* the spec served at /openapi.yaml (static) */
 	size_t openapi_len;
@@ -64,6 +67,9 @@ struct kg_req {
 	const struct kg_client *client; /* NULL with auth.mode none */
 	enum kg_req_state state;
 	unsigned long long started_ms;
+	char method[8];                 /* request method (cut), for the access line */
+	const char *outcome;            /* "ok" or the problem code answered (static) */
+	bool params_ok;                 /* params[] hold decoded, validated values */
 
 	char request_id[KG_MAX_REQUEST_ID_BYTES + 1];
 	char traceparent[64];

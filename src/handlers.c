@@ -14,6 +14,7 @@
 #include "kycgate/answer.h"
 #include "kycgate/json.h"
 #include "kycgate/log.h"
+#include "kycgate/metrics.h"
 #include "kycgate/normalize.h"
 #include "kycgate/sha256.h"
 #include "kycgate/validate.h"
@@ -27,7 +28,7 @@ void kg_reply_problem(struct kg_req *req, enum kg_problem kind, int status, cons
 		.kind = kind,
 		.status = status,
 		.detail = detail,
-		.instance = req->match.route ? req->match.route->tmpl : NULL,
+		.instance = req->match.route ? req->match.route->tmpl : req->match.path_tmpl,
 		.request_id = req->request_id,
 		.errors = errors,
 	};
@@ -42,9 +43,14 @@ void kg_reply_problem(struct kg_req *req, enum kg_problem kind, int status, cons
 	memset(&req->reply, 0, sizeof(req->reply));
 	req->reply.status = status > 0 ? status : kg_problem_status(kind);
 	req->reply.content_type = "application/problem+json";
+	req->outcome = kg_problem_code(kind);
+	if (kind == KG_PB_RATE_LIMITED)
+		kg_metrics_rate_limited(req->client ? req->client->name : "anonymous");
 	req->reply.body = kg_problem_render(&a, &req->reply.len);
 	if (req->reply.body == NULL)
 		req->reply.status = 500;
+	if (req->reply.status == 503)
+		req->reply.retry_after_s = 1; /* callers may set a longer one after this */
 }
 
 static void reply_json(struct kg_req *req, int status, char *body, size_t len)
@@ -378,6 +384,7 @@ static bool decode_params(struct kg_req *req)
 			return false;
 		}
 	}
+	req->params_ok = true;
 	return true;
 }
 
@@ -679,6 +686,18 @@ static void local_route(struct kg_req *req)
 	case KG_OP_OPENAPI:
 		reply_static(req, 200, "application/yaml", req->gw->openapi, req->gw->openapi_len);
 		return;
+	case KG_OP_METRICS:
+		if (!req->cfg->metrics.enabled) {
+			kg_reply_problem(req, KG_PB_NOT_FOUND, 0, "metrics are disabled", NULL);
+			return;
+		}
+		memset(&req->reply, 0, sizeof(req->reply));
+		req->reply.status = 200;
+		req->reply.content_type = "text/plain; version=0.0.4; charset=utf-8";
+		req->reply.body = kg_metrics_render(&req->reply.len);
+		if (req->reply.body == NULL)
+			kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "out of memory", NULL);
+		return;
 	default:
 		kg_reply_problem(req, KG_PB_INTERNAL, 0, NULL, NULL);
 	}
@@ -722,10 +741,11 @@ static bool waiting_enter(struct kg_req *req)
 	*n += ok;
 	pthread_mutex_unlock(&waiting_lock);
 	req->waiting_counted = ok;
+	if (ok)
+		kg_metrics_gauge_add(KG_GAUGE_LONGPOLL_WAITING, 1);
 	if (!ok) {
 		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0,
 				 "this client has too many long-poll requests waiting", NULL);
-		req->reply.retry_after_s = 1;
 	}
 	return ok;
 }
@@ -737,6 +757,7 @@ void kg_req_release(struct kg_req *req)
 		(*waiting_slot(client_name(req)))--;
 		pthread_mutex_unlock(&waiting_lock);
 		req->waiting_counted = false;
+		kg_metrics_gauge_add(KG_GAUGE_LONGPOLL_WAITING, -1);
 	}
 	kg_answer_put(req->latest);
 	req->latest = NULL;
@@ -785,6 +806,30 @@ bool kg_handle_request(struct kg_req *req)
 
 /* ---- the upstream answer --------------------------------------------------------------------- */
 
+/* The upstream call this request made itself (not a shared, cached or refused one) is counted. */
+static void count_upstream(const struct kg_req *req)
+{
+	const struct kg_up_call *c = &req->call;
+	static const enum kg_metrics_reason reasons[] = {
+		[KG_UP_TIMEOUT] = KG_UPERR_TIMEOUT,   [KG_UP_CONNECT] = KG_UPERR_CONNECT,
+		[KG_UP_RESET] = KG_UPERR_RESET,       [KG_UP_TOO_LARGE] = KG_UPERR_TOO_LARGE,
+		[KG_UP_SHUTDOWN] = KG_UPERR_SHUTDOWN, [KG_UP_ERROR] = KG_UPERR_OTHER,
+	};
+
+	if (c->shared || c->cached || c->result == KG_UP_BUDGET || c->result == KG_UP_DEADLINE)
+		return;
+	kg_metrics_upstream(req->match.route->operation, c->result == KG_UP_OK ? (int)c->status : 0,
+			    c->upstream_ms / 1000.0);
+	if (c->result != KG_UP_OK)
+		kg_metrics_upstream_error(reasons[c->result]);
+	else if (c->status == 401 || c->status == 403)
+		kg_metrics_upstream_error(KG_UPERR_AUTH);
+	else if (c->status >= 500)
+		kg_metrics_upstream_error(KG_UPERR_STATUS_5XX);
+	else if (c->status >= 300 && c->status < 400)
+		kg_metrics_upstream_error(KG_UPERR_STATUS_3XX);
+}
+
 /* Maps a transport failure or a non-2xx status to a problem; false when the answer is a 2xx. */
 static bool upstream_problem(struct kg_req *req)
 {
@@ -809,7 +854,6 @@ static bool upstream_problem(struct kg_req *req)
 		return true;
 	case KG_UP_SHUTDOWN:
 		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "the gateway is shutting down", NULL);
-		req->reply.retry_after_s = 1;
 		req->reply.close = true;
 		return true;
 	default:
@@ -859,6 +903,7 @@ static struct json_object *upstream_object(struct kg_req *req)
 	    json_object_is_type(obj, json_type_object))
 		return obj;
 	json_object_put(obj);
+	kg_metrics_upstream_error(KG_UPERR_INVALID_RESPONSE);
 	kg_reply_problem(req, KG_PB_UPSTREAM_INVALID, 0, "Crossmint's answer is not a JSON object",
 			 NULL);
 	return NULL;
@@ -1017,6 +1062,7 @@ bool kg_handle_upstream(struct kg_req *req)
 {
 	enum kg_op op = req->match.route->op;
 
+	count_upstream(req);
 	if (req->call.kind == KG_CALL_STATUS_READ)
 		return status_answer(req);
 	if (upstream_problem(req))

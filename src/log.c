@@ -1,6 +1,10 @@
-/* Event lines: formatted into a stack buffer and written with one write() so lines from threads
- * never interleave. */
+/* Log lines on stdout: each line is built in a stack buffer and written with one write() of at
+ * most KG_LOG_LINE_MAX bytes, so lines from threads never interleave; stdout is non-blocking once
+ * kg_log_nonblocking() ran, and a line that would block is dropped and counted (design §5).
+ * Redaction lives here: the locator only ever leaves as a keyed hash. */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -9,9 +13,15 @@
 #include <unistd.h>
 
 #include "kycgate/log.h"
+#include "kycgate/metrics.h"
+#include "kycgate/sha256.h"
 
 static atomic_int threshold = KG_LOG_INFO;
 static atomic_int format = KG_LOG_JSON;
+
+static pthread_mutex_t key_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned char hash_key[64];
+static size_t hash_key_len;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
@@ -21,110 +31,184 @@ void kg_log_setup(enum kg_log_level level, enum kg_log_format fmt)
 	atomic_store(&format, (int)fmt);
 }
 
+void kg_log_nonblocking(void)
+{
+	int fl = fcntl(STDOUT_FILENO, F_GETFL);
+
+	if (fl >= 0)
+		fcntl(STDOUT_FILENO, F_SETFL, fl | O_NONBLOCK);
+}
+
+void kg_log_set_locator_key(const unsigned char *key, size_t len)
+{
+	unsigned char digest[KG_SHA256_DIGEST_LEN];
+
+	pthread_mutex_lock(&key_lock);
+	if (len > sizeof(hash_key)) { /* HMAC hashes long keys first; keep the short form */
+		kg_sha256(key, len, digest);
+		key = digest;
+		len = sizeof(digest);
+	}
+	memcpy(hash_key, key, len);
+	hash_key_len = len;
+	pthread_mutex_unlock(&key_lock);
+	kg_wipe(digest, sizeof(digest));
+}
+
+void kg_log_locator_hash(const char *locator, char out[KG_LOCATOR_HASH_LEN + 1])
+{
+	unsigned char mac[KG_SHA256_DIGEST_LEN];
+	size_t i;
+
+	pthread_mutex_lock(&key_lock);
+	kg_hmac_sha256(hash_key, hash_key_len, locator, strlen(locator), mac);
+	pthread_mutex_unlock(&key_lock);
+	for (i = 0; i < KG_LOCATOR_HASH_LEN / 2; i++)
+		snprintf(out + 2 * i, 3, "%02x", mac[i]);
+	out[KG_LOCATOR_HASH_LEN] = '\0';
+}
+
+/* ---- line building -------------------------------------------------------------------------- */
+
 struct line {
 	char buf[KG_LOG_LINE_MAX];
 	size_t len;
-	bool cut;
+	bool json;
+	bool cut; /* a field did not fit and was left out */
 };
 
-static void put(struct line *l, const char *s, size_t n)
+/* Appends n bytes when they fit whole, keeping room for the closing "}\n". */
+static bool put(struct line *l, const char *s, size_t n)
 {
-	if (l->len + n > sizeof(l->buf) - 2) {
-		n = sizeof(l->buf) - 2 - l->len;
+	if (l->len + n + 2 > sizeof(l->buf)) {
 		l->cut = true;
+		return false;
 	}
 	memcpy(l->buf + l->len, s, n);
 	l->len += n;
+	return true;
 }
 
-static void put_str(struct line *l, const char *s)
+/* JSON string escaping into out (also used in text mode, so a value cannot forge a line). */
+static size_t escape(const char *s, char *out, size_t cap)
 {
-	put(l, s, strlen(s));
-}
+	size_t n = 0;
 
-/* JSON string escaping (also used in text mode so a value cannot forge a line). */
-static void put_escaped(struct line *l, const char *s)
-{
-	char esc[8];
-
-	for (; *s != '\0' && !l->cut; s++) {
+	for (; *s != '\0' && n + 7 < cap; s++) {
 		unsigned char c = (unsigned char)*s;
 
 		if (c == '"' || c == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)c;
-			put(l, esc, 2);
+			out[n++] = '\\';
+			out[n++] = (char)c;
 		} else if (c < 0x20 || c == 0x7f) {
-			snprintf(esc, sizeof(esc), "\\u%04x", c);
-			put(l, esc, 6);
+			n += (size_t)snprintf(out + n, cap - n, "\\u%04x", c);
 		} else {
-			put(l, (const char *)&c, 1);
+			out[n++] = (char)c;
 		}
 	}
+	out[n] = '\0';
+	return n;
 }
 
-static void put_time(struct line *l)
+/* One key/value; quoted says whether the value is a JSON string. The field goes in whole or not
+ * at all. */
+static void put_field(struct line *l, const char *key, const char *val, bool quoted)
+{
+	char field[KG_LOG_LINE_MAX], esc[KG_LOG_LINE_MAX / 2];
+	int n;
+
+	escape(val, esc, sizeof(esc));
+	if (l->json)
+		n = snprintf(field, sizeof(field), ",\"%s\":%s%s%s", key, quoted ? "\"" : "", esc,
+			     quoted ? "\"" : "");
+	else
+		n = snprintf(field, sizeof(field), " %s=%s", key, esc);
+	if (n > 0 && (size_t)n < sizeof(field))
+		put(l, field, (size_t)n);
+}
+
+static void begin_line(struct line *l, enum kg_log_level level, const char *event)
 {
 	struct timespec ts;
 	struct tm tm;
-	char t[96];
+	char t[96], esc[256];
 
+	l->json = atomic_load(&format) == KG_LOG_JSON;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	snprintf(t, sizeof(t), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
 		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
-	put_str(l, t);
+	escape(event, esc, sizeof(esc));
+	if (l->json)
+		l->len = (size_t)snprintf(l->buf, sizeof(l->buf),
+					  "{\"time\":\"%s\",\"level\":\"%s\",\"event\":\"%s\"", t,
+					  level_names[level], esc);
+	else
+		l->len = (size_t)snprintf(l->buf, sizeof(l->buf), "%s %s %s", t,
+					  level_names[level], esc);
 }
 
-static void put_field(struct line *l, bool json, const char *key, const char *val)
+static void end_line(struct line *l)
 {
-	if (json) {
-		put_str(l, ",\"");
-		put_escaped(l, key);
-		put_str(l, "\":\"");
-		put_escaped(l, val);
-		put_str(l, "\"");
-	} else {
-		put_str(l, " ");
-		put_escaped(l, key);
-		put_str(l, "=");
-		put_escaped(l, val);
-	}
+	ssize_t w;
+
+	if (l->cut)
+		put_field(l, "truncated", "true", false);
+	if (l->json)
+		l->buf[l->len++] = '}';
+	l->buf[l->len++] = '\n';
+	do {
+		w = write(STDOUT_FILENO, l->buf, l->len);
+	} while (w < 0 && errno == EINTR);
+	if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		kg_metrics_log_dropped(1);
 }
 
 void kg_log(enum kg_log_level level, const char *event, ...)
 {
-	struct line l = {.len = 0};
-	bool json = atomic_load(&format) == KG_LOG_JSON;
+	struct line l;
 	const char *key;
 	va_list ap;
-	ssize_t w;
 
 	if ((int)level < atomic_load(&threshold))
 		return;
-	if (json) {
-		put_str(&l, "{\"time\":\"");
-		put_time(&l);
-		put_str(&l, "\",\"level\":\"");
-		put_str(&l, level_names[level]);
-		put_str(&l, "\",\"event\":\"");
-		put_escaped(&l, event);
-		put_str(&l, "\"");
-	} else {
-		put_time(&l);
-		put_str(&l, " ");
-		put_str(&l, level_names[level]);
-		put_str(&l, " ");
-		put_escaped(&l, event);
-	}
+	begin_line(&l, level, event);
+	l.cut = false;
 	va_start(ap, event);
 	while ((key = va_arg(ap, const char *)) != NULL)
-		put_field(&l, json, key, va_arg(ap, const char *));
+		put_field(&l, key, va_arg(ap, const char *), true);
 	va_end(ap);
-	if (json)
-		put_str(&l, "}");
-	l.buf[l.len++] = '\n';
-	do {
-		w = write(STDOUT_FILENO, l.buf, l.len);
-	} while (w < 0 && errno == EINTR);
+	end_line(&l);
+}
+
+void kg_log_access(const struct kg_access *a)
+{
+	struct line l;
+	char num[32];
+
+	if (KG_LOG_INFO < atomic_load(&threshold))
+		return;
+	begin_line(&l, a->status >= 500 ? KG_LOG_WARN : KG_LOG_INFO, "request");
+	l.cut = false;
+	put_field(&l, "requestId", a->request_id, true);
+	put_field(&l, "client", a->client ? a->client : "", true);
+	put_field(&l, "remote", a->remote ? a->remote : "", true);
+	put_field(&l, "method", a->method, true);
+	put_field(&l, "route", a->route ? a->route : "unmatched", true);
+	snprintf(num, sizeof(num), "%d", a->status);
+	put_field(&l, "status", num, false);
+	put_field(&l, "outcome", a->outcome, true);
+	snprintf(num, sizeof(num), "%.3f", a->duration_ms);
+	put_field(&l, "duration_ms", num, false);
+	if (a->upstream_status >= 0) {
+		snprintf(num, sizeof(num), "%ld", a->upstream_status);
+		put_field(&l, "upstream_status", num, false);
+		snprintf(num, sizeof(num), "%.3f", a->upstream_ms);
+		put_field(&l, "upstream_ms", num, false);
+		snprintf(num, sizeof(num), "%u", a->attempts);
+		put_field(&l, "attempts", num, false);
+	}
+	if (a->user_hash != NULL)
+		put_field(&l, "user", a->user_hash, true);
+	end_line(&l);
 }

@@ -7,13 +7,16 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 #include <malloc.h>
 
 #include <curl/curl.h>
 
 #include "kycgate/config.h"
+#include "kycgate/control.h"
 #include "kycgate/log.h"
+#include "kycgate/metrics.h"
 #include "kycgate/runtime.h"
 #include "kycgate/server.h"
 #include "kycgate/simulator.h"
@@ -113,6 +116,25 @@ static void report_config(const struct kg_config *cfg)
 		       "the simulator environment listens beyond loopback", NULL);
 }
 
+/* The key of the locator hash in access lines: configured (shared by replicas, so one user has
+ * one hash everywhere), else random for this process. */
+static void locator_key(const struct kg_config *cfg)
+{
+	unsigned char rnd[32];
+
+	if (cfg->log.locator_hash_key != NULL) {
+		kg_log_set_locator_key(cfg->log.locator_hash_key, cfg->log.locator_hash_key_len);
+		return;
+	}
+	kg_random_bytes(rnd, sizeof(rnd));
+	kg_log_set_locator_key(rnd, sizeof(rnd));
+	kg_wipe(rnd, sizeof(rnd));
+	kg_log(KG_LOG_WARN, "locator-hash-key-random", "detail",
+	       "log.locator_hash_key is not set: user hashes in access lines change at every start "
+	       "and differ between replicas",
+	       NULL);
+}
+
 /* Blocks every signal in this thread and the threads it starts; returns a signalfd. */
 static int signals_setup(void)
 {
@@ -124,7 +146,7 @@ static int signals_setup(void)
 	sigaddset(&mine, SIGTERM);
 	sigaddset(&mine, SIGINT);
 	sigaddset(&mine, SIGHUP);
-	return signalfd(-1, &mine, SFD_CLOEXEC);
+	return signalfd(-1, &mine, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
 static int serve(const char *path)
@@ -133,8 +155,7 @@ static int serve(const char *path)
 	struct kg_cfgref *ref;
 	struct kg_gateway *gw;
 	char *errors = NULL, err[256], addr[300], port[8];
-	struct signalfd_siginfo si;
-	int sfd;
+	int sfd, rc;
 
 	if (kg_config_load(path, &cfg, &errors) != KG_OK) {
 		fputs(errors ? errors : "invalid configuration\n", stderr);
@@ -142,6 +163,10 @@ static int serve(const char *path)
 		return 1;
 	}
 	kg_log_setup(cfg->log.level, cfg->log.format);
+	kg_log_nonblocking();
+	locator_key(cfg);
+	kg_metrics_set_build_info(kg_env_name(cfg->crossmint.environment));
+	kg_metrics_config_loaded((double)time(NULL));
 	report_config(cfg);
 	if (!raise_fd_limit(cfg)) {
 		kg_config_free(cfg);
@@ -163,21 +188,13 @@ static int serve(const char *path)
 	       kg_env_name(kg_runtime_cfg(ref)->crossmint.environment), "version", KG_VERSION,
 	       NULL);
 	kg_runtime_put(ref);
-	while (read(sfd, &si, sizeof(si)) == sizeof(si) || errno == EINTR) {
-		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
-			break;
-		if (si.ssi_signo == SIGHUP)
-			kg_log(KG_LOG_WARN, "reload-not-available", "detail",
-			       "configuration reload is not in this release; restart to apply",
-			       NULL);
-	}
-	kg_log(KG_LOG_INFO, "stopping", NULL);
-	kg_gateway_drain(gw);
+	kg_gateway_selfcheck(gw);
+	rc = kg_control_run(path, gw, sfd);
 	kg_gateway_stop(gw);
 	kg_runtime_clear();
 	close(sfd);
 	kg_log(KG_LOG_INFO, "stopped", NULL);
-	return 0;
+	return rc;
 }
 
 int main(int argc, char **argv)

@@ -34,6 +34,7 @@ static const struct kg_route routes[] = {
 	{"GET", "/healthz", KG_OP_HEALTHZ, 0, KG_BODY_NONE, NULL, NULL, "healthz"},
 	{"GET", "/readyz", KG_OP_READYZ, 0, KG_BODY_NONE, NULL, NULL, "readyz"},
 	{"GET", "/openapi.yaml", KG_OP_OPENAPI, 0, KG_BODY_NONE, NULL, NULL, "openapi"},
+	{"GET", "/metrics", KG_OP_METRICS, 0, KG_BODY_NONE, NULL, NULL, "metrics"},
 };
 
 static const char *const param_names[] = {
@@ -120,6 +121,7 @@ bool kg_route_match(const char *path, const char *method, struct kg_match *m)
 		if (!match_template(routes[i].tmpl, path, &probe))
 			continue;
 		m->path_found = true;
+		m->path_tmpl = routes[i].tmpl;
 		allow_add(m, routes[i].method);
 		if (m->route == NULL && strcmp(routes[i].method, method) == 0) {
 			memcpy(m->params, probe.params, sizeof(probe.params));

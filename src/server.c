@@ -11,6 +11,7 @@
 
 #include "gateway.h"
 #include "kycgate/log.h"
+#include "kycgate/metrics.h"
 #include "kycgate/server.h"
 #include "kycgate/simulator.h"
 
@@ -77,7 +78,7 @@ static enum MHD_Result send_reply(struct kg_req *req)
 		snprintf(retry, sizeof(retry), "%u", r->retry_after_s);
 		MHD_add_response_header(resp, "Retry-After", retry);
 	}
-	if (r->close)
+	if (r->close || atomic_load(&req->gw->closing))
 		MHD_add_response_header(resp, "Connection", "close");
 	rc = MHD_queue_response(req->conn, (unsigned)r->status, resp);
 	MHD_destroy_response(resp);
@@ -95,6 +96,8 @@ static struct kg_req *req_new(struct kg_gateway *gw, struct MHD_Connection *conn
 	req->gw = gw;
 	req->conn = conn;
 	req->started_ms = kg_now_ms();
+	req->outcome = "ok";
+	kg_metrics_gauge_add(KG_GAUGE_INFLIGHT, 1);
 	req->cfgref = kg_runtime_get();
 	req->cfg = kg_runtime_cfg(req->cfgref);
 	return req;
@@ -121,6 +124,7 @@ static void req_free(struct kg_req *req)
 		free(req->reply.body);
 	}
 	kg_runtime_put(req->cfgref);
+	kg_metrics_gauge_add(KG_GAUGE_INFLIGHT, -1);
 	free(req);
 }
 
@@ -193,7 +197,6 @@ static enum MHD_Result go_upstream(struct kg_req *req)
 	if (kg_upstream_reserve(req->gw->up) != KG_OK) {
 		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "too many upstream calls in flight",
 				 NULL);
-		req->reply.retry_after_s = 1;
 		return send_reply(req);
 	}
 	req->call.owner = req;
@@ -215,7 +218,6 @@ static enum MHD_Result on_complete(struct kg_req *req)
 	if (req->budget_over) {
 		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "the gateway holds too many request bodies",
 				 NULL);
-		req->reply.retry_after_s = 1;
 		return send_reply(req);
 	}
 	if (kg_handle_request(req))
@@ -234,6 +236,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		if (req == NULL)
 			return MHD_NO;
 		*con_cls = req;
+		snprintf(req->method, sizeof(req->method), "%s", method);
 		kg_route_match(url, method, &req->match);
 		if (!kg_handle_headers(req))
 			return send_reply(req);
@@ -255,10 +258,61 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 	return MHD_YES;
 }
 
+/* The access line and the request metrics, once per request. */
+static void account(struct kg_req *req, enum MHD_RequestTerminationCode toe)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct kg_route *route = req->match.route;
+	char remote[INET6_ADDRSTRLEN] = "", user[KG_LOCATOR_HASH_LEN + 1];
+	const char *loc = NULL;
+	bool answered = req->state == KG_REQ_ANSWERED && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
+	struct kg_access a = {
+		.request_id = req->request_id,
+		.client = req->client ? req->client->name : NULL,
+		.remote = remote,
+		.method = req->method,
+		.route = route ? route->tmpl : NULL,
+		.status = answered ? req->reply.status : 0,
+		.outcome = answered ? req->outcome : "client-gone",
+		.duration_ms = (double)(kg_now_ms() - req->started_ms),
+		.upstream_status = req->call.method ? req->call.status : -1,
+		.upstream_ms = req->call.upstream_ms,
+		.attempts = req->call.attempts,
+	};
+	size_t i;
+
+	if (ci != NULL && ci->client_addr != NULL) {
+		const struct sockaddr *sa = ci->client_addr;
+
+		if (sa->sa_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, remote,
+				  sizeof(remote));
+		else if (sa->sa_family == AF_INET6)
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, remote,
+				  sizeof(remote));
+	}
+	for (i = 0; req->params_ok && i < req->match.n_params; i++)
+		if (req->match.params[i].kind == KG_PARAM_LOCATOR)
+			loc = req->params[i];
+	if (loc != NULL) {
+		kg_log_locator_hash(loc, user);
+		a.user_hash = user;
+	}
+	kg_log_access(&a);
+	kg_metrics_http(route ? route->tmpl : NULL, req->method, a.status, a.duration_ms / 1000.0,
+			req->wait_given && req->wait_s > 0);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
-	req_free(*con_cls);
+	struct kg_req *req = *con_cls;
+
+	if (req == NULL)
+		return;
+	account(req, toe);
+	req_free(req);
 	*con_cls = NULL;
 }
 
@@ -387,6 +441,7 @@ struct kg_gateway *kg_gateway_start(char *err, size_t errcap)
 		snprintf(err, errcap, "no configuration loaded");
 		goto fail;
 	}
+	gw->listen_fd = MHD_INVALID_SOCKET;
 	cfg = kg_runtime_cfg(ref);
 	gw->environment = cfg->crossmint.environment;
 	gw->openapi = (const char *)kg_openapi_yaml;
@@ -423,6 +478,85 @@ void kg_gateway_drain(struct kg_gateway *gw)
 	atomic_store(&gw->draining, true);
 }
 
+enum kg_err kg_gateway_reconfigure(struct kg_gateway *gw, const struct kg_config *cfg)
+{
+	const char *base = gw->base_url;
+
+	if (gw->sim != NULL) {
+		kg_sim_set_api_key(gw->sim, effective_key(gw, cfg));
+		kg_sim_set_behaviour(gw->sim, cfg->simulator.review_delay_ms,
+				     (const char(*)[3])cfg->simulator.edd_countries,
+				     cfg->simulator.n_edd_countries);
+	} else if (kg_config_base_url(cfg) != NULL) {
+		base = kg_config_base_url(cfg);
+	}
+	return kg_upstream_configure(gw->up, cfg, base, effective_key(gw, cfg));
+}
+
+enum kg_err kg_gateway_reconfigure_current(struct kg_gateway *gw)
+{
+	struct kg_cfgref *ref = kg_runtime_get();
+	enum kg_err e = kg_gateway_reconfigure(gw, kg_runtime_cfg(ref));
+
+	kg_runtime_put(ref);
+	return e;
+}
+
+static void selfcheck_done(struct kg_up_call *c)
+{
+	char status[16];
+
+	snprintf(status, sizeof(status), "%ld", c->status);
+	if (c->result == KG_UP_OK && (c->status == 401 || c->status == 403)) {
+		kg_metrics_gauge_set(KG_GAUGE_UPSTREAM_AUTH_OK, 0);
+		kg_log(KG_LOG_ERROR, "upstream-selfcheck", "status", status, "detail",
+		       "Crossmint refused the API key: check the key, its scopes (users.create, "
+		       "users.read) and that the project has the users KYC API enabled",
+		       NULL);
+	} else if (c->result == KG_UP_OK && c->status == 404) {
+		kg_metrics_gauge_set(KG_GAUGE_UPSTREAM_AUTH_OK, 1);
+		kg_log(KG_LOG_INFO, "upstream-selfcheck", "status", status, "detail",
+		       "the API key works", NULL);
+	} else if (c->result != KG_UP_SHUTDOWN) {
+		kg_log(KG_LOG_WARN, "upstream-selfcheck", "status", status, "detail",
+		       "Crossmint gave no verdict on the key; it will show at the first call", NULL);
+	}
+	kg_up_call_cleanup(c);
+}
+
+void kg_gateway_selfcheck(struct kg_gateway *gw)
+{
+	struct kg_up_call *c = &gw->selfcheck;
+	unsigned char r[8];
+	char hex[17];
+	size_t i;
+
+	if (kg_upstream_reserve(gw->up) != KG_OK)
+		return;
+	kg_random_bytes(r, sizeof(r));
+	for (i = 0; i < sizeof(r); i++)
+		snprintf(hex + 2 * i, 3, "%02x", r[i]);
+	memset(c, 0, sizeof(*c));
+	c->method = "GET";
+	snprintf(c->path, sizeof(c->path), "/users/userId:kycgate-selfcheck-%s", hex);
+	snprintf(c->request_id, sizeof(c->request_id), "selfcheck-%s", hex);
+	c->done = selfcheck_done;
+	kg_upstream_submit(gw->up, c);
+}
+
+void kg_gateway_quiesce(struct kg_gateway *gw)
+{
+	if (atomic_exchange(&gw->closing, true))
+		return;
+	gw->listen_fd = MHD_quiesce_daemon(gw->daemon);
+	kg_upstream_end_waits(gw->up);
+}
+
+bool kg_gateway_idle(const struct kg_gateway *gw)
+{
+	return kg_upstream_inflight(gw->up) == 0 && atomic_load(&gw->suspended) == 0;
+}
+
 void kg_gateway_stop(struct kg_gateway *gw)
 {
 	MHD_socket lsock;
@@ -430,7 +564,9 @@ void kg_gateway_stop(struct kg_gateway *gw)
 
 	if (gw == NULL)
 		return;
-	lsock = gw->daemon ? MHD_quiesce_daemon(gw->daemon) : MHD_INVALID_SOCKET;
+	if (gw->daemon != NULL && !atomic_load(&gw->closing))
+		kg_gateway_quiesce(gw);
+	lsock = gw->listen_fd;
 	/* The engine ends every call and resumes its request; the daemon may stop only once no
 	 * connection is suspended (design §8). */
 	kg_upstream_stop(gw->up);

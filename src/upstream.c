@@ -494,6 +494,10 @@ static void admit(struct kg_upstream *up, struct kg_up_call *call)
 	call->state = CS_QUEUED;
 	up_timer_init(&call->start_timer, fire_start);
 	up_timer_init(&call->deadline_timer, fire_deadline);
+	if (call->low_priority && up->waits_ended) {
+		up_finish(up, call, KG_UP_SHUTDOWN); /* draining: no new long-poll waits */
+		return;
+	}
 	if (call->deadline_ms != 0 &&
 	    !up_heap_arm(&up->heap, &call->deadline_timer, call->deadline_ms)) {
 		up_finish(up, call, KG_UP_ERROR);
@@ -608,6 +612,32 @@ static void abort_all(struct kg_upstream *up)
 	}
 }
 
+/* Draining: every long-poll re-read still waiting (for its backoff, a token or a flight) ends
+ * now, so its request answers with the latest state it has. */
+static void end_waits(struct kg_upstream *up)
+{
+	struct kg_up_call **calls;
+	size_t i, n = 0;
+
+	up->waits_ended = true;
+	calls = calloc(up->heap.n + 1, sizeof(*calls));
+	if (calls == NULL)
+		return;
+	for (i = 0; i < up->heap.n; i++) {
+		struct kg_up_timer *t = up->heap.items[i];
+		struct kg_up_call *call = t->fire == fire_start	     ? CALL_OF(t, start_timer)
+					  : t->fire == fire_deadline ? CALL_OF(t, deadline_timer)
+								     : NULL;
+
+		if (call != NULL && call->low_priority && call->state != CS_DONE &&
+		    (n == 0 || calls[n - 1] != call))
+			calls[n++] = call;
+	}
+	for (i = 0; i < n; i++)
+		up_finish(up, calls[i], KG_UP_SHUTDOWN); /* a call seen twice is finished once */
+	free(calls);
+}
+
 static void *engine_main(void *arg)
 {
 	struct kg_upstream *up = arg;
@@ -632,6 +662,8 @@ static void *engine_main(void *arg)
 		}
 		run_timers(up);
 		reap(up);
+		if (atomic_exchange(&up->end_waits, false))
+			end_waits(up);
 	}
 out:
 	/* Every reserved call gets its done, also those submitted after the stop began. */
@@ -694,6 +726,7 @@ struct kg_upstream *kg_upstream_start(const struct kg_config *cfg, const char *b
 	atomic_fetch_add(&up->cur->refs, 1);
 	atomic_init(&up->max_inflight, up->settings->max_inflight);
 	atomic_init(&up->stopping, false);
+	atomic_init(&up->end_waits, false);
 	ev.data.fd = up->wakefd;
 	epoll_ctl(up->epfd, EPOLL_CTL_ADD, up->wakefd, &ev);
 	curl_multi_setopt(up->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
@@ -777,6 +810,16 @@ enum kg_err kg_upstream_configure(struct kg_upstream *up, const struct kg_config
 	pthread_mutex_unlock(&up->lock);
 	settings_put(old);
 	return KG_OK;
+}
+
+void kg_upstream_end_waits(struct kg_upstream *up)
+{
+	uint64_t one = 1;
+	ssize_t w;
+
+	atomic_store(&up->end_waits, true);
+	w = write(up->wakefd, &one, sizeof(one));
+	(void)w;
 }
 
 unsigned kg_upstream_inflight(const struct kg_upstream *up)

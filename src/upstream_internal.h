@@ -77,6 +77,8 @@ struct kg_upstream {
 	atomic_uint inflight;          /* reserved calls: queued, waiting, inside curl */
 	atomic_uint max_inflight;
 	atomic_bool stopping;
+	atomic_bool end_waits;         /* long-poll waiters are to be answered now (draining) */
+	bool waits_ended;              /* engine thread: end_waits was handled */
 
 	/* Engine thread only. */
 	struct kg_up_call *live;       /* calls inside curl */

@@ -149,6 +149,7 @@ static void answer_only(const char *method, const char *target, const char *tmpl
 START_TEST(operations)
 {
 	answer_only("GET", "/healthz", "/healthz", NULL, NULL, 0, 200);
+	answer_only("GET", "/metrics", "/metrics", NULL, NULL, 0, 200);
 	answer_only("GET", "/readyz", "/readyz", NULL, NULL, 0, 200);
 	answer_only("GET", "/openapi.yaml", "/openapi.yaml", NULL, NULL, 0, 200);
 }

@@ -51,6 +51,7 @@ START_TEST(method_not_allowed_lists_allow)
 	ck_assert_ptr_null(m.route);
 	ck_assert(m.path_found);
 	ck_assert_str_eq(m.allow, "PUT, GET, DELETE");
+	ck_assert_str_eq(m.path_tmpl, "/v1/users/{userLocator}/wallets/{address}");
 	ck_assert(kg_route_match("/v1/users/x/verification", "PUT", &m));
 	ck_assert_str_eq(m.allow, "POST, GET");
 }

@@ -28,6 +28,7 @@ struct kg_client {
 	unsigned char token_digest[KG_SHA256_LEN];  /* SHA-256 of the token (never the token) */
 	unsigned scopes;                             /* KG_SCOPE_* bits */
 	unsigned requests_per_minute;                /* 0 = unlimited */
+	char *token_file;                            /* the token's file (watched for reload), or NULL */
 };
 
 struct kg_config {

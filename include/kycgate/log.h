@@ -1,18 +1,51 @@
-/* Event log lines on stdout: one write() per line of at most KG_LOG_LINE_MAX bytes, JSON or text.
- * Callers pass only values that are safe to log: never bodies, tokens, keys or locators. */
+/* Log lines on stdout (design §5): event lines and one access line per request, JSON or text, one
+ * write() per line of at most KG_LOG_LINE_MAX bytes; a line that would block is dropped and
+ * counted. Redaction is done here: callers pass only values that are safe to log (never bodies,
+ * tokens, keys, locators, upstream URLs or curl's error text); the locator leaves only as
+ * kg_log_locator_hash(). Every function is thread-safe; never call one from a signal handler. */
 #ifndef KYCGATE_LOG_H
 #define KYCGATE_LOG_H
+
+#include <stddef.h>
 
 #include "kycgate/config.h"
 
 #define KG_LOG_LINE_MAX 4096
+#define KG_LOCATOR_HASH_LEN 12 /* hex characters of HMAC-SHA-256 */
 
-/* Sets the threshold and the format (start and reload). Thread-safe. */
+/* Sets the threshold and the format (start and reload). */
 void kg_log_setup(enum kg_log_level level, enum kg_log_format format);
 
-/* Writes one line: level, event name and pairs of (const char *key, const char *value) ending
- * with NULL; values are escaped. Lines below the threshold are skipped. A line that would block
- * is dropped. Thread-safe; never call from a signal handler. */
+/* Makes stdout non-blocking, so a stalled reader drops lines instead of stalling requests. */
+void kg_log_nonblocking(void);
+
+/* Sets the key of the locator hash (log.locator_hash_key, or random per process); copied. */
+void kg_log_set_locator_key(const unsigned char *key, size_t len);
+
+/* The first KG_LOCATOR_HASH_LEN hex characters of HMAC-SHA-256(key, locator). */
+void kg_log_locator_hash(const char *locator, char out[KG_LOCATOR_HASH_LEN + 1]);
+
+/* Writes one event line: level, event name and pairs of (const char *key, const char *value)
+ * ending with NULL; values are escaped. Lines below the threshold are skipped. */
 void kg_log(enum kg_log_level level, const char *event, ...);
+
+/* One request, as the access line records it: the audit trail of who touched which user. */
+struct kg_access {
+	const char *request_id;
+	const char *client;       /* client name, or NULL */
+	const char *remote;       /* remote address */
+	const char *method;
+	const char *route;        /* route template, NULL when none matched (never the path) */
+	int status;
+	const char *outcome;      /* "ok" or the problem code */
+	double duration_ms;
+	long upstream_status;     /* -1: no upstream call; 0: no HTTP answer */
+	double upstream_ms;
+	unsigned attempts;
+	const char *user_hash;    /* kg_log_locator_hash of the locator, or NULL */
+};
+
+/* Writes the access line (level info, warn for 5xx). */
+void kg_log_access(const struct kg_access *a);
 
 #endif

@@ -22,6 +22,7 @@ enum kg_op {
 	KG_OP_HEALTHZ,
 	KG_OP_READYZ,
 	KG_OP_OPENAPI,
+	KG_OP_METRICS,
 	KG_OP_COUNT
 };
 
@@ -60,6 +61,7 @@ struct kg_raw_param {
 struct kg_match {
 	const struct kg_route *route;     /* NULL: no route for this method (see allow / found) */
 	bool path_found;                  /* some route has this path shape */
+	const char *path_tmpl;            /* that shape's template, or NULL */
 	char allow[64];                   /* "GET, PUT" when path_found and route is NULL */
 	struct kg_raw_param params[KG_MAX_PARAMS];
 	size_t n_params;

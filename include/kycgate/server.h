@@ -3,6 +3,7 @@
 #ifndef KYCGATE_SERVER_H
 #define KYCGATE_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +19,26 @@ uint16_t kg_gateway_port(const struct kg_gateway *gw);
 
 /* Marks the gateway as draining: /readyz answers 503 from now on. Thread-safe. */
 void kg_gateway_drain(struct kg_gateway *gw);
+
+struct kg_config;
+
+/* Applies a reloaded config to what outlives requests: the engine's key, base URL and limits,
+ * and the embedded simulator's key and behaviour. Call after kg_runtime_set(). */
+enum kg_err kg_gateway_reconfigure(struct kg_gateway *gw, const struct kg_config *cfg);
+
+/* kg_gateway_reconfigure() with the config now in force. */
+enum kg_err kg_gateway_reconfigure_current(struct kg_gateway *gw);
+
+/* Starts the upstream self-check (design §5): one read of a random unknown user; 404 means the
+ * key works. It sets kycgate_upstream_auth_ok and logs; it never gates readiness. */
+void kg_gateway_selfcheck(struct kg_gateway *gw);
+
+/* Shutdown, second step: stops accepting connections, answers waiting long-polls with their
+ * latest state, and closes connections after their next answer. */
+void kg_gateway_quiesce(struct kg_gateway *gw);
+
+/* True when no request is waiting on Crossmint. */
+bool kg_gateway_idle(const struct kg_gateway *gw);
 
 /* Stops accepting, ends every upstream call (resuming each suspended request), stops the daemon
  * and the simulator, frees everything. Accepts NULL. */
