@@ -271,8 +271,6 @@ static const struct {
         {"crossmint.circuit_breaker.open_s", OFF(crossmint.circuit_breaker.open_s)},
 },
   inactive_str[] = {
-      {"server.tls.cert_file", OFF(server.tls_cert_file)},
-      {"server.tls.key_file", OFF(server.tls_key_file)},
       {"crossmint.proxy", OFF(crossmint.proxy)},
       {"metrics.listen", OFF(metrics.listen)},
 };

@@ -31,6 +31,8 @@ struct kg_gateway {
 	atomic_bool closing;           /* quiesced: answers carry Connection: close */
 	MHD_socket listen_fd;          /* kept open from quiesce until stop */
 	struct kg_up_call selfcheck;   /* the start-up read of a random unknown user */
+	char *tls_cert, *tls_key;      /* PEM read at start (the key wiped at stop) */
+	size_t tls_cert_len, tls_key_len;
 	char sim_key[80];              /* the key made up for the embedded simulator, or "" */
 	const char *openapi;           /* the spec served at /openapi.yaml (static) */
 	size_t openapi_len;

@@ -17,6 +17,9 @@
 
 #define CONNECTION_MEMORY_LIMIT (16 * 1024)
 #define LISTEN_BACKLOG 4096
+#define KG_MAX_PEM_BYTES (1024 * 1024) /* a certificate chain or a key file */
+/* TLS 1.2 and 1.3 only (design §8). */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 extern const unsigned char kg_openapi_yaml[];
 extern const size_t kg_openapi_yaml_len;
@@ -365,6 +368,48 @@ static bool listen_addr(const struct kg_config *cfg, struct sockaddr_storage *ss
 	return false;
 }
 
+/* Reads a PEM file (at most KG_MAX_PEM_BYTES) into new NUL-terminated memory. */
+static char *read_pem(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t n = 0;
+
+	if (f == NULL)
+		return NULL;
+	buf = malloc(KG_MAX_PEM_BYTES + 1);
+	if (buf != NULL)
+		n = fread(buf, 1, KG_MAX_PEM_BYTES + 1, f);
+	fclose(f);
+	if (buf == NULL || n == 0 || n > KG_MAX_PEM_BYTES) {
+		if (buf != NULL)
+			kg_wipe(buf, n);
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+/* server.tls: certificate and key read once at start (a change needs a restart). */
+static bool load_tls(struct kg_gateway *gw, const struct kg_config *cfg, char *err, size_t errcap)
+{
+	if (cfg->server.tls_cert_file[0] == '\0')
+		return true;
+	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		snprintf(err, errcap, "server.tls: this libmicrohttpd has no TLS support");
+		return false;
+	}
+	gw->tls_cert = read_pem(cfg->server.tls_cert_file, &gw->tls_cert_len);
+	gw->tls_key = read_pem(cfg->server.tls_key_file, &gw->tls_key_len);
+	if (gw->tls_cert == NULL || gw->tls_key == NULL) {
+		snprintf(err, errcap, "server.tls: cannot read the certificate or key file");
+		return false;
+	}
+	return true;
+}
+
 static struct MHD_Daemon *start_daemon(struct kg_gateway *gw, const struct kg_config *cfg,
 				       char *err, size_t errcap)
 {
@@ -373,6 +418,7 @@ static struct MHD_Daemon *start_daemon(struct kg_gateway *gw, const struct kg_co
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
 			 MHD_USE_ERROR_LOG;
 	unsigned threads = cfg->server.threads ? cfg->server.threads : cpu_count();
+	struct MHD_OptionItem tls[4] = {{MHD_OPTION_END, 0, NULL}};
 	struct MHD_Daemon *d;
 
 	if (!listen_addr(cfg, &ss, &v6)) {
@@ -381,8 +427,16 @@ static struct MHD_Daemon *start_daemon(struct kg_gateway *gw, const struct kg_co
 	}
 	if (v6)
 		flags |= MHD_USE_IPv6;
+	if (gw->tls_cert != NULL) {
+		flags |= MHD_USE_TLS;
+		tls[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, gw->tls_cert};
+		tls[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, gw->tls_key};
+		tls[2] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+						 (void *)TLS_PRIORITIES};
+	}
 	d = MHD_start_daemon(
 		flags, cfg->server.listen_port, NULL, NULL, on_access, gw, MHD_OPTION_SOCK_ADDR, &ss,
+		MHD_OPTION_ARRAY, tls,
 		MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
 		cfg->server.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
 		cfg->server.connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
@@ -452,6 +506,8 @@ struct kg_gateway *kg_gateway_start(char *err, size_t errcap)
 	} else {
 		snprintf(gw->base_url, sizeof(gw->base_url), "%s", kg_config_base_url(cfg));
 	}
+	if (!load_tls(gw, cfg, err, errcap))
+		goto fail;
 	gw->up = kg_upstream_start(cfg, gw->base_url, effective_key(gw, cfg), err, errcap);
 	if (gw->up == NULL)
 		goto fail;
@@ -579,5 +635,9 @@ void kg_gateway_stop(struct kg_gateway *gw)
 		close(lsock);
 	kg_sim_stop(gw->sim);
 	kg_wipe(gw->sim_key, sizeof(gw->sim_key));
+	if (gw->tls_key != NULL)
+		kg_wipe(gw->tls_key, gw->tls_key_len);
+	free(gw->tls_key);
+	free(gw->tls_cert);
 	free(gw);
 }
