@@ -1015,6 +1015,66 @@ END_TEST
 
 /* ---- example files ---- */
 
+/* The config inside deploy/kubernetes.yaml loads (with its secret paths pointed at temp files),
+ * and the pod's termination grace covers drain_delay_s + shutdown_grace_s + 5 (design §5). */
+START_TEST(kubernetes_example)
+{
+	FILE *f = fopen(KG_SOURCE_DIR "/deploy/kubernetes.yaml", "rb");
+	static char doc[65536], yaml[65536];
+	char *start, *end, *line, *grace;
+	struct kg_config *cfg = NULL;
+	char *err = NULL;
+	size_t n, used = 0;
+	FILE *sec;
+
+	ck_assert_ptr_nonnull(f);
+	n = fread(doc, 1, sizeof(doc) - 1, f);
+	fclose(f);
+	doc[n] = '\0';
+	start = strstr(doc, "kycgate.yaml: |\n");
+	ck_assert_ptr_nonnull(start);
+	start += strlen("kycgate.yaml: |\n");
+	end = strstr(start, "\n---");
+	ck_assert_ptr_nonnull(end);
+	*end = '\0';
+	for (line = start; line != NULL && *line != '\0';) {
+		char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+
+		if (len >= 4)
+			used += (size_t)snprintf(yaml + used, sizeof(yaml) - used, "%.*s\n",
+						 (int)(len - 4), line + 4);
+		line = nl ? nl + 1 : NULL;
+	}
+	sec = fopen("/tmp/kycgate-k8s-key", "w");
+	fputs("sk_production_k8sexample0123456789", sec);
+	fclose(sec);
+	sec = fopen("/tmp/kycgate-k8s-lkey", "w");
+	fputs("0123456789abcdef0123456789abcdef0123456789abcdef", sec);
+	fclose(sec);
+	chmod("/tmp/kycgate-k8s-key", 0600);
+	chmod("/tmp/kycgate-k8s-lkey", 0600);
+	{
+		char *p;
+
+		while ((p = strstr(yaml, "/run/secrets/crossmint/api_key")) != NULL)
+			memcpy(p, "/tmp/kycgate-k8s-key          ", 30);
+		while ((p = strstr(yaml, "/run/secrets/log/locator_hash_key")) != NULL)
+			memcpy(p, "/tmp/kycgate-k8s-lkey            ", 33);
+	}
+	ck_assert_msg(kg_config_load_string("k8s", yaml, strlen(yaml), &cfg, &err) == KG_OK, "%s",
+		      err ? err : "");
+	ck_assert_int_eq(cfg->crossmint.environment, KG_ENV_PRODUCTION);
+	grace = strstr(end + 1, "terminationGracePeriodSeconds:");
+	ck_assert_ptr_nonnull(grace);
+	ck_assert_int_ge(strtol(grace + strlen("terminationGracePeriodSeconds:"), NULL, 10),
+			 (long)(cfg->server.drain_delay_s + cfg->server.shutdown_grace_s + 5));
+	kg_config_free(cfg);
+	unlink("/tmp/kycgate-k8s-key");
+	unlink("/tmp/kycgate-k8s-lkey");
+}
+END_TEST
+
 START_TEST(example_kycgate_yaml)
 {
 	struct kg_config *cfg = NULL;
@@ -1246,6 +1306,7 @@ static Suite *config_suite(void)
 	suite_add_tcase(s, ta);
 
 	tcase_add_test(tf, example_kycgate_yaml);
+	tcase_add_test(tf, kubernetes_example);
 	tcase_add_test(tf, example_dev_yaml);
 	tcase_add_test(tf, null_and_bad_arguments);
 	tcase_add_test(tf, unreadable_files);
