@@ -69,6 +69,7 @@ struct kg_req {
 	const struct kg_client *client; /* NULL with auth.mode none */
 	enum kg_req_state state;
 	unsigned long long started_ms;
+	unsigned long long started_us;  /* for the access line's duration */
 	char method[8];                 /* request method (cut), for the access line */
 	const char *outcome;            /* "ok" or the problem code answered (static) */
 	bool params_ok;                 /* params[] hold decoded, validated values */

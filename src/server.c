@@ -99,6 +99,7 @@ static struct kg_req *req_new(struct kg_gateway *gw, struct MHD_Connection *conn
 	req->gw = gw;
 	req->conn = conn;
 	req->started_ms = kg_now_ms();
+	req->started_us = kg_now_us();
 	req->outcome = "ok";
 	kg_metrics_gauge_add(KG_GAUGE_INFLIGHT, 1);
 	req->cfgref = kg_runtime_get();
@@ -278,7 +279,7 @@ static void account(struct kg_req *req, enum MHD_RequestTerminationCode toe)
 		.route = route ? route->tmpl : NULL,
 		.status = answered ? req->reply.status : 0,
 		.outcome = answered ? req->outcome : "client-gone",
-		.duration_ms = (double)(kg_now_ms() - req->started_ms),
+		.duration_ms = (double)(kg_now_us() - req->started_us) / 1000.0,
 		.upstream_status = req->call.method ? req->call.status : -1,
 		.upstream_ms = req->call.upstream_ms,
 		.attempts = req->call.attempts,

@@ -257,8 +257,8 @@ void up_finish(struct kg_upstream *up, struct kg_up_call *call, enum kg_up_resul
 		else
 			curl_easy_cleanup(easy);
 	}
-	if (call->started_ms != 0)
-		call->upstream_ms = (double)(kg_now_ms() - call->started_ms);
+	if (call->started_us != 0)
+		call->upstream_ms = (double)(kg_now_us() - call->started_us) / 1000.0;
 	call->easy = NULL;
 	call->priv = NULL;
 	if (p != NULL) {
@@ -349,7 +349,7 @@ void up_start_exchange(struct kg_upstream *up, struct kg_up_call *call)
 	struct settings *s = up->cur;
 	CURL *easy;
 
-	call->started_ms = kg_now_ms();
+	call->started_us = kg_now_us();
 	if (p == NULL) {
 		up_finish(up, call, KG_UP_ERROR);
 		return;
@@ -777,7 +777,7 @@ void kg_upstream_submit(struct kg_upstream *up, struct kg_up_call *call)
 	call->retry_after_s = 0;
 	call->budget_wait_s = 0;
 	call->attempts = 1;
-	call->started_ms = 0;
+	call->started_us = 0;
 	call->upstream_ms = 0;
 	call->answer = NULL;
 	call->shared = call->cached = false;

@@ -112,8 +112,20 @@ END_TEST
 
 struct spec_op {
 	char path[128];
-	char method[8];
+	char method[128];
 };
+
+static bool is_method(const char *k)
+{
+	static const char *const methods[] = {"get", "put", "post", "delete", "patch", "head",
+					      "options", NULL};
+	size_t i;
+
+	for (i = 0; methods[i] != NULL; i++)
+		if (strcmp(k, methods[i]) == 0)
+			return true;
+	return false;
+}
 
 /* Collects (path, method) pairs from the spec's paths mapping. */
 static size_t spec_ops(struct spec_op *ops, size_t cap)
@@ -150,8 +162,7 @@ static size_t spec_ops(struct spec_op *ops, size_t cap)
 		case YAML_SCALAR_EVENT:
 			if (expect_key) {
 				snprintf(last_key, sizeof(last_key), "%s", (char *)ev.data.scalar.value);
-				if (in_paths && depth == 3 && n < cap &&
-				    strspn(last_key, "getputpostdeletepatch") == strlen(last_key)) {
+				if (in_paths && depth == 3 && n < cap && is_method(last_key)) {
 					snprintf(ops[n].path, sizeof(ops[n].path), "%s", path);
 					snprintf(ops[n].method, sizeof(ops[n].method), "%s", last_key);
 					n++;

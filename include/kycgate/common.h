@@ -50,4 +50,7 @@ void kg_random_bytes(void *buf, size_t n);
 /* Monotonic clock in milliseconds. Thread-safe. */
 unsigned long long kg_now_ms(void);
 
+/* Monotonic clock in microseconds. Thread-safe. */
+unsigned long long kg_now_us(void);
+
 #endif

@@ -94,7 +94,7 @@ struct kg_up_call {
 	void *priv;
 	size_t resp_cap;
 	size_t resp_limit;
-	unsigned long long started_ms;
+	unsigned long long started_us;
 };
 
 /* Starts the engine thread. cfg is borrowed only during the call (the engine copies what it
