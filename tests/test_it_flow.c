@@ -52,6 +52,8 @@ static void call(const char *method, const char *target, const char *const *hdrs
 	ck_assert_str_eq(kt_str(last, "target"), up_target);
 	ck_assert(json_object_get_boolean(json_object_object_get(last, "apiKeyOk")));
 	ck_assert(!json_object_get_boolean(json_object_object_get(last, "authorization")));
+	ck_assert_str_eq(kt_str(last, "contentType"), "application/json");
+	ck_assert_ptr_nonnull(kt_str(last, "requestId"));
 	json_object_put(reqs);
 }
 

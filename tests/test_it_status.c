@@ -315,14 +315,33 @@ START_TEST(client_gone_stops_polling)
 }
 END_TEST
 
+/* 6 reads a minute on this gateway. A long-poll re-read takes a token only while more than 20%
+ * of the minute's tokens remain, so when the budget runs low the waiter waits and is answered
+ * with its latest state at its deadline, never 429; a normal read past the budget gets 429. */
 START_TEST(read_budget)
 {
 	struct kt_resp r;
+	struct timespec t0;
 	char v[16];
 	int i, limited = 0;
+	double ms;
 
-	/* 6 reads a minute: the first 6 go through, the 7th is refused with Retry-After. */
-	for (i = 0; i < 7; i++) {
+	for (i = 0; i < 4; i++) {
+		get(gw_budget.port, "/v1/users/userId:budget-nobody", &r);
+		ck_assert_int_eq(r.status, 404);
+		kt_resp_free(&r);
+	}
+	in_review_user("userId:budget-wait");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	get(gw_budget.port,
+	    "/v1/users/userId:budget-wait/verification?wait=2&products=regulated-transfer", &r);
+	ms = elapsed_ms(&t0);
+	ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+	/* The review ends at 1.5 s, but no re-read could take a token: the first state stands. */
+	ck_assert_str_eq(kt_str(r.json, "overall"), "in-review");
+	ck_assert_msg(ms >= 1800, "%.0f ms", ms);
+	kt_resp_free(&r);
+	for (i = 0; i < 3 && limited == 0; i++) {
 		get(gw_budget.port, "/v1/users/userId:budget-nobody", &r);
 		if (r.status == 429) {
 			limited++;
