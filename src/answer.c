@@ -31,7 +31,7 @@ struct kg_answer {
 };
 
 struct kg_answer *kg_answer_new(long status, char *body, size_t len, unsigned retry_after_s,
-				time_t observed_at)
+                                time_t observed_at)
 {
 	struct kg_answer *a = calloc(1, sizeof(*a));
 
@@ -95,17 +95,17 @@ time_t kg_answer_observed_at(const struct kg_answer *a)
 
 /* Normalizes the body for one view (the expensive part, done outside the lock). */
 static enum kg_err render(const struct kg_answer *a, const struct kg_view *v, struct view *out,
-			  const char **detail)
+                          const char **detail)
 {
 	struct kg_norm_opts o = {
-		.locator = v->locator,
-		.environment = v->environment,
-		.products = v->products,
-		.country = v->country,
-		.observed_at = a->observed_at,
-		.cache_ttl_ms = v->cache_ttl_ms,
-		.retry_after_s = a->retry_after_s,
-		.budget_wait_s = v->budget_wait_s,
+	    .locator = v->locator,
+	    .environment = v->environment,
+	    .products = v->products,
+	    .country = v->country,
+	    .observed_at = a->observed_at,
+	    .cache_ttl_ms = v->cache_ttl_ms,
+	    .retry_after_s = a->retry_after_s,
+	    .budget_wait_s = v->budget_wait_s,
 	};
 	struct json_object *up = NULL, *norm = NULL;
 	enum kg_err e;
@@ -142,8 +142,8 @@ static enum kg_err copy_out(const struct view *s, char **bytes, size_t *len, boo
 	return KG_OK;
 }
 
-enum kg_err kg_answer_view(struct kg_answer *a, const struct kg_view *v, char **bytes,
-			   size_t *len, bool *in_review, const char **detail)
+enum kg_err kg_answer_view(struct kg_answer *a, const struct kg_view *v, char **bytes, size_t *len,
+                           bool *in_review, const char **detail)
 {
 	struct view fresh = {.products = v->products};
 	enum kg_err e;

@@ -63,9 +63,9 @@ static void watch_file(struct ctl *c, const char *file)
 	d = strdup(file);
 	b = strdup(file);
 	if (d != NULL && b != NULL) {
-		int wd = inotify_add_watch(c->ino, dirname(d), IN_CLOSE_WRITE | IN_MOVED_TO |
-								       IN_CREATE | IN_DELETE |
-								       IN_ATTRIB);
+		int wd = inotify_add_watch(c->ino, dirname(d),
+		                           IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE |
+		                               IN_ATTRIB);
 
 		if (wd >= 0)
 			c->wds[c->n_wds++] = wd;
@@ -246,7 +246,7 @@ static void on_phase_timer(struct ctl *c)
 	if (c->phase == DRAINING) {
 		ref = kg_runtime_get();
 		c->grace_deadline_ms =
-			kg_now_ms() + 1000ull * kg_runtime_cfg(ref)->server.shutdown_grace_s;
+		    kg_now_ms() + 1000ull * kg_runtime_cfg(ref)->server.shutdown_grace_s;
 		kg_runtime_put(ref);
 		kg_gateway_quiesce(c->gw);
 		kg_log(KG_LOG_INFO, "quiesced", "detail",
@@ -307,7 +307,8 @@ int kg_control_run(const char *path, struct kg_gateway *gw, int sfd)
 			} else if (fd == c.ino) {
 				on_inotify(&c);
 			} else if (fd == c.debounce) {
-				if (read(c.debounce, &v, sizeof(v)) == sizeof(v) && c.phase == RUNNING)
+				if (read(c.debounce, &v, sizeof(v)) == sizeof(v) &&
+				    c.phase == RUNNING)
 					reload(&c, "file-change");
 			} else if (fd == c.phase_timer) {
 				on_phase_timer(&c);

@@ -21,41 +21,41 @@ struct kg_sim;
 struct kg_gateway {
 	struct MHD_Daemon *daemon;
 	struct kg_upstream *up;
-	struct kg_sim *sim;            /* embedded simulator, or NULL */
-	char base_url[256];            /* resolved upstream base URL */
-	uint16_t port;                 /* bound port */
-	enum kg_env environment;       /* fixed for the process (a switch needs a restart) */
-	atomic_size_t buffered;        /* request body bytes held now, all connections */
-	atomic_bool draining;          /* SIGTERM seen: /readyz answers 503 */
-	atomic_uint suspended;         /* requests suspended or resumed but not yet run again */
-	atomic_bool closing;           /* quiesced: answers carry Connection: close */
-	MHD_socket listen_fd;          /* kept open from quiesce until stop */
-	struct kg_up_call selfcheck;   /* the start-up read of a random unknown user */
-	char *tls_cert, *tls_key;      /* PEM read at start (the key wiped at stop) */
+	struct kg_sim *sim;          /* embedded simulator, or NULL */
+	char base_url[256];          /* resolved upstream base URL */
+	uint16_t port;               /* bound port */
+	enum kg_env environment;     /* fixed for the process (a switch needs a restart) */
+	atomic_size_t buffered;      /* request body bytes held now, all connections */
+	atomic_bool draining;        /* SIGTERM seen: /readyz answers 503 */
+	atomic_uint suspended;       /* requests suspended or resumed but not yet run again */
+	atomic_bool closing;         /* quiesced: answers carry Connection: close */
+	MHD_socket listen_fd;        /* kept open from quiesce until stop */
+	struct kg_up_call selfcheck; /* the start-up read of a random unknown user */
+	char *tls_cert, *tls_key;    /* PEM read at start (the key wiped at stop) */
 	size_t tls_cert_len, tls_key_len;
-	char sim_key[80];              /* the key made up for the embedded simulator, or "" */
-	const char *openapi;           /* the spec served at /openapi.yaml (static) */
+	char sim_key[80];    /* the key made up for the embedded simulator, or "" */
+	const char *openapi; /* the spec served at /openapi.yaml (static) */
 	size_t openapi_len;
 };
 
 /* What the gateway answers; built by handlers, sent by server.c. */
 struct kg_reply {
 	int status;
-	const char *content_type;      /* static */
-	char *body;                    /* new, wiped and freed after sending; NULL for none */
+	const char *content_type; /* static */
+	char *body;               /* new, wiped and freed after sending; NULL for none */
 	size_t len;
-	const char *allow;             /* Allow header, or NULL */
-	bool www_authenticate;         /* WWW-Authenticate: Bearer */
-	unsigned retry_after_s;        /* Retry-After when > 0 */
-	bool close;                    /* Connection: close */
-	bool is_static;                /* body is static memory, not freed */
+	const char *allow;      /* Allow header, or NULL */
+	bool www_authenticate;  /* WWW-Authenticate: Bearer */
+	unsigned retry_after_s; /* Retry-After when > 0 */
+	bool close;             /* Connection: close */
+	bool is_static;         /* body is static memory, not freed */
 };
 
 enum kg_req_state {
-	KG_REQ_BODY = 0,      /* accepting body bytes */
-	KG_REQ_UPSTREAM,      /* suspended, the engine holds the call */
-	KG_REQ_RESUMED,       /* the engine finished and resumed us */
-	KG_REQ_ANSWERED,      /* a reply was queued */
+	KG_REQ_BODY = 0, /* accepting body bytes */
+	KG_REQ_UPSTREAM, /* suspended, the engine holds the call */
+	KG_REQ_RESUMED,  /* the engine finished and resumed us */
+	KG_REQ_ANSWERED, /* a reply was queued */
 };
 
 #define KG_MAX_PARAM_BYTES (KG_MAX_LOCATOR_BYTES + 1)
@@ -63,28 +63,28 @@ enum kg_req_state {
 struct kg_req {
 	struct kg_gateway *gw;
 	struct MHD_Connection *conn;
-	struct kg_cfgref *cfgref;       /* config this request runs on */
-	const struct kg_config *cfg;    /* borrowed from cfgref */
+	struct kg_cfgref *cfgref;    /* config this request runs on */
+	const struct kg_config *cfg; /* borrowed from cfgref */
 	struct kg_match match;
 	const struct kg_client *client; /* NULL with auth.mode none */
 	enum kg_req_state state;
 	unsigned long long started_ms;
-	unsigned long long started_us;  /* for the access line's duration */
-	char method[8];                 /* request method (cut), for the access line */
-	const char *outcome;            /* "ok" or the problem code answered (static) */
-	bool params_ok;                 /* params[] hold decoded, validated values */
+	unsigned long long started_us; /* for the access line's duration */
+	char method[8];                /* request method (cut), for the access line */
+	const char *outcome;           /* "ok" or the problem code answered (static) */
+	bool params_ok;                /* params[] hold decoded, validated values */
 
 	char request_id[KG_MAX_REQUEST_ID_BYTES + 1];
 	char traceparent[64];
 	char tracestate[KG_MAX_TRACESTATE_BYTES + 1];
-	char content_type[128];         /* request Content-Type (cut), "" if none */
+	char content_type[128]; /* request Content-Type (cut), "" if none */
 
 	/* Body accumulation, bounded by body_limit and by the gateway's buffered budget. */
 	char *body;
 	size_t body_len, body_cap, body_limit;
-	size_t reserved;                /* bytes counted in gw->buffered for this request */
-	bool body_over;                 /* more bytes than body_limit arrived */
-	bool budget_over;               /* the buffered-bytes budget was spent */
+	size_t reserved;  /* bytes counted in gw->buffered for this request */
+	bool body_over;   /* more bytes than body_limit arrived */
+	bool budget_over; /* the buffered-bytes budget was spent */
 
 	/* Decoded path parameters, in route order. */
 	char params[KG_MAX_PARAMS][KG_MAX_PARAM_BYTES];
@@ -93,18 +93,18 @@ struct kg_req {
 	/* Verification query and long-poll state. */
 	unsigned products;
 	char country[3];
-	bool wait_given;                /* ?wait= was given */
-	unsigned wait_s;                /* ?wait=N, clamped to verification.max_wait_s */
+	bool wait_given; /* ?wait= was given */
+	unsigned wait_s; /* ?wait=N, clamped to verification.max_wait_s */
 	unsigned long long wait_deadline_ms;
-	unsigned backoff_ms;            /* next re-read delay: 250 ms doubling to 2 s */
-	bool waiting_counted;           /* counted in the client's waiting requests */
-	struct kg_answer *latest;       /* the latest good status answer while waiting */
+	unsigned backoff_ms;      /* next re-read delay: 250 ms doubling to 2 s */
+	bool waiting_counted;     /* counted in the client's waiting requests */
+	struct kg_answer *latest; /* the latest good status answer while waiting */
 
 	/* The upstream exchange and what is sent. */
 	struct kg_up_call call;
 	char *up_body;
 	size_t up_body_len;
-	bool followup_read;             /* the trigger answered without eligibility */
+	bool followup_read; /* the trigger answered without eligibility */
 
 	struct kg_reply reply;
 };
@@ -127,6 +127,6 @@ void kg_req_release(struct kg_req *req);
 
 /* handlers.c: sets req->reply to a problem answer. detail names the rule, never a value. */
 void kg_reply_problem(struct kg_req *req, enum kg_problem kind, int status, const char *detail,
-		      struct json_object *errors);
+                      struct json_object *errors);
 
 #endif

@@ -22,15 +22,15 @@
 /* ---- replies ------------------------------------------------------------------------------- */
 
 void kg_reply_problem(struct kg_req *req, enum kg_problem kind, int status, const char *detail,
-		      struct json_object *errors)
+                      struct json_object *errors)
 {
 	struct kg_problem_args a = {
-		.kind = kind,
-		.status = status,
-		.detail = detail,
-		.instance = req->match.route ? req->match.route->tmpl : req->match.path_tmpl,
-		.request_id = req->request_id,
-		.errors = errors,
+	    .kind = kind,
+	    .status = status,
+	    .detail = detail,
+	    .instance = req->match.route ? req->match.route->tmpl : req->match.path_tmpl,
+	    .request_id = req->request_id,
+	    .errors = errors,
 	};
 
 	if (kind == KG_PB_UPSTREAM_REJECTED) {
@@ -63,7 +63,7 @@ static void reply_json(struct kg_req *req, int status, char *body, size_t len)
 }
 
 static void reply_static(struct kg_req *req, int status, const char *ctype, const char *body,
-			 size_t len)
+                         size_t len)
 {
 	memset(&req->reply, 0, sizeof(req->reply));
 	req->reply.status = status;
@@ -102,9 +102,9 @@ static void request_id(struct kg_req *req)
 	r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
 	r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
 	snprintf(req->request_id, sizeof(req->request_id),
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1],
-		 r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14],
-		 r[15]);
+	         "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1],
+	         r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14],
+	         r[15]);
 }
 
 static bool lower_hex(const char *s, size_t n, bool nonzero)
@@ -145,7 +145,7 @@ struct framing {
 };
 
 static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
-				    const char *value)
+                                    const char *value)
 {
 	struct framing *f = cls;
 	const char *p;
@@ -213,10 +213,10 @@ static bool authorize(struct kg_req *req)
 	}
 	if ((req->client->scopes & req->match.route->scope) != req->match.route->scope) {
 		kg_reply_problem(req, KG_PB_FORBIDDEN, 0,
-				 req->match.route->scope == KG_SCOPE_CREATE
-					 ? "this route needs the users.create scope"
-					 : "this route needs the users.read scope",
-				 NULL);
+		                 req->match.route->scope == KG_SCOPE_CREATE
+		                     ? "this route needs the users.create scope"
+		                     : "this route needs the users.read scope",
+		                 NULL);
 		return false;
 	}
 	return true;
@@ -261,29 +261,29 @@ static bool body_checks(struct kg_req *req)
 	req->body_limit = req->cfg->server.max_body_bytes;
 	if (r->body == KG_BODY_DOCUMENT)
 		req->body_limit = is_raw_document_type(req->content_type)
-					  ? req->cfg->server.max_document_bytes
-					  : document_json_limit(req->cfg->server.max_document_bytes);
+		                      ? req->cfg->server.max_document_bytes
+		                      : document_json_limit(req->cfg->server.max_document_bytes);
 	if (cl != NULL) {
 		declared = strtoull(cl, &end, 10);
 		if (end == cl || *end != '\0' || declared > req->body_limit) {
 			kg_reply_problem(req, KG_PB_PAYLOAD_TOO_LARGE, 0,
-					 "the body is over this route's limit", NULL);
+			                 "the body is over this route's limit", NULL);
 			req->reply.close = true;
 			return false;
 		}
 	}
 	if (r->body == KG_BODY_JSON && strcmp(req->content_type, "application/json") != 0) {
 		kg_reply_problem(req, KG_PB_UNSUPPORTED_MEDIA_TYPE, 0,
-				 "this route takes application/json", NULL);
+		                 "this route takes application/json", NULL);
 		req->reply.close = true;
 		return false;
 	}
 	if (r->body == KG_BODY_DOCUMENT && !is_raw_document_type(req->content_type) &&
 	    strcmp(req->content_type, "application/json") != 0) {
 		kg_reply_problem(req, KG_PB_UNSUPPORTED_MEDIA_TYPE, 0,
-				 "documents are image/jpeg, image/png, application/pdf or "
-				 "application/json",
-				 NULL);
+		                 "documents are image/jpeg, image/png, application/pdf or "
+		                 "application/json",
+		                 NULL);
 		req->reply.close = true;
 		return false;
 	}
@@ -308,7 +308,7 @@ bool kg_handle_headers(struct kg_req *req)
 			return false;
 		}
 		kg_reply_problem(req, KG_PB_METHOD_NOT_ALLOWED, 0,
-				 "the route does not allow this method", NULL);
+		                 "the route does not allow this method", NULL);
 		req->reply.allow = req->match.allow;
 		return false;
 	}
@@ -325,7 +325,8 @@ static const char *param_rule(enum kg_param kind)
 {
 	switch (kind) {
 	case KG_PARAM_LOCATOR:
-		return "userLocator: not a valid locator (email:, userId:, phoneNumber:, twitter:, x:)";
+		return "userLocator: not a valid locator (email:, userId:, phoneNumber:, twitter:, "
+		       "x:)";
 	case KG_PARAM_DOC_TYPE:
 		return "documentType: must be one of id-passport, id-idcard-front, id-idcard-back, "
 		       "id-residency-permit, proof-of-address, proof-of-income, selfie-front, "
@@ -346,7 +347,7 @@ static bool param_valid(enum kg_param kind, const char *v, size_t n, const char 
 	case KG_PARAM_DOC_TYPE:
 		if (n == 6 && memcmp(v, "id-ssn", 6) == 0) {
 			*detail = "documentType: an SSN is not a document; send it in "
-				  "kycData.identityDocument of the user";
+			          "kycData.identityDocument of the user";
 			return false;
 		}
 		return kg_doc_type_parse(v, n) != KG_DOC_INVALID;
@@ -362,22 +363,22 @@ static bool param_valid(enum kg_param kind, const char *v, size_t n, const char 
 static bool decode_params(struct kg_req *req)
 {
 	static const char *const encoding =
-		"a path parameter has a bad percent-encoding, a control character or invalid UTF-8";
+	    "a path parameter has a bad percent-encoding, a control character or invalid UTF-8";
 	size_t i;
 
 	for (i = 0; i < req->match.n_params; i++) {
 		const struct kg_raw_param *p = &req->match.params[i];
 		const char *detail = NULL;
 		enum kg_err e = kg_pct_decode(p->raw, p->len, req->params[i], KG_MAX_PARAM_BYTES,
-					      &req->param_len[i]);
+		                              &req->param_len[i]);
 
 		if (e == KG_ERR_TOO_LARGE)
 			detail = p->kind == KG_PARAM_LOCATOR ? "userLocator: longer than 256 bytes"
-							     : param_rule(p->kind);
+			                                     : param_rule(p->kind);
 		else if (e != KG_OK)
 			detail = encoding;
 		else if (req->param_len[i] == 0 ||
-			 !param_valid(p->kind, req->params[i], req->param_len[i], &detail))
+		         !param_valid(p->kind, req->params[i], req->param_len[i], &detail))
 			detail = detail ? detail : param_rule(p->kind);
 		if (detail != NULL) {
 			kg_reply_problem(req, KG_PB_INVALID_REQUEST, 0, detail, NULL);
@@ -411,7 +412,7 @@ struct query {
 };
 
 static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const char *key,
-				     const char *value)
+                                     const char *value)
 {
 	struct query *q = cls;
 	size_t i;
@@ -430,7 +431,7 @@ static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const c
 
 /* Decodes one query value into out, or sets the problem. */
 static bool query_value(struct kg_req *req, const char *raw, char *out, size_t cap,
-			const char *rule)
+                        const char *rule)
 {
 	size_t n;
 
@@ -453,12 +454,12 @@ static bool parse_wait(struct kg_req *req, const char *raw)
 		n = n * 10 + (unsigned long long)(raw[i] - '0');
 	if (i == 0 || raw[i] != '\0') {
 		kg_reply_problem(req, KG_PB_INVALID_REQUEST, 0,
-				 "wait: an integer number of seconds from 0", NULL);
+		                 "wait: an integer number of seconds from 0", NULL);
 		return false;
 	}
 	req->wait_given = true;
-	req->wait_s = n > req->cfg->verification.max_wait_s ? req->cfg->verification.max_wait_s
-							     : (unsigned)n;
+	req->wait_s =
+	    n > req->cfg->verification.max_wait_s ? req->cfg->verification.max_wait_s : (unsigned)n;
 	req->wait_deadline_ms = req->started_ms + 1000ull * req->wait_s;
 	req->backoff_ms = 250;
 	return true;
@@ -485,10 +486,11 @@ static bool parse_query(struct kg_req *req, char *expires_at, size_t cap)
 	if (q.known == verify_query && q.values[0] != NULL) {
 		if (!query_value(req, q.values[0], buf, sizeof(buf), "products: not a list") ||
 		    kg_products_parse(buf, strlen(buf), &req->products) != KG_OK) {
-			kg_reply_problem(req, KG_PB_INVALID_REQUEST, 0,
-					 "products: a comma-separated list of onramp, onramp-light, "
-					 "offramp, regulated-transfer",
-					 NULL);
+			kg_reply_problem(
+			    req, KG_PB_INVALID_REQUEST, 0,
+			    "products: a comma-separated list of onramp, onramp-light, "
+			    "offramp, regulated-transfer",
+			    NULL);
 			return false;
 		}
 	}
@@ -496,7 +498,7 @@ static bool parse_query(struct kg_req *req, char *expires_at, size_t cap)
 		if (!query_value(req, q.values[1], buf, sizeof(buf), "country: not a country") ||
 		    !kg_country_valid(buf, strlen(buf))) {
 			kg_reply_problem(req, KG_PB_INVALID_REQUEST, 0,
-					 "country: an ISO 3166-1 alpha-2 code in upper case", NULL);
+			                 "country: an ISO 3166-1 alpha-2 code in upper case", NULL);
 			return false;
 		}
 		memcpy(req->country, buf, 3);
@@ -517,7 +519,7 @@ static struct json_object *parse_body(struct kg_req *req)
 	char *pointer = NULL;
 
 	if (req->body_len > 0 && kg_json_parse(req->body, req->body_len, KG_MAX_JSON_DEPTH, &obj,
-					       &detail, &pointer) == KG_OK)
+	                                       &detail, &pointer) == KG_OK)
 		return obj;
 	if (req->body_len == 0)
 		detail = "the body is empty";
@@ -571,7 +573,7 @@ static struct json_object *shape_json(struct kg_req *req, struct json_object *in
 	}
 	if (e != KG_OK)
 		kg_reply_problem(req, KG_PB_INVALID_REQUEST, 0,
-				 "the body breaks the rules listed in errors", errors);
+		                 "the body breaks the rules listed in errors", errors);
 	json_object_put(errors);
 	return out;
 }
@@ -582,24 +584,24 @@ static bool document_body(struct kg_req *req, const char *expires_at)
 	size_t tlen = 0;
 	const char *tname = param(req, KG_PARAM_DOC_TYPE, &tlen);
 	struct kg_doc_input in = {
-		.content_type = req->content_type,
-		.body = (const unsigned char *)req->body,
-		.body_len = req->body_len,
-		.expires_at_query = expires_at[0] ? expires_at : NULL,
-		.max_document_bytes = req->cfg->server.max_document_bytes,
+	    .content_type = req->content_type,
+	    .body = (const unsigned char *)req->body,
+	    .body_len = req->body_len,
+	    .expires_at_query = expires_at[0] ? expires_at : NULL,
+	    .max_document_bytes = req->cfg->server.max_document_bytes,
 	};
 	struct json_object *out = NULL, *errors = NULL;
 	const char *detail = NULL;
-	enum kg_err e = kg_shape_document(&in, loc, kg_doc_type_parse(tname, tlen), &out, &detail,
-					  &errors);
+	enum kg_err e =
+	    kg_shape_document(&in, loc, kg_doc_type_parse(tname, tlen), &out, &detail, &errors);
 	bool ok;
 
 	if (e != KG_OK) {
 		kg_reply_problem(req,
-				 e == KG_ERR_MEDIA_TYPE  ? KG_PB_UNSUPPORTED_MEDIA_TYPE
-				 : e == KG_ERR_TOO_LARGE ? KG_PB_PAYLOAD_TOO_LARGE
-							 : KG_PB_INVALID_REQUEST,
-				 0, detail, errors);
+		                 e == KG_ERR_MEDIA_TYPE  ? KG_PB_UNSUPPORTED_MEDIA_TYPE
+		                 : e == KG_ERR_TOO_LARGE ? KG_PB_PAYLOAD_TOO_LARGE
+		                                         : KG_PB_INVALID_REQUEST,
+		                 0, detail, errors);
 		json_object_put(errors);
 		return false;
 	}
@@ -649,9 +651,9 @@ static bool build_path(struct kg_req *req)
 			continue;
 		}
 		close = strchr(t, '}');
-		kind = strncmp(t, "{userLocator}", 13) == 0	 ? KG_PARAM_LOCATOR
+		kind = strncmp(t, "{userLocator}", 13) == 0  ? KG_PARAM_LOCATOR
 		       : strncmp(t, "{documentId}", 12) == 0 ? KG_PARAM_DOC_ID
-							      : KG_PARAM_ADDRESS;
+		                                             : KG_PARAM_ADDRESS;
 		v = param(req, kind, &vlen);
 		if (close == NULL || v == NULL)
 			return false;
@@ -679,7 +681,7 @@ static void local_route(struct kg_req *req)
 		bool ready = !atomic_load(&req->gw->draining);
 
 		n = snprintf(buf, sizeof(buf), "{\"status\":\"%s\",\"environment\":\"%s\"}",
-			     ready ? "ready" : "draining", kg_env_name(req->gw->environment));
+		             ready ? "ready" : "draining", kg_env_name(req->gw->environment));
 		reply_json(req, ready ? 200 : 503, strndup(buf, (size_t)n), (size_t)n);
 		return;
 	}
@@ -703,7 +705,8 @@ static void local_route(struct kg_req *req)
 	}
 }
 
-/* Long-poll waiters per client, process state across reloads (verification.max_waiting_per_client). */
+/* Long-poll waiters per client, process state across reloads (verification.max_waiting_per_client).
+ */
 #define MAX_WAIT_CLIENTS 1024
 
 static pthread_mutex_t waiting_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -745,7 +748,7 @@ static bool waiting_enter(struct kg_req *req)
 		kg_metrics_gauge_add(KG_GAUGE_LONGPOLL_WAITING, 1);
 	if (!ok) {
 		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0,
-				 "this client has too many long-poll requests waiting", NULL);
+		                 "this client has too many long-poll requests waiting", NULL);
 	}
 	return ok;
 }
@@ -811,15 +814,15 @@ static void count_upstream(const struct kg_req *req)
 {
 	const struct kg_up_call *c = &req->call;
 	static const enum kg_metrics_reason reasons[] = {
-		[KG_UP_TIMEOUT] = KG_UPERR_TIMEOUT,   [KG_UP_CONNECT] = KG_UPERR_CONNECT,
-		[KG_UP_RESET] = KG_UPERR_RESET,       [KG_UP_TOO_LARGE] = KG_UPERR_TOO_LARGE,
-		[KG_UP_SHUTDOWN] = KG_UPERR_SHUTDOWN, [KG_UP_ERROR] = KG_UPERR_OTHER,
+	    [KG_UP_TIMEOUT] = KG_UPERR_TIMEOUT,   [KG_UP_CONNECT] = KG_UPERR_CONNECT,
+	    [KG_UP_RESET] = KG_UPERR_RESET,       [KG_UP_TOO_LARGE] = KG_UPERR_TOO_LARGE,
+	    [KG_UP_SHUTDOWN] = KG_UPERR_SHUTDOWN, [KG_UP_ERROR] = KG_UPERR_OTHER,
 	};
 
 	if (c->shared || c->cached || c->result == KG_UP_BUDGET || c->result == KG_UP_DEADLINE)
 		return;
 	kg_metrics_upstream(req->match.route->operation, c->result == KG_UP_OK ? (int)c->status : 0,
-			    c->upstream_ms / 1000.0);
+	                    c->upstream_ms / 1000.0);
 	if (c->result != KG_UP_OK)
 		kg_metrics_upstream_error(reasons[c->result]);
 	else if (c->status == 401 || c->status == 403)
@@ -841,15 +844,15 @@ static bool upstream_problem(struct kg_req *req)
 		break;
 	case KG_UP_TIMEOUT:
 		kg_reply_problem(req, KG_PB_UPSTREAM_TIMEOUT, 0, "Crossmint did not answer in time",
-				 NULL);
+		                 NULL);
 		return true;
 	case KG_UP_TOO_LARGE:
 		kg_reply_problem(req, KG_PB_UPSTREAM_INVALID, 0, "Crossmint's answer is too large",
-				 NULL);
+		                 NULL);
 		return true;
 	case KG_UP_BUDGET:
 		kg_reply_problem(req, KG_PB_RATE_LIMITED, 0,
-				 "the gateway's upstream rate budget is spent", NULL);
+		                 "the gateway's upstream rate budget is spent", NULL);
 		req->reply.retry_after_s = c->budget_wait_s ? c->budget_wait_s : 1;
 		return true;
 	case KG_UP_SHUTDOWN:
@@ -858,9 +861,9 @@ static bool upstream_problem(struct kg_req *req)
 		return true;
 	default:
 		kg_reply_problem(req, KG_PB_UPSTREAM_ERROR, 0,
-				 c->result == KG_UP_CONNECT ? "Crossmint could not be reached"
-							    : "the connection to Crossmint failed",
-				 NULL);
+		                 c->result == KG_UP_CONNECT ? "Crossmint could not be reached"
+		                                            : "the connection to Crossmint failed",
+		                 NULL);
 		return true;
 	}
 	if (st >= 200 && st < 300)
@@ -872,21 +875,21 @@ static bool upstream_problem(struct kg_req *req)
 		       "project has the users KYC API enabled",
 		       NULL);
 		kg_reply_problem(req, KG_PB_UPSTREAM_AUTH, 0, "Crossmint refused the gateway's key",
-				 NULL);
+		                 NULL);
 	} else if (st == 408) {
 		kg_reply_problem(req, KG_PB_UPSTREAM_TIMEOUT, 0, "Crossmint answered 408", NULL);
 	} else if (st == 429) {
 		kg_reply_problem(req, KG_PB_RATE_LIMITED, 0, "Crossmint's rate limit was reached",
-				 NULL);
+		                 NULL);
 		req->reply.retry_after_s = c->retry_after_s ? c->retry_after_s : 1;
 	} else if (st >= 400 && st < 500) {
 		kg_reply_problem(req, KG_PB_UPSTREAM_REJECTED, (int)st,
-				 "Crossmint rejected the request; its answer is in upstream", NULL);
+		                 "Crossmint rejected the request; its answer is in upstream", NULL);
 	} else {
 		kg_reply_problem(req, KG_PB_UPSTREAM_ERROR, 0,
-				 st >= 300 && st < 400 ? "Crossmint answered with a redirect"
-						       : "Crossmint answered with a server error",
-				 NULL);
+		                 st >= 300 && st < 400 ? "Crossmint answered with a redirect"
+		                                       : "Crossmint answered with a server error",
+		                 NULL);
 	}
 	return true;
 }
@@ -899,13 +902,13 @@ static struct json_object *upstream_object(struct kg_req *req)
 
 	if (req->call.resp_len > 0 &&
 	    kg_json_parse(req->call.resp, req->call.resp_len, KG_MAX_JSON_DEPTH * 2, &obj, &detail,
-			  NULL) == KG_OK &&
+	                  NULL) == KG_OK &&
 	    json_object_is_type(obj, json_type_object))
 		return obj;
 	json_object_put(obj);
 	kg_metrics_upstream_error(KG_UPERR_INVALID_RESPONSE);
 	kg_reply_problem(req, KG_PB_UPSTREAM_INVALID, 0, "Crossmint's answer is not a JSON object",
-			 NULL);
+	                 NULL);
 	return NULL;
 }
 
@@ -932,12 +935,12 @@ static void pass_through(struct kg_req *req)
 static bool answer_view(struct kg_req *req, struct kg_answer *a, bool *in_review)
 {
 	struct kg_view v = {
-		.locator = param(req, KG_PARAM_LOCATOR, NULL),
-		.environment = kg_env_name(req->gw->environment),
-		.products = req->products,
-		.country = req->country[0] ? req->country : NULL,
-		.cache_ttl_ms = req->cfg->verification.cache_ttl_ms,
-		.budget_wait_s = req->call.budget_wait_s,
+	    .locator = param(req, KG_PARAM_LOCATOR, NULL),
+	    .environment = kg_env_name(req->gw->environment),
+	    .products = req->products,
+	    .country = req->country[0] ? req->country : NULL,
+	    .cache_ttl_ms = req->cfg->verification.cache_ttl_ms,
+	    .budget_wait_s = req->call.budget_wait_s,
 	};
 	const char *detail = NULL;
 	char *bytes = NULL;
@@ -960,7 +963,7 @@ static bool answer_view(struct kg_req *req, struct kg_answer *a, bool *in_review
 static bool client_gone(struct kg_req *req)
 {
 	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	    MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	char c;
 
 	return ci != NULL && recv(ci->connect_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
@@ -975,7 +978,8 @@ static bool next_poll(struct kg_req *req)
 	unsigned long long now = kg_now_ms(), at = now + req->backoff_ms;
 
 	/* The last re-read is placed shortly before the deadline, so the answer is as fresh as
-	 * the wait allows; a re-read still running at the deadline gives way to the latest state. */
+	 * the wait allows; a re-read still running at the deadline gives way to the latest state.
+	 */
 	if (at + LAST_READ_MARGIN_MS > req->wait_deadline_ms)
 		at = req->wait_deadline_ms - LAST_READ_MARGIN_MS;
 	if (at <= now || req->wait_deadline_ms <= now + LAST_READ_MARGIN_MS || client_gone(req))
@@ -997,7 +1001,7 @@ static bool status_answer(struct kg_req *req)
 	bool in_review = false;
 
 	if (req->latest != NULL && (req->call.result != KG_UP_OK || kg_answer_status(a) < 200 ||
-				    kg_answer_status(a) >= 300)) {
+	                            kg_answer_status(a) >= 300)) {
 		/* Mid-wait: a deadline, a failed re-read or shutdown answers the latest state. */
 		answer_view(req, req->latest, &in_review);
 		return false;
@@ -1046,7 +1050,7 @@ static bool trigger_answer(struct kg_req *req)
 	if (!present)
 		return follow_up_read(req);
 	a = kg_answer_new(req->call.status, req->call.resp, req->call.resp_len,
-			  req->call.retry_after_s, time(NULL));
+	                  req->call.retry_after_s, time(NULL));
 	req->call.resp = NULL;
 	req->call.resp_len = req->call.resp_cap = 0;
 	if (a == NULL) {

@@ -120,7 +120,7 @@ static void put_field(struct line *l, const char *key, const char *val, bool quo
 	escape(val, esc, sizeof(esc));
 	if (l->json)
 		n = snprintf(field, sizeof(field), ",\"%s\":%s%s%s", key, quoted ? "\"" : "", esc,
-			     quoted ? "\"" : "");
+		             quoted ? "\"" : "");
 	else
 		n = snprintf(field, sizeof(field), " %s=%s", key, esc);
 	if (n > 0 && (size_t)n < sizeof(field))
@@ -137,15 +137,15 @@ static void begin_line(struct line *l, enum kg_log_level level, const char *even
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	snprintf(t, sizeof(t), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
 	escape(event, esc, sizeof(esc));
 	if (l->json)
 		l->len = (size_t)snprintf(l->buf, sizeof(l->buf),
-					  "{\"time\":\"%s\",\"level\":\"%s\",\"event\":\"%s\"", t,
-					  level_names[level], esc);
+		                          "{\"time\":\"%s\",\"level\":\"%s\",\"event\":\"%s\"", t,
+		                          level_names[level], esc);
 	else
-		l->len = (size_t)snprintf(l->buf, sizeof(l->buf), "%s %s %s", t,
-					  level_names[level], esc);
+		l->len = (size_t)snprintf(l->buf, sizeof(l->buf), "%s %s %s", t, level_names[level],
+		                          esc);
 }
 
 static void end_line(struct line *l)

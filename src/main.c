@@ -25,13 +25,13 @@
 #define PROBE_TIMEOUT_MS 5000L
 
 static const char usage[] =
-	"usage: kycgate [--config FILE]         run the gateway (default $KYCGATE_CONFIG or\n"
-	"                                       " DEFAULT_CONFIG ")\n"
-	"       kycgate --check-config FILE     validate a config file; exit 0 when valid\n"
-	"       kycgate --probe URL             GET URL; exit 0 on a 2xx answer\n"
-	"       kycgate simulator --listen HOST:PORT [--api-key KEY] [--review-delay-ms N]\n"
-	"                                       run the Crossmint simulator alone\n"
-	"       kycgate --version | --help\n";
+    "usage: kycgate [--config FILE]         run the gateway (default $KYCGATE_CONFIG or\n"
+    "                                       " DEFAULT_CONFIG ")\n"
+    "       kycgate --check-config FILE     validate a config file; exit 0 when valid\n"
+    "       kycgate --probe URL             GET URL; exit 0 on a 2xx answer\n"
+    "       kycgate simulator --listen HOST:PORT [--api-key KEY] [--review-delay-ms N]\n"
+    "                                       run the Crossmint simulator alone\n"
+    "       kycgate --version | --help\n";
 
 static size_t discard(char *p, size_t size, size_t n, void *u)
 {
@@ -95,10 +95,11 @@ static bool raise_fd_limit(const struct kg_config *cfg)
 	rl.rlim_cur = rl.rlim_max;
 	setrlimit(RLIMIT_NOFILE, &rl);
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
-		kg_log(KG_LOG_ERROR, "start-refused", "reason",
-		       "server.max_connections + crossmint.max_inflight + 64 exceeds the open-files "
-		       "limit",
-		       NULL);
+		kg_log(
+		    KG_LOG_ERROR, "start-refused", "reason",
+		    "server.max_connections + crossmint.max_inflight + 64 exceeds the open-files "
+		    "limit",
+		    NULL);
 		return false;
 	}
 	return true;

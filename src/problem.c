@@ -14,25 +14,24 @@ struct kind {
 };
 
 static const struct kind kinds[KG_PB_COUNT] = {
-	[KG_PB_INVALID_REQUEST] = {400, "invalid-request", "The request is invalid"},
-	[KG_PB_UNAUTHORIZED] = {401, "unauthorized", "A valid bearer token is required"},
-	[KG_PB_FORBIDDEN] = {403, "forbidden", "The token lacks the scope this route needs"},
-	[KG_PB_NOT_FOUND] = {404, "not-found", "No such route"},
-	[KG_PB_METHOD_NOT_ALLOWED] = {405, "method-not-allowed",
-				      "The route does not allow this method"},
-	[KG_PB_PAYLOAD_TOO_LARGE] = {413, "payload-too-large", "The request body is too large"},
-	[KG_PB_UNSUPPORTED_MEDIA_TYPE] = {415, "unsupported-media-type",
-					  "The content type is not accepted here"},
-	[KG_PB_RATE_LIMITED] = {429, "rate-limited", "Too many requests"},
-	[KG_PB_UPSTREAM_REJECTED] = {400, "upstream-rejected", "Crossmint rejected the request"},
-	[KG_PB_UPSTREAM_AUTH] = {502, "upstream-auth",
-				 "Crossmint refused the gateway's credentials"},
-	[KG_PB_UPSTREAM_ERROR] = {502, "upstream-error", "Crossmint could not be reached"},
-	[KG_PB_UPSTREAM_INVALID] = {502, "upstream-invalid-response",
-				    "Crossmint's answer was not understood"},
-	[KG_PB_UPSTREAM_TIMEOUT] = {504, "upstream-timeout", "Crossmint did not answer in time"},
-	[KG_PB_UNAVAILABLE] = {503, "unavailable", "The gateway cannot take this request now"},
-	[KG_PB_INTERNAL] = {500, "internal", "Internal error"},
+    [KG_PB_INVALID_REQUEST] = {400, "invalid-request", "The request is invalid"},
+    [KG_PB_UNAUTHORIZED] = {401, "unauthorized", "A valid bearer token is required"},
+    [KG_PB_FORBIDDEN] = {403, "forbidden", "The token lacks the scope this route needs"},
+    [KG_PB_NOT_FOUND] = {404, "not-found", "No such route"},
+    [KG_PB_METHOD_NOT_ALLOWED] = {405, "method-not-allowed",
+                                  "The route does not allow this method"},
+    [KG_PB_PAYLOAD_TOO_LARGE] = {413, "payload-too-large", "The request body is too large"},
+    [KG_PB_UNSUPPORTED_MEDIA_TYPE] = {415, "unsupported-media-type",
+                                      "The content type is not accepted here"},
+    [KG_PB_RATE_LIMITED] = {429, "rate-limited", "Too many requests"},
+    [KG_PB_UPSTREAM_REJECTED] = {400, "upstream-rejected", "Crossmint rejected the request"},
+    [KG_PB_UPSTREAM_AUTH] = {502, "upstream-auth", "Crossmint refused the gateway's credentials"},
+    [KG_PB_UPSTREAM_ERROR] = {502, "upstream-error", "Crossmint could not be reached"},
+    [KG_PB_UPSTREAM_INVALID] = {502, "upstream-invalid-response",
+                                "Crossmint's answer was not understood"},
+    [KG_PB_UPSTREAM_TIMEOUT] = {504, "upstream-timeout", "Crossmint did not answer in time"},
+    [KG_PB_UNAVAILABLE] = {503, "unavailable", "The gateway cannot take this request now"},
+    [KG_PB_INTERNAL] = {500, "internal", "Internal error"},
 };
 
 int kg_problem_status(enum kg_problem p)
@@ -94,8 +93,8 @@ char *kg_problem_render(const struct kg_problem_args *a, size_t *len)
 		rc |= add(o, "upstream", up);
 		if (up != NULL) {
 			rc |= add(up, "status", json_object_new_int(a->upstream_status));
-			rc |= add(up, "body",
-				  upstream_body(a->upstream_body, a->upstream_body_len));
+			rc |=
+			    add(up, "body", upstream_body(a->upstream_body, a->upstream_body_len));
 		}
 	}
 	if (rc == 0)

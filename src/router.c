@@ -11,37 +11,37 @@
 #define LOC "{userLocator}"
 
 static const struct kg_route routes[] = {
-	{"PUT", "/v1/users/" LOC, KG_OP_USER_PUT, KG_SCOPE_CREATE, KG_BODY_JSON, "PUT",
-	 "/users/" LOC, "user.put"},
-	{"GET", "/v1/users/" LOC, KG_OP_USER_GET, KG_SCOPE_READ, KG_BODY_NONE, "GET",
-	 "/users/" LOC, "user.get"},
-	{"PUT", "/v1/users/" LOC "/consent", KG_OP_CONSENT_PUT, KG_SCOPE_CREATE, KG_BODY_JSON, "PUT",
-	 "/users/" LOC "/legal-documents", "consent.put"},
-	{"PUT", "/v1/users/" LOC "/documents/{documentType}", KG_OP_DOCUMENT_PUT, KG_SCOPE_CREATE,
-	 KG_BODY_DOCUMENT, "POST", "/documents", "document.put"},
-	{"GET", "/v1/documents/{documentId}", KG_OP_DOCUMENT_GET, KG_SCOPE_READ, KG_BODY_NONE, "GET",
-	 "/documents/{documentId}", "document.get"},
-	{"POST", "/v1/users/" LOC "/verification", KG_OP_VERIFY_POST, KG_SCOPE_CREATE, KG_BODY_NONE,
-	 "PUT", "/users/" LOC "/identity-verification", "verification.trigger"},
-	{"GET", "/v1/users/" LOC "/verification", KG_OP_VERIFY_GET, KG_SCOPE_READ, KG_BODY_NONE,
-	 "GET", "/users/" LOC "/identity-verification", "verification.get"},
-	{"PUT", "/v1/users/" LOC "/wallets/{address}", KG_OP_WALLET_PUT, KG_SCOPE_CREATE,
-	 KG_BODY_JSON, "PUT", "/users/" LOC "/linked-wallets/{address}", "wallet.put"},
-	{"GET", "/v1/users/" LOC "/wallets/{address}", KG_OP_WALLET_GET, KG_SCOPE_READ, KG_BODY_NONE,
-	 "GET", "/users/" LOC "/linked-wallets/{address}", "wallet.get"},
-	{"DELETE", "/v1/users/" LOC "/wallets/{address}", KG_OP_WALLET_DELETE, KG_SCOPE_CREATE,
-	 KG_BODY_NONE, "DELETE", "/users/" LOC "/linked-wallets/{address}", "wallet.delete"},
-	{"GET", "/healthz", KG_OP_HEALTHZ, 0, KG_BODY_NONE, NULL, NULL, "healthz"},
-	{"GET", "/readyz", KG_OP_READYZ, 0, KG_BODY_NONE, NULL, NULL, "readyz"},
-	{"GET", "/openapi.yaml", KG_OP_OPENAPI, 0, KG_BODY_NONE, NULL, NULL, "openapi"},
-	{"GET", "/metrics", KG_OP_METRICS, 0, KG_BODY_NONE, NULL, NULL, "metrics"},
+    {"PUT", "/v1/users/" LOC, KG_OP_USER_PUT, KG_SCOPE_CREATE, KG_BODY_JSON, "PUT", "/users/" LOC,
+     "user.put"},
+    {"GET", "/v1/users/" LOC, KG_OP_USER_GET, KG_SCOPE_READ, KG_BODY_NONE, "GET", "/users/" LOC,
+     "user.get"},
+    {"PUT", "/v1/users/" LOC "/consent", KG_OP_CONSENT_PUT, KG_SCOPE_CREATE, KG_BODY_JSON, "PUT",
+     "/users/" LOC "/legal-documents", "consent.put"},
+    {"PUT", "/v1/users/" LOC "/documents/{documentType}", KG_OP_DOCUMENT_PUT, KG_SCOPE_CREATE,
+     KG_BODY_DOCUMENT, "POST", "/documents", "document.put"},
+    {"GET", "/v1/documents/{documentId}", KG_OP_DOCUMENT_GET, KG_SCOPE_READ, KG_BODY_NONE, "GET",
+     "/documents/{documentId}", "document.get"},
+    {"POST", "/v1/users/" LOC "/verification", KG_OP_VERIFY_POST, KG_SCOPE_CREATE, KG_BODY_NONE,
+     "PUT", "/users/" LOC "/identity-verification", "verification.trigger"},
+    {"GET", "/v1/users/" LOC "/verification", KG_OP_VERIFY_GET, KG_SCOPE_READ, KG_BODY_NONE, "GET",
+     "/users/" LOC "/identity-verification", "verification.get"},
+    {"PUT", "/v1/users/" LOC "/wallets/{address}", KG_OP_WALLET_PUT, KG_SCOPE_CREATE, KG_BODY_JSON,
+     "PUT", "/users/" LOC "/linked-wallets/{address}", "wallet.put"},
+    {"GET", "/v1/users/" LOC "/wallets/{address}", KG_OP_WALLET_GET, KG_SCOPE_READ, KG_BODY_NONE,
+     "GET", "/users/" LOC "/linked-wallets/{address}", "wallet.get"},
+    {"DELETE", "/v1/users/" LOC "/wallets/{address}", KG_OP_WALLET_DELETE, KG_SCOPE_CREATE,
+     KG_BODY_NONE, "DELETE", "/users/" LOC "/linked-wallets/{address}", "wallet.delete"},
+    {"GET", "/healthz", KG_OP_HEALTHZ, 0, KG_BODY_NONE, NULL, NULL, "healthz"},
+    {"GET", "/readyz", KG_OP_READYZ, 0, KG_BODY_NONE, NULL, NULL, "readyz"},
+    {"GET", "/openapi.yaml", KG_OP_OPENAPI, 0, KG_BODY_NONE, NULL, NULL, "openapi"},
+    {"GET", "/metrics", KG_OP_METRICS, 0, KG_BODY_NONE, NULL, NULL, "metrics"},
 };
 
 static const char *const param_names[] = {
-	[KG_PARAM_LOCATOR] = "userLocator",
-	[KG_PARAM_DOC_TYPE] = "documentType",
-	[KG_PARAM_DOC_ID] = "documentId",
-	[KG_PARAM_ADDRESS] = "address",
+    [KG_PARAM_LOCATOR] = "userLocator",
+    [KG_PARAM_DOC_TYPE] = "documentType",
+    [KG_PARAM_DOC_ID] = "documentId",
+    [KG_PARAM_ADDRESS] = "address",
 };
 
 const struct kg_route *kg_routes(size_t *n)
@@ -63,7 +63,8 @@ static bool param_kind(const char *seg, size_t len, enum kg_param *kind)
 	if (len < 3 || seg[0] != '{' || seg[len - 1] != '}')
 		return false;
 	for (i = 0; i < sizeof(param_names) / sizeof(param_names[0]); i++) {
-		if (strlen(param_names[i]) == len - 2 && memcmp(param_names[i], seg + 1, len - 2) == 0) {
+		if (strlen(param_names[i]) == len - 2 &&
+		    memcmp(param_names[i], seg + 1, len - 2) == 0) {
 			*kind = (enum kg_param)i;
 			return true;
 		}

@@ -47,14 +47,14 @@ static struct MHD_Response *make_response(struct kg_reply *r)
 
 	if (r->body == NULL || r->is_static)
 		return MHD_create_response_from_buffer(r->len, r->body ? r->body : (char *)"",
-						       MHD_RESPMEM_PERSISTENT);
+		                                       MHD_RESPMEM_PERSISTENT);
 	o = malloc(sizeof(*o) + r->len);
 	if (o == NULL)
 		return NULL;
 	o->len = r->len;
 	memcpy(o->bytes, r->body, r->len);
 	return MHD_create_response_from_buffer_with_free_callback_cls(r->len, o->bytes, owned_free,
-								      o);
+	                                                              o);
 }
 
 static enum MHD_Result send_reply(struct kg_req *req)
@@ -200,7 +200,7 @@ static enum MHD_Result go_upstream(struct kg_req *req)
 {
 	if (kg_upstream_reserve(req->gw->up) != KG_OK) {
 		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "too many upstream calls in flight",
-				 NULL);
+		                 NULL);
 		return send_reply(req);
 	}
 	req->call.owner = req;
@@ -215,13 +215,13 @@ static enum MHD_Result go_upstream(struct kg_req *req)
 static enum MHD_Result on_complete(struct kg_req *req)
 {
 	if (req->body_over) {
-		kg_reply_problem(req, KG_PB_PAYLOAD_TOO_LARGE, 0, "the body is over this route's limit",
-				 NULL);
+		kg_reply_problem(req, KG_PB_PAYLOAD_TOO_LARGE, 0,
+		                 "the body is over this route's limit", NULL);
 		return send_reply(req);
 	}
 	if (req->budget_over) {
-		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "the gateway holds too many request bodies",
-				 NULL);
+		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0,
+		                 "the gateway holds too many request bodies", NULL);
 		return send_reply(req);
 	}
 	if (kg_handle_request(req))
@@ -230,8 +230,8 @@ static enum MHD_Result on_complete(struct kg_req *req)
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
-				 const char *method, const char *version, const char *upload_data,
-				 size_t *upload_data_size, void **con_cls)
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **con_cls)
 {
 	struct kg_req *req = *con_cls;
 
@@ -266,23 +266,23 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 static void account(struct kg_req *req, enum MHD_RequestTerminationCode toe)
 {
 	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	    MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	const struct kg_route *route = req->match.route;
 	char remote[INET6_ADDRSTRLEN] = "", user[KG_LOCATOR_HASH_LEN + 1];
 	const char *loc = NULL;
 	bool answered = req->state == KG_REQ_ANSWERED && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
 	struct kg_access a = {
-		.request_id = req->request_id,
-		.client = req->client ? req->client->name : NULL,
-		.remote = remote,
-		.method = req->method,
-		.route = route ? route->tmpl : NULL,
-		.status = answered ? req->reply.status : 0,
-		.outcome = answered ? req->outcome : "client-gone",
-		.duration_ms = (double)(kg_now_us() - req->started_us) / 1000.0,
-		.upstream_status = req->call.method ? req->call.status : -1,
-		.upstream_ms = req->call.upstream_ms,
-		.attempts = req->call.attempts,
+	    .request_id = req->request_id,
+	    .client = req->client ? req->client->name : NULL,
+	    .remote = remote,
+	    .method = req->method,
+	    .route = route ? route->tmpl : NULL,
+	    .status = answered ? req->reply.status : 0,
+	    .outcome = answered ? req->outcome : "client-gone",
+	    .duration_ms = (double)(kg_now_us() - req->started_us) / 1000.0,
+	    .upstream_status = req->call.method ? req->call.status : -1,
+	    .upstream_ms = req->call.upstream_ms,
+	    .attempts = req->call.attempts,
 	};
 	size_t i;
 
@@ -291,10 +291,10 @@ static void account(struct kg_req *req, enum MHD_RequestTerminationCode toe)
 
 		if (sa->sa_family == AF_INET)
 			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, remote,
-				  sizeof(remote));
+			          sizeof(remote));
 		else if (sa->sa_family == AF_INET6)
 			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, remote,
-				  sizeof(remote));
+			          sizeof(remote));
 	}
 	for (i = 0; req->params_ok && i < req->match.n_params; i++)
 		if (req->match.params[i].kind == KG_PARAM_LOCATOR)
@@ -305,11 +305,11 @@ static void account(struct kg_req *req, enum MHD_RequestTerminationCode toe)
 	}
 	kg_log_access(&a);
 	kg_metrics_http(route ? route->tmpl : NULL, req->method, a.status, a.duration_ms / 1000.0,
-			req->wait_given && req->wait_s > 0);
+	                req->wait_given && req->wait_s > 0);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-			 enum MHD_RequestTerminationCode toe)
+                         enum MHD_RequestTerminationCode toe)
 {
 	struct kg_req *req = *con_cls;
 
@@ -354,7 +354,7 @@ static bool listen_addr(const struct kg_config *cfg, struct sockaddr_storage *ss
 
 	memset(ss, 0, sizeof(*ss));
 	if (inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host,
-		      &in4->sin_addr) == 1) {
+	              &in4->sin_addr) == 1) {
 		in4->sin_family = AF_INET;
 		in4->sin_port = htons(cfg->server.listen_port);
 		*v6 = false;
@@ -412,12 +412,12 @@ static bool load_tls(struct kg_gateway *gw, const struct kg_config *cfg, char *e
 }
 
 static struct MHD_Daemon *start_daemon(struct kg_gateway *gw, const struct kg_config *cfg,
-				       char *err, size_t errcap)
+                                       char *err, size_t errcap)
 {
 	struct sockaddr_storage ss;
 	bool v6 = false;
-	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-			 MHD_USE_ERROR_LOG;
+	unsigned flags =
+	    MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	unsigned threads = cfg->server.threads ? cfg->server.threads : cpu_count();
 	struct MHD_OptionItem tls[4] = {{MHD_OPTION_END, 0, NULL}};
 	struct MHD_Daemon *d;
@@ -432,34 +432,34 @@ static struct MHD_Daemon *start_daemon(struct kg_gateway *gw, const struct kg_co
 		flags |= MHD_USE_TLS;
 		tls[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, gw->tls_cert};
 		tls[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, gw->tls_key};
-		tls[2] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
-						 (void *)TLS_PRIORITIES};
+		tls[2] =
+		    (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES};
 	}
 	d = MHD_start_daemon(
-		flags, cfg->server.listen_port, NULL, NULL, on_access, gw, MHD_OPTION_SOCK_ADDR, &ss,
-		MHD_OPTION_ARRAY, tls,
-		MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
-		cfg->server.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-		cfg->server.connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		(size_t)CONNECTION_MEMORY_LIMIT, MHD_OPTION_LISTEN_BACKLOG_SIZE, LISTEN_BACKLOG,
-		MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_NOTIFY_COMPLETED,
-		on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+	    flags, cfg->server.listen_port, NULL, NULL, on_access, gw, MHD_OPTION_SOCK_ADDR, &ss,
+	    MHD_OPTION_ARRAY, tls, MHD_OPTION_THREAD_POOL_SIZE, threads,
+	    MHD_OPTION_CONNECTION_LIMIT, cfg->server.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+	    cfg->server.connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)CONNECTION_MEMORY_LIMIT, MHD_OPTION_LISTEN_BACKLOG_SIZE, LISTEN_BACKLOG,
+	    MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_NOTIFY_COMPLETED,
+	    on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
 	if (d == NULL)
-		snprintf(err, errcap, "cannot listen on server.listen (address in use or not allowed)");
+		snprintf(err, errcap,
+		         "cannot listen on server.listen (address in use or not allowed)");
 	return d;
 }
 
 /* With the simulator environment: an in-process simulator on an ephemeral loopback port, reached
  * over real HTTP through the same libcurl path (design §6). */
 static bool start_simulator(struct kg_gateway *gw, const struct kg_config *cfg, char *err,
-			    size_t errcap)
+                            size_t errcap)
 {
 	struct kg_sim_opts o = {
-		.host = "127.0.0.1",
-		.api_key = cfg->crossmint.api_key,
-		.review_delay_ms = cfg->simulator.review_delay_ms,
-		.edd_countries = (const char(*)[3])cfg->simulator.edd_countries,
-		.n_edd_countries = cfg->simulator.n_edd_countries,
+	    .host = "127.0.0.1",
+	    .api_key = cfg->crossmint.api_key,
+	    .review_delay_ms = cfg->simulator.review_delay_ms,
+	    .edd_countries = (const char(*)[3])cfg->simulator.edd_countries,
+	    .n_edd_countries = cfg->simulator.n_edd_countries,
 	};
 	unsigned char rnd[16];
 	size_t i;
@@ -542,8 +542,8 @@ enum kg_err kg_gateway_reconfigure(struct kg_gateway *gw, const struct kg_config
 	if (gw->sim != NULL) {
 		kg_sim_set_api_key(gw->sim, effective_key(gw, cfg));
 		kg_sim_set_behaviour(gw->sim, cfg->simulator.review_delay_ms,
-				     (const char(*)[3])cfg->simulator.edd_countries,
-				     cfg->simulator.n_edd_countries);
+		                     (const char(*)[3])cfg->simulator.edd_countries,
+		                     cfg->simulator.n_edd_countries);
 	} else if (kg_config_base_url(cfg) != NULL) {
 		base = kg_config_base_url(cfg);
 	}
@@ -576,7 +576,8 @@ static void selfcheck_done(struct kg_up_call *c)
 		       "the API key works", NULL);
 	} else if (c->result != KG_UP_SHUTDOWN) {
 		kg_log(KG_LOG_WARN, "upstream-selfcheck", "status", status, "detail",
-		       "Crossmint gave no verdict on the key; it will show at the first call", NULL);
+		       "Crossmint gave no verdict on the key; it will show at the first call",
+		       NULL);
 	}
 	kg_up_call_cleanup(c);
 }

@@ -52,8 +52,8 @@ static void settings_put(struct settings *s)
 
 static bool loopback_url(const char *url)
 {
-	static const char *const prefixes[] = {"http://127.", "http://localhost:", "http://localhost/",
-					       "http://[::1]"};
+	static const char *const prefixes[] = {
+	    "http://127.", "http://localhost:", "http://localhost/", "http://[::1]"};
 	size_t i;
 
 	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
@@ -63,7 +63,7 @@ static bool loopback_url(const char *url)
 }
 
 static struct settings *settings_new(const struct kg_config *cfg, const char *base_url,
-				     const char *api_key)
+                                     const char *api_key)
 {
 	struct settings *s = calloc(1, sizeof(*s));
 	const char *key = api_key ? api_key : "";
@@ -77,7 +77,8 @@ static struct settings *settings_new(const struct kg_config *cfg, const char *ba
 	s->api_version = strdup(cfg->crossmint.api_version);
 	s->proxy = strdup(cfg->crossmint.proxy ? cfg->crossmint.proxy : "");
 	s->api_key_header = malloc(klen);
-	if (s->base_url == NULL || s->api_version == NULL || s->proxy == NULL || s->api_key_header == NULL)
+	if (s->base_url == NULL || s->api_version == NULL || s->proxy == NULL ||
+	    s->api_key_header == NULL)
 		goto fail;
 	snprintf(s->api_key_header, klen, "X-API-KEY: %s", key);
 	/* The key node is built by hand so the key exists once in memory, wiped on free. */
@@ -184,7 +185,8 @@ static int on_timer(CURLM *multi, long timeout_ms, void *userp)
 {
 	struct kg_upstream *up = userp;
 
-	up->timer_deadline_ms = timeout_ms < 0 ? -1 : (long long)(kg_now_ms() + (unsigned long long)timeout_ms);
+	up->timer_deadline_ms =
+	    timeout_ms < 0 ? -1 : (long long)(kg_now_ms() + (unsigned long long)timeout_ms);
 	return 0;
 }
 
@@ -217,7 +219,7 @@ static enum kg_up_result map_result(CURLcode rc, bool too_large)
 	}
 }
 
-#define CALL_OF(t, field) ((struct kg_up_call *)((char *)(t) - offsetof(struct kg_up_call, field)))
+#define CALL_OF(t, field) ((struct kg_up_call *)((char *)(t)-offsetof(struct kg_up_call, field)))
 
 static void fire_start(struct kg_upstream *up, struct kg_up_timer *t);
 static void fire_deadline(struct kg_upstream *up, struct kg_up_timer *t);
@@ -366,7 +368,7 @@ void up_start_exchange(struct kg_upstream *up, struct kg_up_call *call)
 	curl_easy_reset(easy);
 	call->easy = easy;
 	if ((size_t)snprintf(p->url, sizeof(p->url), "%s/%s%s", s->base_url, s->api_version,
-			     call->path) >= sizeof(p->url)) {
+	                     call->path) >= sizeof(p->url)) {
 		up_finish(up, call, KG_UP_ERROR);
 		return;
 	}
@@ -395,7 +397,7 @@ static void reap(struct kg_upstream *up)
 			continue;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&call);
 		up_finish(up, call,
-			  map_result(msg->data.result, ((struct callpriv *)call->priv)->too_large));
+		          map_result(msg->data.result, ((struct callpriv *)call->priv)->too_large));
 	}
 }
 
@@ -465,7 +467,8 @@ unsigned kg_upstream_budget_wait_s(struct kg_upstream *up)
 	return s;
 }
 
-/* ---- admission -------------------------------------------------------------------------------- */
+/* ---- admission --------------------------------------------------------------------------------
+ */
 
 /* Runs a call now: a status read joins or reuses; others take a token and go to curl. */
 static void begin(struct kg_upstream *up, struct kg_up_call *call)
@@ -625,9 +628,9 @@ static void end_waits(struct kg_upstream *up)
 		return;
 	for (i = 0; i < up->heap.n; i++) {
 		struct kg_up_timer *t = up->heap.items[i];
-		struct kg_up_call *call = t->fire == fire_start	     ? CALL_OF(t, start_timer)
-					  : t->fire == fire_deadline ? CALL_OF(t, deadline_timer)
-								     : NULL;
+		struct kg_up_call *call = t->fire == fire_start      ? CALL_OF(t, start_timer)
+		                          : t->fire == fire_deadline ? CALL_OF(t, deadline_timer)
+		                                                     : NULL;
 
 		if (call != NULL && call->low_priority && call->state != CS_DONE &&
 		    (n == 0 || calls[n - 1] != call))
@@ -701,7 +704,7 @@ static void engine_free(struct kg_upstream *up)
 }
 
 struct kg_upstream *kg_upstream_start(const struct kg_config *cfg, const char *base_url,
-				      const char *api_key, char *err, size_t errcap)
+                                      const char *api_key, char *err, size_t errcap)
 {
 	struct kg_upstream *up = calloc(1, sizeof(*up));
 	struct epoll_event ev = {.events = EPOLLIN};
@@ -797,7 +800,7 @@ void kg_upstream_submit(struct kg_upstream *up, struct kg_up_call *call)
 }
 
 enum kg_err kg_upstream_configure(struct kg_upstream *up, const struct kg_config *cfg,
-				  const char *base_url, const char *api_key)
+                                  const char *base_url, const char *api_key)
 {
 	struct settings *s = settings_new(cfg, base_url, api_key), *old;
 

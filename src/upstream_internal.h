@@ -21,8 +21,8 @@ struct settings {
 	atomic_uint refs;
 	char *base_url;
 	char *api_version;
-	char *api_key_header;          /* "X-API-KEY: ..." (wiped on free) */
-	struct curl_slist *common;     /* built once per generation */
+	char *api_key_header;      /* "X-API-KEY: ..." (wiped on free) */
+	struct curl_slist *common; /* built once per generation */
 	long connect_timeout_ms;
 	long timeout_ms;
 	unsigned max_inflight;
@@ -31,7 +31,7 @@ struct settings {
 	char *proxy;
 	bool allow_http;
 	unsigned cache_ttl_ms;
-	unsigned reads_per_minute;     /* 0 = unlimited */
+	unsigned reads_per_minute; /* 0 = unlimited */
 	unsigned writes_per_minute;
 };
 
@@ -44,13 +44,13 @@ struct bucket {
 
 /* One user's reads: the flight in progress, the reads joined to it, the last good answer. */
 struct entry {
-	struct entry *next;            /* hash chain */
+	struct entry *next; /* hash chain */
 	char key[KG_MAX_LOCATOR_BYTES + 1];
-	uint64_t gen;                  /* raised by every write to this user */
-	struct kg_up_call *flight;     /* the upstream read in progress, or NULL */
+	uint64_t gen;              /* raised by every write to this user */
+	struct kg_up_call *flight; /* the upstream read in progress, or NULL */
 	uint64_t flight_gen;
-	struct kg_up_call *joiners;    /* reads waiting for the flight */
-	struct kg_answer *answer;      /* last good answer, or NULL */
+	struct kg_up_call *joiners; /* reads waiting for the flight */
+	struct kg_answer *answer;   /* last good answer, or NULL */
 	uint64_t answer_gen;
 	unsigned long long answer_ms;
 };
@@ -67,26 +67,26 @@ struct kg_upstream {
 	int epfd;
 	int wakefd;
 	CURLM *multi;
-	long long timer_deadline_ms;   /* curl's timer; -1: none */
+	long long timer_deadline_ms; /* curl's timer; -1: none */
 
-	pthread_mutex_t lock;          /* guards the queue, settings and the buckets */
+	pthread_mutex_t lock; /* guards the queue, settings and the buckets */
 	struct kg_up_call *q_head, *q_tail;
 	struct settings *settings;
 	struct bucket reads, writes;
 
-	atomic_uint inflight;          /* reserved calls: queued, waiting, inside curl */
+	atomic_uint inflight; /* reserved calls: queued, waiting, inside curl */
 	atomic_uint max_inflight;
 	atomic_bool stopping;
-	atomic_bool end_waits;         /* long-poll waiters are to be answered now (draining) */
-	bool waits_ended;              /* engine thread: end_waits was handled */
+	atomic_bool end_waits; /* long-poll waiters are to be answered now (draining) */
+	bool waits_ended;      /* engine thread: end_waits was handled */
 
 	/* Engine thread only. */
-	struct kg_up_call *live;       /* calls inside curl */
+	struct kg_up_call *live; /* calls inside curl */
 	struct heap heap;
 	struct entry *entries[ENTRY_BUCKETS];
 	size_t n_entries;
 	struct kg_up_timer sweep;
-	struct settings *cur;          /* the settings taken at the last hand-over */
+	struct settings *cur; /* the settings taken at the last hand-over */
 	CURL *pool[64];
 	size_t n_pool;
 };

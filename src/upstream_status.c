@@ -81,7 +81,7 @@ void up_status_unjoin(struct kg_upstream *up, struct kg_up_call *call)
 
 /* Hands the same outcome (and a reference to the same answer) to one read. */
 static void deliver(struct kg_upstream *up, struct kg_up_call *call, const struct kg_up_call *from,
-		    struct kg_answer *answer)
+                    struct kg_answer *answer)
 {
 	call->status = from->status;
 	call->retry_after_s = from->retry_after_s;
@@ -99,7 +99,8 @@ static void flight_done(struct kg_up_call *f)
 	struct kg_up_call *j;
 
 	if (f->result == KG_UP_OK) {
-		answer = kg_answer_new(f->status, f->resp, f->resp_len, f->retry_after_s, time(NULL));
+		answer =
+		    kg_answer_new(f->status, f->resp, f->resp_len, f->retry_after_s, time(NULL));
 		f->resp = NULL;
 		f->resp_len = f->resp_cap = 0;
 	}
@@ -121,7 +122,7 @@ static void flight_done(struct kg_up_call *f)
 
 /* A new upstream read for e, copying the request's identity headers from call. */
 static struct kg_up_call *flight_new(struct kg_upstream *up, struct entry *e,
-				     const struct kg_up_call *call)
+                                     const struct kg_up_call *call)
 {
 	struct kg_up_call *f = calloc(1, sizeof(*f));
 

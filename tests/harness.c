@@ -117,7 +117,7 @@ void kt_start_simulator(struct kt_proc *p, const char *const *extra)
 }
 
 void kt_start_gateway(struct kt_proc *p, const char *yaml, unsigned sim_port,
-		      const char *const *env)
+                      const char *const *env)
 {
 	char *argv[] = {KG_BINARY, "--config", p->conf_path, NULL};
 	char port[16];
@@ -201,7 +201,7 @@ static size_t on_hdr(char *d, size_t size, size_t n, void *u)
 }
 
 void kt_http(unsigned port, const char *method, const char *target, const char *const *headers,
-	     const void *body, size_t len, struct kt_resp *r)
+             const void *body, size_t len, struct kt_resp *r)
 {
 	CURL *c = curl_easy_init();
 	struct curl_slist *hl = curl_slist_append(NULL, "Expect:");

@@ -24,7 +24,7 @@ void kt_start_simulator(struct kt_proc *p, const char *const *extra_args);
  * variables in env ("NAME=value", NULL-terminated, may be NULL), waiting for its listening
  * line. The YAML may contain "@SIMPORT@", replaced by sim_port. */
 void kt_start_gateway(struct kt_proc *p, const char *yaml, unsigned sim_port,
-		      const char *const *env);
+                      const char *const *env);
 
 /* Sends SIGTERM and waits; returns the exit status (or -1 when it had to be killed). */
 int kt_stop(struct kt_proc *p);
@@ -34,15 +34,15 @@ char *kt_read_log(const struct kt_proc *p);
 
 struct kt_resp {
 	long status;
-	char *body;          /* NUL-terminated */
+	char *body; /* NUL-terminated */
 	size_t len;
-	char headers[8192];  /* raw response header block */
+	char headers[8192];       /* raw response header block */
 	struct json_object *json; /* parsed body, or NULL */
 };
 
 /* One HTTP exchange with 127.0.0.1:port. headers is NULL-terminated ("Name: value"). */
 void kt_http(unsigned port, const char *method, const char *target, const char *const *headers,
-	     const void *body, size_t len, struct kt_resp *r);
+             const void *body, size_t len, struct kt_resp *r);
 void kt_resp_free(struct kt_resp *r);
 
 /* The value of a response header (case-insensitive), copied into out; false when absent. */
@@ -61,8 +61,6 @@ void kt_sim_clear(unsigned sim_port);
 
 /* A string member of a JSON object, or NULL. */
 const char *kt_str(struct json_object *o, const char *key);
-
-
 
 /* Runs build/kycgate with argv (argv[0] ignored, NULL-terminated) to completion; its stdout and
  * stderr go into *out (new, caller frees). Returns the exit code, or -1. */

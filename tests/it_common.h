@@ -10,40 +10,39 @@
 #define IT_READER "Authorization: Bearer reader-token-0123456789abcdef"
 #define IT_JSON "Content-Type: application/json"
 
-static const char it_gateway_yaml[] =
-	"server:\n"
-	"  listen: \"127.0.0.1:0\"\n"
-	"  threads: 2\n"
-	"  drain_delay_s: 0\n"
-	"  shutdown_grace_s: 1\n"
-	"  max_document_bytes: 1048576\n"
-	"crossmint:\n"
-	"  environment: staging\n"
-	"  base_url: \"http://127.0.0.1:@SIMPORT@\"\n"
-	"  api_key: \"${IT_API_KEY}\"\n"
-	"  timeout_ms: 2000\n"
-	"  rate_limit: {writes_per_minute: 0, reads_per_minute: 0}\n"
-	"verification:\n"
-	"  cache_ttl_ms: 0\n"
-	"auth:\n"
-	"  mode: tokens\n"
-	"  clients:\n"
-	"    - name: writer\n"
-	"      token: \"writer-token-0123456789abcdef\"\n"
-	"      scopes: [users.create, users.read]\n"
-	"    - name: reader\n"
-	"      token: \"reader-token-0123456789abcdef\"\n"
-	"      scopes: [users.read]\n"
-	"log:\n"
-	"  format: json\n"
-	"  level: info\n";
+static const char it_gateway_yaml[] = "server:\n"
+                                      "  listen: \"127.0.0.1:0\"\n"
+                                      "  threads: 2\n"
+                                      "  drain_delay_s: 0\n"
+                                      "  shutdown_grace_s: 1\n"
+                                      "  max_document_bytes: 1048576\n"
+                                      "crossmint:\n"
+                                      "  environment: staging\n"
+                                      "  base_url: \"http://127.0.0.1:@SIMPORT@\"\n"
+                                      "  api_key: \"${IT_API_KEY}\"\n"
+                                      "  timeout_ms: 2000\n"
+                                      "  rate_limit: {writes_per_minute: 0, reads_per_minute: 0}\n"
+                                      "verification:\n"
+                                      "  cache_ttl_ms: 0\n"
+                                      "auth:\n"
+                                      "  mode: tokens\n"
+                                      "  clients:\n"
+                                      "    - name: writer\n"
+                                      "      token: \"writer-token-0123456789abcdef\"\n"
+                                      "      scopes: [users.create, users.read]\n"
+                                      "    - name: reader\n"
+                                      "      token: \"reader-token-0123456789abcdef\"\n"
+                                      "      scopes: [users.read]\n"
+                                      "log:\n"
+                                      "  format: json\n"
+                                      "  level: info\n";
 
 static struct kt_proc it_sim, it_gw;
 
 static inline void it_setup(void)
 {
 	static const char *const sim_args[] = {"--api-key", IT_KEY, "--review-delay-ms", "300",
-					       NULL};
+	                                       NULL};
 	static const char *const env[] = {"IT_API_KEY=" IT_KEY, NULL};
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -66,12 +65,12 @@ static inline void it_assert_problem(const struct kt_resp *r, long status, const
 	const char *t;
 
 	ck_assert_msg(r->status == status, "status %ld, wanted %ld; body %s", r->status, status,
-		      r->body);
+	              r->body);
 	ck_assert_ptr_nonnull(r->json);
 	snprintf(type, sizeof(type), "urn:kycgate:problem:%s", code);
 	t = kt_str(r->json, "type");
 	ck_assert_msg(t != NULL && strcmp(t, type) == 0, "type %s, wanted %s", t ? t : "(none)",
-		      type);
+	              type);
 	ck_assert(kt_header(r, "Content-Type", ct, sizeof(ct)));
 	ck_assert_str_eq(ct, "application/problem+json");
 	ck_assert_ptr_nonnull(kt_str(r->json, "requestId"));

@@ -1043,7 +1043,7 @@ START_TEST(kubernetes_example)
 
 		if (len >= 4)
 			used += (size_t)snprintf(yaml + used, sizeof(yaml) - used, "%.*s\n",
-						 (int)(len - 4), line + 4);
+			                         (int)(len - 4), line + 4);
 		line = nl ? nl + 1 : NULL;
 	}
 	sec = fopen("/tmp/kycgate-k8s-key", "w");
@@ -1063,12 +1063,12 @@ START_TEST(kubernetes_example)
 			memcpy(p, "/tmp/kycgate-k8s-lkey            ", 33);
 	}
 	ck_assert_msg(kg_config_load_string("k8s", yaml, strlen(yaml), &cfg, &err) == KG_OK, "%s",
-		      err ? err : "");
+	              err ? err : "");
 	ck_assert_int_eq(cfg->crossmint.environment, KG_ENV_PRODUCTION);
 	grace = strstr(end + 1, "terminationGracePeriodSeconds:");
 	ck_assert_ptr_nonnull(grace);
 	ck_assert_int_ge(strtol(grace + strlen("terminationGracePeriodSeconds:"), NULL, 10),
-			 (long)(cfg->server.drain_delay_s + cfg->server.shutdown_grace_s + 5));
+	                 (long)(cfg->server.drain_delay_s + cfg->server.shutdown_grace_s + 5));
 	kg_config_free(cfg);
 	unlink("/tmp/kycgate-k8s-key");
 	unlink("/tmp/kycgate-k8s-lkey");

@@ -10,13 +10,12 @@
 
 #include "harness.h"
 
-static const char embedded_yaml[] =
-	"server:\n  listen: \"127.0.0.1:0\"\n  drain_delay_s: 0\n"
-	"crossmint:\n  environment: simulator\n"
-	"simulator:\n  review_delay_ms: 200\n"
-	"auth:\n  mode: tokens\n  clients:\n    - name: dev\n"
-	"      token: \"embedded-token-0123456789abcdef\"\n"
-	"      scopes: [users.create, users.read]\n";
+static const char embedded_yaml[] = "server:\n  listen: \"127.0.0.1:0\"\n  drain_delay_s: 0\n"
+                                    "crossmint:\n  environment: simulator\n"
+                                    "simulator:\n  review_delay_ms: 200\n"
+                                    "auth:\n  mode: tokens\n  clients:\n    - name: dev\n"
+                                    "      token: \"embedded-token-0123456789abcdef\"\n"
+                                    "      scopes: [users.create, users.read]\n";
 
 START_TEST(version_help_usage)
 {
@@ -52,10 +51,11 @@ START_TEST(check_config)
 	ck_assert_int_eq(kt_run(good, &out), 0);
 	free(out);
 	ck_assert_int_eq(kt_run(bad, &out), 1);
-	ck_assert_msg(strstr(out, "/tmp/kycgate-bad-config.yaml:3: server.max_body_bytes: ") != NULL,
-		      "%s", out);
+	ck_assert_msg(strstr(out, "/tmp/kycgate-bad-config.yaml:3: server.max_body_bytes: ") !=
+	                  NULL,
+	              "%s", out);
 	ck_assert_msg(strstr(out, "/tmp/kycgate-bad-config.yaml:6: crossmint.colour: ") != NULL,
-		      "%s", out);
+	              "%s", out);
 	free(out);
 	unlink("/tmp/kycgate-bad-config.yaml");
 	ck_assert_int_eq(kt_run(missing, &out), 1);
@@ -66,19 +66,19 @@ END_TEST
 START_TEST(embedded_simulator_flow_and_probe)
 {
 	const char *const w[] = {"Authorization: Bearer embedded-token-0123456789abcdef",
-				 "Content-Type: application/json", NULL};
+	                         "Content-Type: application/json", NULL};
 	static const char consent[] =
-		"{\"type\":\"privacy-policy\",\"acceptedAt\":\"2025-06-01T12:00:00Z\"}";
+	    "{\"type\":\"privacy-policy\",\"acceptedAt\":\"2025-06-01T12:00:00Z\"}";
 	static const char us_user[] =
-		"{\"userDetails\":{\"firstName\":\"Bob\",\"lastName\":\"Stone\","
-		"\"dateOfBirth\":\"1985-03-02\",\"countryOfResidence\":\"US\"},"
-		"\"kycData\":{\"nationality\":\"US\",\"addressOfResidence\":{\"line1\":\"1 Main St\","
-		"\"city\":\"San Jose\",\"stateOrRegion\":\"CA\",\"postalCode\":\"95112\"},"
-		"\"email\":\"bob@example.com\",\"phoneNumber\":\"+14085550100\","
-		"\"identityDocument\":{\"type\":\"ssn\",\"number\":\"123-45-6789\","
-		"\"issuingCountryCode\":\"US\"}},"
-		"\"verificationHistory\":{\"idVerificationTimestamp\":\"2026-01-15T10:30:00Z\","
-		"\"livenessVerificationTimestamp\":\"2026-01-15T10:32:00Z\"}}";
+	    "{\"userDetails\":{\"firstName\":\"Bob\",\"lastName\":\"Stone\","
+	    "\"dateOfBirth\":\"1985-03-02\",\"countryOfResidence\":\"US\"},"
+	    "\"kycData\":{\"nationality\":\"US\",\"addressOfResidence\":{\"line1\":\"1 Main St\","
+	    "\"city\":\"San Jose\",\"stateOrRegion\":\"CA\",\"postalCode\":\"95112\"},"
+	    "\"email\":\"bob@example.com\",\"phoneNumber\":\"+14085550100\","
+	    "\"identityDocument\":{\"type\":\"ssn\",\"number\":\"123-45-6789\","
+	    "\"issuingCountryCode\":\"US\"}},"
+	    "\"verificationHistory\":{\"idVerificationTimestamp\":\"2026-01-15T10:30:00Z\","
+	    "\"livenessVerificationTimestamp\":\"2026-01-15T10:32:00Z\"}}";
 	struct kt_proc gw;
 	struct kt_resp r;
 	char h[64], url[128];
@@ -118,8 +118,8 @@ END_TEST
 START_TEST(refuses_to_start)
 {
 	static const char none_staging[] = "server:\n  listen: \"127.0.0.1:0\"\n"
-					   "crossmint:\n  environment: staging\n"
-					   "auth:\n  mode: none\n";
+	                                   "crossmint:\n  environment: staging\n"
+	                                   "auth:\n  mode: none\n";
 	FILE *f = fopen("/tmp/kycgate-refuse.yaml", "w");
 	const char *const run[] = {"", "--config", "/tmp/kycgate-refuse.yaml", NULL};
 	char *out;

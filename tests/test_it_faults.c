@@ -18,20 +18,20 @@ struct fault {
 };
 
 static const struct fault faults[] = {
-	{"userId:sim-status-500", 502, "upstream-error", 0},
-	{"userId:sim-status-503", 502, "upstream-error", 0},
-	{"userId:sim-status-404", 404, "upstream-rejected", 404},
-	{"userId:sim-status-422", 422, "upstream-rejected", 422},
-	{"userId:sim-status-400", 400, "upstream-rejected", 400},
-	{"userId:sim-status-401", 502, "upstream-auth", 0},
-	{"userId:sim-status-403", 502, "upstream-auth", 0},
-	{"userId:sim-status-408", 504, "upstream-timeout", 0},
-	{"userId:sim-status-429", 429, "rate-limited", 0},
-	{"userId:sim-status-302", 502, "upstream-error", 0},
-	{"userId:sim-malformed", 502, "upstream-invalid-response", 0},
-	{"userId:sim-reset", 502, "upstream-error", 0},
-	{"userId:sim-ratelimit", 429, "rate-limited", 0},
-	{"userId:sim-latency-5000", 504, "upstream-timeout", 0},
+    {"userId:sim-status-500", 502, "upstream-error", 0},
+    {"userId:sim-status-503", 502, "upstream-error", 0},
+    {"userId:sim-status-404", 404, "upstream-rejected", 404},
+    {"userId:sim-status-422", 422, "upstream-rejected", 422},
+    {"userId:sim-status-400", 400, "upstream-rejected", 400},
+    {"userId:sim-status-401", 502, "upstream-auth", 0},
+    {"userId:sim-status-403", 502, "upstream-auth", 0},
+    {"userId:sim-status-408", 504, "upstream-timeout", 0},
+    {"userId:sim-status-429", 429, "rate-limited", 0},
+    {"userId:sim-status-302", 502, "upstream-error", 0},
+    {"userId:sim-malformed", 502, "upstream-invalid-response", 0},
+    {"userId:sim-reset", 502, "upstream-error", 0},
+    {"userId:sim-ratelimit", 429, "rate-limited", 0},
+    {"userId:sim-latency-5000", 504, "upstream-timeout", 0},
 };
 
 START_TEST(fault_locators)
@@ -43,14 +43,14 @@ START_TEST(fault_locators)
 
 	/* Each fault through a pass-through route and through the verification route. */
 	snprintf(target, sizeof(target), "/v1/users/%s%s", f->locator,
-		 _i % 2 ? "/verification" : "");
+	         _i % 2 ? "/verification" : "");
 	kt_http(it_gw.port, "GET", target, rd, NULL, 0, &r);
 	ck_assert_msg(r.status == f->status, "%s: %ld: %s", target, r.status, r.body);
 	it_assert_problem(&r, f->status, f->code);
 	if (f->upstream_status != 0)
 		ck_assert_int_eq(json_object_get_int(json_object_object_get(
-					 json_object_object_get(r.json, "upstream"), "status")),
-				 f->upstream_status);
+		                     json_object_object_get(r.json, "upstream"), "status")),
+		                 f->upstream_status);
 	else
 		ck_assert(!json_object_object_get_ex(r.json, "upstream", NULL));
 	if (f->status == 429) {
@@ -69,18 +69,18 @@ START_TEST(flaky_then_ok)
 {
 	const char *const w[] = {IT_WRITER, IT_JSON, NULL};
 	static const char consent[] =
-		"{\"type\":\"privacy-policy\",\"acceptedAt\":\"2025-06-01T12:00:00Z\"}";
+	    "{\"type\":\"privacy-policy\",\"acceptedAt\":\"2025-06-01T12:00:00Z\"}";
 	struct kt_resp r;
 	int i;
 
 	for (i = 0; i < 2; i++) {
 		kt_http(it_gw.port, "PUT", "/v1/users/userId:sim-flaky-2/consent", w, consent,
-			strlen(consent), &r);
+		        strlen(consent), &r);
 		it_assert_problem(&r, 502, "upstream-error");
 		kt_resp_free(&r);
 	}
 	kt_http(it_gw.port, "PUT", "/v1/users/userId:sim-flaky-2/consent", w, consent,
-		strlen(consent), &r);
+	        strlen(consent), &r);
 	ck_assert_int_eq(r.status, 200);
 	kt_resp_free(&r);
 }
@@ -107,7 +107,7 @@ START_TEST(thousand_slow_calls)
 	rl.rlim_cur = rl.rlim_max;
 	setrlimit(RLIMIT_NOFILE, &rl);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/users/userId:sim-latency-300",
-		 it_gw.port);
+	         it_gw.port);
 	for (i = 0; i < N; i++) {
 		easy[i] = curl_easy_init();
 		curl_easy_setopt(easy[i], CURLOPT_URL, url);

@@ -11,20 +11,22 @@
 
 #include "it_common.h"
 
-static const char jpeg[] = "\xff\xd8\xff\xe0" "0123456789abcdef";
-static const char png[] = "\x89PNG\r\n\x1a\n" "0123456789abcdef";
+static const char jpeg[] = "\xff\xd8\xff\xe0"
+                           "0123456789abcdef";
+static const char png[] = "\x89PNG\r\n\x1a\n"
+                          "0123456789abcdef";
 
 static const char eu_user[] =
-	"{\"userDetails\":{\"firstName\":\"Alice\",\"lastName\":\"Martin\","
-	"\"dateOfBirth\":\"1990-01-15\",\"countryOfResidence\":\"DE\"},"
-	"\"kycData\":{\"nationality\":\"DE\",\"addressOfResidence\":{\"line1\":\"Hauptstr. 1\","
-	"\"city\":\"Berlin\",\"postalCode\":\"10115\"},\"email\":\"alice@example.com\","
-	"\"identityDocument\":{\"type\":\"passport\",\"number\":\"C01X00T47\","
-	"\"issuingCountryCode\":\"DE\"}},"
-	"\"dueDiligence\":{\"employmentStatus\":\"full-time\",\"sourceOfFunds\":\"salary\","
-	"\"industry\":\"software\"},"
-	"\"verificationHistory\":{\"idVerificationTimestamp\":\"2026-01-15T10:30:00Z\","
-	"\"livenessVerificationTimestamp\":\"2026-01-15T10:32:00Z\"}}";
+    "{\"userDetails\":{\"firstName\":\"Alice\",\"lastName\":\"Martin\","
+    "\"dateOfBirth\":\"1990-01-15\",\"countryOfResidence\":\"DE\"},"
+    "\"kycData\":{\"nationality\":\"DE\",\"addressOfResidence\":{\"line1\":\"Hauptstr. 1\","
+    "\"city\":\"Berlin\",\"postalCode\":\"10115\"},\"email\":\"alice@example.com\","
+    "\"identityDocument\":{\"type\":\"passport\",\"number\":\"C01X00T47\","
+    "\"issuingCountryCode\":\"DE\"}},"
+    "\"dueDiligence\":{\"employmentStatus\":\"full-time\",\"sourceOfFunds\":\"salary\","
+    "\"industry\":\"software\"},"
+    "\"verificationHistory\":{\"idVerificationTimestamp\":\"2026-01-15T10:30:00Z\","
+    "\"livenessVerificationTimestamp\":\"2026-01-15T10:32:00Z\"}}";
 
 /* The last request the simulator recorded. */
 static struct json_object *last_request(struct json_object *reqs)
@@ -37,15 +39,15 @@ static struct json_object *last_request(struct json_object *reqs)
 
 /* Runs one call and asserts status and the upstream request line the simulator saw. */
 static void call(const char *method, const char *target, const char *const *hdrs, const void *body,
-		 size_t len, long status, const char *up_method, const char *up_target,
-		 struct kt_resp *r)
+                 size_t len, long status, const char *up_method, const char *up_target,
+                 struct kt_resp *r)
 {
 	struct json_object *reqs, *last;
 
 	kt_sim_clear(it_sim.port);
 	kt_http(it_gw.port, method, target, hdrs, body, len, r);
 	ck_assert_msg(r->status == status, "%s %s: %ld, wanted %ld: %s", method, target, r->status,
-		      status, r->body);
+	              status, r->body);
 	reqs = kt_sim_requests(it_sim.port);
 	last = last_request(reqs);
 	ck_assert_str_eq(kt_str(last, "method"), up_method);
@@ -121,7 +123,7 @@ START_TEST(full_flow_eu_resident)
 	snprintf(docpath, sizeof(docpath), "/v1/documents/%s", docid);
 	b = upstream_body();
 	ck_assert_str_eq(kt_str(json_object_object_get(b, "reference"), "userLocator"),
-			 "userId:alice-1");
+	                 "userId:alice-1");
 	ck_assert_str_eq(kt_str(b, "documentType"), "id-passport");
 	ck_assert_str_eq(kt_str(b, "expiresAt"), "2031-01-01");
 	ck_assert(strncmp(kt_str(b, "data"), "data:image/jpeg;base64,/9j/", 27) == 0);
@@ -143,7 +145,7 @@ START_TEST(full_flow_eu_resident)
 	{
 		char *enc = NULL, body[512];
 		static const char tbl[] =
-			"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 		size_t i, o = 0, n = sizeof(png) - 1;
 		const unsigned char *s = (const unsigned char *)png;
 
@@ -183,11 +185,9 @@ START_TEST(full_flow_eu_resident)
 	     "/2025-06-09/users/userId:alice-1/identity-verification", &r);
 	ck_assert_str_eq(kt_str(r.json, "overall"), "verified");
 	ck_assert_str_eq(kt_str(r.json, "nextAction"), "none");
-	ck_assert(json_object_get_boolean(
-		json_object_object_get(json_object_object_get(json_object_object_get(r.json,
-										     "products"),
-							      "onramp"),
-				       "eligible")));
+	ck_assert(json_object_get_boolean(json_object_object_get(
+	    json_object_object_get(json_object_object_get(r.json, "products"), "onramp"),
+	    "eligible")));
 	kt_resp_free(&r);
 
 	{
@@ -209,7 +209,7 @@ END_TEST
 START_TEST(wallet_routes)
 {
 	static const char consent[] =
-		"{\"type\":\"privacy-policy\",\"acceptedAt\":\"2025-06-01T12:00:00Z\"}";
+	    "{\"type\":\"privacy-policy\",\"acceptedAt\":\"2025-06-01T12:00:00Z\"}";
 	const char *const w[] = {IT_WRITER, IT_JSON, NULL};
 	const char *const wr[] = {IT_WRITER, NULL};
 	const char *const rd[] = {IT_READER, NULL};
@@ -238,8 +238,8 @@ START_TEST(wallet_routes)
 	     "/2025-06-09/users/userId:wal-1/linked-wallets/0xAbC123", &r);
 	it_assert_problem(&r, 404, "upstream-rejected");
 	ck_assert_int_eq(json_object_get_int(json_object_object_get(
-				 json_object_object_get(r.json, "upstream"), "status")),
-			 404);
+	                     json_object_object_get(r.json, "upstream"), "status")),
+	                 404);
 	kt_resp_free(&r);
 }
 END_TEST
@@ -250,7 +250,7 @@ START_TEST(locator_escaping)
 	const char *const w[] = {IT_WRITER, IT_JSON, NULL};
 	const char *const rd[] = {IT_READER, NULL};
 	static const char consent[] =
-		"{\"type\":\"privacy-policy\",\"acceptedAt\":\"2025-06-01T12:00:00Z\"}";
+	    "{\"type\":\"privacy-policy\",\"acceptedAt\":\"2025-06-01T12:00:00Z\"}";
 	struct kt_resp r;
 
 	call("PUT", "/v1/users/email:a%2Bb@example.com/consent", w, consent, strlen(consent), 200,
@@ -262,8 +262,8 @@ START_TEST(locator_escaping)
 	call("GET", "/v1/users/userId:a%2F..%2Fb%3Fc%23d%20e", rd, NULL, 0, 200, "GET",
 	     "/2025-06-09/users/userId:a%2F..%2Fb%3Fc%23d%20e", &r);
 	kt_resp_free(&r);
-	call("PUT", "/v1/users/phoneNumber:%2B12125551234/consent", w, consent, strlen(consent), 200,
-	     "PUT", "/2025-06-09/users/phoneNumber:%2B12125551234/legal-documents", &r);
+	call("PUT", "/v1/users/phoneNumber:%2B12125551234/consent", w, consent, strlen(consent),
+	     200, "PUT", "/2025-06-09/users/phoneNumber:%2B12125551234/legal-documents", &r);
 	kt_resp_free(&r);
 }
 END_TEST
@@ -271,9 +271,10 @@ END_TEST
 /* Only an allowlist of headers goes upstream: the key, the request id, trace context. */
 START_TEST(upstream_headers)
 {
-	const char *const rd[] = {IT_READER, "X-Request-Id: abc.DEF_1-2",
-				  "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-				  "Cookie: secret=1", NULL};
+	const char *const rd[] = {
+	    IT_READER, "X-Request-Id: abc.DEF_1-2",
+	    "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+	    "Cookie: secret=1", NULL};
 	struct kt_resp r;
 	struct json_object *reqs, *last;
 
@@ -287,7 +288,7 @@ START_TEST(upstream_headers)
 	last = last_request(reqs);
 	ck_assert_str_eq(kt_str(last, "requestId"), "abc.DEF_1-2");
 	ck_assert_str_eq(kt_str(last, "traceparent"),
-			 "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+	                 "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
 	json_object_put(reqs);
 }
 END_TEST

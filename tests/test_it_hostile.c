@@ -13,12 +13,12 @@ struct hostile {
 	const char *name;
 	const char *method;
 	const char *target;
-	const char *ctype;      /* NULL: none */
-	const char *auth;       /* NULL: none */
-	const char *body;       /* NULL: none */
+	const char *ctype; /* NULL: none */
+	const char *auth;  /* NULL: none */
+	const char *body;  /* NULL: none */
 	long status;
 	const char *code;
-	const char *pointer;    /* expected errors[0].pointer, or NULL */
+	const char *pointer; /* expected errors[0].pointer, or NULL */
 };
 
 #define W IT_WRITER
@@ -26,94 +26,91 @@ struct hostile {
 #define J "application/json"
 
 static const struct hostile cases[] = {
-	{"malformed json", "PUT", "/v1/users/userId:h1", J, W, "{\"userDetails\":", 400,
-	 "invalid-request", NULL},
-	{"json array", "PUT", "/v1/users/userId:h1", J, W, "[1,2]", 400, "invalid-request", ""},
-	{"duplicate key", "PUT", "/v1/users/userId:h1", J, W, "{\"kycData\":{},\"kycData\":{}}", 400,
-	 "invalid-request", NULL},
-	{"trailing comma", "PUT", "/v1/users/userId:h1", J, W, "{\"kycData\":{},}", 400,
-	 "invalid-request", NULL},
-	{"misspelt top-level key", "PUT", "/v1/users/userId:h1", J, W,
-	 "{\"userDetail\":{\"firstName\":\"A\"}}", 400, "invalid-request", "/userDetail"},
-	{"impossible date", "PUT", "/v1/users/userId:h1", J, W,
-	 "{\"userDetails\":{\"firstName\":\"A\",\"lastName\":\"B\",\"dateOfBirth\":\"2023-02-30\","
-	 "\"countryOfResidence\":\"DE\"}}",
-	 400, "invalid-request", "/userDetails/dateOfBirth"},
-	{"impossible consent time", "PUT", "/v1/users/userId:h1/consent", J, W,
-	 "{\"type\":\"privacy-policy\",\"acceptedAt\":\"2025-13-01T00:00:00Z\"}", 400,
-	 "invalid-request", "/acceptedAt"},
-	{"consent without offset", "PUT", "/v1/users/userId:h1/consent", J, W,
-	 "{\"type\":\"privacy-policy\",\"acceptedAt\":\"2025-10-05T14:48:00\"}", 400,
-	 "invalid-request", "/acceptedAt"},
-	{"encoded ../ locator", "GET", "/v1/users/%2e%2e%2f%2e%2e%2fadmin", NULL, R, NULL, 400,
-	 "invalid-request", NULL},
-	{"CR/LF in locator", "GET", "/v1/users/userId:a%0d%0aX-Evil:%201", NULL, R, NULL, 400,
-	 "invalid-request", NULL},
-	{"NUL in locator", "GET", "/v1/users/userId:a%00b", NULL, R, NULL, 400, "invalid-request",
-	 NULL},
-	{"malformed escape", "GET", "/v1/users/userId:a%zz", NULL, R, NULL, 400, "invalid-request",
-	 NULL},
-	{"unknown prefix", "GET", "/v1/users/wallet:abc", NULL, R, NULL, 400, "invalid-request",
-	 NULL},
-	{"prefix case", "GET", "/v1/users/UserId:abc", NULL, R, NULL, 400, "invalid-request", NULL},
-	{"invalid utf-8", "GET", "/v1/users/userId:%ff%fe", NULL, R, NULL, 400, "invalid-request",
-	 NULL},
-	{"bad email", "GET", "/v1/users/email:not-an-address", NULL, R, NULL, 400,
-	 "invalid-request", NULL},
-	{"bad phone", "GET", "/v1/users/phoneNumber:12345", NULL, R, NULL, 400, "invalid-request",
-	 NULL},
-	{"empty locator", "GET", "/v1/users//verification", NULL, R, NULL, 400, "invalid-request",
-	 NULL},
-	{"unknown document type", "PUT", "/v1/users/userId:h1/documents/id-driver", "image/jpeg", W,
-	 "\xff\xd8\xff\xe0xx", 400, "invalid-request", NULL},
-	{"ssn as document", "PUT", "/v1/users/userId:h1/documents/id-ssn", "image/jpeg", W,
-	 "\xff\xd8\xff\xe0xx", 400, "invalid-request", NULL},
-	{"bytes not matching type", "PUT", "/v1/users/userId:h1/documents/id-passport", "image/png",
-	 W, "\xff\xd8\xff\xe0xx", 415, "unsupported-media-type", NULL},
-	{"empty file", "PUT", "/v1/users/userId:h1/documents/id-passport", J, W, "{\"data\":\"\"}",
-	 400, "invalid-request", NULL},
-	{"bad base64", "PUT", "/v1/users/userId:h1/documents/id-passport", J, W,
-	 "{\"data\":\"/9j/ 4AA\"}", 400, "invalid-request", NULL},
-	{"text document", "PUT", "/v1/users/userId:h1/documents/id-passport", "text/plain", W, "hi",
-	 415, "unsupported-media-type", NULL},
-	{"wrong content type", "PUT", "/v1/users/userId:h1", "text/plain", W, "{}", 415,
-	 "unsupported-media-type", NULL},
-	{"no content type", "PUT", "/v1/users/userId:h1", NULL, W, "{}", 415,
-	 "unsupported-media-type", NULL},
-	{"missing token", "GET", "/v1/users/userId:h1", NULL, NULL, NULL, 401, "unauthorized",
-	 NULL},
-	{"wrong token", "GET", "/v1/users/userId:h1", NULL,
-	 "Authorization: Bearer not-a-known-token-000000", NULL, 401, "unauthorized", NULL},
-	{"basic auth", "GET", "/v1/users/userId:h1", NULL, "Authorization: Basic dXNlcjpwYXNz", NULL,
-	 401, "unauthorized", NULL},
-	{"read-only token writing", "PUT", "/v1/users/userId:h1", J, R, "{}", 403, "forbidden",
-	 NULL},
-	{"reader triggering", "POST", "/v1/users/userId:h1/verification", NULL, R, NULL, 403,
-	 "forbidden", NULL},
-	{"unknown route", "GET", "/v1/nothing", NULL, R, NULL, 404, "not-found", NULL},
-	{"trailing slash", "GET", "/v1/users/userId:h1/", NULL, R, NULL, 404, "not-found", NULL},
-	{"unknown route unauthenticated", "GET", "/v2/users/userId:h1", NULL, NULL, NULL, 404,
-	 "not-found", NULL},
-	{"wrong method", "PATCH", "/v1/users/userId:h1", NULL, W, NULL, 405, "method-not-allowed",
-	 NULL},
-	{"dot wallet", "GET", "/v1/users/userId:h1/wallets/.", NULL, R, NULL, 400, "invalid-request",
-	 NULL},
-	{"dotdot wallet", "GET", "/v1/users/userId:h1/wallets/..", NULL, R, NULL, 400,
-	 "invalid-request", NULL},
-	{"dot document", "GET", "/v1/documents/.", NULL, R, NULL, 400, "invalid-request", NULL},
-	{"dotdot document", "GET", "/v1/documents/..", NULL, R, NULL, 400, "invalid-request", NULL},
-	{"dot locator", "GET", "/v1/users/userId:..", NULL, R, NULL, 400, "invalid-request", NULL},
-	{"unknown product", "GET", "/v1/users/userId:h1/verification?products=onramp,moon", NULL, R,
-	 NULL, 400, "invalid-request", NULL},
-	{"bad country", "GET", "/v1/users/userId:h1/verification?country=XX", NULL, R, NULL, 400,
-	 "invalid-request", NULL},
-	{"unknown query", "GET", "/v1/users/userId:h1?debug=1", NULL, R, NULL, 400,
-	 "invalid-request", NULL},
-	{"wallet body not an object", "PUT", "/v1/users/userId:h1/wallets/0xabc", J, W, "\"base\"",
-	 400, "invalid-request", ""},
-	{"terms without region", "PUT", "/v1/users/userId:h1/consent", J, W,
-	 "{\"type\":\"terms-of-service\",\"acceptedAt\":\"2025-06-01T12:00:00Z\"}", 400,
-	 "invalid-request", "/region"},
+    {"malformed json", "PUT", "/v1/users/userId:h1", J, W, "{\"userDetails\":", 400,
+     "invalid-request", NULL},
+    {"json array", "PUT", "/v1/users/userId:h1", J, W, "[1,2]", 400, "invalid-request", ""},
+    {"duplicate key", "PUT", "/v1/users/userId:h1", J, W, "{\"kycData\":{},\"kycData\":{}}", 400,
+     "invalid-request", NULL},
+    {"trailing comma", "PUT", "/v1/users/userId:h1", J, W, "{\"kycData\":{},}", 400,
+     "invalid-request", NULL},
+    {"misspelt top-level key", "PUT", "/v1/users/userId:h1", J, W,
+     "{\"userDetail\":{\"firstName\":\"A\"}}", 400, "invalid-request", "/userDetail"},
+    {"impossible date", "PUT", "/v1/users/userId:h1", J, W,
+     "{\"userDetails\":{\"firstName\":\"A\",\"lastName\":\"B\",\"dateOfBirth\":\"2023-02-30\","
+     "\"countryOfResidence\":\"DE\"}}",
+     400, "invalid-request", "/userDetails/dateOfBirth"},
+    {"impossible consent time", "PUT", "/v1/users/userId:h1/consent", J, W,
+     "{\"type\":\"privacy-policy\",\"acceptedAt\":\"2025-13-01T00:00:00Z\"}", 400,
+     "invalid-request", "/acceptedAt"},
+    {"consent without offset", "PUT", "/v1/users/userId:h1/consent", J, W,
+     "{\"type\":\"privacy-policy\",\"acceptedAt\":\"2025-10-05T14:48:00\"}", 400, "invalid-request",
+     "/acceptedAt"},
+    {"encoded ../ locator", "GET", "/v1/users/%2e%2e%2f%2e%2e%2fadmin", NULL, R, NULL, 400,
+     "invalid-request", NULL},
+    {"CR/LF in locator", "GET", "/v1/users/userId:a%0d%0aX-Evil:%201", NULL, R, NULL, 400,
+     "invalid-request", NULL},
+    {"NUL in locator", "GET", "/v1/users/userId:a%00b", NULL, R, NULL, 400, "invalid-request",
+     NULL},
+    {"malformed escape", "GET", "/v1/users/userId:a%zz", NULL, R, NULL, 400, "invalid-request",
+     NULL},
+    {"unknown prefix", "GET", "/v1/users/wallet:abc", NULL, R, NULL, 400, "invalid-request", NULL},
+    {"prefix case", "GET", "/v1/users/UserId:abc", NULL, R, NULL, 400, "invalid-request", NULL},
+    {"invalid utf-8", "GET", "/v1/users/userId:%ff%fe", NULL, R, NULL, 400, "invalid-request",
+     NULL},
+    {"bad email", "GET", "/v1/users/email:not-an-address", NULL, R, NULL, 400, "invalid-request",
+     NULL},
+    {"bad phone", "GET", "/v1/users/phoneNumber:12345", NULL, R, NULL, 400, "invalid-request",
+     NULL},
+    {"empty locator", "GET", "/v1/users//verification", NULL, R, NULL, 400, "invalid-request",
+     NULL},
+    {"unknown document type", "PUT", "/v1/users/userId:h1/documents/id-driver", "image/jpeg", W,
+     "\xff\xd8\xff\xe0xx", 400, "invalid-request", NULL},
+    {"ssn as document", "PUT", "/v1/users/userId:h1/documents/id-ssn", "image/jpeg", W,
+     "\xff\xd8\xff\xe0xx", 400, "invalid-request", NULL},
+    {"bytes not matching type", "PUT", "/v1/users/userId:h1/documents/id-passport", "image/png", W,
+     "\xff\xd8\xff\xe0xx", 415, "unsupported-media-type", NULL},
+    {"empty file", "PUT", "/v1/users/userId:h1/documents/id-passport", J, W, "{\"data\":\"\"}", 400,
+     "invalid-request", NULL},
+    {"bad base64", "PUT", "/v1/users/userId:h1/documents/id-passport", J, W,
+     "{\"data\":\"/9j/ 4AA\"}", 400, "invalid-request", NULL},
+    {"text document", "PUT", "/v1/users/userId:h1/documents/id-passport", "text/plain", W, "hi",
+     415, "unsupported-media-type", NULL},
+    {"wrong content type", "PUT", "/v1/users/userId:h1", "text/plain", W, "{}", 415,
+     "unsupported-media-type", NULL},
+    {"no content type", "PUT", "/v1/users/userId:h1", NULL, W, "{}", 415, "unsupported-media-type",
+     NULL},
+    {"missing token", "GET", "/v1/users/userId:h1", NULL, NULL, NULL, 401, "unauthorized", NULL},
+    {"wrong token", "GET", "/v1/users/userId:h1", NULL,
+     "Authorization: Bearer not-a-known-token-000000", NULL, 401, "unauthorized", NULL},
+    {"basic auth", "GET", "/v1/users/userId:h1", NULL, "Authorization: Basic dXNlcjpwYXNz", NULL,
+     401, "unauthorized", NULL},
+    {"read-only token writing", "PUT", "/v1/users/userId:h1", J, R, "{}", 403, "forbidden", NULL},
+    {"reader triggering", "POST", "/v1/users/userId:h1/verification", NULL, R, NULL, 403,
+     "forbidden", NULL},
+    {"unknown route", "GET", "/v1/nothing", NULL, R, NULL, 404, "not-found", NULL},
+    {"trailing slash", "GET", "/v1/users/userId:h1/", NULL, R, NULL, 404, "not-found", NULL},
+    {"unknown route unauthenticated", "GET", "/v2/users/userId:h1", NULL, NULL, NULL, 404,
+     "not-found", NULL},
+    {"wrong method", "PATCH", "/v1/users/userId:h1", NULL, W, NULL, 405, "method-not-allowed",
+     NULL},
+    {"dot wallet", "GET", "/v1/users/userId:h1/wallets/.", NULL, R, NULL, 400, "invalid-request",
+     NULL},
+    {"dotdot wallet", "GET", "/v1/users/userId:h1/wallets/..", NULL, R, NULL, 400,
+     "invalid-request", NULL},
+    {"dot document", "GET", "/v1/documents/.", NULL, R, NULL, 400, "invalid-request", NULL},
+    {"dotdot document", "GET", "/v1/documents/..", NULL, R, NULL, 400, "invalid-request", NULL},
+    {"dot locator", "GET", "/v1/users/userId:..", NULL, R, NULL, 400, "invalid-request", NULL},
+    {"unknown product", "GET", "/v1/users/userId:h1/verification?products=onramp,moon", NULL, R,
+     NULL, 400, "invalid-request", NULL},
+    {"bad country", "GET", "/v1/users/userId:h1/verification?country=XX", NULL, R, NULL, 400,
+     "invalid-request", NULL},
+    {"unknown query", "GET", "/v1/users/userId:h1?debug=1", NULL, R, NULL, 400, "invalid-request",
+     NULL},
+    {"wallet body not an object", "PUT", "/v1/users/userId:h1/wallets/0xabc", J, W, "\"base\"", 400,
+     "invalid-request", ""},
+    {"terms without region", "PUT", "/v1/users/userId:h1/consent", J, W,
+     "{\"type\":\"terms-of-service\",\"acceptedAt\":\"2025-06-01T12:00:00Z\"}", 400,
+     "invalid-request", "/region"},
 };
 
 START_TEST(hostile_input)
@@ -134,13 +131,13 @@ START_TEST(hostile_input)
 	kt_sim_clear(it_sim.port);
 	kt_http(it_gw.port, h->method, h->target, hdrs, h->body, h->body ? strlen(h->body) : 0, &r);
 	ck_assert_msg(r.status == h->status, "%s: %ld, wanted %ld: %s", h->name, r.status,
-		      h->status, r.body);
+	              h->status, r.body);
 	it_assert_problem(&r, h->status, h->code);
 	if (h->pointer != NULL) {
 		ck_assert_msg(json_object_object_get_ex(r.json, "errors", &errors), "%s: no errors",
-			      h->name);
+		              h->name);
 		ck_assert_str_eq(kt_str(json_object_array_get_idx(errors, 0), "pointer"),
-				 h->pointer);
+		                 h->pointer);
 	}
 	if (h->status == 401) {
 		char v[64];
@@ -165,9 +162,9 @@ END_TEST
 START_TEST(huge_body_refused_before_reading)
 {
 	static const char head[] = "PUT /v1/users/userId:h1 HTTP/1.1\r\nHost: x\r\n"
-				   "Authorization: Bearer writer-token-0123456789abcdef\r\n"
-				   "Content-Type: application/json\r\n"
-				   "Content-Length: 52428800\r\n\r\n";
+	                           "Authorization: Bearer writer-token-0123456789abcdef\r\n"
+	                           "Content-Type: application/json\r\n"
+	                           "Content-Length: 52428800\r\n\r\n";
 	char *out = kt_raw(it_gw.port, head, sizeof(head) - 1, 5000);
 
 	ck_assert_msg(strncmp(out, "HTTP/1.1 413", 12) == 0, "got: %s", out);
@@ -200,25 +197,25 @@ struct framing_case {
 };
 
 static const struct framing_case framing[] = {
-	{"two Content-Length", "PUT /v1/users/userId:h1 HTTP/1.1\r\nHost: x\r\n"
-			       "Authorization: Bearer writer-token-0123456789abcdef\r\n"
-			       "Content-Type: application/json\r\n"
-			       "Content-Length: 2\r\nContent-Length: 40\r\n\r\n{}"},
-	{"gzip, chunked", "PUT /v1/users/userId:h1 HTTP/1.1\r\nHost: x\r\n"
-			  "Authorization: Bearer writer-token-0123456789abcdef\r\n"
-			  "Content-Type: application/json\r\n"
-			  "Transfer-Encoding: gzip, chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"},
-	{"Content-Length and chunked", "PUT /v1/users/userId:h1 HTTP/1.1\r\nHost: x\r\n"
-				       "Authorization: Bearer writer-token-0123456789abcdef\r\n"
-				       "Content-Type: application/json\r\nContent-Length: 2\r\n"
-				       "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"},
-	{"space before colon", "PUT /v1/users/userId:h1 HTTP/1.1\r\nHost: x\r\n"
-			       "Authorization: Bearer writer-token-0123456789abcdef\r\n"
-			       "Content-Type: application/json\r\n"
-			       "Content-Length : 2\r\n\r\n{}"},
-	{"two Authorization", "GET /v1/users/userId:h1 HTTP/1.1\r\nHost: x\r\n"
-			      "Authorization: Bearer writer-token-0123456789abcdef\r\n"
-			      "Authorization: Bearer reader-token-0123456789abcdef\r\n\r\n"},
+    {"two Content-Length", "PUT /v1/users/userId:h1 HTTP/1.1\r\nHost: x\r\n"
+                           "Authorization: Bearer writer-token-0123456789abcdef\r\n"
+                           "Content-Type: application/json\r\n"
+                           "Content-Length: 2\r\nContent-Length: 40\r\n\r\n{}"},
+    {"gzip, chunked", "PUT /v1/users/userId:h1 HTTP/1.1\r\nHost: x\r\n"
+                      "Authorization: Bearer writer-token-0123456789abcdef\r\n"
+                      "Content-Type: application/json\r\n"
+                      "Transfer-Encoding: gzip, chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"},
+    {"Content-Length and chunked", "PUT /v1/users/userId:h1 HTTP/1.1\r\nHost: x\r\n"
+                                   "Authorization: Bearer writer-token-0123456789abcdef\r\n"
+                                   "Content-Type: application/json\r\nContent-Length: 2\r\n"
+                                   "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"},
+    {"space before colon", "PUT /v1/users/userId:h1 HTTP/1.1\r\nHost: x\r\n"
+                           "Authorization: Bearer writer-token-0123456789abcdef\r\n"
+                           "Content-Type: application/json\r\n"
+                           "Content-Length : 2\r\n\r\n{}"},
+    {"two Authorization", "GET /v1/users/userId:h1 HTTP/1.1\r\nHost: x\r\n"
+                          "Authorization: Bearer writer-token-0123456789abcdef\r\n"
+                          "Authorization: Bearer reader-token-0123456789abcdef\r\n\r\n"},
 };
 
 START_TEST(framing_refused)
@@ -232,7 +229,7 @@ START_TEST(framing_refused)
 	ck_assert_msg(strncmp(out, "HTTP/1.1 400", 12) == 0, "%s: got %s", f->name, out);
 	ck_assert_ptr_nonnull(strstr(out, "urn:kycgate:problem:invalid-request"));
 	ck_assert_msg(strstr(out, "Connection: close") != NULL, "%s: no Connection: close",
-		      f->name);
+	              f->name);
 	free(out);
 	reqs = kt_sim_requests(it_sim.port);
 	ck_assert_uint_eq(json_object_array_length(reqs), 0);

@@ -20,7 +20,9 @@
 /* The simulator's review delay is 300 ms (it_common.h); wait a little longer. */
 #define REVIEW_WAIT_US (450 * 1000)
 
-static const char jpeg[] = "\xff\xd8\xff\xe0" "\x00\x10JFIF\x00\x01\x01\x00" "scan-bytes";
+static const char jpeg[] = "\xff\xd8\xff\xe0"
+                           "\x00\x10JFIF\x00\x01\x01\x00"
+                           "scan-bytes";
 
 static const char *const w_json[] = {IT_WRITER, IT_JSON, NULL};
 static const char *const w_jpeg[] = {IT_WRITER, "Content-Type: image/jpeg", NULL};
@@ -32,60 +34,63 @@ static const char *const rd[] = {IT_READER, NULL};
 #define P_NOT_STARTED "{'status':'not-started','upstreamStatus':'not-started','eligible':false}"
 #define P_REVIEW "{'status':'in-review','upstreamStatus':'pending-review','eligible':false}"
 #define P_VERIFIED "{'status':'verified','upstreamStatus':'verified','eligible':true}"
-#define P_PRIVACY \
+#define P_PRIVACY                                                                                  \
 	"{'status':'action-required','upstreamStatus':'pending-privacy-policy','eligible':false}"
-#define P_SANCTIONED \
+#define P_SANCTIONED                                                                               \
 	"{'status':'rejected','upstreamStatus':'rejected','eligible':false,'retryable':false}"
-#define P_EXPIRED                                                                             \
-	"{'status':'rejected','upstreamStatus':'rejected','eligible':false,'retryable':true,"     \
-	"'failureReasons':[{'code':'id-document-expired','message':'The ID document provided is " \
+#define P_EXPIRED                                                                                  \
+	"{'status':'rejected','upstreamStatus':'rejected','eligible':false,'retryable':true,"      \
+	"'failureReasons':[{'code':'id-document-expired','message':'The ID document provided is "  \
 	"expired. Please submit a currently valid ID.','known':true}]}"
 /* requires-data with the given missingData / missingDocuments members (JSON fragments). */
-#define P_NEEDS(members) \
+#define P_NEEDS(members)                                                                           \
 	"{'status':'action-required','upstreamStatus':'requires-data','eligible':false," members "}"
 
 #define ALL3(p) "{'onramp':" p ",'offramp':" p ",'regulated-transfer':" p "}"
 /* onramp and offramp as p, regulated-transfer (user details only) as rt. */
 #define RAMPS(p, rt) "{'onramp':" p ",'offramp':" p ",'regulated-transfer':" rt "}"
 
-#define NOT_STARTED_ALL                                                                       \
-	"{'overall':'not-started','products':" ALL3(P_NOT_STARTED) ",'requirements':[],"      \
-	"'nextAction':'trigger-verification'}"
-#define IN_REVIEW_ALL                                                                         \
-	"{'overall':'in-review','products':" ALL3(P_REVIEW) ",'requirements':[],"             \
-	"'nextAction':'wait','pollAfterSeconds':1}"
-#define VERIFIED_ALL                                                                          \
-	"{'overall':'verified','products':" ALL3(P_VERIFIED) ",'requirements':[],"            \
-	"'nextAction':'none'}"
+#define NOT_STARTED_ALL                                                                            \
+	"{'overall':'not-started','products':" ALL3(                                               \
+	    P_NOT_STARTED) ",'requirements':[],"                                                   \
+	                   "'nextAction':'trigger-verification'}"
+#define IN_REVIEW_ALL                                                                              \
+	"{'overall':'in-review','products':" ALL3(                                                 \
+	    P_REVIEW) ",'requirements':[],"                                                        \
+	              "'nextAction':'wait','pollAfterSeconds':1}"
+#define VERIFIED_ALL                                                                               \
+	"{'overall':'verified','products':" ALL3(P_VERIFIED) ",'requirements':[],"                 \
+	                                                     "'nextAction':'none'}"
 
 #define NEEDED_RAMPS "'neededFor':['onramp','offramp']"
 #define REQ_DATA(code) "{'kind':'data','code':'" code "','known':true," NEEDED_RAMPS "}"
 #define ID_EU "[['id-passport'],['id-idcard-front','id-idcard-back']]"
 #define ID_ES "[['id-passport'],['id-idcard-front','id-idcard-back'],['id-residency-permit']]"
 #define ID_ELSEWHERE "[['id-passport']]"
-#define REQ_ID(types) \
-	"{'kind':'document','code':'id','known':true," NEEDED_RAMPS ",'acceptedDocumentTypes':" types "}"
-#define REQ_ID_ANY_COUNTRY                                                                    \
-	"{'kind':'document','code':'id','known':true," NEEDED_RAMPS                               \
+#define REQ_ID(types)                                                                              \
+	"{'kind':'document','code':'id','known':true," NEEDED_RAMPS                                \
+	",'acceptedDocumentTypes':" types "}"
+#define REQ_ID_ANY_COUNTRY                                                                         \
+	"{'kind':'document','code':'id','known':true," NEEDED_RAMPS                                \
 	",'acceptedDocumentTypes':" ID_EU ",'dependsOnCountry':true}"
-#define REQ_SELFIE                                                                            \
-	"{'kind':'document','code':'selfie','known':true," NEEDED_RAMPS                           \
+#define REQ_SELFIE                                                                                 \
+	"{'kind':'document','code':'selfie','known':true," NEEDED_RAMPS                            \
 	",'acceptedDocumentTypes':[['selfie-front']]}"
 
 /* ---- HTTP through the gateway --------------------------------------------------------------- */
 
 static void gw(const char *method, const char *target, const char *const *hdrs, const void *body,
-	       size_t len, long status, struct kt_resp *r)
+               size_t len, long status, struct kt_resp *r)
 {
 	kt_http(it_gw.port, method, target, hdrs, body, len, r);
 	ck_assert_msg(r->status == status, "%s %s: %ld, wanted %ld: %s", method, target, r->status,
-		      status, r->body);
+	              status, r->body);
 }
 
 static void consent(const char *loc)
 {
 	static const char body[] =
-		"{\"type\":\"privacy-policy\",\"acceptedAt\":\"2025-06-01T12:00:00Z\"}";
+	    "{\"type\":\"privacy-policy\",\"acceptedAt\":\"2025-06-01T12:00:00Z\"}";
 	char target[256];
 	struct kt_resp r;
 
@@ -103,7 +108,7 @@ static void put_user(const char *loc, const char *json)
 	snprintf(target, sizeof(target), "/v1/users/%s", loc);
 	kt_http(it_gw.port, "PUT", target, w_json, json, strlen(json), &r);
 	ck_assert_msg(r.status == 200 || r.status == 201, "PUT %s: %ld: %s", target, r.status,
-		      r.body);
+	              r.body);
 	ck_assert(json_object_get_boolean(json_object_object_get(r.json, "userDetails")));
 	kt_resp_free(&r);
 }
@@ -116,8 +121,8 @@ static void upload(const char *loc, const char *type, const char *expires, long 
 	struct kt_resp r;
 
 	if (expires != NULL)
-		snprintf(target, sizeof(target), "/v1/users/%s/documents/%s?expiresAt=%s", loc, type,
-			 expires);
+		snprintf(target, sizeof(target), "/v1/users/%s/documents/%s?expiresAt=%s", loc,
+		         type, expires);
 	else
 		snprintf(target, sizeof(target), "/v1/users/%s/documents/%s", loc, type);
 	gw("PUT", target, w_jpeg, jpeg, sizeof(jpeg) - 1, status, &r);
@@ -161,7 +166,7 @@ static void assert_observed_at(const char *s)
 /* The normalized answer in r equals expected (single-quoted JSON, without userLocator,
  * environment and observedAt, which are checked here); line and what name the step. */
 static void expect_norm(struct kt_resp *r, const char *loc, const char *expected, int line,
-			const char *what)
+                        const char *what)
 {
 	char *text = dq(expected), env[64];
 	struct json_object *want = json_tokener_parse(text);
@@ -169,7 +174,7 @@ static void expect_norm(struct kt_resp *r, const char *loc, const char *expected
 
 	ck_assert_msg(want != NULL, "bad expected JSON: %s", text);
 	ck_assert_msg(got != NULL && json_object_is_type(got, json_type_object), "body %s",
-		      r->body);
+	              r->body);
 	ck_assert(kt_header(r, "X-Kycgate-Environment", env, sizeof(env)));
 	ck_assert_str_eq(env, "staging");
 	assert_observed_at(kt_str(got, "observedAt"));
@@ -177,8 +182,8 @@ static void expect_norm(struct kt_resp *r, const char *loc, const char *expected
 	json_object_object_add(want, "userLocator", json_object_new_string(loc));
 	json_object_object_add(want, "environment", json_object_new_string("staging"));
 	ck_assert_msg(json_object_equal(want, got), "line %d, %s\n got: %s\nwant: %s", line, what,
-		      json_object_to_json_string_ext(got, JSON_C_TO_STRING_NOSLASHESCAPE),
-		      json_object_to_json_string_ext(want, JSON_C_TO_STRING_NOSLASHESCAPE));
+	              json_object_to_json_string_ext(got, JSON_C_TO_STRING_NOSLASHESCAPE),
+	              json_object_to_json_string_ext(want, JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(want);
 	free(text);
 }
@@ -239,45 +244,48 @@ static char *user_json(const char *country, const char *state, const char *last,
 
 	ck_assert_ptr_nonnull(f);
 	fprintf(f,
-		"{\"userDetails\":{\"firstName\":\"Test\",\"lastName\":\"%s\","
-		"\"dateOfBirth\":\"1988-04-02\",\"countryOfResidence\":\"%s\"}",
-		last, country);
+	        "{\"userDetails\":{\"firstName\":\"Test\",\"lastName\":\"%s\","
+	        "\"dateOfBirth\":\"1988-04-02\",\"countryOfResidence\":\"%s\"}",
+	        last, country);
 	if (flags & U_KYC) {
-		fprintf(f, ",\"kycData\":{\"nationality\":\"%s\",\"addressOfResidence\":{"
-			   "\"line1\":\"1 Main Street\",\"city\":\"Somewhere\",",
-			country);
+		fprintf(f,
+		        ",\"kycData\":{\"nationality\":\"%s\",\"addressOfResidence\":{"
+		        "\"line1\":\"1 Main Street\",\"city\":\"Somewhere\",",
+		        country);
 		if (state != NULL)
 			fprintf(f, "\"stateOrRegion\":\"%s\",", state);
 		fprintf(f, "\"postalCode\":\"10001\"},\"email\":\"test@example.com\",");
 		if (flags & U_PHONE)
 			fprintf(f, "\"phoneNumber\":\"+14155550123\",");
 		if (flags & U_SSN)
-			fprintf(f, "\"identityDocument\":{\"type\":\"ssn\",\"number\":\"123-45-6789\","
-				   "\"issuingCountryCode\":\"US\"}}");
+			fprintf(f,
+			        "\"identityDocument\":{\"type\":\"ssn\",\"number\":\"123-45-6789\","
+			        "\"issuingCountryCode\":\"US\"}}");
 		else
-			fprintf(f, "\"identityDocument\":{\"type\":\"passport\",\"number\":"
-				   "\"X1234567\",\"issuingCountryCode\":\"%s\"}}",
-				country);
+			fprintf(f,
+			        "\"identityDocument\":{\"type\":\"passport\",\"number\":"
+			        "\"X1234567\",\"issuingCountryCode\":\"%s\"}}",
+			        country);
 	}
 	if (flags & U_DD) {
 		fprintf(f, ",\"dueDiligence\":{\"employmentStatus\":\"full-time\","
-			   "\"sourceOfFunds\":\"salary-disbursement\","
-			   "\"industry\":\"financial-institution\"");
+		           "\"sourceOfFunds\":\"salary-disbursement\","
+		           "\"industry\":\"financial-institution\"");
 		if (flags & U_INCOME)
 			fprintf(f, ",\"estimatedYearlyIncome\":\"income-50k-100k\"");
 		fprintf(f, "}");
 	}
 	if (flags & U_VH)
 		fprintf(f, ",\"verificationHistory\":{\"idVerificationTimestamp\":"
-			   "\"2026-01-15T10:30:00Z\",\"livenessVerificationTimestamp\":"
-			   "\"2026-01-15T10:32:00Z\"}");
+		           "\"2026-01-15T10:30:00Z\",\"livenessVerificationTimestamp\":"
+		           "\"2026-01-15T10:32:00Z\"}");
 	fprintf(f, "}");
 	fclose(f);
 	return s;
 }
 
-static void put_user_with(const char *loc, const char *country, const char *state,
-			  const char *last, unsigned flags)
+static void put_user_with(const char *loc, const char *country, const char *state, const char *last,
+                          unsigned flags)
 {
 	char *json = user_json(country, state, last, flags);
 
@@ -307,16 +315,21 @@ START_TEST(us_ca_missing_phone_then_fixed)
 	consent(loc);
 	put_user_with(loc, "US", "CA", "Smith", U_FULL_US & ~U_PHONE);
 	trigger(loc, "",
-		"{'overall':'action-required','products':"
-		RAMPS(P_NEEDS("'missingData':['kyc-data']"), P_REVIEW)
-		",'requirements':[" REQ_DATA("kyc-data") "],'nextAction':'provide-data'}");
+	        "{'overall':'action-required','products':" RAMPS(
+	            P_NEEDS("'missingData':['kyc-data']"),
+	            P_REVIEW) ",'requirements':[" REQ_DATA("kyc-data") "],'nextAction':'provide-"
+	                                                               "data'}");
 	/* The status read returns the trigger's snapshot (regulated-transfer may be verified by
 	 * now, so only the ramps are read, through the filter). */
-	status(loc, "?products=onramp,offramp",
-	       "{'overall':'action-required','products':{'onramp':"
-	       P_NEEDS("'missingData':['kyc-data']") ",'offramp':"
-	       P_NEEDS("'missingData':['kyc-data']")
-	       "},'requirements':[" REQ_DATA("kyc-data") "],'nextAction':'provide-data'}");
+	status(
+	    loc, "?products=onramp,offramp",
+	    "{'overall':'action-required','products':{'onramp':" P_NEEDS("'missingData':['kyc-data'"
+	                                                                 "]") ",'offramp':" P_NEEDS(
+	        "'missingData':['kyc-data']") "},'requirements':[" REQ_DATA("kyc-data") "],'"
+	                                                                                "nextAction"
+	                                                                                "':'"
+	                                                                                "provide-"
+	                                                                                "data'}");
 	put_user_with(loc, "US", "CA", "Smith", U_FULL_US);
 	review_to_verified(loc);
 }
@@ -329,9 +342,10 @@ static void us_due_diligence(const char *loc, const char *state)
 	consent(loc);
 	put_user_with(loc, "US", state, "Jones", U_FULL_US);
 	trigger(loc, "",
-		"{'overall':'action-required','products':"
-		RAMPS(P_NEEDS("'missingData':['due-diligence']"), P_REVIEW)
-		",'requirements':[" REQ_DATA("due-diligence") "],'nextAction':'provide-data'}");
+	        "{'overall':'action-required','products':" RAMPS(
+	            P_NEEDS("'missingData':['due-diligence']"),
+	            P_REVIEW) ",'requirements':[" REQ_DATA("due-diligence") "],'nextAction':'"
+	                                                                    "provide-data'}");
 	put_user_with(loc, "US", state, "Jones", U_FULL_US | U_DD | U_INCOME);
 	review_to_verified(loc);
 }
@@ -359,37 +373,38 @@ START_TEST(eu_fr_idcard)
 	put_user_with(loc, "FR", NULL, "Dupont", U_FULL_NON_US);
 	upload(loc, "id-idcard-front", "2032-05-01", 201);
 	trigger(loc, "",
-		"{'overall':'action-required','products':"
-		RAMPS(P_NEEDS("'missingDocuments':['id','selfie']"), P_REVIEW)
-		",'requirements':[" REQ_ID_ANY_COUNTRY "," REQ_SELFIE "],"
-		"'nextAction':'upload-documents'}");
+	        "{'overall':'action-required','products':" RAMPS(
+	            P_NEEDS("'missingDocuments':['id','selfie']"),
+	            P_REVIEW) ",'requirements':[" REQ_ID_ANY_COUNTRY "," REQ_SELFIE "],"
+	                      "'nextAction':'upload-documents'}");
 
 	/* The selfie alone does not complete the ID: front without back is still "id". */
 	upload(loc, "selfie-front", NULL, 201);
 	trigger(loc, "",
-		"{'overall':'action-required','products':"
-		RAMPS(P_NEEDS("'missingDocuments':['id']"), P_REVIEW)
-		",'requirements':[" REQ_ID_ANY_COUNTRY "],'nextAction':'upload-documents'}");
+	        "{'overall':'action-required','products':" RAMPS(
+	            P_NEEDS("'missingDocuments':['id']"),
+	            P_REVIEW) ",'requirements':[" REQ_ID_ANY_COUNTRY
+	                      "],'nextAction':'upload-documents'}");
 
 	/* The same upstream answer, narrowed by the caller's country (ramps only: the status
 	 * read may already show regulated-transfer verified). */
 	snprintf(want, sizeof(want),
-		 "{'overall':'action-required','products':{'onramp':%s,'offramp':%s},"
-		 "'requirements':[%s],'nextAction':'upload-documents'}",
-		 P_NEEDS("'missingDocuments':['id']"), P_NEEDS("'missingDocuments':['id']"),
-		 REQ_ID(ID_EU));
+	         "{'overall':'action-required','products':{'onramp':%s,'offramp':%s},"
+	         "'requirements':[%s],'nextAction':'upload-documents'}",
+	         P_NEEDS("'missingDocuments':['id']"), P_NEEDS("'missingDocuments':['id']"),
+	         REQ_ID(ID_EU));
 	status(loc, "?products=onramp,offramp&country=FR", want);
 	snprintf(want, sizeof(want),
-		 "{'overall':'action-required','products':{'onramp':%s,'offramp':%s},"
-		 "'requirements':[%s],'nextAction':'upload-documents'}",
-		 P_NEEDS("'missingDocuments':['id']"), P_NEEDS("'missingDocuments':['id']"),
-		 REQ_ID_ANY_COUNTRY);
+	         "{'overall':'action-required','products':{'onramp':%s,'offramp':%s},"
+	         "'requirements':[%s],'nextAction':'upload-documents'}",
+	         P_NEEDS("'missingDocuments':['id']"), P_NEEDS("'missingDocuments':['id']"),
+	         REQ_ID_ANY_COUNTRY);
 	status(loc, "?products=onramp,offramp", want);
 	snprintf(want, sizeof(want),
-		 "{'overall':'action-required','products':{'onramp':%s,'offramp':%s},"
-		 "'requirements':[%s],'nextAction':'upload-documents'}",
-		 P_NEEDS("'missingDocuments':['id']"), P_NEEDS("'missingDocuments':['id']"),
-		 REQ_ID(ID_ES));
+	         "{'overall':'action-required','products':{'onramp':%s,'offramp':%s},"
+	         "'requirements':[%s],'nextAction':'upload-documents'}",
+	         P_NEEDS("'missingDocuments':['id']"), P_NEEDS("'missingDocuments':['id']"),
+	         REQ_ID(ID_ES));
 	status(loc, "?products=onramp,offramp&country=ES", want);
 
 	upload(loc, "id-idcard-back", "2032-05-01", 201);
@@ -407,15 +422,15 @@ START_TEST(non_eu_br_passport)
 	consent(loc);
 	put_user_with(loc, "BR", NULL, "Silva", U_FULL_NON_US);
 	trigger(loc, "",
-		"{'overall':'action-required','products':"
-		RAMPS(P_NEEDS("'missingDocuments':['id','selfie']"), P_REVIEW)
-		",'requirements':[" REQ_ID_ANY_COUNTRY "," REQ_SELFIE "],"
-		"'nextAction':'upload-documents'}");
+	        "{'overall':'action-required','products':" RAMPS(
+	            P_NEEDS("'missingDocuments':['id','selfie']"),
+	            P_REVIEW) ",'requirements':[" REQ_ID_ANY_COUNTRY "," REQ_SELFIE "],"
+	                      "'nextAction':'upload-documents'}");
 	snprintf(want, sizeof(want),
-		 "{'overall':'action-required','products':{'onramp':%s,'offramp':%s},"
-		 "'requirements':[%s,%s],'nextAction':'upload-documents'}",
-		 P_NEEDS("'missingDocuments':['id','selfie']"),
-		 P_NEEDS("'missingDocuments':['id','selfie']"), REQ_ID(ID_ELSEWHERE), REQ_SELFIE);
+	         "{'overall':'action-required','products':{'onramp':%s,'offramp':%s},"
+	         "'requirements':[%s,%s],'nextAction':'upload-documents'}",
+	         P_NEEDS("'missingDocuments':['id','selfie']"),
+	         P_NEEDS("'missingDocuments':['id','selfie']"), REQ_ID(ID_ELSEWHERE), REQ_SELFIE);
 	status(loc, "?products=onramp,offramp&country=BR", want);
 
 	/* An ID card does not meet "id" outside the EU/EEA. */
@@ -423,22 +438,24 @@ START_TEST(non_eu_br_passport)
 	upload(loc, "id-idcard-back", NULL, 201);
 	upload(loc, "selfie-front", NULL, 201);
 	trigger(loc, "?country=BR",
-		"{'overall':'action-required','products':"
-		RAMPS(P_NEEDS("'missingDocuments':['id']"), P_REVIEW)
-		",'requirements':[" REQ_ID(ID_ELSEWHERE) "],'nextAction':'upload-documents'}");
+	        "{'overall':'action-required','products':" RAMPS(
+	            P_NEEDS("'missingDocuments':['id']"),
+	            P_REVIEW) ",'requirements':[" REQ_ID(ID_ELSEWHERE) "],'nextAction':'upload-"
+	                                                               "documents'}");
 
 	upload(loc, "id-passport", "2033-01-31", 201);
 	review_to_verified(loc);
 }
 END_TEST
 
-/* ---- 5. Sanctioned user ----------------------------------------------------------------------- */
+/* ---- 5. Sanctioned user -----------------------------------------------------------------------
+ */
 
 START_TEST(sanctioned_rejected_final)
 {
 	const char *loc = "userId:scen-sanctioned-1";
-	const char *want = "{'overall':'rejected','products':" ALL3(P_SANCTIONED)
-			   ",'requirements':[],'nextAction':'contact-support'}";
+	const char *want = "{'overall':'rejected','products':" ALL3(
+	    P_SANCTIONED) ",'requirements':[],'nextAction':'contact-support'}";
 
 	consent(loc);
 	put_user_with(loc, "DE", NULL, "Sanctioned", U_FULL_NON_US);
@@ -451,13 +468,14 @@ START_TEST(sanctioned_rejected_final)
 }
 END_TEST
 
-/* ---- 6. Expired document ---------------------------------------------------------------------- */
+/* ---- 6. Expired document ----------------------------------------------------------------------
+ */
 
 START_TEST(expired_document_resubmit)
 {
 	const char *loc = "userId:scen-expired-1";
-	const char *rejected = "{'overall':'rejected','products':" ALL3(P_EXPIRED)
-			       ",'requirements':[],'nextAction':'resubmit'}";
+	const char *rejected = "{'overall':'rejected','products':" ALL3(
+	    P_EXPIRED) ",'requirements':[],'nextAction':'resubmit'}";
 
 	consent(loc);
 	put_user_with(loc, "NL", NULL, "de Vries", U_FULL_NON_US);
@@ -474,7 +492,8 @@ START_TEST(expired_document_resubmit)
 }
 END_TEST
 
-/* ---- 7. No consent ---------------------------------------------------------------------------- */
+/* ---- 7. No consent ----------------------------------------------------------------------------
+ */
 
 START_TEST(no_consent_pending_privacy_policy)
 {
@@ -485,29 +504,32 @@ START_TEST(no_consent_pending_privacy_policy)
 	upload(loc, "selfie-front", NULL, 201);
 	status(loc, "", NOT_STARTED_ALL);
 	trigger(loc, "",
-		"{'overall':'action-required','products':" ALL3(P_PRIVACY)
-		",'requirements':[{'kind':'consent','code':'privacy-policy','known':true,"
-		"'neededFor':['onramp','offramp','regulated-transfer']}],"
-		"'nextAction':'accept-privacy-policy'}");
+	        "{'overall':'action-required','products':" ALL3(
+	            P_PRIVACY) ",'requirements':[{'kind':'consent','code':'privacy-policy','known':"
+	                       "true,"
+	                       "'neededFor':['onramp','offramp','regulated-transfer']}],"
+	                       "'nextAction':'accept-privacy-policy'}");
 	consent(loc);
 	review_to_verified(loc);
 }
 END_TEST
 
-/* ---- 8. ?products= ---------------------------------------------------------------------------- */
+/* ---- 8. ?products= ----------------------------------------------------------------------------
+ */
 
 START_TEST(products_filter_regulated_transfer)
 {
 	const char *loc = "userId:scen-products-1";
-	const char *ramp = P_NEEDS("'missingData':['kyc-data','due-diligence','verification-history'],"
-				   "'missingDocuments':['id','selfie']");
+	const char *ramp =
+	    P_NEEDS("'missingData':['kyc-data','due-diligence','verification-history'],"
+	            "'missingDocuments':['id','selfie']");
 	char want[4096];
 
 	consent(loc);
 	put_user_with(loc, "DE", NULL, "Weber", 0);
 	trigger(loc, "?products=regulated-transfer",
-		"{'overall':'in-review','products':{'regulated-transfer':" P_REVIEW "},"
-		"'requirements':[],'nextAction':'wait','pollAfterSeconds':1}");
+	        "{'overall':'in-review','products':{'regulated-transfer':" P_REVIEW "},"
+	        "'requirements':[],'nextAction':'wait','pollAfterSeconds':1}");
 	usleep(REVIEW_WAIT_US);
 	status(loc, "?products=regulated-transfer",
 	       "{'overall':'verified','products':{'regulated-transfer':" P_VERIFIED "},"
@@ -515,22 +537,22 @@ START_TEST(products_filter_regulated_transfer)
 
 	/* Unfiltered, the ramps decide. */
 	snprintf(want, sizeof(want),
-		 "{'overall':'action-required','products':{'onramp':%s,'offramp':%s,"
-		 "'regulated-transfer':%s},'requirements':[%s,%s,%s,%s,%s],"
-		 "'nextAction':'provide-data'}",
-		 ramp, ramp, P_VERIFIED, REQ_DATA("due-diligence"), REQ_DATA("kyc-data"),
-		 REQ_DATA("verification-history"), REQ_ID_ANY_COUNTRY, REQ_SELFIE);
+	         "{'overall':'action-required','products':{'onramp':%s,'offramp':%s,"
+	         "'regulated-transfer':%s},'requirements':[%s,%s,%s,%s,%s],"
+	         "'nextAction':'provide-data'}",
+	         ramp, ramp, P_VERIFIED, REQ_DATA("due-diligence"), REQ_DATA("kyc-data"),
+	         REQ_DATA("verification-history"), REQ_ID_ANY_COUNTRY, REQ_SELFIE);
 	status(loc, "", want);
 	snprintf(want, sizeof(want),
-		 "{'overall':'action-required','products':{'onramp':%s,'regulated-transfer':%s},"
-		 "'requirements':[{'kind':'data','code':'due-diligence','known':true,"
-		 "'neededFor':['onramp']},{'kind':'data','code':'kyc-data','known':true,"
-		 "'neededFor':['onramp']},{'kind':'data','code':'verification-history',"
-		 "'known':true,'neededFor':['onramp']},{'kind':'document','code':'id','known':true,"
-		 "'neededFor':['onramp'],'acceptedDocumentTypes':%s},{'kind':'document',"
-		 "'code':'selfie','known':true,'neededFor':['onramp'],"
-		 "'acceptedDocumentTypes':[['selfie-front']]}],'nextAction':'provide-data'}",
-		 ramp, P_VERIFIED, ID_EU);
+	         "{'overall':'action-required','products':{'onramp':%s,'regulated-transfer':%s},"
+	         "'requirements':[{'kind':'data','code':'due-diligence','known':true,"
+	         "'neededFor':['onramp']},{'kind':'data','code':'kyc-data','known':true,"
+	         "'neededFor':['onramp']},{'kind':'data','code':'verification-history',"
+	         "'known':true,'neededFor':['onramp']},{'kind':'document','code':'id','known':true,"
+	         "'neededFor':['onramp'],'acceptedDocumentTypes':%s},{'kind':'document',"
+	         "'code':'selfie','known':true,'neededFor':['onramp'],"
+	         "'acceptedDocumentTypes':[['selfie-front']]}],'nextAction':'provide-data'}",
+	         ramp, P_VERIFIED, ID_EU);
 	status(loc, "?products=onramp,regulated-transfer&country=DE", want);
 	/* A listed product Crossmint does not answer for is unknown. */
 	status(loc, "?products=regulated-transfer,onramp-light",

@@ -16,24 +16,25 @@
 
 static char answers_path[64];
 
-static const char jpeg[] = "\xff\xd8\xff\xe0" "0123456789abcdef";
+static const char jpeg[] = "\xff\xd8\xff\xe0"
+                           "0123456789abcdef";
 
 static const char user_body[] =
-	"{\"userDetails\":{\"firstName\":\"Alice\",\"lastName\":\"Martin\","
-	"\"dateOfBirth\":\"1990-01-15\",\"countryOfResidence\":\"DE\"},"
-	"\"kycData\":{\"nationality\":\"DE\",\"addressOfResidence\":{\"line1\":\"Hauptstr. 1\","
-	"\"city\":\"Berlin\",\"postalCode\":\"10115\"},\"email\":\"alice@example.com\"},"
-	"\"dueDiligence\":{\"employmentStatus\":\"full-time\",\"sourceOfFunds\":\"salary\","
-	"\"industry\":\"software\"}}";
+    "{\"userDetails\":{\"firstName\":\"Alice\",\"lastName\":\"Martin\","
+    "\"dateOfBirth\":\"1990-01-15\",\"countryOfResidence\":\"DE\"},"
+    "\"kycData\":{\"nationality\":\"DE\",\"addressOfResidence\":{\"line1\":\"Hauptstr. 1\","
+    "\"city\":\"Berlin\",\"postalCode\":\"10115\"},\"email\":\"alice@example.com\"},"
+    "\"dueDiligence\":{\"employmentStatus\":\"full-time\",\"sourceOfFunds\":\"salary\","
+    "\"industry\":\"software\"}}";
 static const char consent_body[] =
-	"{\"type\":\"privacy-policy\",\"acceptedAt\":\"2025-06-01T12:00:00+02:00\"}";
+    "{\"type\":\"privacy-policy\",\"acceptedAt\":\"2025-06-01T12:00:00+02:00\"}";
 
 static void spec_setup(void)
 {
 	int fd;
 
 	snprintf(answers_path, sizeof(answers_path), "/tmp/kycgate-answers-%d-XXXXXX",
-		 (int)getpid());
+	         (int)getpid());
 	fd = mkstemp(answers_path);
 	ck_assert_int_ge(fd, 0);
 	close(fd);
@@ -53,7 +54,8 @@ static struct json_object *headers_json(const struct kt_resp *r)
 	const char *line = strchr(r->headers, '\n');
 
 	while (line != NULL && line[1] != '\0') {
-		const char *name = line + 1, *colon = strchr(name, ':'), *end = strpbrk(name, "\r\n");
+		const char *name = line + 1, *colon = strchr(name, ':'),
+		           *end = strpbrk(name, "\r\n");
 		char key[128], val[4096];
 
 		line = strchr(name, '\n');
@@ -65,7 +67,7 @@ static struct json_object *headers_json(const struct kt_resp *r)
 			colon++;
 		if (json_object_object_get_ex(o, key, &prev)) {
 			snprintf(val, sizeof(val), "%s, %.*s", json_object_get_string(prev),
-				 (int)(end - colon), colon);
+			         (int)(end - colon), colon);
 		} else {
 			snprintf(val, sizeof(val), "%.*s", (int)(end - colon), colon);
 		}
@@ -98,13 +100,12 @@ static void record(const char *method, const char *tmpl, const struct kt_resp *r
 	json_object_object_add(o, "status", json_object_new_int((int)r->status));
 	json_object_object_add(o, "contentType", has_ct ? json_object_new_string(ct) : NULL);
 	json_object_object_add(o, "headers", headers_json(r));
-	json_object_object_add(o, "body", has_ct && json_media(ct) && r->len > 0
-						  ? json_object_get(r->json)
-						  : NULL);
+	json_object_object_add(
+	    o, "body", has_ct && json_media(ct) && r->len > 0 ? json_object_get(r->json) : NULL);
 	json_object_object_add(o, "bodyLength", json_object_new_int64((int64_t)r->len));
 	fprintf(f, "%s\n",
-		json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-							  JSON_C_TO_STRING_NOSLASHESCAPE));
+	        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+	                                              JSON_C_TO_STRING_NOSLASHESCAPE));
 	fclose(f);
 	json_object_put(o);
 }
@@ -112,26 +113,26 @@ static void record(const char *method, const char *tmpl, const struct kt_resp *r
 /* One exchange: asserts the status and the headers every answer carries, records the answer.
  * tmpl is the spec's path template for target. The caller frees r. */
 static void answer(const char *method, const char *target, const char *tmpl,
-		   const char *const *hdrs, const void *body, size_t len, long status,
-		   struct kt_resp *r)
+                   const char *const *hdrs, const void *body, size_t len, long status,
+                   struct kt_resp *r)
 {
 	static const char *const always[] = {"X-Request-Id", "X-Kycgate-Environment",
-					     "Cache-Control", NULL};
+	                                     "Cache-Control", NULL};
 	char v[256];
 	int i;
 
 	kt_http(it_gw.port, method, target, hdrs, body, len, r);
 	ck_assert_msg(r->status == status, "%s %s: %ld, wanted %ld: %s", method, target, r->status,
-		      status, r->body);
+	              status, r->body);
 	for (i = 0; always[i] != NULL; i++)
 		ck_assert_msg(kt_header(r, always[i], v, sizeof(v)), "%s %s: no %s header", method,
-			      target, always[i]);
+		              target, always[i]);
 	record(method, tmpl, r);
 }
 
 /* answer() for a caller that only needs it recorded. */
 static void answer_only(const char *method, const char *target, const char *tmpl,
-			const char *const *hdrs, const void *body, size_t len, long status)
+                        const char *const *hdrs, const void *body, size_t len, long status)
 {
 	struct kt_resp r;
 
@@ -157,15 +158,16 @@ END_TEST
 
 START_TEST(users_and_consent)
 {
-	static const char bad_consent[] = "{\"type\":\"cookies\",\"acceptedAt\":\"2025-06-01T12:00:00\"}";
+	static const char bad_consent[] =
+	    "{\"type\":\"cookies\",\"acceptedAt\":\"2025-06-01T12:00:00\"}";
 	static const char bad_user[] =
-		"{\"userDetails\":{\"dateOfBirth\":\"1990-02-30\"},\"userdetails\":{}}";
+	    "{\"userDetails\":{\"dateOfBirth\":\"1990-02-30\"},\"userdetails\":{}}";
 	const char *const w[] = {IT_WRITER, IT_JSON, "X-Request-Id: spec-users-1", NULL};
 	const char *const rd[] = {IT_READER, NULL};
 	struct kt_resp r;
 
 	answer_only("PUT", "/v1/users/userId:spec-1/consent", T_CONSENT, w, consent_body,
-		    strlen(consent_body), 200);
+	            strlen(consent_body), 200);
 	answer("PUT", "/v1/users/userId:spec-1/consent", T_CONSENT, w, bad_consent,
 	       strlen(bad_consent), 400, &r);
 	it_assert_problem(&r, 400, "invalid-request");
@@ -198,8 +200,8 @@ START_TEST(documents)
 	const char *id;
 	struct kt_resp r;
 
-	answer("PUT", "/v1/users/userId:spec-1/documents/id-passport?expiresAt=2031-01-01", T_DOC_PUT,
-	       wjpeg, jpeg, sizeof(jpeg) - 1, 201, &r);
+	answer("PUT", "/v1/users/userId:spec-1/documents/id-passport?expiresAt=2031-01-01",
+	       T_DOC_PUT, wjpeg, jpeg, sizeof(jpeg) - 1, 201, &r);
 	id = kt_str(r.json, "id");
 	ck_assert_ptr_nonnull(id);
 	snprintf(docpath, sizeof(docpath), "/v1/documents/%s", id);
@@ -210,9 +212,9 @@ START_TEST(documents)
 	it_assert_problem(&r, 415, "unsupported-media-type");
 	kt_resp_free(&r);
 	answer_only("PUT", "/v1/users/userId:spec-1/documents/selfie-front", T_DOC_PUT, wpng, jpeg,
-		    sizeof(jpeg) - 1, 415);
+	            sizeof(jpeg) - 1, 415);
 	answer_only("PUT", "/v1/users/userId:spec-1/documents/id-ssn", T_DOC_PUT, wjpeg, jpeg,
-		    sizeof(jpeg) - 1, 400);
+	            sizeof(jpeg) - 1, 400);
 	answer_only("GET", docpath, T_DOC_GET, rd, NULL, 0, 200);
 }
 END_TEST
@@ -232,7 +234,7 @@ START_TEST(verification)
 	ck_assert_int_eq(json_object_object_length(json_object_object_get(r.json, "products")), 1);
 	kt_resp_free(&r);
 	answer_only("GET", "/v1/users/userId:spec-1/verification?products=onramp-light,nope",
-		    T_VERIFY, rd, NULL, 0, 400);
+	            T_VERIFY, rd, NULL, 0, 400);
 }
 END_TEST
 
@@ -244,7 +246,7 @@ START_TEST(wallets)
 	struct kt_resp r;
 
 	answer_only("PUT", "/v1/users/userId:spec-1/wallets/0xAbC123", T_WALLET, w,
-		    "{\"chain\":\"base-sepolia\"}", 24, 200);
+	            "{\"chain\":\"base-sepolia\"}", 24, 200);
 	answer_only("GET", "/v1/users/userId:spec-1/wallets/0xAbC123", T_WALLET, rd, NULL, 0, 200);
 	answer("DELETE", "/v1/users/userId:spec-1/wallets/0xAbC123", T_WALLET, wr, NULL, 0, 204,
 	       &r);
@@ -306,7 +308,7 @@ START_TEST(upstream_errors)
 	it_assert_problem(&r, 502, "upstream-error");
 	kt_resp_free(&r);
 	answer_only("POST", "/v1/users/userId:sim-status-500/verification", T_VERIFY, wr, NULL, 0,
-		    502);
+	            502);
 	/* A 4xx the operation does not list: the 4XX entry. */
 	answer("GET", "/v1/users/userId:sim-status-422", T_USER, rd, NULL, 0, 422, &r);
 	it_assert_problem(&r, 422, "upstream-rejected");
@@ -354,8 +356,8 @@ START_TEST(answers_match_spec)
 	out = kt_slurp(out_path, NULL);
 	unlink(out_path);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		      "check-answers.mjs failed (status %d; 127: node not found):\n%s", status,
-		      out ? out : "");
+	              "check-answers.mjs failed (status %d; 127: node not found):\n%s", status,
+	              out ? out : "");
 	free(out);
 }
 END_TEST

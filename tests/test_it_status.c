@@ -18,14 +18,14 @@
 #define TOKEN "Authorization: Bearer status-token-0123456789abcdef-0123"
 
 static const char yaml_fmt[] =
-	"server:\n  listen: \"127.0.0.1:0\"\n  drain_delay_s: 0\n"
-	"crossmint:\n  environment: staging\n  base_url: \"http://127.0.0.1:@SIMPORT@\"\n"
-	"  api_key: \"" KEY "\"\n  timeout_ms: 3000\n"
-	"  rate_limit: {writes_per_minute: 0, reads_per_minute: %u}\n"
-	"verification:\n  cache_ttl_ms: 1000\n  max_wait_s: %u\n  max_waiting_per_client: 3\n"
-	"auth:\n  clients:\n    - name: svc\n      token: \"status-token-0123456789abcdef-0123\"\n"
-	"      scopes: [users.create, users.read]\n"
-	"log:\n  level: info\n";
+    "server:\n  listen: \"127.0.0.1:0\"\n  drain_delay_s: 0\n"
+    "crossmint:\n  environment: staging\n  base_url: \"http://127.0.0.1:@SIMPORT@\"\n"
+    "  api_key: \"" KEY "\"\n  timeout_ms: 3000\n"
+    "  rate_limit: {writes_per_minute: 0, reads_per_minute: %u}\n"
+    "verification:\n  cache_ttl_ms: 1000\n  max_wait_s: %u\n  max_waiting_per_client: 3\n"
+    "auth:\n  clients:\n    - name: svc\n      token: \"status-token-0123456789abcdef-0123\"\n"
+    "      scopes: [users.create, users.read]\n"
+    "log:\n  level: info\n";
 
 static struct kt_proc sim, gw, gw_budget, gw_short;
 static int refused_503;
@@ -94,7 +94,7 @@ static void consent(const char *loc)
 
 	snprintf(t, sizeof(t), "/v1/users/%s/consent", loc);
 	send_json("PUT", t, "{\"type\":\"privacy-policy\",\"acceptedAt\":\"2025-06-01T12:00:00Z\"}",
-		  200);
+	          200);
 }
 
 /* A user with only userDetails: regulated-transfer goes in review on trigger. */
@@ -105,9 +105,9 @@ static void in_review_user(const char *loc)
 	consent(loc);
 	snprintf(t, sizeof(t), "/v1/users/%s", loc);
 	send_json("PUT", t,
-		  "{\"userDetails\":{\"firstName\":\"A\",\"lastName\":\"B\","
-		  "\"dateOfBirth\":\"1990-01-01\",\"countryOfResidence\":\"BR\"}}",
-		  201);
+	          "{\"userDetails\":{\"firstName\":\"A\",\"lastName\":\"B\","
+	          "\"dateOfBirth\":\"1990-01-01\",\"countryOfResidence\":\"BR\"}}",
+	          201);
 	snprintf(t, sizeof(t), "/v1/users/%s/verification", loc);
 	send_json("POST", t, NULL, 200);
 }
@@ -169,8 +169,8 @@ START_TEST(single_flight)
 
 	consent("userId:sim-latency-400");
 	kt_sim_clear(sim.port);
-	ck_assert_int_eq(concurrent_gets(gw.port, "/v1/users/userId:sim-latency-400/verification", 30),
-			 30);
+	ck_assert_int_eq(
+	    concurrent_gets(gw.port, "/v1/users/userId:sim-latency-400/verification", 30), 30);
 	ck_assert_int_eq(upstream_count("GET", up), 1);
 }
 END_TEST
@@ -207,9 +207,9 @@ START_TEST(cache_generation_and_failures)
 	get(gw.port, "/v1/users/userId:sim-status-500/verification", &r);
 	ck_assert_int_eq(r.status, 502);
 	kt_resp_free(&r);
-	ck_assert_int_eq(upstream_count("GET",
-					"/2025-06-09/users/userId:sim-status-500/identity-verification"),
-			 2);
+	ck_assert_int_eq(
+	    upstream_count("GET", "/2025-06-09/users/userId:sim-status-500/identity-verification"),
+	    2);
 }
 END_TEST
 
@@ -235,8 +235,8 @@ START_TEST(long_poll)
 	/* ?wait=30 is clamped to max_wait_s (1 on this gateway): the review lasts 1.5 s, so the
 	 * answer comes after about a second with the latest state, still in review. */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	get(gw_short.port, "/v1/users/userId:poll-1/verification?wait=30&products=regulated-transfer",
-	    &r);
+	get(gw_short.port,
+	    "/v1/users/userId:poll-1/verification?wait=30&products=regulated-transfer", &r);
 	ms = elapsed_ms(&t0);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_msg(strcmp(kt_str(r.json, "overall"), "in-review") == 0, "%s", r.body);
@@ -270,10 +270,11 @@ START_TEST(waiters_share_rereads)
 	in_review_user("userId:poll-3");
 	kt_sim_clear(sim.port);
 	/* 3 waiters (the per-client cap) for about 1.5 s each. */
-	ck_assert_int_eq(concurrent_gets(gw.port,
-					 "/v1/users/userId:poll-3/verification?wait=2&products=regulated-transfer",
-					 3),
-			 3);
+	ck_assert_int_eq(
+	    concurrent_gets(
+	        gw.port, "/v1/users/userId:poll-3/verification?wait=2&products=regulated-transfer",
+	        3),
+	    3);
 	reads = upstream_count("GET", up);
 	/* Alone, each waiter would read about 6 times (250, 500, 1000 ms ... ); shared and
 	 * cached for cache_ttl_ms they read a few times in all. */
@@ -298,7 +299,7 @@ START_TEST(client_gone_stops_polling)
 {
 	static const char up[] = "/2025-06-09/users/userId:poll-5/identity-verification";
 	static const char req[] = "GET /v1/users/userId:poll-5/verification?wait=2 HTTP/1.1\r\n"
-				  "Host: x\r\n" TOKEN "\r\n\r\n";
+	                          "Host: x\r\n" TOKEN "\r\n\r\n";
 	char *out;
 	int before, after;
 
@@ -311,7 +312,7 @@ START_TEST(client_gone_stops_polling)
 	usleep(1500 * 1000);
 	after = upstream_count("GET", up);
 	ck_assert_msg(after == before, "polling went on after the client left: %d -> %d", before,
-		      after);
+	              after);
 }
 END_TEST
 
@@ -345,7 +346,8 @@ START_TEST(read_budget)
 		get(gw_budget.port, "/v1/users/userId:budget-nobody", &r);
 		if (r.status == 429) {
 			limited++;
-			ck_assert_str_eq(kt_str(r.json, "type"), "urn:kycgate:problem:rate-limited");
+			ck_assert_str_eq(kt_str(r.json, "type"),
+			                 "urn:kycgate:problem:rate-limited");
 			ck_assert(kt_header(&r, "Retry-After", v, sizeof(v)));
 			ck_assert_int_ge(atoi(v), 1);
 		} else {

@@ -14,11 +14,11 @@ static char dir[64];
 static struct kt_proc gw;
 
 static const char yaml_fmt[] =
-	"server:\n  listen: \"127.0.0.1:0\"\n  drain_delay_s: 0\n"
-	"  tls: {cert_file: \"%s/cert.pem\", key_file: \"%s/key.pem\"}\n"
-	"crossmint:\n  environment: simulator\n"
-	"auth:\n  clients:\n    - name: t\n      token: \"tls-token-0123456789abcdef-0123456\"\n"
-	"      scopes: [users.create, users.read]\n";
+    "server:\n  listen: \"127.0.0.1:0\"\n  drain_delay_s: 0\n"
+    "  tls: {cert_file: \"%s/cert.pem\", key_file: \"%s/key.pem\"}\n"
+    "crossmint:\n  environment: simulator\n"
+    "auth:\n  clients:\n    - name: t\n      token: \"tls-token-0123456789abcdef-0123456\"\n"
+    "      scopes: [users.create, users.read]\n";
 
 static void setup(void)
 {
@@ -28,10 +28,10 @@ static void setup(void)
 	snprintf(dir, sizeof(dir), "/tmp/kycgate-tls-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(cmd, sizeof(cmd),
-		 "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
-		 "-addext subjectAltName=IP:127.0.0.1,DNS:localhost "
-		 "-keyout %s/key.pem -out %s/cert.pem >/dev/null 2>&1",
-		 dir, dir);
+	         "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+	         "-addext subjectAltName=IP:127.0.0.1,DNS:localhost "
+	         "-keyout %s/key.pem -out %s/cert.pem >/dev/null 2>&1",
+	         dir, dir);
 	ck_assert_msg(system(cmd) == 0, "openssl could not make a certificate");
 	snprintf(yaml, sizeof(yaml), yaml_fmt, dir, dir);
 	kt_start_gateway(&gw, yaml, 0, NULL);
@@ -82,10 +82,9 @@ START_TEST(https_serves)
 {
 	ck_assert_int_eq(https_get("/healthz", NULL), 200);
 	ck_assert_int_eq(https_get("/v1/users/userId:tls-nobody", NULL), 401);
-	ck_assert_int_eq(
-		https_get("/v1/users/userId:tls-nobody",
-			  "Authorization: Bearer tls-token-0123456789abcdef-0123456"),
-		404);
+	ck_assert_int_eq(https_get("/v1/users/userId:tls-nobody",
+	                           "Authorization: Bearer tls-token-0123456789abcdef-0123456"),
+	                 404);
 }
 END_TEST
 

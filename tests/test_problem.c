@@ -35,25 +35,26 @@ START_TEST(every_kind_has_its_status_and_code)
 		int status;
 		const char *code;
 	} t[] = {
-		{KG_PB_INVALID_REQUEST, 400, "invalid-request"},
-		{KG_PB_UNAUTHORIZED, 401, "unauthorized"},
-		{KG_PB_FORBIDDEN, 403, "forbidden"},
-		{KG_PB_NOT_FOUND, 404, "not-found"},
-		{KG_PB_METHOD_NOT_ALLOWED, 405, "method-not-allowed"},
-		{KG_PB_PAYLOAD_TOO_LARGE, 413, "payload-too-large"},
-		{KG_PB_UNSUPPORTED_MEDIA_TYPE, 415, "unsupported-media-type"},
-		{KG_PB_RATE_LIMITED, 429, "rate-limited"},
-		{KG_PB_UPSTREAM_AUTH, 502, "upstream-auth"},
-		{KG_PB_UPSTREAM_ERROR, 502, "upstream-error"},
-		{KG_PB_UPSTREAM_INVALID, 502, "upstream-invalid-response"},
-		{KG_PB_UPSTREAM_TIMEOUT, 504, "upstream-timeout"},
-		{KG_PB_UNAVAILABLE, 503, "unavailable"},
+	    {KG_PB_INVALID_REQUEST, 400, "invalid-request"},
+	    {KG_PB_UNAUTHORIZED, 401, "unauthorized"},
+	    {KG_PB_FORBIDDEN, 403, "forbidden"},
+	    {KG_PB_NOT_FOUND, 404, "not-found"},
+	    {KG_PB_METHOD_NOT_ALLOWED, 405, "method-not-allowed"},
+	    {KG_PB_PAYLOAD_TOO_LARGE, 413, "payload-too-large"},
+	    {KG_PB_UNSUPPORTED_MEDIA_TYPE, 415, "unsupported-media-type"},
+	    {KG_PB_RATE_LIMITED, 429, "rate-limited"},
+	    {KG_PB_UPSTREAM_AUTH, 502, "upstream-auth"},
+	    {KG_PB_UPSTREAM_ERROR, 502, "upstream-error"},
+	    {KG_PB_UPSTREAM_INVALID, 502, "upstream-invalid-response"},
+	    {KG_PB_UPSTREAM_TIMEOUT, 504, "upstream-timeout"},
+	    {KG_PB_UNAVAILABLE, 503, "unavailable"},
 	};
 	size_t i;
 	char type[96];
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		struct kg_problem_args a = {.kind = t[i].kind, .instance = "/v1/x", .request_id = "r1"};
+		struct kg_problem_args a = {
+		    .kind = t[i].kind, .instance = "/v1/x", .request_id = "r1"};
 		struct json_object *o = render(&a);
 
 		ck_assert_int_eq(kg_problem_status(t[i].kind), t[i].status);
@@ -61,7 +62,7 @@ START_TEST(every_kind_has_its_status_and_code)
 		snprintf(type, sizeof(type), "urn:kycgate:problem:%s", t[i].code);
 		ck_assert_str_eq(str(o, "type"), type);
 		ck_assert_int_eq(json_object_get_int(json_object_object_get(o, "status")),
-				 t[i].status);
+		                 t[i].status);
 		ck_assert_str_eq(str(o, "instance"), "/v1/x");
 		ck_assert_str_eq(str(o, "requestId"), "r1");
 		ck_assert_ptr_nonnull(str(o, "title"));
@@ -76,8 +77,8 @@ END_TEST
 START_TEST(errors_and_status_override)
 {
 	struct json_object *errs = json_object_new_array(), *e = json_object_new_object(), *o;
-	struct kg_problem_args a = {.kind = KG_PB_UPSTREAM_REJECTED, .status = 422,
-				    .detail = "rule", .errors = errs};
+	struct kg_problem_args a = {
+	    .kind = KG_PB_UPSTREAM_REJECTED, .status = 422, .detail = "rule", .errors = errs};
 
 	json_object_object_add(e, "pointer", json_object_new_string("/a"));
 	json_object_object_add(e, "detail", json_object_new_string("bad"));
@@ -95,9 +96,11 @@ END_TEST
 START_TEST(upstream_body_json_or_cut_string)
 {
 	static const char js[] = "{\"error\":true,\"message\":\"no\"}";
-	struct kg_problem_args a = {.kind = KG_PB_UPSTREAM_REJECTED, .status = 404,
-				    .upstream_status = 404, .upstream_body = js,
-				    .upstream_body_len = sizeof(js) - 1};
+	struct kg_problem_args a = {.kind = KG_PB_UPSTREAM_REJECTED,
+	                            .status = 404,
+	                            .upstream_status = 404,
+	                            .upstream_body = js,
+	                            .upstream_body_len = sizeof(js) - 1};
 	struct json_object *o = render(&a), *up, *body;
 	char *big;
 

@@ -60,17 +60,17 @@ END_TEST
 START_TEST(no_route)
 {
 	static const char *const paths[] = {"/",
-					    "",
-					    "/v1",
-					    "/v1/users",
-					    "/v1/users/x/",
-					    "/v1/users/x/consent/extra",
-					    "/v1/documents",
-					    "/V1/users/x",
-					    "/v1/users/x/wallets",
-					    "//v1/users/x",
-					    "/healthz/",
-					    NULL};
+	                                    "",
+	                                    "/v1",
+	                                    "/v1/users",
+	                                    "/v1/users/x/",
+	                                    "/v1/users/x/consent/extra",
+	                                    "/v1/documents",
+	                                    "/V1/users/x",
+	                                    "/v1/users/x/wallets",
+	                                    "//v1/users/x",
+	                                    "/healthz/",
+	                                    NULL};
 	struct kg_match m;
 	size_t i;
 
@@ -117,8 +117,8 @@ struct spec_op {
 
 static bool is_method(const char *k)
 {
-	static const char *const methods[] = {"get", "put", "post", "delete", "patch", "head",
-					      "options", NULL};
+	static const char *const methods[] = {"get",   "put",  "post",    "delete",
+	                                      "patch", "head", "options", NULL};
 	size_t i;
 
 	for (i = 0; methods[i] != NULL; i++)
@@ -161,10 +161,12 @@ static size_t spec_ops(struct spec_op *ops, size_t cap)
 			break;
 		case YAML_SCALAR_EVENT:
 			if (expect_key) {
-				snprintf(last_key, sizeof(last_key), "%s", (char *)ev.data.scalar.value);
+				snprintf(last_key, sizeof(last_key), "%s",
+				         (char *)ev.data.scalar.value);
 				if (in_paths && depth == 3 && n < cap && is_method(last_key)) {
 					snprintf(ops[n].path, sizeof(ops[n].path), "%s", path);
-					snprintf(ops[n].method, sizeof(ops[n].method), "%s", last_key);
+					snprintf(ops[n].method, sizeof(ops[n].method), "%s",
+					         last_key);
 					n++;
 				}
 			}
@@ -195,8 +197,9 @@ START_TEST(table_matches_spec)
 
 		for (j = 0; j < n && !found; j++)
 			found = strcmp(ops[j].path, r[i].tmpl) == 0 &&
-				strcasecmp(ops[j].method, r[i].method) == 0;
-		ck_assert_msg(found, "%s %s is not in openapi/kycgate.yaml", r[i].method, r[i].tmpl);
+			        strcasecmp(ops[j].method, r[i].method) == 0;
+		ck_assert_msg(found, "%s %s is not in openapi/kycgate.yaml", r[i].method,
+		              r[i].tmpl);
 	}
 }
 END_TEST

@@ -26,13 +26,13 @@ static struct kg_config *config(const char *extra)
 	char *errors = NULL;
 
 	snprintf(yaml, sizeof(yaml),
-		 "crossmint:\n  environment: staging\n  api_key: \"" KEY "\"\n"
-		 "  base_url: \"http://127.0.0.1:1\"\n%s"
-		 "auth:\n  clients:\n    - name: t\n      token: \"0123456789abcdef0123\"\n"
-		 "      scopes: [users.read]\n",
-		 extra);
+	         "crossmint:\n  environment: staging\n  api_key: \"" KEY "\"\n"
+	         "  base_url: \"http://127.0.0.1:1\"\n%s"
+	         "auth:\n  clients:\n    - name: t\n      token: \"0123456789abcdef0123\"\n"
+	         "      scopes: [users.read]\n",
+	         extra);
 	ck_assert_msg(kg_config_load_string("t.yaml", yaml, strlen(yaml), &cfg, &errors) == KG_OK,
-		      "%s", errors ? errors : "");
+	              "%s", errors ? errors : "");
 	return cfg;
 }
 
@@ -61,7 +61,7 @@ static void wait_done(int n)
 }
 
 static void run_body(struct kg_upstream *up, struct kg_up_call *c, const char *method,
-		     const char *path, const char *body)
+                     const char *path, const char *body)
 {
 	memset(c, 0, sizeof(*c));
 	c->method = method;
@@ -110,7 +110,7 @@ START_TEST(answers_and_failures)
 	kg_up_call_cleanup(&c);
 
 	run_body(up, &c, "PUT", "/users/userId:u1/legal-documents",
-		 "{\"type\":\"crossmint-privacy-policy\",\"acceptedAt\":\"2025-01-01T00:00:00Z\"}");
+	         "{\"type\":\"crossmint-privacy-policy\",\"acceptedAt\":\"2025-01-01T00:00:00Z\"}");
 	ck_assert_int_eq(c.status, 200);
 	ck_assert_ptr_nonnull(strstr(c.resp, "acceptedAt"));
 	kg_up_call_cleanup(&c);
@@ -219,8 +219,9 @@ START_TEST(response_cap_and_no_redirect)
 	struct kg_up_call c;
 	int n;
 
-	n = snprintf(big, sizeof(big), "HTTP/1.1 200 OK\r\nContent-Length: 2000\r\n"
-				       "Connection: close\r\n\r\n");
+	n = snprintf(big, sizeof(big),
+	             "HTTP/1.1 200 OK\r\nContent-Length: 2000\r\n"
+	             "Connection: close\r\n\r\n");
 	memset(big + n, 'x', 2000);
 	scripted_start(&s, big);
 	snprintf(base, sizeof(base), "http://127.0.0.1:%u", s.port);
@@ -232,7 +233,7 @@ START_TEST(response_cap_and_no_redirect)
 	scripted_stop(&s);
 
 	scripted_start(&s, "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/x\r\n"
-			   "Content-Length: 0\r\nConnection: close\r\n\r\n");
+	                   "Content-Length: 0\r\nConnection: close\r\n\r\n");
 	snprintf(base, sizeof(base), "http://127.0.0.1:%u", s.port);
 	up = kg_upstream_start(cfg, base, KEY, err, sizeof(err));
 	run(up, &c, "GET", "/users/userId:x");
@@ -249,7 +250,8 @@ START_TEST(inflight_cap)
 {
 	struct kg_config *cfg = config("  max_inflight: 2\n");
 	char err[128];
-	struct kg_upstream *up = kg_upstream_start(cfg, "http://127.0.0.1:1", KEY, err, sizeof(err));
+	struct kg_upstream *up =
+	    kg_upstream_start(cfg, "http://127.0.0.1:1", KEY, err, sizeof(err));
 
 	ck_assert_int_eq(kg_upstream_reserve(up), KG_OK);
 	ck_assert_int_eq(kg_upstream_reserve(up), KG_OK);

@@ -15,7 +15,7 @@ struct kg_answer;
 
 /* A new answer taking ownership of body (malloc'd, may be NULL), with one reference. */
 struct kg_answer *kg_answer_new(long status, char *body, size_t len, unsigned retry_after_s,
-				time_t observed_at);
+                                time_t observed_at);
 
 struct kg_answer *kg_answer_ref(struct kg_answer *a);
 /* Drops a reference; the last one wipes and frees. Accepts NULL. */
@@ -28,12 +28,12 @@ time_t kg_answer_observed_at(const struct kg_answer *a);
 
 /* What a caller's view of the answer depends on. */
 struct kg_view {
-	const char *locator;      /* decoded locator */
-	const char *environment;  /* "staging", ... */
-	unsigned products;        /* ?products mask, 0 = all */
-	const char *country;      /* ?country, or NULL */
-	unsigned cache_ttl_ms;    /* for pollAfterSeconds */
-	unsigned budget_wait_s;   /* seconds until the read budget has a token */
+	const char *locator;     /* decoded locator */
+	const char *environment; /* "staging", ... */
+	unsigned products;       /* ?products mask, 0 = all */
+	const char *country;     /* ?country, or NULL */
+	unsigned cache_ttl_ms;   /* for pollAfterSeconds */
+	unsigned budget_wait_s;  /* seconds until the read budget has a token */
 };
 
 /* The normalized bytes of this answer for view v: computed on the first call for a given
@@ -42,7 +42,7 @@ struct kg_view {
  * needed: it holds no more than the answer), *in_review tells whether a product in scope is
  * in review. On upstream junk returns KG_ERR_UPSTREAM with *detail. */
 #define KG_ANSWER_VIEWS 4
-enum kg_err kg_answer_view(struct kg_answer *a, const struct kg_view *v, char **bytes,
-			   size_t *len, bool *in_review, const char **detail);
+enum kg_err kg_answer_view(struct kg_answer *a, const struct kg_view *v, char **bytes, size_t *len,
+                           bool *in_review, const char **detail);
 
 #endif

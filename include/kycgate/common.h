@@ -8,33 +8,33 @@
 #define KG_VERSION "0.1.0"
 
 /* Every bound on bytes from the network or from a file, named once. */
-#define KG_MAX_LOCATOR_BYTES 256        /* decoded locator, prefix included (design §2) */
-#define KG_MAX_DOCUMENT_ID_BYTES 128    /* [A-Za-z0-9_-]{1,128} */
-#define KG_MAX_ADDRESS_BYTES 128        /* wallet address [A-Za-z0-9]{1,128} */
-#define KG_MAX_RAW_PATH_BYTES 2048      /* raw request target, query excluded */
-#define KG_MAX_PATH_SEGMENTS 8          /* /v1/users/{loc}/wallets/{addr} has 5 */
-#define KG_MAX_REQUEST_ID_BYTES 128     /* X-Request-Id accepted from callers */
-#define KG_MAX_TRACESTATE_BYTES 512     /* W3C tracestate passed through */
-#define KG_MAX_JSON_DEPTH 32            /* nesting limit for caller JSON */
-#define KG_MAX_UPSTREAM_BODY_IN_PROBLEM 4096 /* upstream.body in a problem answer */
+#define KG_MAX_LOCATOR_BYTES 256               /* decoded locator, prefix included (design §2) */
+#define KG_MAX_DOCUMENT_ID_BYTES 128           /* [A-Za-z0-9_-]{1,128} */
+#define KG_MAX_ADDRESS_BYTES 128               /* wallet address [A-Za-z0-9]{1,128} */
+#define KG_MAX_RAW_PATH_BYTES 2048             /* raw request target, query excluded */
+#define KG_MAX_PATH_SEGMENTS 8                 /* /v1/users/{loc}/wallets/{addr} has 5 */
+#define KG_MAX_REQUEST_ID_BYTES 128            /* X-Request-Id accepted from callers */
+#define KG_MAX_TRACESTATE_BYTES 512            /* W3C tracestate passed through */
+#define KG_MAX_JSON_DEPTH 32                   /* nesting limit for caller JSON */
+#define KG_MAX_UPSTREAM_BODY_IN_PROBLEM 4096   /* upstream.body in a problem answer */
 #define KG_MAX_CONFIG_FILE_BYTES (1024 * 1024) /* a YAML config file */
-#define KG_MAX_SECRET_FILE_BYTES 4096   /* api_key_file, token_file, locator_hash_key_file */
-#define KG_MAX_TOKEN_BYTES 4096         /* a bearer token presented by a caller */
-#define KG_MAX_QUERY_VALUE_BYTES 256    /* ?products=, ?country=, ?wait=, ?expiresAt= */
-#define KG_DOCUMENT_JSON_OVERHEAD 4096  /* JSON document body: base64 size plus this */
+#define KG_MAX_SECRET_FILE_BYTES 4096          /* api_key_file, token_file, locator_hash_key_file */
+#define KG_MAX_TOKEN_BYTES 4096                /* a bearer token presented by a caller */
+#define KG_MAX_QUERY_VALUE_BYTES 256           /* ?products=, ?country=, ?wait=, ?expiresAt= */
+#define KG_DOCUMENT_JSON_OVERHEAD 4096         /* JSON document body: base64 size plus this */
 
 /* One error enum for every action; predicates return bool. */
 enum kg_err {
 	KG_OK = 0,
-	KG_ERR_NOMEM,        /* allocation failed */
-	KG_ERR_INVALID,      /* input breaks a rule (maps to 400) */
-	KG_ERR_TOO_LARGE,    /* input over a named bound (maps to 413) */
-	KG_ERR_MEDIA_TYPE,   /* wrong or mismatching content type (maps to 415) */
-	KG_ERR_IO,           /* a file or socket operation failed */
-	KG_ERR_CONFIG,       /* configuration invalid */
-	KG_ERR_UPSTREAM,     /* upstream answer unusable (maps to 502) */
-	KG_ERR_BUSY,         /* a capacity limit was reached (maps to 503) */
-	KG_ERR_INTERNAL,     /* a bug or an impossible state */
+	KG_ERR_NOMEM,      /* allocation failed */
+	KG_ERR_INVALID,    /* input breaks a rule (maps to 400) */
+	KG_ERR_TOO_LARGE,  /* input over a named bound (maps to 413) */
+	KG_ERR_MEDIA_TYPE, /* wrong or mismatching content type (maps to 415) */
+	KG_ERR_IO,         /* a file or socket operation failed */
+	KG_ERR_CONFIG,     /* configuration invalid */
+	KG_ERR_UPSTREAM,   /* upstream answer unusable (maps to 502) */
+	KG_ERR_BUSY,       /* a capacity limit was reached (maps to 503) */
+	KG_ERR_INTERNAL,   /* a bug or an impossible state */
 };
 
 /* Static text naming an error; never NULL. */

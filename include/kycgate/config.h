@@ -24,11 +24,11 @@ enum kg_log_format { KG_LOG_JSON = 0, KG_LOG_TEXT };
 
 /* One caller of the internal API. */
 struct kg_client {
-	char *name;                                  /* auth.clients[].name, unique, non-empty */
-	unsigned char token_digest[KG_SHA256_LEN];  /* SHA-256 of the token (never the token) */
-	unsigned scopes;                             /* KG_SCOPE_* bits */
-	unsigned requests_per_minute;                /* 0 = unlimited */
-	char *token_file;                            /* the token's file (watched for reload), or NULL */
+	char *name;                                /* auth.clients[].name, unique, non-empty */
+	unsigned char token_digest[KG_SHA256_LEN]; /* SHA-256 of the token (never the token) */
+	unsigned scopes;                           /* KG_SCOPE_* bits */
+	unsigned requests_per_minute;              /* 0 = unlimited */
+	char *token_file; /* the token's file (watched for reload), or NULL */
 };
 
 struct kg_config {
@@ -50,17 +50,17 @@ struct kg_config {
 	} server;
 
 	struct {
-		enum kg_env environment;       /* default staging */
-		char *base_url;                /* the override as given, or "" (use the environment's) */
-		char *api_version;             /* default "2025-06-09" */
-		char *api_key;                 /* the resolved key (inline, from api_key_file); NULL if none */
-		char *api_key_file;            /* "" when not set */
-		unsigned connect_timeout_ms;   /* 1..60000, default 3000 */
-		unsigned timeout_ms;           /* 1..600000, default 15000 */
-		unsigned max_connections;      /* 1..10000, default 32 */
-		unsigned max_inflight;         /* 1..100000, default 1024 */
-		size_t max_response_bytes;     /* 1 KiB..64 MiB, default 1 MiB */
-		char *proxy;                   /* "" = no proxy */
+		enum kg_env environment; /* default staging */
+		char *base_url;          /* the override as given, or "" (use the environment's) */
+		char *api_version;       /* default "2025-06-09" */
+		char *api_key;      /* the resolved key (inline, from api_key_file); NULL if none */
+		char *api_key_file; /* "" when not set */
+		unsigned connect_timeout_ms; /* 1..60000, default 3000 */
+		unsigned timeout_ms;         /* 1..600000, default 15000 */
+		unsigned max_connections;    /* 1..10000, default 32 */
+		unsigned max_inflight;       /* 1..100000, default 1024 */
+		size_t max_response_bytes;   /* 1 KiB..64 MiB, default 1 MiB */
+		char *proxy;                 /* "" = no proxy */
 		struct {
 			unsigned max_attempts;  /* 1..10, default 3 */
 			unsigned base_delay_ms; /* 1..60000, default 100 */
@@ -95,16 +95,17 @@ struct kg_config {
 	} verification;
 
 	struct {
-		enum kg_log_level level;         /* default info */
-		enum kg_log_format format;       /* default json */
-		unsigned char *locator_hash_key; /* resolved key bytes (>= 32), NULL when none set */
+		enum kg_log_level level;   /* default info */
+		enum kg_log_format format; /* default json */
+		unsigned char
+		    *locator_hash_key; /* resolved key bytes (>= 32), NULL when none set */
 		size_t locator_hash_key_len;
-		char *locator_hash_key_file;     /* "" when not set */
+		char *locator_hash_key_file; /* "" when not set */
 	} log;
 
 	struct {
-		bool enabled;  /* default true */
-		char *listen;  /* "" = served on the main listener */
+		bool enabled; /* default true */
+		char *listen; /* "" = served on the main listener */
 	} metrics;
 
 	/* Keys that were set but whose feature has not landed yet ("server.tls.cert_file", ...);
@@ -112,8 +113,8 @@ struct kg_config {
 	char **inactive_keys;
 	size_t n_inactive_keys;
 
-	/* Warnings found while loading (a short token, a group-readable key file, ...), one line each,
-	 * never naming a secret value. */
+	/* Warnings found while loading (a short token, a group-readable key file, ...), one line
+	 * each, never naming a secret value. */
 	char **warnings;
 	size_t n_warnings;
 };
@@ -129,7 +130,7 @@ enum kg_err kg_config_load(const char *path, struct kg_config **out, char **erro
 
 /* Same as kg_config_load() over an in-memory document; name is used as FILE in messages. */
 enum kg_err kg_config_load_string(const char *name, const char *yaml, size_t len,
-				  struct kg_config **out, char **errors);
+                                  struct kg_config **out, char **errors);
 
 /* Frees cfg and everything it owns, wiping secrets first. Accepts NULL. */
 void kg_config_free(struct kg_config *cfg);
@@ -145,6 +146,6 @@ const char *kg_env_name(enum kg_env env);
 /* Finds the client whose token digest equals digest, comparing in constant time over all
  * clients. Returns a pointer borrowed from cfg, or NULL. */
 const struct kg_client *kg_config_find_client(const struct kg_config *cfg,
-					      const unsigned char digest[KG_SHA256_LEN]);
+                                              const unsigned char digest[KG_SHA256_LEN]);
 
 #endif

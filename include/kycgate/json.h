@@ -23,7 +23,7 @@
  * (caller frees) to the object holding it; otherwise NULL.
  * Thread-safe. buf need not be NUL-terminated. */
 enum kg_err kg_json_parse(const char *buf, size_t len, int max_depth, struct json_object **out,
-			  const char **detail, char **pointer_out);
+                          const char **detail, char **pointer_out);
 
 /* Serializes obj with JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE into new memory
  * (caller frees with kg_json_free_bytes, which wipes it). *len_out receives the length.

@@ -32,17 +32,17 @@ void kg_log(enum kg_log_level level, const char *event, ...);
 /* One request, as the access line records it: the audit trail of who touched which user. */
 struct kg_access {
 	const char *request_id;
-	const char *client;       /* client name, or NULL */
-	const char *remote;       /* remote address */
+	const char *client; /* client name, or NULL */
+	const char *remote; /* remote address */
 	const char *method;
-	const char *route;        /* route template, NULL when none matched (never the path) */
+	const char *route; /* route template, NULL when none matched (never the path) */
 	int status;
-	const char *outcome;      /* "ok" or the problem code */
+	const char *outcome; /* "ok" or the problem code */
 	double duration_ms;
-	long upstream_status;     /* -1: no upstream call; 0: no HTTP answer */
+	long upstream_status; /* -1: no upstream call; 0: no HTTP answer */
 	double upstream_ms;
 	unsigned attempts;
-	const char *user_hash;    /* kg_log_locator_hash of the locator, or NULL */
+	const char *user_hash; /* kg_log_locator_hash of the locator, or NULL */
 };
 
 /* Writes the access line (level info, warn for 5xx). */

@@ -26,14 +26,14 @@ const char *const *kg_product_names(void);
 enum kg_err kg_products_parse(const char *csv, size_t len, unsigned *mask);
 
 struct kg_norm_opts {
-	const char *locator;         /* decoded locator, echoed as userLocator (borrowed) */
-	const char *environment;     /* "staging" | "production" | "simulator" */
-	unsigned products;           /* 0 = every product in the answer; else the ?products= set */
-	const char *country;         /* ?country= (upper-case alpha-2), or NULL */
-	time_t observed_at;          /* when the answer was read from Crossmint */
-	unsigned cache_ttl_ms;       /* verification.cache_ttl_ms, for pollAfterSeconds */
-	unsigned retry_after_s;      /* upstream Retry-After, 0 if none */
-	unsigned budget_wait_s;      /* seconds until the read budget has a token, 0 if one now */
+	const char *locator;     /* decoded locator, echoed as userLocator (borrowed) */
+	const char *environment; /* "staging" | "production" | "simulator" */
+	unsigned products;       /* 0 = every product in the answer; else the ?products= set */
+	const char *country;     /* ?country= (upper-case alpha-2), or NULL */
+	time_t observed_at;      /* when the answer was read from Crossmint */
+	unsigned cache_ttl_ms;   /* verification.cache_ttl_ms, for pollAfterSeconds */
+	unsigned retry_after_s;  /* upstream Retry-After, 0 if none */
+	unsigned budget_wait_s;  /* seconds until the read budget has a token, 0 if one now */
 };
 
 /* Builds the normalized answer of design §3 from Crossmint's {"eligibility": [...]}.
@@ -42,7 +42,7 @@ struct kg_norm_opts {
  * missingData / missingDocuments / failureReasons of the wrong type) returns KG_ERR_UPSTREAM with
  * *detail naming the rule; *out is NULL. */
 enum kg_err kg_normalize(struct json_object *upstream, const struct kg_norm_opts *opts,
-			 struct json_object **out, const char **detail);
+                         struct json_object **out, const char **detail);
 
 /* true when any product in scope (opts->products, 0 = all) has status in-review in a normalized
  * answer produced by kg_normalize (used by ?wait). */

@@ -7,21 +7,21 @@
 #include <json-c/json.h>
 
 enum kg_problem {
-	KG_PB_INVALID_REQUEST = 0,     /* 400 */
-	KG_PB_UNAUTHORIZED,            /* 401 (+ WWW-Authenticate) */
-	KG_PB_FORBIDDEN,               /* 403 */
-	KG_PB_NOT_FOUND,               /* 404 */
-	KG_PB_METHOD_NOT_ALLOWED,      /* 405 (+ Allow) */
-	KG_PB_PAYLOAD_TOO_LARGE,       /* 413 */
-	KG_PB_UNSUPPORTED_MEDIA_TYPE,  /* 415 */
-	KG_PB_RATE_LIMITED,            /* 429 (+ Retry-After) */
-	KG_PB_UPSTREAM_REJECTED,       /* Crossmint's 4xx status */
-	KG_PB_UPSTREAM_AUTH,           /* 502 */
-	KG_PB_UPSTREAM_ERROR,          /* 502 */
-	KG_PB_UPSTREAM_INVALID,        /* 502 */
-	KG_PB_UPSTREAM_TIMEOUT,        /* 504 */
-	KG_PB_UNAVAILABLE,             /* 503 (+ Retry-After) */
-	KG_PB_INTERNAL,                /* 500: a bug; detail never says more */
+	KG_PB_INVALID_REQUEST = 0,    /* 400 */
+	KG_PB_UNAUTHORIZED,           /* 401 (+ WWW-Authenticate) */
+	KG_PB_FORBIDDEN,              /* 403 */
+	KG_PB_NOT_FOUND,              /* 404 */
+	KG_PB_METHOD_NOT_ALLOWED,     /* 405 (+ Allow) */
+	KG_PB_PAYLOAD_TOO_LARGE,      /* 413 */
+	KG_PB_UNSUPPORTED_MEDIA_TYPE, /* 415 */
+	KG_PB_RATE_LIMITED,           /* 429 (+ Retry-After) */
+	KG_PB_UPSTREAM_REJECTED,      /* Crossmint's 4xx status */
+	KG_PB_UPSTREAM_AUTH,          /* 502 */
+	KG_PB_UPSTREAM_ERROR,         /* 502 */
+	KG_PB_UPSTREAM_INVALID,       /* 502 */
+	KG_PB_UPSTREAM_TIMEOUT,       /* 504 */
+	KG_PB_UNAVAILABLE,            /* 503 (+ Retry-After) */
+	KG_PB_INTERNAL,               /* 500: a bug; detail never says more */
 	KG_PB_COUNT
 };
 
@@ -40,7 +40,7 @@ struct kg_problem_args {
 	struct json_object *errors; /* array of {pointer, detail}, or NULL */
 	int upstream_status;        /* > 0: add "upstream": {"status", "body"} */
 	const char *upstream_body;  /* Crossmint's bytes (parsed JSON if valid, else a string),
-				     * cut to KG_MAX_UPSTREAM_BODY_IN_PROBLEM */
+	                             * cut to KG_MAX_UPSTREAM_BODY_IN_PROBLEM */
 	size_t upstream_body_len;
 };
 

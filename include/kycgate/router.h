@@ -34,14 +34,14 @@ enum kg_param { KG_PARAM_LOCATOR = 0, KG_PARAM_DOC_TYPE, KG_PARAM_DOC_ID, KG_PAR
 
 /* One row of the route table: plain data, read-only. */
 struct kg_route {
-	const char *method;       /* "PUT", "GET", ... */
-	const char *tmpl;         /* "/v1/users/{userLocator}/consent" (also the problem instance) */
+	const char *method; /* "PUT", "GET", ... */
+	const char *tmpl;   /* "/v1/users/{userLocator}/consent" (also the problem instance) */
 	enum kg_op op;
-	unsigned scope;           /* KG_SCOPE_* needed, 0 = public */
+	unsigned scope; /* KG_SCOPE_* needed, 0 = public */
 	enum kg_body body;
-	const char *up_method;    /* upstream method, NULL when the route is answered locally */
-	const char *up_path;      /* upstream path after base URL and version, with {params} */
-	const char *operation;    /* short name for metrics and logs ("user.put") */
+	const char *up_method; /* upstream method, NULL when the route is answered locally */
+	const char *up_path;   /* upstream path after base URL and version, with {params} */
+	const char *operation; /* short name for metrics and logs ("user.put") */
 };
 
 /* The whole table and its length. Static. */
@@ -59,10 +59,10 @@ struct kg_raw_param {
 
 /* The result of matching a raw path and a method. */
 struct kg_match {
-	const struct kg_route *route;     /* NULL: no route for this method (see allow / found) */
-	bool path_found;                  /* some route has this path shape */
-	const char *path_tmpl;            /* that shape's template, or NULL */
-	char allow[64];                   /* "GET, PUT" when path_found and route is NULL */
+	const struct kg_route *route; /* NULL: no route for this method (see allow / found) */
+	bool path_found;              /* some route has this path shape */
+	const char *path_tmpl;        /* that shape's template, or NULL */
+	char allow[64];               /* "GET, PUT" when path_found and route is NULL */
 	struct kg_raw_param params[KG_MAX_PARAMS];
 	size_t n_params;
 };

@@ -8,10 +8,10 @@
 #define KG_SHA256_DIGEST_LEN 32
 
 struct kg_sha256 {
-	uint32_t h[8];        /* chaining state */
-	uint64_t len;         /* bytes hashed so far */
-	unsigned char buf[64];/* pending block */
-	size_t used;          /* bytes in buf */
+	uint32_t h[8];         /* chaining state */
+	uint64_t len;          /* bytes hashed so far */
+	unsigned char buf[64]; /* pending block */
+	size_t used;           /* bytes in buf */
 };
 
 void kg_sha256_init(struct kg_sha256 *s);
@@ -22,7 +22,7 @@ void kg_sha256_final(struct kg_sha256 *s, unsigned char out[KG_SHA256_DIGEST_LEN
 void kg_sha256(const void *data, size_t len, unsigned char out[KG_SHA256_DIGEST_LEN]);
 /* HMAC-SHA-256 of msg under key (any length). */
 void kg_hmac_sha256(const void *key, size_t key_len, const void *msg, size_t msg_len,
-		    unsigned char out[KG_SHA256_DIGEST_LEN]);
+                    unsigned char out[KG_SHA256_DIGEST_LEN]);
 /* Constant-time comparison of n bytes: true when equal. */
 _Bool kg_ct_equal(const void *a, const void *b, size_t n);
 

@@ -12,14 +12,14 @@
 struct kg_sim;
 
 struct kg_sim_opts {
-	const char *host;              /* bind address, "127.0.0.1" when NULL */
-	uint16_t port;                 /* 0 = ephemeral */
-	const char *api_key;           /* required X-API-KEY; NULL: any non-empty key is accepted */
-	unsigned review_delay_ms;      /* pending-review -> verified after this long */
-	const char (*edd_countries)[3];/* residents here need proof-of-address and -income */
+	const char *host;         /* bind address, "127.0.0.1" when NULL */
+	uint16_t port;            /* 0 = ephemeral */
+	const char *api_key;      /* required X-API-KEY; NULL: any non-empty key is accepted */
+	unsigned review_delay_ms; /* pending-review -> verified after this long */
+	const char (*edd_countries)[3]; /* residents here need proof-of-address and -income */
 	size_t n_edd_countries;
-	unsigned threads;              /* MHD thread pool size, 0 = 2 */
-	unsigned max_connections;      /* 0 = 4096 */
+	unsigned threads;         /* MHD thread pool size, 0 = 2 */
+	unsigned max_connections; /* 0 = 4096 */
 };
 
 /* Starts a simulator. Returns a new handle (kg_sim_stop frees it), or NULL with a reason written
@@ -35,7 +35,7 @@ void kg_sim_set_api_key(struct kg_sim *sim, const char *api_key);
 
 /* Replaces review delay and EDD countries (reload). Thread-safe. */
 void kg_sim_set_behaviour(struct kg_sim *sim, unsigned review_delay_ms,
-			  const char (*edd_countries)[3], size_t n_edd_countries);
+                          const char (*edd_countries)[3], size_t n_edd_countries);
 
 /* Stops the daemon (answering every delayed request first), frees all state. Accepts NULL. */
 void kg_sim_stop(struct kg_sim *sim);

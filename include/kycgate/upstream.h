@@ -17,15 +17,15 @@ struct kg_config;
 
 /* How an exchange ended, before looking at the HTTP status. */
 enum kg_up_result {
-	KG_UP_OK = 0,        /* an HTTP answer arrived (any status) */
-	KG_UP_TIMEOUT,       /* connect or total deadline passed */
-	KG_UP_CONNECT,       /* could not connect (refused, DNS, TLS handshake) */
-	KG_UP_RESET,         /* connection closed or reset without a full answer */
-	KG_UP_TOO_LARGE,     /* answer over crossmint.max_response_bytes */
-	KG_UP_SHUTDOWN,      /* the engine stopped before the exchange ended */
-	KG_UP_ERROR,         /* any other transport failure */
-	KG_UP_BUDGET,        /* the upstream rate budget is spent (budget_wait_s says how long) */
-	KG_UP_DEADLINE,      /* deadline_ms passed while the call was still waiting */
+	KG_UP_OK = 0,    /* an HTTP answer arrived (any status) */
+	KG_UP_TIMEOUT,   /* connect or total deadline passed */
+	KG_UP_CONNECT,   /* could not connect (refused, DNS, TLS handshake) */
+	KG_UP_RESET,     /* connection closed or reset without a full answer */
+	KG_UP_TOO_LARGE, /* answer over crossmint.max_response_bytes */
+	KG_UP_SHUTDOWN,  /* the engine stopped before the exchange ended */
+	KG_UP_ERROR,     /* any other transport failure */
+	KG_UP_BUDGET,    /* the upstream rate budget is spent (budget_wait_s says how long) */
+	KG_UP_DEADLINE,  /* deadline_ms passed while the call was still waiting */
 };
 
 /* What a call is, for single flight, the status cache and user generations (design §6). */
@@ -51,45 +51,45 @@ struct kg_answer;
  * until it calls done. */
 struct kg_up_call {
 	/* In: set before submitting. */
-	const char *method;            /* "GET", "PUT", "POST", "DELETE" (static) */
-	char path[1024];               /* after base URL and version: "/users/userId:a/..." */
-	const char *body;              /* request body (borrowed until done), NULL for none */
+	const char *method; /* "GET", "PUT", "POST", "DELETE" (static) */
+	char path[1024];    /* after base URL and version: "/users/userId:a/..." */
+	const char *body;   /* request body (borrowed until done), NULL for none */
 	size_t body_len;
 	char request_id[KG_MAX_REQUEST_ID_BYTES + 1];
-	char traceparent[64];          /* "" when none */
+	char traceparent[64];                         /* "" when none */
 	char tracestate[KG_MAX_TRACESTATE_BYTES + 1]; /* "" when none */
-	void (*done)(struct kg_up_call *call); /* called once, on the engine thread */
-	void *owner;                   /* the submitter's context */
+	void (*done)(struct kg_up_call *call);        /* called once, on the engine thread */
+	void *owner;                                  /* the submitter's context */
 	enum kg_call_kind kind;
 	char user_key[KG_MAX_LOCATOR_BYTES + 1]; /* decoded locator, for STATUS_READ and WRITE */
-	bool low_priority;             /* a long-poll re-read: waits for budget, never refused */
+	bool low_priority;                /* a long-poll re-read: waits for budget, never refused */
 	unsigned long long not_before_ms; /* kg_now_ms() before which it does not start; 0 = now */
-	unsigned long long deadline_ms;   /* finish with KG_UP_DEADLINE if still waiting; 0 = none */
+	unsigned long long deadline_ms; /* finish with KG_UP_DEADLINE if still waiting; 0 = none */
 
 	/* Out: valid when done is called. */
 	enum kg_up_result result;
-	long status;                   /* HTTP status when result is KG_UP_OK */
-	char *resp;                    /* answer body, new (free with kg_up_call_cleanup) */
+	long status; /* HTTP status when result is KG_UP_OK */
+	char *resp;  /* answer body, new (free with kg_up_call_cleanup) */
 	size_t resp_len;
-	unsigned retry_after_s;        /* Retry-After in seconds, 0 if none */
-	unsigned attempts;             /* exchanges made (1 until retries land) */
-	double upstream_ms;            /* time spent upstream */
-	struct kg_answer *answer;      /* STATUS_READ: the shared answer (a reference), or NULL */
-	bool shared;                   /* STATUS_READ: joined another call's flight */
-	bool cached;                   /* STATUS_READ: reused a cached answer */
-	unsigned budget_wait_s;        /* seconds until the read budget has a token */
+	unsigned retry_after_s;   /* Retry-After in seconds, 0 if none */
+	unsigned attempts;        /* exchanges made (1 until retries land) */
+	double upstream_ms;       /* time spent upstream */
+	struct kg_answer *answer; /* STATUS_READ: the shared answer (a reference), or NULL */
+	bool shared;              /* STATUS_READ: joined another call's flight */
+	bool cached;              /* STATUS_READ: reused a cached answer */
+	unsigned budget_wait_s;   /* seconds until the read budget has a token */
 
 	/* Engine-private. */
-	struct kg_up_call *next;        /* hand-over queue */
+	struct kg_up_call *next;                  /* hand-over queue */
 	struct kg_up_call *live_prev, *live_next; /* calls inside curl */
 	struct kg_up_call *join_prev, *join_next; /* reads joined to a flight */
-	void *entry;                    /* the user entry a read is joined to */
+	void *entry;                              /* the user entry a read is joined to */
 	struct kg_up_timer start_timer, deadline_timer;
 	int state;
-	bool internal;                  /* a flight owned by the engine, not a request */
-	unsigned long long flight_gen;  /* a flight: the user generation it reads at */
-	const struct kg_up_call *first; /* a flight: the read that started it (compared only) */
-	struct kg_upstream *priv_engine;/* a flight: its engine */
+	bool internal;                   /* a flight owned by the engine, not a request */
+	unsigned long long flight_gen;   /* a flight: the user generation it reads at */
+	const struct kg_up_call *first;  /* a flight: the read that started it (compared only) */
+	struct kg_upstream *priv_engine; /* a flight: its engine */
 	void *easy;
 	void *priv;
 	size_t resp_cap;
@@ -102,7 +102,7 @@ struct kg_up_call {
  * applies) and api_key the key to send (NULL: none), both copied. Returns NULL on failure with a
  * reason in err. */
 struct kg_upstream *kg_upstream_start(const struct kg_config *cfg, const char *base_url,
-				      const char *api_key, char *err, size_t errcap);
+                                      const char *api_key, char *err, size_t errcap);
 
 /* Reserves a place for one call: KG_OK, or KG_ERR_BUSY when crossmint.max_inflight calls are
  * already reserved or the engine is stopping. Thread-safe; never blocks. */
@@ -118,7 +118,7 @@ void kg_upstream_submit(struct kg_upstream *up, struct kg_up_call *call);
 /* Replaces what the engine takes from the configuration (key, timeouts, limits) for the
  * exchanges that start after this call. Thread-safe. */
 enum kg_err kg_upstream_configure(struct kg_upstream *up, const struct kg_config *cfg,
-				  const char *base_url, const char *api_key);
+                                  const char *base_url, const char *api_key);
 
 /* Draining: answers every long-poll re-read that is waiting now (with KG_UP_SHUTDOWN) and every
  * later one at once. Thread-safe. */

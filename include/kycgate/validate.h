@@ -81,11 +81,11 @@ bool kg_date_valid(const char *s, size_t len);
 
 /* The document route's input: either a raw file or a JSON body. */
 struct kg_doc_input {
-	const char *content_type;       /* request Content-Type header, may be NULL */
-	const unsigned char *body;      /* request body bytes (borrowed) */
+	const char *content_type;  /* request Content-Type header, may be NULL */
+	const unsigned char *body; /* request body bytes (borrowed) */
 	size_t body_len;
-	const char *expires_at_query;   /* decoded ?expiresAt= value, or NULL */
-	size_t max_document_bytes;      /* decoded size limit (server.max_document_bytes) */
+	const char *expires_at_query; /* decoded ?expiresAt= value, or NULL */
+	size_t max_document_bytes;    /* decoded size limit (server.max_document_bytes) */
 };
 
 /* Shapes the Crossmint upload body {"reference": {"userLocator": loc}, "documentType": name,
@@ -101,8 +101,8 @@ struct kg_doc_input {
  * *errors (if not NULL and the problem is about a field) is a new array of {pointer, detail}.
  * locator is the decoded, validated locator. */
 enum kg_err kg_shape_document(const struct kg_doc_input *in, const char *locator,
-			      enum kg_doc_type type, struct json_object **out, const char **detail,
-			      struct json_object **errors);
+                              enum kg_doc_type type, struct json_object **out, const char **detail,
+                              struct json_object **errors);
 
 /* ---- consent ---------------------------------------------------------------------------- */
 
@@ -113,7 +113,7 @@ enum kg_err kg_shape_document(const struct kg_doc_input *in, const char *locator
  * now is refused; region (eu, us, worldwide) is required for terms-of-service.
  * On failure returns KG_ERR_INVALID with *errors a new array of {pointer, detail}. */
 enum kg_err kg_shape_consent(struct json_object *body, time_t now, struct json_object **out,
-			     struct json_object **errors);
+                             struct json_object **errors);
 
 /* Parses an RFC 3339 date-time with a mandatory offset ("Z", "+hh:mm", "-hh:mm"; 'T' or 't')
  * and writes its UTC form "YYYY-MM-DDTHH:MM:SS[.frac]Z" into out (cap >= 40). *epoch receives
