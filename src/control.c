@@ -27,7 +27,7 @@
 
 enum phase { RUNNING = 0, DRAINING, GRACE, DONE };
 
-struct ctl {
+struct kg_control {
 	const char *path;
 	struct kg_gateway *gw;
 	int ep, sfd, ino, debounce, phase_timer;
@@ -54,47 +54,60 @@ static void arm(int tfd, unsigned long long ms, bool periodic)
 
 /* ---- the file watch ------------------------------------------------------------------------ */
 
-static void watch_file(struct ctl *c, const char *file)
+static void watch_file(struct kg_control *c, const char *file)
 {
-	char *d, *b;
+	char *d = NULL, *b = NULL;
+	size_t i;
+	int wd;
 
 	if (file == NULL || file[0] == '\0' || c->n_wds == MAX_WATCHED || c->n_names == MAX_WATCHED)
 		return;
 	d = strdup(file);
 	b = strdup(file);
-	if (d != NULL && b != NULL) {
-		int wd = inotify_add_watch(c->ino, dirname(d),
-		                           IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE |
-		                               IN_ATTRIB);
-
-		if (wd >= 0)
-			c->wds[c->n_wds++] = wd;
-		c->names[c->n_names++] = strdup(basename(b));
-	}
+	if (d == NULL || b == NULL)
+		goto out;
+	/* Watching a directory again returns its existing watch: no event is lost. */
+	wd = inotify_add_watch(c->ino, dirname(d),
+	                       IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_ATTRIB);
+	for (i = 0; wd >= 0 && i < c->n_wds && c->wds[i] != wd; i++)
+		;
+	if (wd >= 0 && i == c->n_wds)
+		c->wds[c->n_wds++] = wd;
+	c->names[c->n_names++] = strdup(basename(b));
+out:
 	free(d);
 	free(b);
 }
 
-static void unwatch_all(struct ctl *c)
+static void forget_names(struct kg_control *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_names; i++)
+		free(c->names[i]);
+	c->n_names = 0;
+}
+
+static void unwatch_all(struct kg_control *c)
 {
 	size_t i;
 
 	for (i = 0; i < c->n_wds; i++)
 		inotify_rm_watch(c->ino, c->wds[i]);
-	for (i = 0; i < c->n_names; i++)
-		free(c->names[i]);
-	c->n_wds = c->n_names = 0;
+	c->n_wds = 0;
+	forget_names(c);
 }
 
 /* The config file and every secret file it names; their directories, so an editor's rename or
- * a Kubernetes ConfigMap / Secret symlink swap is seen. */
-static void rewatch(struct ctl *c)
+ * a Kubernetes ConfigMap / Secret symlink swap is seen. Directories no longer named stay watched
+ * until exit (harmless: only the names below count). */
+static void rewatch(struct kg_control *c)
 {
 	struct kg_cfgref *ref = kg_runtime_get();
 	const struct kg_config *cfg = kg_runtime_cfg(ref);
 	size_t i;
 
-	unwatch_all(c);
+	forget_names(c);
 	watch_file(c, c->path);
 	watch_file(c, cfg->crossmint.api_key_file);
 	watch_file(c, cfg->log.locator_hash_key_file);
@@ -104,7 +117,7 @@ static void rewatch(struct ctl *c)
 }
 
 /* True when an event names a watched file, or a Kubernetes "..data" swap. */
-static bool relevant(const struct ctl *c, const struct inotify_event *ev)
+static bool relevant(const struct kg_control *c, const struct inotify_event *ev)
 {
 	size_t i;
 
@@ -120,7 +133,7 @@ static bool relevant(const struct ctl *c, const struct inotify_event *ev)
 	return false;
 }
 
-static void on_inotify(struct ctl *c)
+static void on_inotify(struct kg_control *c)
 {
 	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
 	ssize_t n;
@@ -188,7 +201,7 @@ static void log_errors(char *errors)
 	}
 }
 
-static void reload(struct ctl *c, const char *trigger)
+static void reload(struct kg_control *c, const char *trigger)
 {
 	struct kg_config *cfg = NULL;
 	struct kg_cfgref *old;
@@ -218,7 +231,7 @@ static void reload(struct ctl *c, const char *trigger)
 
 /* ---- shutdown -------------------------------------------------------------------------------- */
 
-static void begin_shutdown(struct ctl *c)
+static void begin_shutdown(struct kg_control *c)
 {
 	struct kg_cfgref *ref = kg_runtime_get();
 	unsigned drain_s = kg_runtime_cfg(ref)->server.drain_delay_s;
@@ -236,7 +249,7 @@ static void begin_shutdown(struct ctl *c)
 	arm(c->phase_timer, 1000ull * drain_s, false);
 }
 
-static void on_phase_timer(struct ctl *c)
+static void on_phase_timer(struct kg_control *c)
 {
 	struct kg_cfgref *ref;
 	uint64_t v;
@@ -262,7 +275,7 @@ static void on_phase_timer(struct ctl *c)
 
 /* ---- the loop -------------------------------------------------------------------------------- */
 
-static void on_signal(struct ctl *c)
+static void on_signal(struct kg_control *c)
 {
 	struct signalfd_siginfo si;
 
@@ -281,49 +294,69 @@ static bool add(int ep, int fd)
 	return fd >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0;
 }
 
-int kg_control_run(const char *path, struct kg_gateway *gw, int sfd)
+struct kg_control *kg_control_new(const char *path, struct kg_gateway *gw, int sfd)
 {
-	struct ctl c = {.path = path, .gw = gw, .sfd = sfd};
-	struct epoll_event evs[8];
-	int n, i, rc = 1;
-	uint64_t v;
+	struct kg_control *c = calloc(1, sizeof(*c));
 
-	c.ep = epoll_create1(EPOLL_CLOEXEC);
-	c.ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	c.debounce = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	c.phase_timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (!add(c.ep, sfd) || !add(c.ep, c.ino) || !add(c.ep, c.debounce) ||
-	    !add(c.ep, c.phase_timer))
-		goto out;
-	rewatch(&c);
-	rc = 0;
-	while (c.phase != DONE) {
-		n = epoll_wait(c.ep, evs, 8, -1);
+	if (c == NULL)
+		return NULL;
+	c->path = path;
+	c->gw = gw;
+	c->sfd = sfd;
+	c->ep = epoll_create1(EPOLL_CLOEXEC);
+	c->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	c->debounce = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	c->phase_timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (!add(c->ep, sfd) || !add(c->ep, c->ino) || !add(c->ep, c->debounce) ||
+	    !add(c->ep, c->phase_timer)) {
+		kg_control_free(c);
+		return NULL;
+	}
+	rewatch(c);
+	return c;
+}
+
+void kg_control_run(struct kg_control *ctl)
+{
+	struct kg_control *c = ctl;
+	struct epoll_event evs[8];
+	uint64_t v;
+	int n, i;
+
+	while (c->phase != DONE) {
+		n = epoll_wait(c->ep, evs, 8, -1);
 		for (i = 0; i < n; i++) {
 			int fd = evs[i].data.fd;
 
-			if (fd == sfd) {
-				on_signal(&c);
-			} else if (fd == c.ino) {
-				on_inotify(&c);
-			} else if (fd == c.debounce) {
-				if (read(c.debounce, &v, sizeof(v)) == sizeof(v) &&
-				    c.phase == RUNNING)
-					reload(&c, "file-change");
-			} else if (fd == c.phase_timer) {
-				on_phase_timer(&c);
+			if (fd == c->sfd) {
+				on_signal(c);
+			} else if (fd == c->ino) {
+				on_inotify(c);
+			} else if (fd == c->debounce) {
+				if (read(c->debounce, &v, sizeof(v)) == sizeof(v) &&
+				    c->phase == RUNNING)
+					reload(c, "file-change");
+			} else if (fd == c->phase_timer) {
+				on_phase_timer(c);
 			}
 		}
 	}
-out:
-	unwatch_all(&c);
-	if (c.ep >= 0)
-		close(c.ep);
-	if (c.ino >= 0)
-		close(c.ino);
-	if (c.debounce >= 0)
-		close(c.debounce);
-	if (c.phase_timer >= 0)
-		close(c.phase_timer);
-	return rc;
+}
+
+void kg_control_free(struct kg_control *ctl)
+{
+	struct kg_control *c = ctl;
+
+	if (c == NULL)
+		return;
+	unwatch_all(c);
+	if (c->ep >= 0)
+		close(c->ep);
+	if (c->ino >= 0)
+		close(c->ino);
+	if (c->debounce >= 0)
+		close(c->debounce);
+	if (c->phase_timer >= 0)
+		close(c->phase_timer);
+	free(c);
 }

@@ -21,15 +21,16 @@ struct kg_sim;
 struct kg_gateway {
 	struct MHD_Daemon *daemon;
 	struct kg_upstream *up;
-	struct kg_sim *sim;          /* embedded simulator, or NULL */
-	char base_url[256];          /* resolved upstream base URL */
-	uint16_t port;               /* bound port */
-	enum kg_env environment;     /* fixed for the process (a switch needs a restart) */
-	atomic_size_t buffered;      /* request body bytes held now, all connections */
-	atomic_bool draining;        /* SIGTERM seen: /readyz answers 503 */
-	atomic_uint suspended;       /* requests suspended or resumed but not yet run again */
-	atomic_bool closing;         /* quiesced: answers carry Connection: close */
-	MHD_socket listen_fd;        /* kept open from quiesce until stop */
+	struct kg_sim *sim;      /* embedded simulator, or NULL */
+	char base_url[256];      /* resolved upstream base URL */
+	uint16_t port;           /* bound port */
+	enum kg_env environment; /* fixed for the process (a switch needs a restart) */
+	atomic_size_t buffered;  /* request body bytes held now, all connections */
+	atomic_bool draining;    /* SIGTERM seen: /readyz answers 503 */
+	atomic_uint suspended;   /* requests suspended or resumed but not yet run again */
+	atomic_uint requests;    /* requests begun and not yet completed (answer sent or dropped) */
+	atomic_bool closing;     /* quiesced: answers carry Connection: close */
+	MHD_socket listen_fd;    /* kept open from quiesce until stop */
 	struct kg_up_call selfcheck; /* the start-up read of a random unknown user */
 	char *tls_cert, *tls_key;    /* PEM read at start (the key wiped at stop) */
 	size_t tls_cert_len, tls_key_len;

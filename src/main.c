@@ -163,7 +163,8 @@ static int serve(const char *path)
 	struct kg_cfgref *ref;
 	struct kg_gateway *gw;
 	char *errors = NULL, err[256], addr[300], port[8];
-	int sfd, rc;
+	struct kg_control *ctl;
+	int sfd;
 
 	if (kg_config_load(path, &cfg, &errors) != KG_OK) {
 		fputs(errors ? errors : "invalid configuration\n", stderr);
@@ -189,6 +190,13 @@ static int serve(const char *path)
 		kg_runtime_clear();
 		return 1;
 	}
+	ctl = kg_control_new(path, gw, sfd);
+	if (ctl == NULL) {
+		kg_log(KG_LOG_ERROR, "start-failed", "reason", "cannot set up the main loop", NULL);
+		kg_gateway_stop(gw);
+		kg_runtime_clear();
+		return 1;
+	}
 	ref = kg_runtime_get();
 	snprintf(port, sizeof(port), "%u", kg_gateway_port(gw));
 	snprintf(addr, sizeof(addr), "%s", kg_runtime_cfg(ref)->server.listen_host);
@@ -197,12 +205,13 @@ static int serve(const char *path)
 	       NULL);
 	kg_runtime_put(ref);
 	kg_gateway_selfcheck(gw);
-	rc = kg_control_run(path, gw, sfd);
+	kg_control_run(ctl);
+	kg_control_free(ctl);
 	kg_gateway_stop(gw);
 	kg_runtime_clear();
 	close(sfd);
 	kg_log(KG_LOG_INFO, "stopped", NULL);
-	return rc;
+	return 0;
 }
 
 int main(int argc, char **argv)

@@ -17,6 +17,7 @@
 
 #define CONNECTION_MEMORY_LIMIT (16 * 1024)
 #define LISTEN_BACKLOG 4096
+#define STOP_WAIT_MS 3000              /* at stop: longest wait for answers still being sent */
 #define KG_MAX_PEM_BYTES (1024 * 1024) /* a certificate chain or a key file */
 /* TLS 1.2 and 1.3 only (design §8). */
 #define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
@@ -102,6 +103,7 @@ static struct kg_req *req_new(struct kg_gateway *gw, struct MHD_Connection *conn
 	req->started_us = kg_now_us();
 	req->outcome = "ok";
 	kg_metrics_gauge_add(KG_GAUGE_INFLIGHT, 1);
+	atomic_fetch_add(&gw->requests, 1);
 	req->cfgref = kg_runtime_get();
 	req->cfg = kg_runtime_cfg(req->cfgref);
 	return req;
@@ -129,6 +131,7 @@ static void req_free(struct kg_req *req)
 	}
 	kg_runtime_put(req->cfgref);
 	kg_metrics_gauge_add(KG_GAUGE_INFLIGHT, -1);
+	atomic_fetch_sub(&req->gw->requests, 1);
 	free(req);
 }
 
@@ -628,8 +631,10 @@ void kg_gateway_stop(struct kg_gateway *gw)
 	/* The engine ends every call and resumes its request; the daemon may stop only once no
 	 * connection is suspended (design §8). */
 	kg_upstream_stop(gw->up);
-	deadline = kg_now_ms() + 5000;
-	while (atomic_load(&gw->suspended) > 0 && kg_now_ms() < deadline)
+	/* Resumed requests still have to send their 503; stopping the daemon would drop them. */
+	deadline = kg_now_ms() + STOP_WAIT_MS;
+	while ((atomic_load(&gw->suspended) > 0 || atomic_load(&gw->requests) > 0) &&
+	       kg_now_ms() < deadline)
 		usleep(1000);
 	if (gw->daemon != NULL)
 		MHD_stop_daemon(gw->daemon);

@@ -5,10 +5,18 @@
 #define KYCGATE_CONTROL_H
 
 struct kg_gateway;
+struct kg_control;
+
+/* Sets up the loop and the file watch (before the gateway says it listens, so no change made
+ * after that is missed). path is the config file to reload (borrowed); sfd a non-blocking
+ * signalfd for SIGHUP, SIGTERM and SIGINT. Returns NULL when it cannot be set up. */
+struct kg_control *kg_control_new(const char *path, struct kg_gateway *gw, int sfd);
 
 /* Runs until SIGTERM / SIGINT has been carried through the shutdown sequence; the gateway is then
- * ready for kg_gateway_stop(). path is the config file to reload; sfd a signalfd for SIGHUP,
- * SIGTERM and SIGINT. Returns 0, or 1 when the loop could not be set up. */
-int kg_control_run(const char *path, struct kg_gateway *gw, int sfd);
+ * ready for kg_gateway_stop(). */
+void kg_control_run(struct kg_control *c);
+
+/* Frees the loop (not the signalfd). Accepts NULL. */
+void kg_control_free(struct kg_control *c);
 
 #endif
