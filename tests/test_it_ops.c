@@ -155,8 +155,9 @@ static void spawn(struct kt_proc *p, char *const argv[], const char *const *env)
 
 static void start_sim(struct kt_proc *p, const char *key, const char *review_ms)
 {
-	char *argv[] = {KG_BINARY, "simulator", "--listen", "127.0.0.1:0", "--api-key",
-			(char *)key, "--review-delay-ms", (char *)review_ms, NULL};
+	char *argv[] = {KG_BINARY,           "simulator",       "--listen",
+	                "127.0.0.1:0",       "--api-key",       (char *)key,
+	                "--review-delay-ms", (char *)review_ms, NULL};
 
 	memset(p, 0, sizeof(*p));
 	spawn(p, argv, NULL);
@@ -268,41 +269,41 @@ static void conf_text(char *buf, size_t cap, const struct gwopt *o)
 		snprintf(keyline, sizeof(keyline), "  api_key: \"%s\"\n", o->key ? o->key : KEY);
 	if (o->extra_token != NULL)
 		snprintf(extra, sizeof(extra),
-			 "    - name: extra\n      token: \"%s\"\n      scopes: [users.read]\n",
-			 o->extra_token);
+		         "    - name: extra\n      token: \"%s\"\n      scopes: [users.read]\n",
+		         o->extra_token);
 	snprintf(buf, cap,
-		 "server:\n"
-		 "  listen: \"%s\"\n"
-		 "%s"
-		 "  threads: 2\n"
-		 "  drain_delay_s: %u\n"
-		 "  shutdown_grace_s: %u\n"
-		 "  max_document_bytes: 1048576\n"
-		 "crossmint:\n"
-		 "  environment: staging\n"
-		 "  base_url: \"http://127.0.0.1:%u\"\n"
-		 "%s"
-		 "  timeout_ms: %u\n"
-		 "  rate_limit: {writes_per_minute: 0, reads_per_minute: 0}\n"
-		 "verification:\n"
-		 "  cache_ttl_ms: 0\n"
-		 "  max_wait_s: 30\n"
-		 "auth:\n"
-		 "  mode: tokens\n"
-		 "  clients:\n"
-		 "    - name: writer\n"
-		 "      token: \"" W_TOKEN "\"\n"
-		 "      scopes: [users.create, users.read]\n"
-		 "    - name: reader\n"
-		 "      token: \"" R_TOKEN "\"\n"
-		 "      scopes: [users.read]\n"
-		 "%s"
-		 "log:\n"
-		 "  format: %s\n"
-		 "  level: info\n",
-		 o->listen ? o->listen : "127.0.0.1:0", o->broken ? "  colour: blue\n" : "",
-		 o->drain, o->grace, o->sim_port, keyline, o->timeout_ms ? o->timeout_ms : 5000,
-		 extra, o->format ? o->format : "json");
+	         "server:\n"
+	         "  listen: \"%s\"\n"
+	         "%s"
+	         "  threads: 2\n"
+	         "  drain_delay_s: %u\n"
+	         "  shutdown_grace_s: %u\n"
+	         "  max_document_bytes: 1048576\n"
+	         "crossmint:\n"
+	         "  environment: staging\n"
+	         "  base_url: \"http://127.0.0.1:%u\"\n"
+	         "%s"
+	         "  timeout_ms: %u\n"
+	         "  rate_limit: {writes_per_minute: 0, reads_per_minute: 0}\n"
+	         "verification:\n"
+	         "  cache_ttl_ms: 0\n"
+	         "  max_wait_s: 30\n"
+	         "auth:\n"
+	         "  mode: tokens\n"
+	         "  clients:\n"
+	         "    - name: writer\n"
+	         "      token: \"" W_TOKEN "\"\n"
+	         "      scopes: [users.create, users.read]\n"
+	         "    - name: reader\n"
+	         "      token: \"" R_TOKEN "\"\n"
+	         "      scopes: [users.read]\n"
+	         "%s"
+	         "log:\n"
+	         "  format: %s\n"
+	         "  level: info\n",
+	         o->listen ? o->listen : "127.0.0.1:0", o->broken ? "  colour: blue\n" : "",
+	         o->drain, o->grace, o->sim_port, keyline, o->timeout_ms ? o->timeout_ms : 5000,
+	         extra, o->format ? o->format : "json");
 }
 
 /* A gateway in its own directory (dir/kycgate.yaml). */
@@ -356,7 +357,7 @@ static size_t h_hdr(char *d, size_t size, size_t n, void *u)
 
 /* One exchange on handle c (new when NULL: no keep-alive). */
 static void hreq(CURL *c, unsigned port, const char *method, const char *target,
-		 const char *const *headers, struct hres *r)
+                 const char *const *headers, struct hres *r)
 {
 	CURL *own = c ? NULL : curl_easy_init();
 	struct curl_slist *hl = NULL;
@@ -404,7 +405,7 @@ static long get_status(unsigned port, const char *target, const char *token)
 
 /* Polls until GET target with token answers want; false at the deadline. */
 static bool poll_status(unsigned port, const char *target, const char *token, long want,
-			long deadline_ms)
+                        long deadline_ms)
 {
 	long long end = now_ms() + deadline_ms;
 
@@ -499,25 +500,27 @@ static const char *problem_type(const struct kt_resp *r)
 /* ---- the personal-data flow ------------------------------------------------------------------ */
 
 /* A raw JPEG whose bytes are recognizable. */
-static const char jpeg[] = "\xff\xd8\xff\xe0" "ZEBDOCPAYLOAD-0123456789-abcdefghijklmnopqrstuvwxyz";
+static const char jpeg[] = "\xff\xd8\xff\xe0"
+                           "ZEBDOCPAYLOAD-0123456789-abcdefghijklmnopqrstuvwxyz";
 
 static const char us_user[] =
-	"{\"userDetails\":{\"firstName\":\"Zebulon\",\"lastName\":\"Quaxley\","
-	"\"dateOfBirth\":\"1985-03-02\",\"countryOfResidence\":\"US\"},"
-	"\"kycData\":{\"nationality\":\"US\",\"addressOfResidence\":{\"line1\":\"1 Main St\","
-	"\"city\":\"San Jose\",\"stateOrRegion\":\"CA\",\"postalCode\":\"95112\"},"
-	"\"email\":\"zeb.quax@example.org\",\"phoneNumber\":\"+12125550147\","
-	"\"identityDocument\":{\"type\":\"ssn\",\"number\":\"123-45-6789\","
-	"\"issuingCountryCode\":\"US\"}},"
-	"\"verificationHistory\":{\"idVerificationTimestamp\":\"2026-01-15T10:30:00Z\","
-	"\"livenessVerificationTimestamp\":\"2026-01-15T10:32:00Z\"}}";
+    "{\"userDetails\":{\"firstName\":\"Zebulon\",\"lastName\":\"Quaxley\","
+    "\"dateOfBirth\":\"1985-03-02\",\"countryOfResidence\":\"US\"},"
+    "\"kycData\":{\"nationality\":\"US\",\"addressOfResidence\":{\"line1\":\"1 Main St\","
+    "\"city\":\"San Jose\",\"stateOrRegion\":\"CA\",\"postalCode\":\"95112\"},"
+    "\"email\":\"zeb.quax@example.org\",\"phoneNumber\":\"+12125550147\","
+    "\"identityDocument\":{\"type\":\"ssn\",\"number\":\"123-45-6789\","
+    "\"issuingCountryCode\":\"US\"}},"
+    "\"verificationHistory\":{\"idVerificationTimestamp\":\"2026-01-15T10:30:00Z\","
+    "\"livenessVerificationTimestamp\":\"2026-01-15T10:32:00Z\"}}";
 
 static const char consent_body[] =
-	"{\"type\":\"privacy-policy\",\"acceptedAt\":\"2025-06-01T12:00:00Z\"}";
+    "{\"type\":\"privacy-policy\",\"acceptedAt\":\"2025-06-01T12:00:00Z\"}";
 
 static void base64(const unsigned char *s, size_t n, char *out)
 {
-	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static const char tbl[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	size_t i, o = 0;
 
 	for (i = 0; i + 2 < n; i += 3) {
@@ -550,8 +553,8 @@ struct flow {
 
 /* One request with a fresh X-Request-Id, recorded; asserts the status. */
 static void freq(struct flow *f, const char *method, const char *target, const char *auth,
-		 const char *ctype, const void *body, size_t len, const char *loc, long want,
-		 struct kt_resp *r)
+                 const char *ctype, const void *body, size_t len, const char *loc, long want,
+                 struct kt_resp *r)
 {
 	char rid[80], envh[64];
 	const char *h[4] = {NULL, NULL, NULL, NULL};
@@ -570,7 +573,7 @@ static void freq(struct flow *f, const char *method, const char *target, const c
 	f->status[f->n] = r->status;
 	f->n++;
 	ck_assert_msg(r->status == want, "%s %s: %ld, wanted %ld: %s", method, target, r->status,
-		      want, r->body);
+	              want, r->body);
 	ck_assert(kt_header(r, "X-Kycgate-Environment", envh, sizeof(envh)));
 	ck_assert_str_eq(envh, "staging");
 }
@@ -583,11 +586,11 @@ static void personal_flow(struct flow *f)
 	struct kt_resp r;
 	char docpath[256];
 	static const char malformed[] = "{\"userDetails\":{\"firstName\":\"Zebulon\","
-					 "\"lastName\":\"Quaxley\",\"ssn\":\"123-45-6789\",";
+	                                "\"lastName\":\"Quaxley\",\"ssn\":\"123-45-6789\",";
 	static const char invalid[] =
-		"{\"userDetails\":{\"firstName\":\"Zebulon\",\"lastName\":\"Quaxley\","
-		"\"dateOfBirth\":\"1985-02-30\",\"countryOfResidence\":\"US\"},"
-		"\"kycData\":{\"email\":\"zeb.quax@@example.org\",\"phoneNumber\":\"12125550147\"}}";
+	    "{\"userDetails\":{\"firstName\":\"Zebulon\",\"lastName\":\"Quaxley\","
+	    "\"dateOfBirth\":\"1985-02-30\",\"countryOfResidence\":\"US\"},"
+	    "\"kycData\":{\"email\":\"zeb.quax@@example.org\",\"phoneNumber\":\"12125550147\"}}";
 
 	freq(f, "PUT", "/v1/users/" LOC "/consent", AUTH_W, CT_JSON, consent_body,
 	     strlen(consent_body), LOC, 200, &r);
@@ -595,8 +598,8 @@ static void personal_flow(struct flow *f)
 	freq(f, "PUT", "/v1/users/" LOC_PCT, AUTH_W, CT_JSON, us_user, strlen(us_user), LOC, 201,
 	     &r);
 	kt_resp_free(&r);
-	freq(f, "PUT", "/v1/users/" LOC "/documents/id-passport", AUTH_W, "Content-Type: image/jpeg",
-	     jpeg, sizeof(jpeg) - 1, LOC, 201, &r);
+	freq(f, "PUT", "/v1/users/" LOC "/documents/id-passport", AUTH_W,
+	     "Content-Type: image/jpeg", jpeg, sizeof(jpeg) - 1, LOC, 201, &r);
 	ck_assert_ptr_nonnull(kt_str(r.json, "id"));
 	snprintf(docpath, sizeof(docpath), "/v1/documents/%s", kt_str(r.json, "id"));
 	kt_resp_free(&r);
@@ -643,11 +646,24 @@ static void personal_flow(struct flow *f)
 static void assert_clean(const char *text, const char *what, unsigned sim_port)
 {
 	char upstream[64], upstream2[64], b64[256];
-	const char *bad[] = {KEY,         W_TOKEN,     R_TOKEN,        BOGUS_TOKEN,
-			     LOC,         LOC_PCT,     "zeb.quax",     "example.org",
-			     "123-45-6789", "Zebulon",  "Quaxley",      "12125550147",
-			     "ZEBDOCPAYLOAD", "ghost.person", upstream,   upstream2,
-			     b64 + 8,     NULL};
+	const char *bad[] = {KEY,
+	                     W_TOKEN,
+	                     R_TOKEN,
+	                     BOGUS_TOKEN,
+	                     LOC,
+	                     LOC_PCT,
+	                     "zeb.quax",
+	                     "example.org",
+	                     "123-45-6789",
+	                     "Zebulon",
+	                     "Quaxley",
+	                     "12125550147",
+	                     "ZEBDOCPAYLOAD",
+	                     "ghost.person",
+	                     upstream,
+	                     upstream2,
+	                     b64 + 8,
+	                     NULL};
 	size_t i;
 
 	snprintf(upstream, sizeof(upstream), "127.0.0.1:%u", sim_port);
@@ -658,7 +674,7 @@ static void assert_clean(const char *text, const char *what, unsigned sim_port)
 		const char *at = strstr(text, bad[i]);
 
 		ck_assert_msg(at == NULL, "%s holds \"%s\": ...%.200s", what, bad[i],
-			      at ? (at - text > 100 ? at - 100 : text) : "");
+		              at ? (at - text > 100 ? at - 100 : text) : "");
 	}
 }
 
@@ -723,29 +739,30 @@ static int access_lines(const char *log, bool json, struct access *acc, int cap)
 			char ev[32];
 
 			ck_assert_msg(o != NULL && json_object_is_type(o, json_type_object),
-				      "a log line that is not a JSON object: %s", line);
+			              "a log line that is not a JSON object: %s", line);
 			if (json_field(o, "event", ev, sizeof(ev)) && strcmp(ev, "request") == 0) {
 				struct access *a = &acc[n < cap ? n : cap - 1];
 
 				memset(a, 0, sizeof(*a));
 				json_field(o, "requestId", a->rid, sizeof(a->rid));
 				a->has_route = json_field(o, "route", a->route, sizeof(a->route));
-				a->has_status = json_field(o, "status", a->status, sizeof(a->status));
+				a->has_status =
+				    json_field(o, "status", a->status, sizeof(a->status));
 				a->has_outcome =
-					json_field(o, "outcome", a->outcome, sizeof(a->outcome));
-				a->has_duration = json_field(o, "duration_ms", a->duration,
-							     sizeof(a->duration));
+				    json_field(o, "outcome", a->outcome, sizeof(a->outcome));
+				a->has_duration =
+				    json_field(o, "duration_ms", a->duration, sizeof(a->duration));
 				a->has_user = json_field(o, "user", a->user, sizeof(a->user));
 				/* status and duration_ms are numbers, not strings */
 				if (a->has_status)
-					ck_assert_msg(json_object_is_type(
-							      json_object_object_get(o, "status"),
-							      json_type_int),
-						      "status is not a number: %s", line);
+					ck_assert_msg(
+					    json_object_is_type(json_object_object_get(o, "status"),
+					                        json_type_int),
+					    "status is not a number: %s", line);
 				if (a->has_duration)
 					ck_assert(!json_object_is_type(
-						json_object_object_get(o, "duration_ms"),
-						json_type_string));
+					    json_object_object_get(o, "duration_ms"),
+					    json_type_string));
 				n++;
 			}
 			json_object_put(o);
@@ -756,9 +773,10 @@ static int access_lines(const char *log, bool json, struct access *acc, int cap)
 			text_field(line, "requestId", a->rid, sizeof(a->rid), &dummy);
 			text_field(line, "route", a->route, sizeof(a->route), &a->has_route);
 			text_field(line, "status", a->status, sizeof(a->status), &a->has_status);
-			text_field(line, "outcome", a->outcome, sizeof(a->outcome), &a->has_outcome);
+			text_field(line, "outcome", a->outcome, sizeof(a->outcome),
+			           &a->has_outcome);
 			text_field(line, "duration_ms", a->duration, sizeof(a->duration),
-				   &a->has_duration);
+			           &a->has_duration);
 			text_field(line, "user", a->user, sizeof(a->user), &a->has_user);
 			n++;
 		}
@@ -768,11 +786,18 @@ static int access_lines(const char *log, bool json, struct access *acc, int cap)
 	return n;
 }
 
-static const char *const templates[] = {
-	"/v1/users/{userLocator}", "/v1/users/{userLocator}/consent",
-	"/v1/users/{userLocator}/documents/{documentType}", "/v1/documents/{documentId}",
-	"/v1/users/{userLocator}/verification", "/v1/users/{userLocator}/wallets/{address}",
-	"/healthz", "/readyz", "/metrics", "/openapi.yaml", "unmatched", NULL};
+static const char *const templates[] = {"/v1/users/{userLocator}",
+                                        "/v1/users/{userLocator}/consent",
+                                        "/v1/users/{userLocator}/documents/{documentType}",
+                                        "/v1/documents/{documentId}",
+                                        "/v1/users/{userLocator}/verification",
+                                        "/v1/users/{userLocator}/wallets/{address}",
+                                        "/healthz",
+                                        "/readyz",
+                                        "/metrics",
+                                        "/openapi.yaml",
+                                        "unmatched",
+                                        NULL};
 
 /* Exactly one access line per request of the flow, each complete; one hash per locator. */
 static void check_access_lines(const char *log, bool json, const struct flow *f)
@@ -782,7 +807,7 @@ static void check_access_lines(const char *log, bool json, const struct flow *f)
 	int n = access_lines(log, json, acc, MAX_FLOW * 2), i, j, k;
 
 	ck_assert_msg(n == f->n, "%d access lines for %d requests (%s)", n, f->n,
-		      json ? "json" : "text");
+	              json ? "json" : "text");
 	for (i = 0; i < f->n; i++) {
 		const struct access *a = NULL;
 		int found = 0;
@@ -795,21 +820,22 @@ static void check_access_lines(const char *log, bool json, const struct flow *f)
 		}
 		ck_assert_msg(found == 1, "%d access lines for request %s", found, f->ids[i]);
 		ck_assert_msg(a->has_route && a->has_status && a->has_outcome && a->has_duration,
-			      "request %s: an access line lacks route/status/outcome/duration_ms",
-			      f->ids[i]);
+		              "request %s: an access line lacks route/status/outcome/duration_ms",
+		              f->ids[i]);
 		for (k = 0; templates[k] != NULL && strcmp(templates[k], a->route) != 0; k++)
 			;
 		ck_assert_msg(templates[k] != NULL, "request %s: route \"%s\" is no template",
-			      f->ids[i], a->route);
-		ck_assert_msg(atol(a->status) == f->status[i], "request %s: status %s, answered %ld",
-			      f->ids[i], a->status, f->status[i]);
+		              f->ids[i], a->route);
+		ck_assert_msg(atol(a->status) == f->status[i],
+		              "request %s: status %s, answered %ld", f->ids[i], a->status,
+		              f->status[i]);
 		ck_assert_msg(a->outcome[0] != '\0', "request %s: empty outcome", f->ids[i]);
 		hash_of[i][0] = '\0';
 		if (f->loc[i] != NULL && f->status[i] != 401) {
 			ck_assert_msg(strstr(a->route, "{userLocator}") != NULL, "%s", a->route);
 			ck_assert_msg(a->has_user && is_hex12(a->user),
-				      "request %s (%s): user field \"%s\" is not 12 hex", f->ids[i],
-				      a->route, a->user);
+			              "request %s (%s): user field \"%s\" is not 12 hex", f->ids[i],
+			              a->route, a->user);
 			snprintf(hash_of[i], sizeof(hash_of[i]), "%s", a->user);
 		}
 	}
@@ -821,11 +847,11 @@ static void check_access_lines(const char *log, bool json, const struct flow *f)
 				continue;
 			if (strcmp(f->loc[i], f->loc[j]) == 0)
 				ck_assert_msg(strcmp(hash_of[i], hash_of[j]) == 0,
-					      "one locator, two hashes: %s %s", hash_of[i],
-					      hash_of[j]);
+				              "one locator, two hashes: %s %s", hash_of[i],
+				              hash_of[j]);
 			else
 				ck_assert_msg(strcmp(hash_of[i], hash_of[j]) != 0,
-					      "two locators, one hash %s", hash_of[i]);
+				              "two locators, one hash %s", hash_of[i]);
 		}
 	}
 }
@@ -884,7 +910,7 @@ START_TEST(metrics_page_and_promtool)
 	int fd, rc;
 
 	ck_assert_msg(system("command -v promtool >/dev/null 2>&1") == 0,
-		      "promtool is missing (scripts/setup.sh installs it)");
+	              "promtool is missing (scripts/setup.sh installs it)");
 	start_sim(&sim, KEY, "300");
 	o.sim_port = sim.port;
 	start_gw_opts(&gw, dir, sizeof(dir), &o);
@@ -893,7 +919,7 @@ START_TEST(metrics_page_and_promtool)
 	f.tag = "metrics";
 	personal_flow(&f);
 	ck_assert_msg(poll_metric(gw.port, "kycgate_upstream_auth_ok", 1, 5000),
-		      "kycgate_upstream_auth_ok never became 1 (self-check with the right key)");
+	              "kycgate_upstream_auth_ok never became 1 (self-check with the right key)");
 
 	hreq(NULL, gw.port, "GET", "/metrics", NULL, &r);
 	ck_assert_int_eq(r.status, 200);
@@ -909,21 +935,21 @@ START_TEST(metrics_page_and_promtool)
 	}
 	assert_clean(r.body, "/metrics", sim.port);
 	ck_assert_msg(sample_value(r.body, "kycgate_http_requests_total{route=\"/v1/users/"
-					   "{userLocator}\",method=\"PUT\",code=\"201\"}") == 1,
-		      "%s", r.body);
+	                                   "{userLocator}\",method=\"PUT\",code=\"201\"}") == 1,
+	              "%s", r.body);
 	ck_assert(sample_value(r.body, "kycgate_http_requests_total{route=\"/v1/users/"
-				       "{userLocator}\",method=\"PUT\",code=\"400\"}") == 2);
+	                               "{userLocator}\",method=\"PUT\",code=\"400\"}") == 2);
 	ck_assert(sample_value(r.body, "kycgate_http_requests_total{route=\"unmatched\","
-				       "method=\"GET\",code=\"404\"}") == 1);
+	                               "method=\"GET\",code=\"404\"}") == 1);
 	ck_assert(sample_value(r.body, "kycgate_http_requests_total{route=\"/v1/users/"
-				       "{userLocator}\",method=\"GET\",code=\"401\"}") == 1);
+	                               "{userLocator}\",method=\"GET\",code=\"401\"}") == 1);
 	ck_assert_msg(strstr(r.body, "\nkycgate_upstream_requests_total{") != NULL, "%s", r.body);
 	ck_assert_msg(sample_value(r.body, "kycgate_upstream_requests_total{operation=\"user.put\","
-					   "code=\"201\"}") == 1,
-		      "%s", r.body);
+	                                   "code=\"201\"}") == 1,
+	              "%s", r.body);
 	ck_assert_msg(strstr(r.body, "\nkycgate_build_info{") != NULL &&
-			      strstr(r.body, "environment=\"staging\"} 1\n") != NULL,
-		      "%s", r.body);
+	                  strstr(r.body, "environment=\"staging\"} 1\n") != NULL,
+	              "%s", r.body);
 	ck_assert(sample_value(r.body, "kycgate_upstream_auth_ok") == 1);
 	ck_assert(sample_value(r.body, "kycgate_config_reloads_total{result=\"success\"}") == 0);
 	ck_assert(sample_value(r.body, "kycgate_config_reloads_total{result=\"failure\"}") == 0);
@@ -940,7 +966,7 @@ START_TEST(metrics_page_and_promtool)
 	out = kt_slurp(out_path, NULL);
 	unlink(out_path);
 	ck_assert_msg(rc != -1 && WIFEXITED(rc) && WEXITSTATUS(rc) == 0,
-		      "promtool check metrics failed (status %d): %s", rc, out ? out : "");
+	              "promtool check metrics failed (status %d): %s", rc, out ? out : "");
 	free(out);
 	free(r.body);
 	stop(&gw);
@@ -962,26 +988,25 @@ START_TEST(readyz_and_environment_header)
 		long status;
 		const char *code; /* problem code, or NULL */
 	} cases[] = {
-		{"GET", "/healthz", NULL, NULL, NULL, 200, NULL},
-		{"GET", "/readyz", NULL, NULL, NULL, 200, NULL},
-		{"GET", "/metrics", NULL, NULL, NULL, 200, NULL},
-		{"GET", "/openapi.yaml", NULL, NULL, NULL, 200, NULL},
-		{"GET", "/nothing-here", NULL, NULL, NULL, 404, "not-found"},
-		{"PATCH", "/v1/users/userId:env-1", AUTH_W, NULL, NULL, 405, "method-not-allowed"},
-		{"GET", "/v1/users/userId:env-1", NULL, NULL, NULL, 401, "unauthorized"},
-		{"GET", "/v1/users/userId:env-1", "Authorization: Bearer " BOGUS_TOKEN, NULL, NULL,
-		 401, "unauthorized"},
-		{"PUT", "/v1/users/userId:env-1/consent", AUTH_R, CT_JSON, "{}", 403, "forbidden"},
-		{"PUT", "/v1/users/userId:env-1/consent", AUTH_W, "Content-Type: text/plain", "x",
-		 415, "unsupported-media-type"},
-		{"PUT", "/v1/users/userId:env-1/consent", AUTH_W, CT_JSON, "{", 400,
-		 "invalid-request"},
-		{"GET", "/v1/users/nolocator", AUTH_R, NULL, NULL, 400, "invalid-request"},
-		{"GET", "/v1/users/userId:env-1", AUTH_R, NULL, NULL, 404, "upstream-rejected"},
-		{"GET", "/v1/users/userId:sim-status-500", AUTH_R, NULL, NULL, 502, "upstream-error"},
-		{"GET", "/v1/users/userId:sim-malformed", AUTH_R, NULL, NULL, 502,
-		 "upstream-invalid-response"},
-		{"PUT", "/v1/users/userId:env-2/consent", AUTH_W, CT_JSON, consent_body, 200, NULL},
+	    {"GET", "/healthz", NULL, NULL, NULL, 200, NULL},
+	    {"GET", "/readyz", NULL, NULL, NULL, 200, NULL},
+	    {"GET", "/metrics", NULL, NULL, NULL, 200, NULL},
+	    {"GET", "/openapi.yaml", NULL, NULL, NULL, 200, NULL},
+	    {"GET", "/nothing-here", NULL, NULL, NULL, 404, "not-found"},
+	    {"PATCH", "/v1/users/userId:env-1", AUTH_W, NULL, NULL, 405, "method-not-allowed"},
+	    {"GET", "/v1/users/userId:env-1", NULL, NULL, NULL, 401, "unauthorized"},
+	    {"GET", "/v1/users/userId:env-1", "Authorization: Bearer " BOGUS_TOKEN, NULL, NULL, 401,
+	     "unauthorized"},
+	    {"PUT", "/v1/users/userId:env-1/consent", AUTH_R, CT_JSON, "{}", 403, "forbidden"},
+	    {"PUT", "/v1/users/userId:env-1/consent", AUTH_W, "Content-Type: text/plain", "x", 415,
+	     "unsupported-media-type"},
+	    {"PUT", "/v1/users/userId:env-1/consent", AUTH_W, CT_JSON, "{", 400, "invalid-request"},
+	    {"GET", "/v1/users/nolocator", AUTH_R, NULL, NULL, 400, "invalid-request"},
+	    {"GET", "/v1/users/userId:env-1", AUTH_R, NULL, NULL, 404, "upstream-rejected"},
+	    {"GET", "/v1/users/userId:sim-status-500", AUTH_R, NULL, NULL, 502, "upstream-error"},
+	    {"GET", "/v1/users/userId:sim-malformed", AUTH_R, NULL, NULL, 502,
+	     "upstream-invalid-response"},
+	    {"PUT", "/v1/users/userId:env-2/consent", AUTH_W, CT_JSON, consent_body, 200, NULL},
 	};
 	size_t i;
 
@@ -1001,19 +1026,19 @@ START_TEST(readyz_and_environment_header)
 		if (hd[0] == NULL)
 			hd[0] = hd[1], hd[1] = NULL;
 		kt_http(gw.port, cases[i].method, cases[i].target, hd, cases[i].body,
-			cases[i].body ? strlen(cases[i].body) : 0, &r);
+		        cases[i].body ? strlen(cases[i].body) : 0, &r);
 		ck_assert_msg(r.status == cases[i].status, "%s %s: %ld, wanted %ld: %s",
-			      cases[i].method, cases[i].target, r.status, cases[i].status, r.body);
+		              cases[i].method, cases[i].target, r.status, cases[i].status, r.body);
 		ck_assert_msg(kt_header(&r, "X-Kycgate-Environment", h, sizeof(h)),
-			      "%s %s (%ld): no X-Kycgate-Environment", cases[i].method,
-			      cases[i].target, r.status);
+		              "%s %s (%ld): no X-Kycgate-Environment", cases[i].method,
+		              cases[i].target, r.status);
 		ck_assert_str_eq(h, "staging");
 		if (cases[i].code != NULL) {
 			char want[128];
 
 			snprintf(want, sizeof(want), "urn:kycgate:problem:%s", cases[i].code);
 			ck_assert_msg(strcmp(problem_type(&r), want) == 0, "%s %s: type %s",
-				      cases[i].method, cases[i].target, problem_type(&r));
+			              cases[i].method, cases[i].target, problem_type(&r));
 		}
 		kt_resp_free(&r);
 	}
@@ -1040,7 +1065,7 @@ START_TEST(selfcheck_wrong_key)
 	ck_assert_msg(line != NULL, "no error line upstream-selfcheck");
 	free(line);
 	ck_assert_msg(poll_metric(gw.port, "kycgate_upstream_auth_ok", 0, 5000),
-		      "kycgate_upstream_auth_ok is not 0");
+	              "kycgate_upstream_auth_ok is not 0");
 	kt_http(gw.port, "GET", "/readyz", NULL, NULL, 0, &r);
 	ck_assert_int_eq(r.status, 200);
 	kt_resp_free(&r);
@@ -1055,7 +1080,7 @@ START_TEST(selfcheck_wrong_key)
 	}
 	log = kt_read_log(&gw);
 	ck_assert_msg(strstr(log, WRONG_KEY) == NULL && strstr(log, KEY) == NULL,
-		      "a key in the log");
+	              "a key in the log");
 	free(log);
 	stop(&gw);
 	rmtree(dir);
@@ -1081,7 +1106,7 @@ START_TEST(core_dumps_off)
 	ck_assert_ptr_nonnull(at);
 	ck_assert_int_eq(sscanf(at + strlen("Max core file size"), "%31s %31s", soft, hard), 2);
 	ck_assert_msg(strcmp(soft, "0") == 0 && strcmp(hard, "0") == 0, "core limits %s %s", soft,
-		      hard);
+	              hard);
 	free(limits);
 	stop(&gw);
 	rmtree(dir);
@@ -1126,7 +1151,7 @@ START_TEST(reload_sighup_valid_then_broken)
 	write_file(real, text, 0600);
 	kill(gw.pid, SIGHUP);
 	ck_assert_msg(poll_status(gw.port, PROBE, X_TOKEN, 404, 5000),
-		      "the new token does not work after SIGHUP");
+	              "the new token does not work after SIGHUP");
 	line = poll_log_line(&gw, "\"event\":\"config-reloaded\"", NULL, 5000);
 	ck_assert_ptr_nonnull(line);
 	free(line);
@@ -1150,9 +1175,9 @@ START_TEST(reload_sighup_valid_then_broken)
 
 	page = metrics_page(gw.port);
 	ck_assert_msg(sample_value(page, "kycgate_config_reloads_total{result=\"success\"}") == 1 &&
-			      sample_value(page, "kycgate_config_reloads_total{result=\"failure\"}") ==
-				      1,
-		      "%s", page);
+	                  sample_value(page, "kycgate_config_reloads_total{result=\"failure\"}") ==
+	                      1,
+	              "%s", page);
 	ck_assert(sample_value(page, "kycgate_config_last_reload_success_timestamp_seconds") > 0);
 	free(page);
 	stop(&gw);
@@ -1178,14 +1203,14 @@ START_TEST(reload_file_watch)
 	conf_text(text, sizeof(text), &o);
 	write_file(gw.conf_path, text, 0600);
 	ck_assert_msg(poll_status(gw.port, PROBE, X_TOKEN, 404, 5000),
-		      "an in-place edit was not picked up within 5 s");
+	              "an in-place edit was not picked up within 5 s");
 
 	/* A temporary file renamed over it. */
 	o.extra_token = Y_TOKEN;
 	conf_text(text, sizeof(text), &o);
 	write_atomic(gw.conf_path, text);
 	ck_assert_msg(poll_status(gw.port, PROBE, Y_TOKEN, 404, 5000),
-		      "a rename over the config was not picked up within 5 s");
+	              "a rename over the config was not picked up within 5 s");
 	ck_assert_int_eq(get_status(gw.port, PROBE, X_TOKEN), 401);
 	line = poll_log_line(&gw, "\"event\":\"config-reloaded\"", "file-change", 1000);
 	ck_assert_ptr_nonnull(line);
@@ -1219,7 +1244,7 @@ START_TEST(reload_file_watch)
 	ck_assert_int_eq(symlink("..v2", p1), 0);
 	ck_assert_int_eq(rename(p1, lnk), 0);
 	ck_assert_msg(poll_status(gw2.port, PROBE, X_TOKEN, 404, 5000),
-		      "a ConfigMap swap was not picked up within 5 s");
+	              "a ConfigMap swap was not picked up within 5 s");
 	stop(&gw2);
 	rmtree(dir2);
 	stop(&sim);
@@ -1300,14 +1325,14 @@ START_TEST(reload_under_load)
 	}
 	for (i = 0; i < 4; i++)
 		ck_assert_msg(w[i].bad == 0 && w[i].total >= 5,
-			      "worker %d: %d of %d requests failed (last status %ld)", i, w[i].bad,
-			      w[i].total, w[i].last_bad);
+		              "worker %d: %d of %d requests failed (last status %ld)", i, w[i].bad,
+		              w[i].total, w[i].last_bad);
 	ck_assert_int_eq(bad, 0);
 	page = metrics_page(gw.port);
-	ck_assert_msg(sample_value(page, "kycgate_config_reloads_total{result=\"success\"}") >= 15 &&
-			      sample_value(page, "kycgate_config_reloads_total{result=\"failure\"}") >=
-				      15,
-		      "%s", page);
+	ck_assert_msg(
+	    sample_value(page, "kycgate_config_reloads_total{result=\"success\"}") >= 15 &&
+	        sample_value(page, "kycgate_config_reloads_total{result=\"failure\"}") >= 15,
+	    "%s", page);
 	free(page);
 	ck_assert_int_eq(get_status(gw.port, PROBE, R_TOKEN), 404);
 	stop(&gw);
@@ -1382,10 +1407,10 @@ START_TEST(reload_key_file_rotation)
 
 	write_file(kfile, KEY "\n", 0600);
 	ck_assert_msg(poll_status(gw.port, "/v1/users/userId:keyrot-1", R_TOKEN, 404, 5000),
-		      "the key file rotated back was not picked up in 5 s");
+	              "the key file rotated back was not picked up in 5 s");
 	log = kt_read_log(&gw);
 	ck_assert_msg(strstr(log, KEY) == NULL && strstr(log, WRONG_KEY) == NULL,
-		      "a key in the log");
+	              "a key in the log");
 	free(log);
 	stop(&gw);
 	rmtree(dir);
@@ -1432,7 +1457,7 @@ static bool poll_inflight(unsigned port, double inflight, double waiting, long d
 	do {
 		char *page = metrics_page(port);
 		bool ok = sample_value(page, "kycgate_inflight_requests") >= inflight &&
-			  sample_value(page, "kycgate_longpoll_waiting") >= waiting;
+		          sample_value(page, "kycgate_longpoll_waiting") >= waiting;
 
 		free(page);
 		if (ok)
@@ -1465,33 +1490,37 @@ START_TEST(graceful_shutdown)
 
 	/* A user in review: consent, userDetails only (non-US), trigger. */
 	kt_http(gw.port, "PUT", "/v1/users/userId:drain-poll/consent", hw, consent_body,
-		strlen(consent_body), &r);
+	        strlen(consent_body), &r);
 	ck_assert_int_eq(r.status, 200);
 	kt_resp_free(&r);
 	{
-		static const char u[] = "{\"userDetails\":{\"firstName\":\"A\",\"lastName\":\"B\","
-					"\"dateOfBirth\":\"1990-01-01\",\"countryOfResidence\":\"BR\"}}";
+		static const char u[] =
+		    "{\"userDetails\":{\"firstName\":\"A\",\"lastName\":\"B\","
+		    "\"dateOfBirth\":\"1990-01-01\",\"countryOfResidence\":\"BR\"}}";
 
 		kt_http(gw.port, "PUT", "/v1/users/userId:drain-poll", hw, u, strlen(u), &r);
 		ck_assert_int_eq(r.status, 201);
 		kt_resp_free(&r);
 	}
-	kt_http(gw.port, "POST", "/v1/users/userId:drain-poll/verification?products=regulated-transfer",
-		hw, NULL, 0, &r);
+	kt_http(gw.port, "POST",
+	        "/v1/users/userId:drain-poll/verification?products=regulated-transfer", hw, NULL, 0,
+	        &r);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_msg(strcmp(kt_str(r.json, "overall"), "in-review") == 0, "%s", r.body);
 	kt_resp_free(&r);
 
 	for (i = 0; i < 2; i++) {
-		slow[i] = (struct call){.port = gw.port, .target = "/v1/users/userId:sim-latency-1500"};
+		slow[i] =
+		    (struct call){.port = gw.port, .target = "/v1/users/userId:sim-latency-1500"};
 		ck_assert_int_eq(pthread_create(&th[i], NULL, call_main, &slow[i]), 0);
 	}
 	poll_c = (struct call){
-		.port = gw.port,
-		.target = "/v1/users/userId:drain-poll/verification?wait=25&products=regulated-transfer"};
+	    .port = gw.port,
+	    .target =
+	        "/v1/users/userId:drain-poll/verification?wait=25&products=regulated-transfer"};
 	ck_assert_int_eq(pthread_create(&th[2], NULL, call_main, &poll_c), 0);
 	ck_assert_msg(poll_inflight(gw.port, 4, 1, 1000),
-		      "the slow calls and the long-poll are not in flight");
+	              "the slow calls and the long-poll are not in flight");
 
 	t0 = now_ms();
 	kill(gw.pid, SIGTERM);
@@ -1512,7 +1541,8 @@ START_TEST(graceful_shutdown)
 		const char *const h[] = {AUTH_R, NULL};
 
 		kt_http(gw.port, "GET", "/v1/users/userId:drain-new", h, NULL, 0, &r);
-		ck_assert_msg(now_ms() - t0 < 1000, "the drain-delay request came too late to judge");
+		ck_assert_msg(now_ms() - t0 < 1000,
+		              "the drain-delay request came too late to judge");
 		ck_assert_int_eq(r.status, 404);
 		ck_assert_str_eq(problem_type(&r), "urn:kycgate:problem:upstream-rejected");
 		kt_resp_free(&r);
@@ -1524,7 +1554,7 @@ START_TEST(graceful_shutdown)
 	for (i = 0; i < 2; i++) {
 		jo = json_tokener_parse(slow[i].r.body);
 		ck_assert_msg(slow[i].r.status == 404, "slow call: %ld %s", slow[i].r.status,
-			      slow[i].r.body);
+		              slow[i].r.body);
 		ck_assert_str_eq(kt_str(jo, "type"), "urn:kycgate:problem:upstream-rejected");
 		json_object_put(jo);
 		free(slow[i].r.body);
@@ -1533,12 +1563,12 @@ START_TEST(graceful_shutdown)
 	jo = json_tokener_parse(poll_c.r.body);
 	ck_assert_msg(poll_c.r.status == 200, "long-poll: %ld %s", poll_c.r.status, poll_c.r.body);
 	ck_assert_msg(jo != NULL && kt_str(jo, "overall") != NULL &&
-			      strcmp(kt_str(jo, "overall"), "in-review") == 0,
-		      "%s", poll_c.r.body);
+	                  strcmp(kt_str(jo, "overall"), "in-review") == 0,
+	              "%s", poll_c.r.body);
 	json_object_put(jo);
 	ck_assert_msg(poll_c.done_ms - t0 >= 900 && poll_c.done_ms - t0 <= 3000,
-		      "long-poll answered %lld ms after SIGTERM (drain delay 1 s)",
-		      poll_c.done_ms - t0);
+	              "long-poll answered %lld ms after SIGTERM (drain delay 1 s)",
+	              poll_c.done_ms - t0);
 	free(poll_c.r.body);
 
 	/* Exits 0 within drain + grace + 2 s. */
@@ -1577,13 +1607,14 @@ START_TEST(shutdown_grace_expires)
 		start_gw_opts(&gw[i], dir[i], sizeof(dir[i]), &o);
 	for (i = 0; i < N_CALLS; i++) {
 		slow[i] = (struct call){.port = gw[i < N_GW ? i : 0].port,
-					.target = "/v1/users/userId:sim-latency-5000"};
+		                        .target = "/v1/users/userId:sim-latency-5000"};
 		ck_assert_int_eq(pthread_create(&th[i], NULL, call_main, &slow[i]), 0);
 	}
 	ck_assert_msg(poll_inflight(gw[0].port, N_CALLS - N_GW + 2, 0, 2000),
-		      "the slow calls are not in flight");
+	              "the slow calls are not in flight");
 	for (i = 1; i < N_GW; i++)
-		ck_assert_msg(poll_inflight(gw[i].port, 2, 0, 2000), "a slow call is not in flight");
+		ck_assert_msg(poll_inflight(gw[i].port, 2, 0, 2000),
+		              "a slow call is not in flight");
 	for (i = 0; i < N_GW; i++) { /* staggered, so that the grace ends one gateway at a time */
 		t_term[i] = now_ms();
 		kill(gw[i].pid, SIGTERM);
@@ -1614,9 +1645,9 @@ START_TEST(shutdown_grace_expires)
 	}
 	stop(&sim);
 	ck_assert_msg(answered == N_CALLS,
-		      "%d of %d calls left after the grace got 503 unavailable with Connection: "
-		      "close (another got status %ld; 0 = no HTTP answer at all)",
-		      answered, N_CALLS, first_bad);
+	              "%d of %d calls left after the grace got 503 unavailable with Connection: "
+	              "close (another got status %ld; 0 = no HTTP answer at all)",
+	              answered, N_CALLS, first_bad);
 }
 END_TEST
 
@@ -1637,8 +1668,9 @@ static int run_config(const char *text, char **out)
 }
 
 #define PROD_HEAD "server:\n  listen: \"127.0.0.1:0\"\ncrossmint:\n  environment: production\n"
-#define PROD_TAIL                                                                              \
-	"auth:\n  clients:\n    - name: svc\n      token: \"prod-token-0123456789abcdef0123456789\"\n" \
+#define PROD_TAIL                                                                                  \
+	"auth:\n  clients:\n    - name: svc\n      token: "                                        \
+	"\"prod-token-0123456789abcdef0123456789\"\n"                                              \
 	"      scopes: [users.read]\n"
 
 START_TEST(production_refusals)
@@ -1654,8 +1686,8 @@ START_TEST(production_refusals)
 
 	/* An http base URL (a production key, which must not be printed). */
 	rc = run_config(PROD_HEAD "  base_url: \"http://127.0.0.1:9\"\n"
-				  "  api_key: \"sk_production_YYSECRETYY0123456789\"\n" PROD_TAIL,
-			&out);
+	                          "  api_key: \"sk_production_YYSECRETYY0123456789\"\n" PROD_TAIL,
+	                &out);
 	ck_assert_msg(rc == 1, "exit %d: %s", rc, out);
 	ck_assert_msg(strstr(out, "crossmint.base_url") != NULL, "%s", out);
 	ck_assert_msg(strstr(out, "YYSECRETYY") == NULL, "the key is printed: %s", out);
