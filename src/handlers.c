@@ -85,6 +85,28 @@ static bool id_char(char c)
 	return isalnum((unsigned char)c) || c == '.' || c == '_' || c == '-';
 }
 
+/* Request ids need to be unique, not secret: a per-thread xorshift generator seeded from the
+ * kernel once, instead of a getrandom() call per request. */
+static void uuid_bytes(unsigned char out[16])
+{
+	static _Thread_local unsigned long long s[2];
+	unsigned long long x, y;
+	int i;
+
+	if (s[0] == 0 && s[1] == 0) {
+		kg_random_bytes(s, sizeof(s));
+		s[0] |= 1;
+	}
+	for (i = 0; i < 2; i++) {
+		x = s[0];
+		y = s[1];
+		s[0] = y;
+		x ^= x << 23;
+		s[1] = x ^ y ^ (x >> 17) ^ (y >> 26);
+		memcpy(out + 8 * i, &(unsigned long long){s[1] + y}, 8);
+	}
+}
+
 /* The caller's X-Request-Id when it is 1..128 of [A-Za-z0-9._-], else a new UUID (v4). */
 static void request_id(struct kg_req *req)
 {
@@ -98,7 +120,7 @@ static void request_id(struct kg_req *req)
 		memcpy(req->request_id, id, n + 1);
 		return;
 	}
-	kg_random_bytes(r, sizeof(r));
+	uuid_bytes(r);
 	r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
 	r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
 	snprintf(req->request_id, sizeof(req->request_id),

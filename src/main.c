@@ -221,7 +221,7 @@ int main(int argc, char **argv)
 
 	/* One large upload must not leave its pages in the heap for good (design §8). */
 	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-	mallopt(M_ARENA_MAX, 2);
+	mallopt(M_ARENA_MAX, 4);
 	/* Memory holds personal data and the key: no core dumps (design §5). */
 	setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0});
 	signal(SIGPIPE, SIG_IGN);
