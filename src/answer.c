@@ -12,6 +12,8 @@
 
 struct view {
 	unsigned products;
+	unsigned cache_ttl_ms;
+	unsigned budget_wait_s;
 	char country[3];
 	char *bytes;
 	size_t len;
@@ -128,7 +130,9 @@ static bool same_view(const struct view *s, const struct kg_view *v)
 {
 	const char *c = v->country ? v->country : "";
 
-	return s->products == v->products && strcmp(s->country, c) == 0;
+	/* pollAfterSeconds depends on the last two as well. */
+	return s->products == v->products && strcmp(s->country, c) == 0 &&
+	       s->cache_ttl_ms == v->cache_ttl_ms && s->budget_wait_s == v->budget_wait_s;
 }
 
 static enum kg_err copy_out(const struct view *s, char **bytes, size_t *len, bool *in_review)
@@ -145,7 +149,9 @@ static enum kg_err copy_out(const struct view *s, char **bytes, size_t *len, boo
 enum kg_err kg_answer_view(struct kg_answer *a, const struct kg_view *v, char **bytes, size_t *len,
                            bool *in_review, const char **detail)
 {
-	struct view fresh = {.products = v->products};
+	struct view fresh = {.products = v->products,
+	                     .cache_ttl_ms = v->cache_ttl_ms,
+	                     .budget_wait_s = v->budget_wait_s};
 	enum kg_err e;
 	size_t i;
 

@@ -166,8 +166,6 @@ static void append(char *buf, size_t cap, const char *word)
 static void restart_needed(const struct kg_config *old, const struct kg_config *cfg)
 {
 	char keys[256] = "";
-	bool sim_old = old->crossmint.environment == KG_ENV_SIMULATOR;
-	bool sim_new = cfg->crossmint.environment == KG_ENV_SIMULATOR;
 
 	if (strcmp(old->server.listen_host, cfg->server.listen_host) != 0 ||
 	    old->server.listen_port != cfg->server.listen_port)
@@ -179,8 +177,7 @@ static void restart_needed(const struct kg_config *old, const struct kg_config *
 		append(keys, sizeof(keys), "server.tls");
 	if (strcmp(old->metrics.listen, cfg->metrics.listen) != 0)
 		append(keys, sizeof(keys), "metrics.listen");
-	if (sim_old != sim_new || old->crossmint.environment != cfg->crossmint.environment)
-		append(keys, sizeof(keys), "crossmint.environment");
+
 	if (keys[0] == '\0')
 		return;
 	kg_log(KG_LOG_WARN, "config-restart-needed", "keys", keys, "detail",
@@ -214,6 +211,18 @@ static void reload(struct kg_control *c, const char *trigger)
 		return;
 	}
 	old = kg_runtime_get();
+	if (kg_runtime_cfg(old)->crossmint.environment != cfg->crossmint.environment) {
+		/* The environment decides the key, the base URL and what every answer is labelled:
+		 * mixing them until a restart could label a real verification as a staging one. */
+		kg_runtime_put(old);
+		kg_config_free(cfg);
+		kg_log(KG_LOG_ERROR, "config-reload-failed", "error",
+		       "crossmint.environment changed: restart the process to switch environments; "
+		       "nothing was changed",
+		       NULL);
+		kg_metrics_config_reload(false, (double)time(NULL));
+		return;
+	}
 	restart_needed(kg_runtime_cfg(old), cfg);
 	kg_runtime_put(old);
 	kg_log_setup(cfg->log.level, cfg->log.format);

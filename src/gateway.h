@@ -122,6 +122,10 @@ bool kg_handle_request(struct kg_req *req);
  * follow-up call (returns true). */
 bool kg_handle_upstream(struct kg_req *req);
 
+/* handlers.c: the engine refused a call (in-flight cap, stopping): a waiter answers its latest
+ * state, anything else 503. */
+void kg_reply_refused(struct kg_req *req);
+
 /* handlers.c: gives back what a request holds beyond its memory (its long-poll place, its latest
  * answer). Called once when the request ends. */
 void kg_req_release(struct kg_req *req);

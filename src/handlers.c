@@ -21,6 +21,16 @@
 
 /* ---- replies ------------------------------------------------------------------------------- */
 
+/* Drops a reply being replaced (its body may hold personal data: wiped). */
+static void reply_clear(struct kg_req *req)
+{
+	if (req->reply.body != NULL && !req->reply.is_static) {
+		kg_wipe(req->reply.body, req->reply.len);
+		free(req->reply.body);
+	}
+	memset(&req->reply, 0, sizeof(req->reply));
+}
+
 void kg_reply_problem(struct kg_req *req, enum kg_problem kind, int status, const char *detail,
                       struct json_object *errors)
 {
@@ -37,10 +47,10 @@ void kg_reply_problem(struct kg_req *req, enum kg_problem kind, int status, cons
 		a.upstream_status = (int)req->call.status;
 		a.upstream_body = req->call.resp;
 		a.upstream_body_len = req->call.resp_len;
+		if (a.upstream_body == NULL && req->call.answer != NULL) /* a shared status read */
+			a.upstream_body = kg_answer_body(req->call.answer, &a.upstream_body_len);
 	}
-	if (req->reply.body != NULL && !req->reply.is_static)
-		free(req->reply.body);
-	memset(&req->reply, 0, sizeof(req->reply));
+	reply_clear(req);
 	req->reply.status = status > 0 ? status : kg_problem_status(kind);
 	req->reply.content_type = "application/problem+json";
 	req->outcome = kg_problem_code(kind);
@@ -55,7 +65,7 @@ void kg_reply_problem(struct kg_req *req, enum kg_problem kind, int status, cons
 
 static void reply_json(struct kg_req *req, int status, char *body, size_t len)
 {
-	memset(&req->reply, 0, sizeof(req->reply));
+	reply_clear(req);
 	req->reply.status = status;
 	req->reply.content_type = "application/json";
 	req->reply.body = body;
@@ -1009,10 +1019,27 @@ static bool next_poll(struct kg_req *req)
 	kg_up_call_cleanup(&req->call);
 	req->call.kind = KG_CALL_STATUS_READ;
 	req->call.method = "GET";
+	req->call.body = NULL;
+	req->call.body_len = 0;
+	req->call.force_budget = false;
 	req->call.low_priority = true;
 	req->call.not_before_ms = at;
 	req->call.deadline_ms = req->wait_deadline_ms;
 	req->backoff_ms = req->backoff_ms >= 1000 ? 2000 : req->backoff_ms * 2;
+	return true;
+}
+
+/* After an answer in review: keep the answer as the latest state and schedule the next re-read
+ * when the caller asked to wait (true), else let the reply stand (false). */
+static bool keep_waiting(struct kg_req *req, struct kg_answer *a, bool in_review)
+{
+	if (!in_review || !req->wait_given || req->wait_s == 0 || atomic_load(&req->gw->closing))
+		return false;
+	kg_answer_put(req->latest);
+	req->latest = kg_answer_ref(a);
+	if (!next_poll(req))
+		return false;
+	reply_clear(req);
 	return true;
 }
 
@@ -1022,8 +1049,8 @@ static bool status_answer(struct kg_req *req)
 	struct kg_answer *a = req->call.answer;
 	bool in_review = false;
 
-	if (req->latest != NULL && (req->call.result != KG_UP_OK || kg_answer_status(a) < 200 ||
-	                            kg_answer_status(a) >= 300)) {
+	if (req->latest != NULL && (req->call.result != KG_UP_OK || a == NULL ||
+	                            kg_answer_status(a) < 200 || kg_answer_status(a) >= 300)) {
 		/* Mid-wait: a deadline, a failed re-read or shutdown answers the latest state. */
 		answer_view(req, req->latest, &in_review);
 		return false;
@@ -1032,15 +1059,21 @@ static bool status_answer(struct kg_req *req)
 		return false;
 	if (!answer_view(req, a, &in_review))
 		return false;
-	if (!in_review || !req->wait_given || req->wait_s == 0)
-		return false;
-	kg_answer_put(req->latest);
-	req->latest = kg_answer_ref(a);
-	if (!next_poll(req))
-		return false;
-	free(req->reply.body);
-	memset(&req->reply, 0, sizeof(req->reply));
-	return true;
+	return keep_waiting(req, a, in_review);
+}
+
+void kg_reply_refused(struct kg_req *req)
+{
+	bool in_review;
+
+	if (req->latest != NULL) {
+		answer_view(req, req->latest, &in_review);
+		return;
+	}
+	kg_reply_problem(req, KG_PB_UNAVAILABLE, 0,
+	                 atomic_load(&req->gw->closing) ? "the gateway is shutting down"
+	                                                : "too many upstream calls in flight",
+	                 NULL);
 }
 
 /* A trigger answer without a valid eligibility list is followed by one status read. */
@@ -1052,6 +1085,8 @@ static bool follow_up_read(struct kg_req *req)
 	req->call.method = "GET";
 	req->call.body = NULL;
 	req->call.body_len = 0;
+	/* Crossmint accepted the trigger: this read is not refused for budget. */
+	req->call.force_budget = true;
 	return true;
 }
 
@@ -1079,9 +1114,14 @@ static bool trigger_answer(struct kg_req *req)
 		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "out of memory", NULL);
 		return false;
 	}
-	answer_view(req, a, &in_review);
+	if (!answer_view(req, a, &in_review)) {
+		kg_answer_put(a);
+		return false;
+	}
+	/* ?wait on the trigger: re-read while a product in scope is in review. */
+	in_review = keep_waiting(req, a, in_review);
 	kg_answer_put(a);
-	return false;
+	return in_review;
 }
 
 bool kg_handle_upstream(struct kg_req *req)

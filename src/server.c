@@ -198,12 +198,12 @@ static void on_upstream_done(struct kg_up_call *call)
 }
 
 /* Reserves a place in the engine, suspends the connection, then hands req->call over (suspend
- * first, so the engine's resume can never come before it). */
-static enum MHD_Result go_upstream(struct kg_req *req)
+ * first, so the engine's resume can never come before it). A call that continues an admitted
+ * request (a follow-up or long-poll re-read) may exceed max_inflight. */
+static enum MHD_Result go_upstream(struct kg_req *req, bool continuing)
 {
-	if (kg_upstream_reserve(req->gw->up) != KG_OK) {
-		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "too many upstream calls in flight",
-		                 NULL);
+	if (kg_upstream_reserve(req->gw->up, continuing) != KG_OK) {
+		kg_reply_refused(req);
 		return send_reply(req);
 	}
 	req->call.owner = req;
@@ -228,7 +228,7 @@ static enum MHD_Result on_complete(struct kg_req *req)
 		return send_reply(req);
 	}
 	if (kg_handle_request(req))
-		return go_upstream(req);
+		return go_upstream(req, false);
 	return send_reply(req);
 }
 
@@ -259,7 +259,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 	if (req->state == KG_REQ_RESUMED) {
 		atomic_fetch_sub(&req->gw->suspended, 1);
 		if (kg_handle_upstream(req))
-			return go_upstream(req);
+			return go_upstream(req, true);
 		return send_reply(req);
 	}
 	return MHD_YES;
@@ -592,7 +592,7 @@ void kg_gateway_selfcheck(struct kg_gateway *gw)
 	char hex[17];
 	size_t i;
 
-	if (kg_upstream_reserve(gw->up) != KG_OK)
+	if (kg_upstream_reserve(gw->up, false) != KG_OK)
 		return;
 	kg_random_bytes(r, sizeof(r));
 	for (i = 0; i < sizeof(r); i++)
@@ -615,7 +615,8 @@ void kg_gateway_quiesce(struct kg_gateway *gw)
 
 bool kg_gateway_idle(const struct kg_gateway *gw)
 {
-	return kg_upstream_inflight(gw->up) == 0 && atomic_load(&gw->suspended) == 0;
+	return kg_upstream_inflight(gw->up) == 0 && atomic_load(&gw->suspended) == 0 &&
+	       atomic_load(&gw->requests) == 0;
 }
 
 void kg_gateway_stop(struct kg_gateway *gw)
@@ -638,6 +639,8 @@ void kg_gateway_stop(struct kg_gateway *gw)
 		usleep(1000);
 	if (gw->daemon != NULL)
 		MHD_stop_daemon(gw->daemon);
+	/* Only now can no request thread reach the engine. */
+	kg_upstream_free(gw->up);
 	if (lsock != MHD_INVALID_SOCKET)
 		close(lsock);
 	kg_sim_stop(gw->sim);

@@ -422,7 +422,8 @@ static unsigned long long wait_for(const struct bucket *b, unsigned per_minute, 
 	return (unsigned long long)ceil((need - b->tokens) * 60000.0 / per_minute);
 }
 
-bool up_budget_take(struct kg_upstream *up, bool read, bool low, unsigned long long *wait_ms)
+bool up_budget_take(struct kg_upstream *up, bool read, bool low, bool force,
+                    unsigned long long *wait_ms)
 {
 	struct bucket *b = read ? &up->reads : &up->writes;
 	unsigned per_minute;
@@ -433,11 +434,14 @@ bool up_budget_take(struct kg_upstream *up, bool read, bool low, unsigned long l
 	per_minute = read ? up->settings->reads_per_minute : up->settings->writes_per_minute;
 	if (per_minute > 0) {
 		refill(b, per_minute, kg_now_ms());
-		/* Low priority (long-poll re-reads) leaves the last 20% of a minute to others. */
-		need = 1.0 + (low ? 0.2 * per_minute : 0.0);
-		ok = b->tokens >= need;
+		/* Low priority (long-poll re-reads) leaves the last 20% of a minute to others; with
+		 * a tiny budget that means waiting for a full bucket. */
+		need = low ? fmin(1.0 + 0.2 * per_minute, (double)per_minute) : 1.0;
+		if (need < 1.0)
+			need = 1.0;
+		ok = force || b->tokens >= need;
 		if (ok)
-			b->tokens -= 1.0;
+			b->tokens -= 1.0; /* forced: may go below zero, later calls wait longer */
 		else
 			*wait_ms = wait_for(b, per_minute, need);
 	}
@@ -480,7 +484,8 @@ static void begin(struct kg_upstream *up, struct kg_up_call *call)
 		up_status_begin(up, call);
 		return;
 	}
-	if (!up_budget_take(up, strcmp(call->method, "GET") == 0, false, &wait)) {
+	if (!up_budget_take(up, strcmp(call->method, "GET") == 0, false, call->force_budget,
+	                    &wait)) {
 		call->budget_wait_s = (unsigned)((wait + 999) / 1000);
 		up_finish(up, call, KG_UP_BUDGET);
 		return;
@@ -628,16 +633,15 @@ static void end_waits(struct kg_upstream *up)
 		return;
 	for (i = 0; i < up->heap.n; i++) {
 		struct kg_up_timer *t = up->heap.items[i];
-		struct kg_up_call *call = t->fire == fire_start      ? CALL_OF(t, start_timer)
-		                          : t->fire == fire_deadline ? CALL_OF(t, deadline_timer)
-		                                                     : NULL;
+		/* Every waiting re-read has exactly one deadline timer: none is listed twice. */
+		struct kg_up_call *call =
+		    t->fire == fire_deadline ? CALL_OF(t, deadline_timer) : NULL;
 
-		if (call != NULL && call->low_priority && call->state != CS_DONE &&
-		    (n == 0 || calls[n - 1] != call))
+		if (call != NULL && call->low_priority && call->state != CS_DONE)
 			calls[n++] = call;
 	}
 	for (i = 0; i < n; i++)
-		up_finish(up, calls[i], KG_UP_SHUTDOWN); /* a call seen twice is finished once */
+		up_finish(up, calls[i], KG_UP_SHUTDOWN);
 	free(calls);
 }
 
@@ -749,14 +753,16 @@ fail:
 	return NULL;
 }
 
-enum kg_err kg_upstream_reserve(struct kg_upstream *up)
+enum kg_err kg_upstream_reserve(struct kg_upstream *up, bool over_cap)
 {
-	unsigned cur = atomic_load(&up->inflight);
+	/* Count first, then check: a stop that begins after the check sees this reservation and
+	 * waits for its call (the engine exits only when nothing is reserved). */
+	unsigned cur = atomic_fetch_add(&up->inflight, 1);
 
-	do {
-		if (cur >= atomic_load(&up->max_inflight) || atomic_load(&up->stopping))
-			return KG_ERR_BUSY;
-	} while (!atomic_compare_exchange_weak(&up->inflight, &cur, cur + 1));
+	if (atomic_load(&up->stopping) || (!over_cap && cur >= atomic_load(&up->max_inflight))) {
+		atomic_fetch_sub(&up->inflight, 1);
+		return KG_ERR_BUSY;
+	}
 	return KG_OK;
 }
 
@@ -771,7 +777,7 @@ void kg_upstream_submit(struct kg_upstream *up, struct kg_up_call *call)
 
 	call->next = call->live_prev = call->live_next = NULL;
 	call->join_prev = call->join_next = NULL;
-	call->entry = NULL;
+	call->flight = call->joiners = NULL;
 	call->easy = call->priv = NULL;
 	call->internal = false;
 	call->resp = NULL;
@@ -835,12 +841,20 @@ void kg_upstream_stop(struct kg_upstream *up)
 	uint64_t one = 1;
 	ssize_t w;
 
-	if (up == NULL)
+	if (up == NULL || up->thread_done)
 		return;
 	atomic_store(&up->stopping, true);
 	w = write(up->wakefd, &one, sizeof(one));
 	(void)w;
 	pthread_join(up->thread, NULL);
+	up->thread_done = true;
+}
+
+void kg_upstream_free(struct kg_upstream *up)
+{
+	if (up == NULL)
+		return;
+	kg_upstream_stop(up);
 	engine_free(up);
 }
 

@@ -48,9 +48,8 @@ struct entry {
 	char key[KG_MAX_LOCATOR_BYTES + 1];
 	uint64_t gen;              /* raised by every write to this user */
 	struct kg_up_call *flight; /* the upstream read in progress, or NULL */
-	uint64_t flight_gen;
-	struct kg_up_call *joiners; /* reads waiting for the flight */
-	struct kg_answer *answer;   /* last good answer, or NULL */
+	unsigned n_flights;        /* flights of this user still running (any generation) */
+	struct kg_answer *answer;  /* last good answer, or NULL */
 	uint64_t answer_gen;
 	unsigned long long answer_ms;
 };
@@ -64,6 +63,7 @@ struct heap {
 
 struct kg_upstream {
 	pthread_t thread;
+	bool thread_done; /* kg_upstream_stop joined the thread */
 	int epfd;
 	int wakefd;
 	CURLM *multi;
@@ -103,7 +103,8 @@ void up_finish(struct kg_upstream *up, struct kg_up_call *call, enum kg_up_resul
 void up_start_exchange(struct kg_upstream *up, struct kg_up_call *call);
 /* Takes one token (low priority keeps 20% of the minute's tokens for others). On refusal
  * *wait_ms says when one will be there. */
-bool up_budget_take(struct kg_upstream *up, bool read, bool low, unsigned long long *wait_ms);
+bool up_budget_take(struct kg_upstream *up, bool read, bool low, bool force,
+                    unsigned long long *wait_ms);
 unsigned up_budget_wait_s_locked(struct kg_upstream *up);
 
 /* upstream_status.c */

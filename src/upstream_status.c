@@ -54,43 +54,49 @@ void up_write_touch(struct kg_upstream *up, const char *key)
 	entry_drop_answer(e);
 }
 
-static void join(struct entry *e, struct kg_up_call *call)
+/* Reads join the flight itself (not the user's entry): a flight started before a write and one
+ * started after it each answer only their own readers. */
+static void join(struct kg_up_call *f, struct kg_up_call *call)
 {
 	call->state = CS_JOINED;
-	call->entry = e;
+	call->flight = f;
 	call->join_prev = NULL;
-	call->join_next = e->joiners;
-	if (e->joiners != NULL)
-		e->joiners->join_prev = call;
-	e->joiners = call;
+	call->join_next = f->joiners;
+	if (f->joiners != NULL)
+		f->joiners->join_prev = call;
+	f->joiners = call;
 }
 
 void up_status_unjoin(struct kg_upstream *up, struct kg_up_call *call)
 {
-	struct entry *e = call->entry;
+	struct kg_up_call *f = call->flight;
 
 	if (call->join_prev != NULL)
 		call->join_prev->join_next = call->join_next;
 	else
-		e->joiners = call->join_next;
+		f->joiners = call->join_next;
 	if (call->join_next != NULL)
 		call->join_next->join_prev = call->join_prev;
 	call->join_prev = call->join_next = NULL;
-	call->entry = NULL;
+	call->flight = NULL;
 }
 
 /* Hands the same outcome (and a reference to the same answer) to one read. */
 static void deliver(struct kg_upstream *up, struct kg_up_call *call, const struct kg_up_call *from,
                     struct kg_answer *answer)
 {
+	enum kg_up_result result = from->result;
+
+	if (result == KG_UP_OK && answer == NULL)
+		result = KG_UP_ERROR; /* the answer could not be kept (out of memory) */
 	call->status = from->status;
 	call->retry_after_s = from->retry_after_s;
 	call->upstream_ms = from->upstream_ms;
 	call->answer = answer ? kg_answer_ref(answer) : NULL;
-	up_finish(up, call, from->result);
+	up_finish(up, call, result);
 }
 
-/* The flight ended: build the shared answer, cache it if good and current, wake the joiners. */
+/* A flight ended: build the shared answer, cache it if good and still current, wake its readers. */
 static void flight_done(struct kg_up_call *f)
 {
 	struct entry *e = f->owner;
@@ -104,14 +110,16 @@ static void flight_done(struct kg_up_call *f)
 		f->resp = NULL;
 		f->resp_len = f->resp_cap = 0;
 	}
-	e->flight = NULL;
+	if (e->flight == f)
+		e->flight = NULL;
+	e->n_flights--;
 	if (answer != NULL && f->status >= 200 && f->status < 300 && f->flight_gen == e->gen) {
 		entry_drop_answer(e);
 		e->answer = kg_answer_ref(answer);
 		e->answer_gen = f->flight_gen;
 		e->answer_ms = kg_now_ms();
 	}
-	while ((j = e->joiners) != NULL) {
+	while ((j = f->joiners) != NULL) {
 		j->shared = j != f->first;
 		deliver(up, j, f, answer);
 	}
@@ -171,12 +179,12 @@ void up_status_begin(struct kg_upstream *up, struct kg_up_call *call)
 		up_finish(up, call, KG_UP_OK);
 		return;
 	}
-	if (e->flight != NULL && e->flight_gen == e->gen) {
+	if (e->flight != NULL && e->flight->flight_gen == e->gen) {
 		call->shared = true;
-		join(e, call);
+		join(e->flight, call);
 		return;
 	}
-	if (!up_budget_take(up, true, call->low_priority, &wait)) {
+	if (!up_budget_take(up, true, call->low_priority, call->force_budget, &wait)) {
 		call->budget_wait_s = (unsigned)((wait + 999) / 1000);
 		if (!call->low_priority) {
 			up_finish(up, call, KG_UP_BUDGET);
@@ -193,15 +201,15 @@ void up_status_begin(struct kg_upstream *up, struct kg_up_call *call)
 		up_finish(up, call, KG_UP_ERROR);
 		return;
 	}
-	join(e, call);
+	join(f, call);
 	e->flight = f;
-	e->flight_gen = e->gen;
+	e->n_flights++;
 	up_start_exchange(up, f);
 }
 
 static bool entry_idle(const struct kg_upstream *up, const struct entry *e)
 {
-	return e->flight == NULL && e->joiners == NULL && !cache_fresh(up, e);
+	return e->n_flights == 0 && !cache_fresh(up, e);
 }
 
 void up_entries_sweep(struct kg_upstream *up, struct kg_up_timer *t)

@@ -3,6 +3,8 @@
  * clamping, the per-client cap, a client that leaves), and the upstream read budget. */
 #include <check.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +24,7 @@ static const char yaml_fmt[] =
     "crossmint:\n  environment: staging\n  base_url: \"http://127.0.0.1:@SIMPORT@\"\n"
     "  api_key: \"" KEY "\"\n  timeout_ms: 3000\n"
     "  rate_limit: {writes_per_minute: 0, reads_per_minute: %u}\n"
-    "verification:\n  cache_ttl_ms: 1000\n  max_wait_s: %u\n  max_waiting_per_client: 3\n"
+    "verification:\n  cache_ttl_ms: 1000\n  max_wait_s: %u\n  max_waiting_per_client: %u\n"
     "auth:\n  clients:\n    - name: svc\n      token: \"status-token-0123456789abcdef-0123\"\n"
     "      scopes: [users.create, users.read]\n"
     "log:\n  level: info\n";
@@ -37,11 +39,11 @@ static void setup(void)
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	kt_start_simulator(&sim, args);
-	snprintf(yaml, sizeof(yaml), yaml_fmt, 0u, 2u);
+	snprintf(yaml, sizeof(yaml), yaml_fmt, 0u, 2u, 3u);
 	kt_start_gateway(&gw, yaml, sim.port, NULL);
-	snprintf(yaml, sizeof(yaml), yaml_fmt, 6u, 2u);
+	snprintf(yaml, sizeof(yaml), yaml_fmt, 6u, 2u, 3u);
 	kt_start_gateway(&gw_budget, yaml, sim.port, NULL);
-	snprintf(yaml, sizeof(yaml), yaml_fmt, 0u, 1u);
+	snprintf(yaml, sizeof(yaml), yaml_fmt, 0u, 1u, 3u);
 	kt_start_gateway(&gw_short, yaml, sim.port, NULL);
 }
 
@@ -316,6 +318,42 @@ START_TEST(client_gone_stops_polling)
 }
 END_TEST
 
+static struct kt_proc *shutdown_target;
+
+static void *term_later(void *arg)
+{
+	usleep(400 * 1000);
+	kill(shutdown_target->pid, SIGTERM);
+	return NULL;
+}
+
+/* Forty long-polls waiting when SIGTERM comes: each is answered with its latest state (200,
+ * in review), none twice, none lost, and the process exits 0. */
+START_TEST(shutdown_with_many_waiters)
+{
+	char yaml[2048];
+	struct kt_proc g;
+	pthread_t t;
+	int i, ok;
+
+	snprintf(yaml, sizeof(yaml), yaml_fmt, 0u, 30u, 99u); /* room for all 40 waiters */
+	kt_start_gateway(&g, yaml, sim.port, NULL);
+	for (i = 0; i < 4; i++) {
+		char loc[64];
+
+		snprintf(loc, sizeof(loc), "userId:term-%d", i);
+		in_review_user(loc);
+	}
+	shutdown_target = &g;
+	pthread_create(&t, NULL, term_later, NULL);
+	ok = concurrent_gets(
+	    g.port, "/v1/users/userId:term-1/verification?wait=30&products=regulated-transfer", 40);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(ok, 40);
+	ck_assert_int_eq(kt_stop(&g), 0);
+}
+END_TEST
+
 /* 6 reads a minute on this gateway. A long-poll re-read takes a token only while more than 20%
  * of the minute's tokens remain, so when the budget runs low the waiter waits and is answered
  * with its latest state at its deadline, never 429; a normal read past the budget gets 429. */
@@ -375,6 +413,7 @@ int main(void)
 	tcase_add_test(tc, waiting_cap_per_client);
 	tcase_add_test(tc, client_gone_stops_polling);
 	tcase_add_test(tc, read_budget);
+	tcase_add_test(tc, shutdown_with_many_waiters);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -13,6 +13,7 @@
 
 #include <curl/curl.h>
 
+#include "kycgate/answer.h"
 #include "kycgate/config.h"
 #include "kycgate/simulator.h"
 #include "kycgate/upstream.h"
@@ -71,7 +72,7 @@ static void run_body(struct kg_upstream *up, struct kg_up_call *c, const char *m
 	snprintf(c->request_id, sizeof(c->request_id), "unit-1");
 	c->done = on_done;
 	w.done = 0;
-	ck_assert_int_eq(kg_upstream_reserve(up), KG_OK);
+	ck_assert_int_eq(kg_upstream_reserve(up, false), KG_OK);
 	kg_upstream_submit(up, c);
 	wait_done(1);
 }
@@ -133,7 +134,7 @@ START_TEST(answers_and_failures)
 	ck_assert_uint_eq(c.retry_after_s, 1);
 	kg_up_call_cleanup(&c);
 
-	kg_upstream_stop(up);
+	kg_upstream_free(up);
 	kg_config_free(cfg);
 	kg_sim_stop(sim);
 }
@@ -158,7 +159,7 @@ START_TEST(connect_refused)
 	run(up, &c, "GET", "/users/userId:x");
 	ck_assert_int_eq(c.result, KG_UP_CONNECT);
 	kg_up_call_cleanup(&c);
-	kg_upstream_stop(up);
+	kg_upstream_free(up);
 	kg_config_free(cfg);
 }
 END_TEST
@@ -229,7 +230,7 @@ START_TEST(response_cap_and_no_redirect)
 	run(up, &c, "GET", "/users/userId:x");
 	ck_assert_int_eq(c.result, KG_UP_TOO_LARGE);
 	kg_up_call_cleanup(&c);
-	kg_upstream_stop(up);
+	kg_upstream_free(up);
 	scripted_stop(&s);
 
 	scripted_start(&s, "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/x\r\n"
@@ -240,7 +241,7 @@ START_TEST(response_cap_and_no_redirect)
 	ck_assert_int_eq(c.result, KG_UP_OK);
 	ck_assert_int_eq(c.status, 302);
 	kg_up_call_cleanup(&c);
-	kg_upstream_stop(up);
+	kg_upstream_free(up);
 	scripted_stop(&s);
 	kg_config_free(cfg);
 }
@@ -253,16 +254,114 @@ START_TEST(inflight_cap)
 	struct kg_upstream *up =
 	    kg_upstream_start(cfg, "http://127.0.0.1:1", KEY, err, sizeof(err));
 
-	ck_assert_int_eq(kg_upstream_reserve(up), KG_OK);
-	ck_assert_int_eq(kg_upstream_reserve(up), KG_OK);
-	ck_assert_int_eq(kg_upstream_reserve(up), KG_ERR_BUSY);
+	ck_assert_int_eq(kg_upstream_reserve(up, false), KG_OK);
+	ck_assert_int_eq(kg_upstream_reserve(up, false), KG_OK);
+	ck_assert_int_eq(kg_upstream_reserve(up, false), KG_ERR_BUSY);
 	ck_assert_uint_eq(kg_upstream_inflight(up), 2);
 	kg_upstream_release(up);
-	ck_assert_int_eq(kg_upstream_reserve(up), KG_OK);
+	ck_assert_int_eq(kg_upstream_reserve(up, false), KG_OK);
 	kg_upstream_release(up);
 	kg_upstream_release(up);
 	ck_assert_uint_eq(kg_upstream_inflight(up), 0);
-	kg_upstream_stop(up);
+	kg_upstream_free(up);
+	kg_config_free(cfg);
+}
+END_TEST
+
+/* A server whose first connection answers after 500 ms with body A, every later one at once
+ * with body B; each answer closes its connection. */
+struct two_speed {
+	int fd;
+	unsigned port;
+	int n;
+	pthread_t thread;
+};
+
+static void *two_speed_conn(void *arg)
+{
+	static const char a[] = "HTTP/1.1 200 OK\r\nContent-Length: 50\r\nConnection: close\r\n\r\n"
+	                        "{\"eligibility\":[{\"type\":\"onramp\",\"status\":\"AAA\"}]}";
+	static const char b[] = "HTTP/1.1 200 OK\r\nContent-Length: 50\r\nConnection: close\r\n\r\n"
+	                        "{\"eligibility\":[{\"type\":\"onramp\",\"status\":\"BBB\"}]}";
+	int c = (int)((long)arg >> 1), slow = (int)((long)arg & 1);
+	char buf[4096];
+	ssize_t r = read(c, buf, sizeof(buf));
+
+	(void)r;
+	if (slow)
+		usleep(500 * 1000);
+	r = write(c, slow ? a : b, slow ? sizeof(a) - 1 : sizeof(b) - 1);
+	close(c);
+	return NULL;
+}
+
+static void *two_speed_main(void *arg)
+{
+	struct two_speed *s = arg;
+	int c;
+
+	while ((c = accept(s->fd, NULL, NULL)) >= 0) {
+		pthread_t t;
+
+		pthread_create(&t, NULL, two_speed_conn, (void *)(((long)c << 1) | (s->n++ == 0)));
+		pthread_detach(t);
+	}
+	return NULL;
+}
+
+/* A read started before a write keeps its own (older) answer; a read after the write starts a
+ * new flight and gets the new answer, even while the old flight still runs. */
+START_TEST(flights_do_not_mix_across_a_write)
+{
+	struct kg_config *cfg = config("");
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t alen = sizeof(a);
+	struct two_speed srv = {0};
+	struct kg_up_call r1, wr, r2;
+	char base[64], err[128];
+	struct kg_upstream *up;
+	size_t len;
+
+	srv.fd = socket(AF_INET, SOCK_STREAM, 0);
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	ck_assert_int_eq(bind(srv.fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	listen(srv.fd, 16);
+	getsockname(srv.fd, (struct sockaddr *)&a, &alen);
+	pthread_create(&srv.thread, NULL, two_speed_main, &srv);
+	snprintf(base, sizeof(base), "http://127.0.0.1:%u", ntohs(a.sin_port));
+	up = kg_upstream_start(cfg, base, KEY, err, sizeof(err));
+	w.done = 0;
+	memset(&r1, 0, sizeof(r1));
+	r1.method = "GET";
+	r1.kind = KG_CALL_STATUS_READ;
+	snprintf(r1.user_key, sizeof(r1.user_key), "userId:mix");
+	snprintf(r1.path, sizeof(r1.path), "/users/userId:mix/identity-verification");
+	r1.done = on_done;
+	wr = r1;
+	wr.method = "PUT";
+	wr.kind = KG_CALL_WRITE;
+	r2 = r1;
+	ck_assert_int_eq(kg_upstream_reserve(up, false), KG_OK);
+	kg_upstream_submit(up, &r1);
+	usleep(100 * 1000);
+	ck_assert_int_eq(kg_upstream_reserve(up, false), KG_OK);
+	kg_upstream_submit(up, &wr);
+	wait_done(1);
+	ck_assert_int_eq(kg_upstream_reserve(up, false), KG_OK);
+	kg_upstream_submit(up, &r2);
+	wait_done(3);
+	ck_assert_ptr_nonnull(r1.answer);
+	ck_assert_ptr_nonnull(r2.answer);
+	ck_assert_ptr_nonnull(strstr(kg_answer_body(r1.answer, &len), "AAA"));
+	ck_assert_ptr_nonnull(strstr(kg_answer_body(r2.answer, &len), "BBB"));
+	ck_assert(!r2.shared);
+	kg_up_call_cleanup(&r1);
+	kg_up_call_cleanup(&wr);
+	kg_up_call_cleanup(&r2);
+	kg_upstream_free(up);
+	shutdown(srv.fd, SHUT_RDWR);
+	close(srv.fd);
+	pthread_join(srv.thread, NULL);
 	kg_config_free(cfg);
 }
 END_TEST
@@ -285,11 +384,11 @@ START_TEST(stop_with_calls_in_flight)
 		calls[i].method = "GET";
 		snprintf(calls[i].path, sizeof(calls[i].path), "/users/userId:sim-latency-5000");
 		calls[i].done = on_done;
-		ck_assert_int_eq(kg_upstream_reserve(up), KG_OK);
+		ck_assert_int_eq(kg_upstream_reserve(up, false), KG_OK);
 		kg_upstream_submit(up, &calls[i]);
 	}
 	usleep(200 * 1000);
-	kg_upstream_stop(up);
+	kg_upstream_free(up);
 	ck_assert_int_eq(w.done, N);
 	for (i = 0; i < N; i++) {
 		ck_assert_int_eq(calls[i].result, KG_UP_SHUTDOWN);
@@ -315,6 +414,7 @@ int main(void)
 	tcase_add_test(tc, response_cap_and_no_redirect);
 	tcase_add_test(tc, inflight_cap);
 	tcase_add_test(tc, stop_with_calls_in_flight);
+	tcase_add_test(tc, flights_do_not_mix_across_a_write);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

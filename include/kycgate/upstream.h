@@ -62,7 +62,9 @@ struct kg_up_call {
 	void *owner;                                  /* the submitter's context */
 	enum kg_call_kind kind;
 	char user_key[KG_MAX_LOCATOR_BYTES + 1]; /* decoded locator, for STATUS_READ and WRITE */
-	bool low_priority;                /* a long-poll re-read: waits for budget, never refused */
+	bool force_budget; /* takes a token even when none is left (the follow-up read of a trigger
+	                    * Crossmint already accepted) */
+	bool low_priority; /* a long-poll re-read: waits for budget, never refused */
 	unsigned long long not_before_ms; /* kg_now_ms() before which it does not start; 0 = now */
 	unsigned long long deadline_ms; /* finish with KG_UP_DEADLINE if still waiting; 0 = none */
 
@@ -83,7 +85,8 @@ struct kg_up_call {
 	struct kg_up_call *next;                  /* hand-over queue */
 	struct kg_up_call *live_prev, *live_next; /* calls inside curl */
 	struct kg_up_call *join_prev, *join_next; /* reads joined to a flight */
-	void *entry;                              /* the user entry a read is joined to */
+	struct kg_up_call *flight;                /* the flight a read is joined to */
+	struct kg_up_call *joiners;               /* a flight: the reads waiting for it */
 	struct kg_up_timer start_timer, deadline_timer;
 	int state;
 	bool internal;                   /* a flight owned by the engine, not a request */
@@ -105,8 +108,10 @@ struct kg_upstream *kg_upstream_start(const struct kg_config *cfg, const char *b
                                       const char *api_key, char *err, size_t errcap);
 
 /* Reserves a place for one call: KG_OK, or KG_ERR_BUSY when crossmint.max_inflight calls are
- * already reserved or the engine is stopping. Thread-safe; never blocks. */
-enum kg_err kg_upstream_reserve(struct kg_upstream *up);
+ * already reserved (unless over_cap: a call that continues an admitted request, such as a
+ * long-poll re-read, may exceed the cap) or the engine is stopping / stopped. Thread-safe; never
+ * blocks; valid until kg_upstream_free(). */
+enum kg_err kg_upstream_reserve(struct kg_upstream *up, bool over_cap);
 
 /* Gives back a reservation that will not be submitted. */
 void kg_upstream_release(struct kg_upstream *up);
@@ -127,9 +132,15 @@ void kg_upstream_end_waits(struct kg_upstream *up);
 /* Calls in flight now. Thread-safe. */
 unsigned kg_upstream_inflight(const struct kg_upstream *up);
 
-/* Ends every pending exchange with KG_UP_SHUTDOWN (calling done for each), stops the thread and
- * frees the engine. Accepts NULL. Must not be called from the engine thread. */
+/* Ends every pending exchange with KG_UP_SHUTDOWN (calling done for each, also for calls
+ * reserved and submitted during the stop) and stops the thread. Reservations fail from then on;
+ * the engine stays valid for them until kg_upstream_free(). Accepts NULL. Not from the engine
+ * thread. */
 void kg_upstream_stop(struct kg_upstream *up);
+
+/* Stops the engine if needed and frees it. Call once no thread can use it any more. Accepts
+ * NULL. */
+void kg_upstream_free(struct kg_upstream *up);
 
 /* Seconds until the read budget has a token (0 when it has one now). Thread-safe. */
 unsigned kg_upstream_budget_wait_s(struct kg_upstream *up);
