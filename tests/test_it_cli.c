@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -114,6 +116,63 @@ START_TEST(embedded_simulator_flow_and_probe)
 }
 END_TEST
 
+/* A reader of stdout that stalls never stalls requests: lines are dropped and counted. */
+START_TEST(stalled_log_reader_drops_lines)
+{
+	static const char yaml[] = "server:\n  listen: \"127.0.0.1:0\"\n  drain_delay_s: 0\n"
+	                           "crossmint:\n  environment: simulator\n"
+	                           "auth:\n  mode: none\n";
+	const char *conf = "/tmp/kycgate-stall.yaml";
+	FILE *f = fopen(conf, "w");
+	int fds[2], i, status;
+	char buf[4096], *port_at;
+	size_t got = 0;
+	unsigned port = 0;
+	pid_t pid;
+	struct kt_resp r;
+	const char *dropped;
+
+	fputs(yaml, f);
+	fclose(f);
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		close(fds[0]);
+		execl(KG_BINARY, KG_BINARY, "--config", conf, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	/* Read only up to the listening line, then never again. */
+	while (port == 0 && got < sizeof(buf) - 1) {
+		ssize_t n = read(fds[0], buf + got, sizeof(buf) - 1 - got);
+
+		ck_assert_int_gt(n, 0);
+		got += (size_t)n;
+		buf[got] = '\0';
+		port_at = strstr(buf, "\"port\":\"");
+		if (port_at != NULL && strchr(port_at + 8, '"') != NULL)
+			port = (unsigned)strtoul(port_at + 8, NULL, 10);
+	}
+	/* About 300 bytes a line: 2000 requests overflow a 64 KiB pipe several times. */
+	for (i = 0; i < 2000; i++) {
+		kt_http(port, "GET", "/healthz", NULL, NULL, 0, &r);
+		ck_assert_int_eq(r.status, 200);
+		kt_resp_free(&r);
+	}
+	kt_http(port, "GET", "/metrics", NULL, NULL, 0, &r);
+	dropped = strstr(r.body, "\nkycgate_log_lines_dropped_total ");
+	ck_assert_ptr_nonnull(dropped);
+	ck_assert_msg(strtoul(dropped + 33, NULL, 10) > 0, "%.80s", dropped);
+	kt_resp_free(&r);
+	kill(pid, SIGTERM);
+	waitpid(pid, &status, 0);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(fds[0]);
+	unlink(conf);
+}
+END_TEST
+
 /* auth.mode none is refused outside the simulator; production needs a key. */
 START_TEST(refuses_to_start)
 {
@@ -146,6 +205,7 @@ int main(void)
 	tcase_add_test(tc, check_config);
 	tcase_add_test(tc, embedded_simulator_flow_and_probe);
 	tcase_add_test(tc, refuses_to_start);
+	tcase_add_test(tc, stalled_log_reader_drops_lines);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
