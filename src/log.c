@@ -89,14 +89,19 @@ static bool put(struct line *l, const char *s, size_t n)
 	return true;
 }
 
-/* JSON string escaping into out (also used in text mode, so a value cannot forge a line). */
-static size_t escape(const char *s, char *out, size_t cap)
+/* JSON string escaping into out (also used in text mode, so a value cannot forge a line).
+ * Returns false when s did not fit whole. */
+static bool escape(const char *s, char *out, size_t cap)
 {
 	size_t n = 0;
 
-	for (; *s != '\0' && n + 7 < cap; s++) {
+	for (; *s != '\0'; s++) {
 		unsigned char c = (unsigned char)*s;
 
+		if (n + 7 >= cap) {
+			out[n] = '\0';
+			return false;
+		}
 		if (c == '"' || c == '\\') {
 			out[n++] = '\\';
 			out[n++] = (char)c;
@@ -107,20 +112,23 @@ static size_t escape(const char *s, char *out, size_t cap)
 		}
 	}
 	out[n] = '\0';
-	return n;
+	return true;
 }
 
 /* One key/value; quoted says whether the value is a JSON string. The field goes in whole or not
- * at all. */
+ * at all (then the line says "truncated"). */
 static void put_field(struct line *l, const char *key, const char *val, bool quoted)
 {
 	char field[KG_LOG_LINE_MAX], esc[KG_LOG_LINE_MAX / 2];
 	int n;
 
-	escape(val, esc, sizeof(esc));
+	if (!escape(val, esc, sizeof(esc))) {
+		l->cut = true;
+		return;
+	}
 	if (l->json)
 		n = snprintf(field, sizeof(field), ",\"%s\":%s%s%s", key, quoted ? "\"" : "", esc,
-		             quoted ? "\"" : "");
+			     quoted ? "\"" : "");
 	else
 		n = snprintf(field, sizeof(field), " %s=%s", key, esc);
 	if (n > 0 && (size_t)n < sizeof(field))

@@ -1,0 +1,207 @@
+/* Unit tests of log lines: JSON validity and escaping, text format, the 4096-byte bound (a field
+ * that does not fit is left out whole, the line stays valid), thresholds, the access line, and
+ * the locator hash. */
+#include <check.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "kycgate/log.h"
+#include "kycgate/sha256.h"
+
+static char path[] = "/tmp/kycgate-logtest-XXXXXX";
+static int saved = -1;
+
+/* Sends stdout to a temp file for one test. */
+static void capture(void)
+{
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	fflush(stdout);
+	saved = dup(1);
+	dup2(fd, 1);
+	close(fd);
+}
+
+/* Restores stdout and returns what was written (caller frees). */
+static char *captured(void)
+{
+	FILE *f;
+	char *buf = calloc(1, 65536);
+	size_t n;
+
+	dup2(saved, 1);
+	close(saved);
+	f = fopen(path, "rb");
+	n = fread(buf, 1, 65535, f);
+	buf[n] = '\0';
+	fclose(f);
+	unlink(path);
+	memcpy(path + strlen(path) - 6, "XXXXXX", 6);
+	return buf;
+}
+
+START_TEST(json_line_escapes_everything)
+{
+	char *out;
+	struct json_object *o;
+
+	kg_log_setup(KG_LOG_INFO, KG_LOG_JSON);
+	capture();
+	kg_log(KG_LOG_WARN, "ev\"ent", "k", "quote\" back\\ nl\n nul-free \x01 del\x7f", NULL);
+	out = captured();
+	ck_assert_uint_eq(strchr(out, '\n') - out + 1, strlen(out)); /* one line */
+	o = json_tokener_parse(out);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(o, "level")), "warn");
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(o, "event")), "ev\"ent");
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(o, "k")),
+	                 "quote\" back\\ nl\n nul-free \x01 del\x7f");
+	json_object_put(o);
+	free(out);
+}
+END_TEST
+
+START_TEST(text_line_cannot_forge_a_line)
+{
+	char *out;
+
+	kg_log_setup(KG_LOG_DEBUG, KG_LOG_TEXT);
+	capture();
+	kg_log(KG_LOG_INFO, "event", "k", "a\nERROR forged", NULL);
+	out = captured();
+	ck_assert_ptr_nonnull(strstr(out, " info event k=a\\u000aERROR forged\n"));
+	ck_assert_uint_eq(strchr(out, '\n') - out + 1, strlen(out));
+	free(out);
+}
+END_TEST
+
+START_TEST(threshold)
+{
+	char *out;
+
+	kg_log_setup(KG_LOG_WARN, KG_LOG_JSON);
+	capture();
+	kg_log(KG_LOG_INFO, "hidden", NULL);
+	kg_log(KG_LOG_ERROR, "shown", NULL);
+	out = captured();
+	ck_assert_ptr_null(strstr(out, "hidden"));
+	ck_assert_ptr_nonnull(strstr(out, "shown"));
+	free(out);
+}
+END_TEST
+
+START_TEST(long_values_keep_the_line_valid)
+{
+	char *big = malloc(10000), *out;
+	struct json_object *o;
+
+	memset(big, 'x', 9999);
+	big[9999] = '\0';
+	kg_log_setup(KG_LOG_INFO, KG_LOG_JSON);
+	capture();
+	kg_log(KG_LOG_INFO, "big", "small", "kept", "huge", big, NULL);
+	out = captured();
+	ck_assert_uint_le(strlen(out), KG_LOG_LINE_MAX);
+	o = json_tokener_parse(out);
+	ck_assert_msg(o != NULL, "not JSON: %.200s", out);
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(o, "small")), "kept");
+	ck_assert(!json_object_object_get_ex(o, "huge", NULL));
+	ck_assert(json_object_get_boolean(json_object_object_get(o, "truncated")));
+	json_object_put(o);
+	free(out);
+	free(big);
+}
+END_TEST
+
+START_TEST(access_line)
+{
+	struct kg_access a = {
+	    .request_id = "r-1",
+	    .client = "svc",
+	    .remote = "127.0.0.1",
+	    .method = "GET",
+	    .route = "/v1/users/{userLocator}",
+	    .status = 404,
+	    .outcome = "upstream-rejected",
+	    .duration_ms = 1.25,
+	    .upstream_status = 404,
+	    .upstream_ms = 0.5,
+	    .attempts = 1,
+	    .user_hash = "0123456789ab",
+	};
+	struct json_object *o;
+	char *out;
+
+	kg_log_setup(KG_LOG_INFO, KG_LOG_JSON);
+	capture();
+	kg_log_access(&a);
+	a.route = NULL;
+	a.upstream_status = -1;
+	a.user_hash = NULL;
+	a.status = 502;
+	kg_log_access(&a);
+	out = captured();
+	o = json_tokener_parse(out);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(o, "event")), "request");
+	ck_assert_int_eq(json_object_get_int(json_object_object_get(o, "status")), 404);
+	ck_assert(json_object_is_type(json_object_object_get(o, "duration_ms"), json_type_double));
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(o, "user")), "0123456789ab");
+	json_object_put(o);
+	o = json_tokener_parse(strchr(out, '\n') + 1);
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(o, "level")), "warn");
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(o, "route")), "unmatched");
+	ck_assert(!json_object_object_get_ex(o, "upstream_status", NULL));
+	ck_assert(!json_object_object_get_ex(o, "user", NULL));
+	json_object_put(o);
+	free(out);
+}
+END_TEST
+
+START_TEST(locator_hash_is_keyed_hmac)
+{
+	static const unsigned char key[] = "0123456789abcdef0123456789abcdef";
+	unsigned char mac[KG_SHA256_DIGEST_LEN];
+	char h1[KG_LOCATOR_HASH_LEN + 1], h2[KG_LOCATOR_HASH_LEN + 1], want[13];
+	int i;
+
+	kg_log_set_locator_key(key, 32);
+	kg_log_locator_hash("userId:alice", h1);
+	kg_hmac_sha256(key, 32, "userId:alice", 12, mac);
+	for (i = 0; i < 6; i++)
+		snprintf(want + 2 * i, 3, "%02x", mac[i]);
+	ck_assert_str_eq(h1, want);
+	kg_log_locator_hash("userId:bob", h2);
+	ck_assert_str_ne(h1, h2);
+	kg_log_set_locator_key((const unsigned char *)"another-key-another-key-another!", 32);
+	kg_log_locator_hash("userId:alice", h2);
+	ck_assert_str_ne(h1, h2);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("log");
+	TCase *tc = tcase_create("log");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, json_line_escapes_everything);
+	tcase_add_test(tc, text_line_cannot_forge_a_line);
+	tcase_add_test(tc, threshold);
+	tcase_add_test(tc, long_values_keep_the_line_valid);
+	tcase_add_test(tc, access_line);
+	tcase_add_test(tc, locator_hash_is_keyed_hmac);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
