@@ -651,6 +651,7 @@ static void *engine_main(void *arg)
 	struct epoll_event evs[MAX_EVENTS];
 	int running, n, i;
 
+	pthread_setname_np(pthread_self(), "kg-upstream");
 	up_heap_arm(&up->heap, &up->sweep, kg_now_ms() + SWEEP_MS);
 	for (;;) {
 		n = epoll_wait(up->epfd, evs, MAX_EVENTS, wait_ms(up));
