@@ -110,7 +110,7 @@ struct kg_req {
 	struct kg_reply reply;
 };
 
-/* handlers.c: decides a request whose headers arrived. Fills req->reply and returns false when it
+/* checks.c: decides a request whose headers arrived. Fills req->reply and returns false when it
  * must be refused now (404 ... 415, 503 budget); true to go on reading the body. */
 bool kg_handle_headers(struct kg_req *req);
 
