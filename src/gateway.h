@@ -111,7 +111,7 @@ struct kg_req {
 };
 
 /* checks.c: decides a request whose headers arrived. Fills req->reply and returns false when it
- * must be refused now (404 ... 415, 503 budget); true to go on reading the body. */
+ * must be refused now (framing 400, 404 ... 415); true to go on reading the body. */
 bool kg_handle_headers(struct kg_req *req);
 
 /* handlers.c: the body is complete. Either fills req->reply (returns false) or prepares req->call
