@@ -3,7 +3,8 @@
 # proxy that adds the key, both in front of the same standalone simulator on loopback.
 #   bench/run.sh [seconds]     (needs build/kycgate, wrk and nginx-light: apt-get install wrk nginx-light)
 # Workloads: "fast" = 64 connections reading an unknown user (the simulator answers 404 at once:
-# the cost of the hop); "poll" = 64 connections reading the status of 8 users over and over.
+# the cost of the hop); "poll" = 64 connections reading the status of 8 users over and over;
+# "slow" = 1000 connections, the simulator answering after 200 ms.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-10}"
@@ -50,6 +51,7 @@ cat >"$work/nginx.conf" <<NGINX
 worker_processes 2;
 pid $work/nginx.pid;
 error_log $work/nginx.err;
+worker_rlimit_nofile 8192;
 events { worker_connections 4096; }
 http {
   access_log off;
@@ -106,4 +108,17 @@ echo "  upstream reads (last 1024 recorded): $(upstream_reads)"
 curl -s -X DELETE "http://127.0.0.1:$sim/_simulator/requests" >/dev/null
 run kycgate-poll "$gw" /v1/users/ "$work/poll.lua"
 echo "  upstream reads (last 1024 recorded): $(upstream_reads)"
+echo "slow upstream (200 ms), 1000 connections"
+ulimit -n "$(ulimit -Hn)"
+run_slow() { # name port
+  wrk -t2 -c1000 -d"${secs}s" --timeout 5s --latency -H "Authorization: Bearer $token" \
+    "http://127.0.0.1:$2/v1/users/userId:sim-latency-200" >"$work/$1.txt"
+  printf '%-14s %10s req/s   p50 %8s   p99 %8s   errors: %s\n' "$1" \
+    "$(awk '/Requests\/sec/ {print $2}' "$work/$1.txt")" \
+    "$(awk '$1 == "50%" {print $2}' "$work/$1.txt")" "$(awk '$1 == "99%" {print $2}' "$work/$1.txt")" \
+    "$(grep -E 'Socket errors|Non-2xx' "$work/$1.txt" | tr -s ' ' | tr '\n' ';' || true)"
+}
+run_slow nginx-slow "$ng"
+run_slow kycgate-slow "$gw"
 echo "kycgate peak RSS: $(awk '/VmHWM/ {print $2, $3}' /proc/"${pids[1]}"/status)"
+echo "(the slow user does not exist: every answer is the simulator's 404, so Non-2xx counts all)"
