@@ -271,7 +271,6 @@ static const struct {
         {"crossmint.circuit_breaker.open_s", OFF(crossmint.circuit_breaker.open_s)},
 },
   inactive_str[] = {
-      {"crossmint.proxy", OFF(crossmint.proxy)},
       {"metrics.listen", OFF(metrics.listen)},
 };
 

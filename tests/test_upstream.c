@@ -170,6 +170,7 @@ struct scripted {
 	unsigned port;
 	const char *answer;
 	pthread_t thread;
+	char got[1024]; /* the start of the first request received */
 };
 
 static void *scripted_main(void *arg)
@@ -179,9 +180,12 @@ static void *scripted_main(void *arg)
 	int c;
 
 	while ((c = accept(s->fd, NULL, NULL)) >= 0) {
-		ssize_t r = read(c, buf, sizeof(buf));
+		ssize_t r = read(c, buf, sizeof(buf) - 1);
 
-		(void)r;
+		if (r > 0 && s->got[0] == '\0') {
+			buf[r] = '\0';
+			memcpy(s->got, buf, sizeof(s->got) - 1);
+		}
 		r = write(c, s->answer, strlen(s->answer));
 		close(c);
 	}
@@ -243,6 +247,39 @@ START_TEST(response_cap_and_no_redirect)
 	kg_up_call_cleanup(&c);
 	kg_upstream_free(up);
 	scripted_stop(&s);
+	kg_config_free(cfg);
+}
+END_TEST
+
+/* crossmint.proxy: the exchange goes through the configured proxy (the environment's *_PROXY
+ * variables are ignored). */
+START_TEST(through_the_proxy)
+{
+	struct scripted proxy = {0};
+	struct kg_config *cfg;
+	char extra[128], err[128];
+	struct kg_upstream *up;
+	struct kg_up_call c;
+
+	scripted_start(&proxy, "HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n"
+	                       "Connection: close\r\n\r\n{}");
+	snprintf(extra, sizeof(extra), "  proxy: \"http://127.0.0.1:%u\"\n", proxy.port);
+	cfg = config(extra);
+	setenv("http_proxy", "http://127.0.0.1:1", 1);
+	up = kg_upstream_start(cfg, "http://127.0.0.1:9/api", KEY, err, sizeof(err));
+	run(up, &c, "GET", "/users/userId:via-proxy");
+	ck_assert_int_eq(c.result, KG_UP_OK);
+	ck_assert_int_eq(c.status, 404);
+	ck_assert_msg(
+	    strncmp(proxy.got,
+	            "GET http://127.0.0.1:9/api/2025-06-09/users/userId:via-proxy HTTP/1.1",
+	            68) == 0,
+	    "%s", proxy.got);
+	ck_assert_ptr_nonnull(strstr(proxy.got, "X-API-KEY: " KEY));
+	kg_up_call_cleanup(&c);
+	kg_upstream_free(up);
+	unsetenv("http_proxy");
+	scripted_stop(&proxy);
 	kg_config_free(cfg);
 }
 END_TEST
@@ -413,6 +450,7 @@ int main(void)
 	tcase_add_test(tc, connect_refused);
 	tcase_add_test(tc, response_cap_and_no_redirect);
 	tcase_add_test(tc, inflight_cap);
+	tcase_add_test(tc, through_the_proxy);
 	tcase_add_test(tc, stop_with_calls_in_flight);
 	tcase_add_test(tc, flights_do_not_mix_across_a_write);
 	suite_add_tcase(s, tc);
