@@ -1,4 +1,5 @@
 /* Small helpers shared by every module: error names, wiping, the monotonic clock. */
+#include <stdlib.h>
 #include <string.h>
 #include <errno.h>
 #include <sys/random.h>
@@ -38,6 +39,33 @@ void kg_wipe(void *p, size_t n)
 	if (p == NULL || n == 0)
 		return;
 	explicit_bzero(p, n);
+}
+
+size_t kg_grow_size(size_t cap, size_t need, size_t max)
+{
+	size_t n = cap ? cap : 4096;
+
+	while (n < need && n < max / 2)
+		n *= 2;
+	if (n < need)
+		n = max;
+	return n > max ? max : n;
+}
+
+bool kg_grow_wiped(char **buf, size_t *cap, size_t used, size_t new_cap)
+{
+	char *grown = malloc(new_cap);
+
+	if (grown == NULL)
+		return false;
+	if (*buf != NULL) {
+		memcpy(grown, *buf, used);
+		kg_wipe(*buf, used);
+		free(*buf);
+	}
+	*buf = grown;
+	*cap = new_cap;
+	return true;
 }
 
 unsigned long long kg_now_ms(void)

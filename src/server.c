@@ -152,7 +152,6 @@ static bool budget_take(struct kg_req *req, size_t n)
 static void on_body(struct kg_req *req, const char *data, size_t n)
 {
 	size_t cap;
-	char *grown;
 
 	if (req->body_over || req->budget_over || req->state != KG_REQ_BODY)
 		return;
@@ -160,28 +159,15 @@ static void on_body(struct kg_req *req, const char *data, size_t n)
 		req->body_over = true;
 		return;
 	}
-	if (req->body_len + n > req->body_cap) {
-		cap = req->body_cap ? req->body_cap : 4096;
-		while (cap < req->body_len + n)
-			cap *= 2;
-		if (cap > req->body_limit)
-			cap = req->body_limit;
-		if (cap > req->reserved && !budget_take(req, cap - req->reserved)) {
+	if (req->body_len + n + 1 > req->body_cap) {
+		/* The body and its NUL, counted in the gateway's buffered budget before allocating.
+		 */
+		cap = kg_grow_size(req->body_cap, req->body_len + n + 1, req->body_limit + 1);
+		if ((cap > req->reserved && !budget_take(req, cap - req->reserved)) ||
+		    !kg_grow_wiped(&req->body, &req->body_cap, req->body_len, cap)) {
 			req->budget_over = true;
 			return;
 		}
-		grown = malloc(cap + 1);
-		if (grown == NULL) {
-			req->budget_over = true;
-			return;
-		}
-		if (req->body != NULL) {
-			memcpy(grown, req->body, req->body_len);
-			kg_wipe(req->body, req->body_len);
-			free(req->body);
-		}
-		req->body = grown;
-		req->body_cap = cap;
 	}
 	memcpy(req->body + req->body_len, data, n);
 	req->body_len += n;

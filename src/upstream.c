@@ -114,28 +114,17 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 {
 	struct kg_up_call *call = userp;
 	struct callpriv *p = call->priv;
-	size_t n = size * nmemb, cap;
-	char *grown;
+	size_t n = size * nmemb;
 
 	if (call->resp_len + n > call->resp_limit) {
 		p->too_large = true;
 		return 0;
 	}
-	if (call->resp_len + n + 1 > call->resp_cap) {
-		cap = call->resp_cap ? call->resp_cap * 2 : 4096;
-		while (cap < call->resp_len + n + 1)
-			cap *= 2;
-		grown = malloc(cap);
-		if (grown == NULL)
-			return 0;
-		if (call->resp != NULL) {
-			memcpy(grown, call->resp, call->resp_len);
-			kg_wipe(call->resp, call->resp_len);
-			free(call->resp);
-		}
-		call->resp = grown;
-		call->resp_cap = cap;
-	}
+	if (call->resp_len + n + 1 > call->resp_cap &&
+	    !kg_grow_wiped(
+	        &call->resp, &call->resp_cap, call->resp_len,
+	        kg_grow_size(call->resp_cap, call->resp_len + n + 1, call->resp_limit + 1)))
+		return 0;
 	memcpy(call->resp + call->resp_len, data, n);
 	call->resp_len += n;
 	call->resp[call->resp_len] = '\0';

@@ -44,6 +44,15 @@ const char *kg_err_str(enum kg_err err);
  * p may be NULL when n is 0. */
 void kg_wipe(void *p, size_t n);
 
+/* The capacity a growing buffer takes to hold need bytes: doubling from 4 KiB, at most max
+ * (which must be >= need). */
+size_t kg_grow_size(size_t cap, size_t need, size_t max);
+
+/* Grows *buf (holding used bytes, capacity *cap) to exactly new_cap bytes (> *cap); the old
+ * buffer is wiped before it is freed (it may hold personal data). Returns false on allocation
+ * failure, leaving *buf and *cap unchanged. */
+bool kg_grow_wiped(char **buf, size_t *cap, size_t used, size_t new_cap);
+
 /* Fills buf with n bytes from the kernel's random source (getrandom). Thread-safe. */
 void kg_random_bytes(void *buf, size_t n);
 

@@ -1,0 +1,70 @@
+/* Unit tests of the shared helpers: buffer growth within a bound, error names, wiping, clocks. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kycgate/common.h"
+
+START_TEST(grow_size_doubles_within_max)
+{
+	ck_assert_uint_eq(kg_grow_size(0, 10, 1 << 20), 4096);
+	ck_assert_uint_eq(kg_grow_size(4096, 4097, 1 << 20), 8192);
+	ck_assert_uint_eq(kg_grow_size(4096, 100000, 1 << 20), 131072);
+	/* Never past max, and max when doubling would overshoot it. */
+	ck_assert_uint_eq(kg_grow_size(4096, 5000, 6000), 6000);
+	ck_assert_uint_eq(kg_grow_size(0, 10, 100), 100);
+	ck_assert_uint_eq(kg_grow_size(524288, 1048577, 1048577), 1048577);
+}
+END_TEST
+
+START_TEST(grow_keeps_bytes)
+{
+	char *buf = NULL;
+	size_t cap = 0;
+
+	ck_assert(kg_grow_wiped(&buf, &cap, 0, 16));
+	ck_assert_uint_eq(cap, 16);
+	memcpy(buf, "0123456789abcdef", 16);
+	ck_assert(kg_grow_wiped(&buf, &cap, 16, 64));
+	ck_assert_uint_eq(cap, 64);
+	ck_assert(memcmp(buf, "0123456789abcdef", 16) == 0);
+	free(buf);
+}
+END_TEST
+
+START_TEST(names_wipe_clock)
+{
+	unsigned long long a, b;
+	char s[4] = "abc";
+	int e;
+
+	for (e = KG_OK; e <= KG_ERR_INTERNAL; e++)
+		ck_assert_ptr_nonnull(kg_err_str((enum kg_err)e));
+	ck_assert_str_eq(kg_err_str((enum kg_err)999), "unknown error");
+	kg_wipe(NULL, 0);
+	kg_wipe(s, 3);
+	ck_assert(s[0] == 0 && s[1] == 0 && s[2] == 0);
+	a = kg_now_us();
+	b = kg_now_us();
+	ck_assert_uint_ge(b, a);
+	ck_assert_uint_le(kg_now_ms(), kg_now_us() / 1000 + 1);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("common");
+	TCase *tc = tcase_create("common");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, grow_size_doubles_within_max);
+	tcase_add_test(tc, grow_keeps_bytes);
+	tcase_add_test(tc, names_wipe_clock);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
