@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -228,11 +229,23 @@ static int run(const struct cli *c)
 	return 0;
 }
 
+/* Like the gateway: the soft open-files limit up to the hard one, so a thousand slow calls fit. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 int kg_sim_main(int argc, char **argv)
 {
 	struct cli c = {0};
 	int rc = parse_args(argc, argv, &c);
 
+	raise_fd_limit();
 	if (rc == 0)
 		rc = run(&c);
 	else if (rc < 0)
