@@ -128,7 +128,7 @@ static void put_field(struct line *l, const char *key, const char *val, bool quo
 	}
 	if (l->json)
 		n = snprintf(field, sizeof(field), ",\"%s\":%s%s%s", key, quoted ? "\"" : "", esc,
-			     quoted ? "\"" : "");
+		             quoted ? "\"" : "");
 	else
 		n = snprintf(field, sizeof(field), " %s=%s", key, esc);
 	if (n > 0 && (size_t)n < sizeof(field))

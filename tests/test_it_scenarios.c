@@ -323,13 +323,14 @@ START_TEST(us_ca_missing_phone_then_fixed)
 	 * now, so only the ramps are read, through the filter). */
 	status(
 	    loc, "?products=onramp,offramp",
-	    "{'overall':'action-required','products':{'onramp':" P_NEEDS("'missingData':['kyc-data'"
-	                                                                 "]") ",'offramp':" P_NEEDS(
-	        "'missingData':['kyc-data']") "},'requirements':[" REQ_DATA("kyc-data") "],'"
-	                                                                                "nextAction"
-	                                                                                "':'"
-	                                                                                "provide-"
-	                                                                                "data'}");
+	    "{'overall':'action-required','products':{'onramp':" P_NEEDS(
+	        "'missingData':['kyc-data'"
+	        "]") ",'offramp':" P_NEEDS("'missingData':['kyc-data']") "},'requirements':"
+	                                                                 "[" REQ_DATA("kyc-data") "],'"
+	                                                                                          "nextAction"
+	                                                                                          "':'"
+	                                                                                          "provide-"
+	                                                                                          "data'}");
 	put_user_with(loc, "US", "CA", "Smith", U_FULL_US);
 	review_to_verified(loc);
 }
