@@ -508,7 +508,9 @@ bool cfg_read_secret(struct cfg_ctx *c, const char *file, size_t line, const cha
 		cfg_err(c, line, path, "%s is empty", safe);
 		goto fail;
 	}
-	if (st.st_mode & (S_IRGRP | S_IROTH))
+	/* Group-readable is fine when the group is this process's own (a Kubernetes Secret mounted
+	 * with fsGroup and mode 0440): nobody else can read it. */
+	if ((st.st_mode & S_IROTH) || ((st.st_mode & S_IRGRP) && st.st_gid != getegid()))
 		cfg_warn(c, line, path,
 		         "%s is group- or world-readable; make it readable by its "
 		         "owner only (chmod 600)",
