@@ -271,6 +271,7 @@ struct sim_record_in {
 	const char *content_type; /* or NULL; each header truncated to SIM_RECORD_HEADER_BYTES */
 	const char *request_id;
 	const char *traceparent;
+	const char *tracestate;
 };
 
 struct sim_recorder {

@@ -16,6 +16,7 @@ struct sim_record {
 	char *content_type;
 	char *request_id;
 	char *traceparent;
+	char *tracestate;
 };
 
 static void record_free(struct sim_record *r)
@@ -26,6 +27,7 @@ static void record_free(struct sim_record *r)
 	free(r->content_type);
 	free(r->request_id);
 	free(r->traceparent);
+	free(r->tracestate);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -86,6 +88,7 @@ void sim_recorder_add(struct sim_recorder *rec, const struct sim_record_in *in)
 	r.content_type = copy_bounded(in->content_type, SIM_RECORD_HEADER_BYTES, &failed);
 	r.request_id = copy_bounded(in->request_id, SIM_RECORD_HEADER_BYTES, &failed);
 	r.traceparent = copy_bounded(in->traceparent, SIM_RECORD_HEADER_BYTES, &failed);
+	r.tracestate = copy_bounded(in->tracestate, SIM_RECORD_HEADER_BYTES, &failed);
 	r.api_key_ok = in->api_key_ok;
 	r.authorization = in->authorization;
 	if (failed || r.method == NULL || r.target == NULL) {
@@ -130,6 +133,7 @@ static struct json_object *render_one(const struct sim_record *r)
 	json_object_object_add(o, "contentType", string_or_null(r->content_type));
 	json_object_object_add(o, "requestId", string_or_null(r->request_id));
 	json_object_object_add(o, "traceparent", string_or_null(r->traceparent));
+	json_object_object_add(o, "tracestate", string_or_null(r->tracestate));
 	return o;
 }
 

@@ -182,6 +182,7 @@ static void record(struct dispatch *d, bool key_ok)
 	in.content_type = header(d->req, MHD_HTTP_HEADER_CONTENT_TYPE);
 	in.request_id = header(d->req, "X-Request-Id");
 	in.traceparent = header(d->req, "traceparent");
+	in.tracestate = header(d->req, "tracestate");
 	if (in.target != NULL)
 		sim_recorder_add(&d->sim->recorder, &in);
 	sim_buf_free(&query);

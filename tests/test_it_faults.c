@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 
 #include <curl/curl.h>
@@ -91,6 +92,16 @@ static size_t discard(char *p, size_t size, size_t n, void *u)
 	return size * n;
 }
 
+/* Keeps a Retry-After header line. */
+static size_t keep_retry_after(char *d, size_t size, size_t n, void *u)
+{
+	char *out = u;
+
+	if (size * n > 12 && strncasecmp(d, "Retry-After:", 12) == 0)
+		snprintf(out, 512, "%.*s", (int)(size * n), d);
+	return size * n;
+}
+
 /* A thousand slow calls at once: none waits for a thread, none fails. */
 START_TEST(thousand_slow_calls)
 {
@@ -141,6 +152,61 @@ START_TEST(thousand_slow_calls)
 }
 END_TEST
 
+/* crossmint.max_inflight: past it, 503 unavailable with Retry-After at once; nothing queues. */
+START_TEST(inflight_cap_answers_503)
+{
+	static const char yaml[] =
+	    "server:\n  listen: \"127.0.0.1:0\"\n  drain_delay_s: 0\n"
+	    "crossmint:\n  environment: staging\n  base_url: \"http://127.0.0.1:@SIMPORT@\"\n"
+	    "  api_key: \"" IT_KEY "\"\n  max_inflight: 2\n"
+	    "  rate_limit: {writes_per_minute: 0, reads_per_minute: 0}\n"
+	    "auth:\n  clients:\n    - name: reader\n"
+	    "      token: \"reader-token-0123456789abcdef\"\n      scopes: [users.read]\n";
+	enum { N = 6 };
+	struct kt_proc g;
+	CURLM *m = curl_multi_init();
+	CURL *e[N];
+	struct curl_slist *h = curl_slist_append(NULL, IT_READER);
+	char url[160], hdrs[N][512];
+	int running = 1, i, refused = 0, answered = 0;
+	long status;
+
+	kt_start_gateway(&g, yaml, it_sim.port, NULL);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/users/userId:sim-latency-800", g.port);
+	for (i = 0; i < N; i++) {
+		e[i] = curl_easy_init();
+		hdrs[i][0] = '\0';
+		curl_easy_setopt(e[i], CURLOPT_URL, url);
+		curl_easy_setopt(e[i], CURLOPT_HTTPHEADER, h);
+		curl_easy_setopt(e[i], CURLOPT_PROXY, "");
+		curl_easy_setopt(e[i], CURLOPT_WRITEFUNCTION, discard);
+		curl_easy_setopt(e[i], CURLOPT_HEADERFUNCTION, keep_retry_after);
+		curl_easy_setopt(e[i], CURLOPT_HEADERDATA, hdrs[i]);
+		curl_multi_add_handle(m, e[i]);
+	}
+	while (running) {
+		curl_multi_perform(m, &running);
+		curl_multi_poll(m, NULL, 0, 100, NULL);
+	}
+	for (i = 0; i < N; i++) {
+		curl_easy_getinfo(e[i], CURLINFO_RESPONSE_CODE, &status);
+		if (status == 503) {
+			refused++;
+			ck_assert_msg(strstr(hdrs[i], "Retry-After") != NULL, "no Retry-After");
+		}
+		answered += status == 404;
+		curl_multi_remove_handle(m, e[i]);
+		curl_easy_cleanup(e[i]);
+	}
+	curl_slist_free_all(h);
+	curl_multi_cleanup(m);
+	ck_assert_int_eq(refused + answered, N);
+	ck_assert_int_ge(refused, 1);
+	ck_assert_int_ge(answered, 2);
+	ck_assert_int_eq(kt_stop(&g), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("it_faults");
@@ -153,6 +219,7 @@ int main(void)
 	tcase_add_loop_test(tc, fault_locators, 0, (int)(2 * sizeof(faults) / sizeof(faults[0])));
 	tcase_add_test(tc, flaky_then_ok);
 	tcase_add_test(tc, thousand_slow_calls);
+	tcase_add_test(tc, inflight_cap_answers_503);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

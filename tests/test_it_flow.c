@@ -56,6 +56,8 @@ static void call(const char *method, const char *target, const char *const *hdrs
 	ck_assert(!json_object_get_boolean(json_object_object_get(last, "authorization")));
 	ck_assert_str_eq(kt_str(last, "contentType"), "application/json");
 	ck_assert_ptr_nonnull(kt_str(last, "requestId"));
+	if (body == NULL) /* GET, DELETE and the trigger send no body upstream */
+		ck_assert_str_eq(kt_str(last, "body"), "");
 	json_object_put(reqs);
 }
 
@@ -111,7 +113,13 @@ START_TEST(full_flow_eu_resident)
 	call("PUT", "/v1/users/userId:alice-1", w, eu_user, strlen(eu_user), 201, "PUT",
 	     "/2025-06-09/users/userId:alice-1", &r);
 	b = upstream_body();
-	ck_assert_str_eq(kt_str(json_object_object_get(b, "userDetails"), "lastName"), "Martin");
+	{
+		/* The validated user goes upstream whole: every section, re-serialized. */
+		struct json_object *sent = json_tokener_parse(eu_user);
+
+		ck_assert(json_object_equal(b, sent));
+		json_object_put(sent);
+	}
 	json_object_put(b);
 	kt_resp_free(&r);
 
@@ -170,6 +178,10 @@ START_TEST(full_flow_eu_resident)
 		kt_resp_free(&r);
 		b = upstream_body();
 		ck_assert(strncmp(kt_str(b, "data"), "data:image/png;base64,iVBORw0KGgo", 33) == 0);
+		ck_assert_str_eq(kt_str(b, "documentType"), "selfie-front");
+		ck_assert_str_eq(kt_str(json_object_object_get(b, "reference"), "userLocator"),
+		                 "userId:alice-1");
+		ck_assert(!json_object_object_get_ex(b, "expiresAt", NULL));
 		json_object_put(b);
 		free(enc);
 	}
@@ -262,6 +274,16 @@ START_TEST(locator_escaping)
 	call("GET", "/v1/users/userId:a%2F..%2Fb%3Fc%23d%20e", rd, NULL, 0, 200, "GET",
 	     "/2025-06-09/users/userId:a%2F..%2Fb%3Fc%23d%20e", &r);
 	kt_resp_free(&r);
+	/* A literal %, a second colon, unreserved punctuation; twitter: and x: forms. */
+	call("PUT", "/v1/users/userId:50%25:off~._-/consent", w, consent, strlen(consent), 200,
+	     "PUT", "/2025-06-09/users/userId:50%25%3Aoff~._-/legal-documents", &r);
+	kt_resp_free(&r);
+	call("PUT", "/v1/users/twitter:jdoe_1/consent", w, consent, strlen(consent), 200, "PUT",
+	     "/2025-06-09/users/twitter:jdoe_1/legal-documents", &r);
+	kt_resp_free(&r);
+	call("PUT", "/v1/users/x:jdoe/consent", w, consent, strlen(consent), 200, "PUT",
+	     "/2025-06-09/users/x:jdoe/legal-documents", &r);
+	kt_resp_free(&r);
 	call("PUT", "/v1/users/phoneNumber:%2B12125551234/consent", w, consent, strlen(consent),
 	     200, "PUT", "/2025-06-09/users/phoneNumber:%2B12125551234/legal-documents", &r);
 	kt_resp_free(&r);
@@ -290,6 +312,62 @@ START_TEST(upstream_headers)
 	ck_assert_str_eq(kt_str(last, "traceparent"),
 	                 "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
 	json_object_put(reqs);
+}
+END_TEST
+
+/* Invalid identity headers are replaced or dropped, never passed on. */
+START_TEST(invalid_identity_headers)
+{
+	char long_state[600];
+	const char *const bad[] = {
+	    IT_READER, "X-Request-Id: has space/and?slash",
+	    "traceparent: 00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+	    "tracestate: vendor=1", NULL};
+	const char *const good_state[] = {
+	    IT_READER, "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+	    "tracestate: congo=t61rcWkgMzE,rojo=00f067aa0ba902b7", long_state, NULL};
+	struct kt_resp r;
+	struct json_object *reqs, *last;
+	char id[160];
+
+	kt_sim_clear(it_sim.port);
+	kt_http(it_gw.port, "GET", "/v1/users/userId:nobody-here", bad, NULL, 0, &r);
+	ck_assert(kt_header(&r, "X-Request-Id", id, sizeof(id)));
+	ck_assert_uint_eq(strlen(id), 36); /* a generated UUID */
+	ck_assert_ptr_null(strstr(id, "space"));
+	kt_resp_free(&r);
+	reqs = kt_sim_requests(it_sim.port);
+	last = last_request(reqs);
+	ck_assert_str_eq(kt_str(last, "requestId"), id);
+	ck_assert_ptr_null(kt_str(last, "traceparent")); /* an all-zero trace id is invalid */
+	ck_assert_ptr_null(kt_str(last, "tracestate"));  /* no tracestate without traceparent */
+	json_object_put(reqs);
+
+	/* A valid tracestate passes; one over 512 characters does not. */
+	snprintf(long_state, sizeof(long_state), "X-Ignored: 1");
+	kt_sim_clear(it_sim.port);
+	kt_http(it_gw.port, "GET", "/v1/users/userId:nobody-here", good_state, NULL, 0, &r);
+	kt_resp_free(&r);
+	reqs = kt_sim_requests(it_sim.port);
+	ck_assert_str_eq(kt_str(last_request(reqs), "tracestate"),
+	                 "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7");
+	json_object_put(reqs);
+	memset(long_state, 'a', sizeof(long_state) - 1);
+	long_state[sizeof(long_state) - 1] = '\0';
+	memcpy(long_state, "tracestate: ", 12);
+	{
+		const char *const too_long[] = {
+		    IT_READER,
+		    "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+		    long_state, NULL};
+
+		kt_sim_clear(it_sim.port);
+		kt_http(it_gw.port, "GET", "/v1/users/userId:nobody-here", too_long, NULL, 0, &r);
+		kt_resp_free(&r);
+		reqs = kt_sim_requests(it_sim.port);
+		ck_assert_ptr_null(kt_str(last_request(reqs), "tracestate"));
+		json_object_put(reqs);
+	}
 }
 END_TEST
 
@@ -327,6 +405,7 @@ int main(void)
 	tcase_add_test(tc, wallet_routes);
 	tcase_add_test(tc, locator_escaping);
 	tcase_add_test(tc, upstream_headers);
+	tcase_add_test(tc, invalid_identity_headers);
 	tcase_add_test(tc, health_and_spec);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -100,6 +100,16 @@ static const struct hostile cases[] = {
     {"dot document", "GET", "/v1/documents/.", NULL, R, NULL, 400, "invalid-request", NULL},
     {"dotdot document", "GET", "/v1/documents/..", NULL, R, NULL, 400, "invalid-request", NULL},
     {"dot locator", "GET", "/v1/users/userId:..", NULL, R, NULL, 400, "invalid-request", NULL},
+    {"300-byte locator", "GET",
+     "/v1/users/userId:"
+     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+     "xx"
+     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+     "xx"
+     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+     "xx"
+     "xxxxxxxxxxxxxxxxxxxxxxx",
+     NULL, R, NULL, 400, "invalid-request", NULL},
     {"unknown product", "GET", "/v1/users/userId:h1/verification?products=onramp,moon", NULL, R,
      NULL, 400, "invalid-request", NULL},
     {"bad country", "GET", "/v1/users/userId:h1/verification?country=XX", NULL, R, NULL, 400,
@@ -197,6 +207,11 @@ struct framing_case {
 };
 
 static const struct framing_case framing[] = {
+    {"two Transfer-Encoding", "PUT /v1/users/userId:h1 HTTP/1.1\r\nHost: x\r\n"
+                              "Authorization: Bearer writer-token-0123456789abcdef\r\n"
+                              "Content-Type: application/json\r\n"
+                              "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
+                              "2\r\n{}\r\n0\r\n\r\n"},
     {"two Content-Length", "PUT /v1/users/userId:h1 HTTP/1.1\r\nHost: x\r\n"
                            "Authorization: Bearer writer-token-0123456789abcdef\r\n"
                            "Content-Type: application/json\r\n"
@@ -237,6 +252,101 @@ START_TEST(framing_refused)
 }
 END_TEST
 
+/* The order of design §2, each decided from the headers (no body is sent): the first failing
+ * check answers. */
+struct order_case {
+	const char *name;
+	const char *request;
+	const char *status_line;
+	const char *code;
+};
+
+static const struct order_case order[] = {
+    {"405 before 401", "PATCH /v1/users/userId:h1 HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 405",
+     "method-not-allowed"},
+    {"401 before 403",
+     "PUT /v1/users/userId:h1 HTTP/1.1\r\nHost: x\r\nContent-Length: 9999999\r\n\r\n",
+     "HTTP/1.1 401", "unauthorized"},
+    {"403 before 413",
+     "PUT /v1/users/userId:h1 HTTP/1.1\r\nHost: x\r\n"
+     "Authorization: Bearer reader-token-0123456789abcdef\r\n"
+     "Content-Type: text/plain\r\nContent-Length: 99999999\r\n\r\n",
+     "HTTP/1.1 403", "forbidden"},
+    {"413 before 415",
+     "PUT /v1/users/userId:h1 HTTP/1.1\r\nHost: x\r\n"
+     "Authorization: Bearer writer-token-0123456789abcdef\r\n"
+     "Content-Type: text/plain\r\nContent-Length: 99999999\r\n\r\n",
+     "HTTP/1.1 413", "payload-too-large"},
+    {"415 before 400",
+     "PUT /v1/users/bad-locator HTTP/1.1\r\nHost: x\r\n"
+     "Authorization: Bearer writer-token-0123456789abcdef\r\n"
+     "Content-Type: text/plain\r\nContent-Length: 2\r\n\r\n{}",
+     "HTTP/1.1 415", "unsupported-media-type"},
+    /* The documents route has its own limits: the raw file (max_document_bytes, 1 MiB here) ... */
+    {"raw document over its limit",
+     "PUT /v1/users/userId:h1/documents/id-passport HTTP/1.1\r\nHost: x\r\n"
+     "Authorization: Bearer writer-token-0123456789abcdef\r\n"
+     "Content-Type: image/jpeg\r\nContent-Length: 1048577\r\n\r\n",
+     "HTTP/1.1 413", "payload-too-large"},
+    /* ... and its base64 size plus 4 KiB as JSON (1398104 + 4096). */
+    {"JSON document over its limit",
+     "PUT /v1/users/userId:h1/documents/id-passport HTTP/1.1\r\nHost: x\r\n"
+     "Authorization: Bearer writer-token-0123456789abcdef\r\n"
+     "Content-Type: application/json\r\nContent-Length: 1402201\r\n\r\n",
+     "HTTP/1.1 413", "payload-too-large"},
+};
+
+START_TEST(order_of_checks)
+{
+	const struct order_case *o = &order[_i];
+	char *out = kt_raw(it_gw.port, o->request, strlen(o->request), 5000);
+	char type[96];
+
+	ck_assert_msg(strncmp(out, o->status_line, strlen(o->status_line)) == 0, "%s: %s", o->name,
+	              out);
+	snprintf(type, sizeof(type), "urn:kycgate:problem:%s", o->code);
+	ck_assert_msg(strstr(out, type) != NULL, "%s: %s", o->name, out);
+	free(out);
+}
+END_TEST
+
+/* A JSON document within the JSON limit but over the raw one is read (and judged on content). */
+START_TEST(json_document_between_the_limits)
+{
+	const char *const hdrs[] = {IT_WRITER, IT_JSON, NULL};
+	size_t n = 1100000;
+	char *body = malloc(n + 32);
+	struct kt_resp r;
+
+	memcpy(body, "{\"data\":\"", 9);
+	memset(body + 9, 'A', n);
+	memcpy(body + 9 + n, "\"}", 3);
+	kt_http(it_gw.port, "PUT", "/v1/users/userId:h1/documents/id-passport", hdrs, body, n + 11,
+	        &r);
+	/* Not 413 from the headers: the decoded bytes (all zero) match no declared type. */
+	ck_assert_msg(r.status == 415, "%ld %s", r.status, r.body);
+	kt_resp_free(&r);
+	free(body);
+}
+END_TEST
+
+START_TEST(products_problem_lists_the_known_ones)
+{
+	const char *const h[] = {IT_READER, NULL};
+	struct kt_resp r;
+	const char *d;
+
+	kt_http(it_gw.port, "GET", "/v1/users/userId:h1/verification?products=moon", h, NULL, 0,
+	        &r);
+	it_assert_problem(&r, 400, "invalid-request");
+	d = kt_str(r.json, "detail");
+	ck_assert(strstr(d, "onramp") && strstr(d, "onramp-light") && strstr(d, "offramp") &&
+	          strstr(d, "regulated-transfer"));
+	ck_assert_ptr_null(strstr(d, "moon")); /* the rule, never the value */
+	kt_resp_free(&r);
+}
+END_TEST
+
 START_TEST(still_alive)
 {
 	struct kt_resp r;
@@ -260,6 +370,9 @@ int main(void)
 	tcase_add_test(tc, huge_body_refused_before_reading);
 	tcase_add_test(tc, huge_chunked_body);
 	tcase_add_loop_test(tc, framing_refused, 0, (int)(sizeof(framing) / sizeof(framing[0])));
+	tcase_add_loop_test(tc, order_of_checks, 0, (int)(sizeof(order) / sizeof(order[0])));
+	tcase_add_test(tc, json_document_between_the_limits);
+	tcase_add_test(tc, products_problem_lists_the_known_ones);
 	tcase_add_test(tc, still_alive);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

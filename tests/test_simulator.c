@@ -1266,10 +1266,11 @@ START_TEST(test_recording)
 	    "[{\"method\":\"PUT\",\"target\":\"/2025-06-09/users/userId:a%%2Fb/legal-documents\","
 	    "\"body\":%s,\"apiKeyOk\":true,\"authorization\":true,"
 	    "\"contentType\":\"application/json\",\"requestId\":\"req-1\","
-	    "\"traceparent\":\"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\"},"
+	    "\"traceparent\":\"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\","
+	    "\"tracestate\":null},"
 	    "{\"method\":\"GET\",\"target\":\"/2025-06-09/users/userId:a%%2Fb?x=1&y=a+b&z\","
 	    "\"body\":\"\",\"apiKeyOk\":false,\"authorization\":false,\"contentType\":null,"
-	    "\"requestId\":null,\"traceparent\":null}]",
+	    "\"requestId\":null,\"traceparent\":null,\"tracestate\":null}]",
 	    json_object_to_json_string_ext(body_json, JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(body_json);
 	want = json_tokener_parse(want_text);
