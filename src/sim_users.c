@@ -309,6 +309,12 @@ void sim_handle_verification(struct sim_store *st, const struct sim_call *call,
 		holdings_of(u, &h);
 		sim_verify_snapshot(&h, &st->behaviour, now, &u->snap);
 	}
+	/* userId:sim-noeligibility: the trigger is accepted but its answer carries no eligibility
+	 * list (the gateway then reads the status once); reads behave normally. */
+	if (trigger && strcmp(call->locator, "userId:sim-noeligibility") == 0) {
+		sim_answer_json(ans, 200, json_object_new_object());
+		goto out;
+	}
 	sim_answer_json(ans, 200,
 	                sim_verify_render(&u->snap, st->behaviour.review_delay_ms, now, !trigger));
 out:

@@ -290,6 +290,40 @@ START_TEST(locator_escaping)
 }
 END_TEST
 
+/* A trigger answer without an eligibility list is followed by one status read, which is what
+ * gets normalized (design §2). */
+START_TEST(trigger_without_eligibility_reads_status)
+{
+	const char *const w[] = {IT_WRITER, IT_JSON, NULL};
+	const char *const wr[] = {IT_WRITER, NULL};
+	static const char consent[] =
+	    "{\"type\":\"privacy-policy\",\"acceptedAt\":\"2025-06-01T12:00:00Z\"}";
+	struct kt_resp r;
+	struct json_object *reqs;
+	size_t n;
+
+	call("PUT", "/v1/users/userId:sim-noeligibility/consent", w, consent, strlen(consent), 200,
+	     "PUT", "/2025-06-09/users/userId:sim-noeligibility/legal-documents", &r);
+	kt_resp_free(&r);
+	kt_sim_clear(it_sim.port);
+	kt_http(it_gw.port, "POST", "/v1/users/userId:sim-noeligibility/verification", wr, NULL, 0,
+	        &r);
+	ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+	/* The snapshot the trigger took: consent but no data. */
+	ck_assert_str_eq(kt_str(r.json, "overall"), "action-required");
+	ck_assert_str_eq(kt_str(r.json, "nextAction"), "provide-data");
+	kt_resp_free(&r);
+	reqs = kt_sim_requests(it_sim.port);
+	n = json_object_array_length(reqs);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(kt_str(json_object_array_get_idx(reqs, 0), "method"), "PUT");
+	ck_assert_str_eq(kt_str(json_object_array_get_idx(reqs, 1), "method"), "GET");
+	ck_assert_str_eq(kt_str(json_object_array_get_idx(reqs, 1), "target"),
+	                 "/2025-06-09/users/userId:sim-noeligibility/identity-verification");
+	json_object_put(reqs);
+}
+END_TEST
+
 /* Only an allowlist of headers goes upstream: the key, the request id, trace context. */
 START_TEST(upstream_headers)
 {
@@ -406,6 +440,7 @@ int main(void)
 	tcase_add_test(tc, locator_escaping);
 	tcase_add_test(tc, upstream_headers);
 	tcase_add_test(tc, invalid_identity_headers);
+	tcase_add_test(tc, trigger_without_eligibility_reads_status);
 	tcase_add_test(tc, health_and_spec);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
