@@ -247,6 +247,22 @@ static bool body_checks(struct kg_req *req)
 	return true;
 }
 
+/* metrics.listen serves only /metrics, /healthz and /readyz; with it set, the main listener no
+ * longer serves /metrics. Anything else there is "no such route". */
+static bool listener_serves(struct kg_req *req)
+{
+	enum kg_op op = req->match.route->op;
+	bool local = op == KG_OP_METRICS || op == KG_OP_HEALTHZ || op == KG_OP_READYZ;
+
+	if ((req->metrics_only && !local) ||
+	    (!req->metrics_only && op == KG_OP_METRICS && req->gw->metrics_daemon != NULL)) {
+		req->match.route = NULL;
+		kg_reply_problem(req, KG_PB_NOT_FOUND, 0, "no route has this path", NULL);
+		return false;
+	}
+	return true;
+}
+
 bool kg_handle_headers(struct kg_req *req)
 {
 	const char *refusal;
@@ -269,6 +285,8 @@ bool kg_handle_headers(struct kg_req *req)
 		req->reply.allow = req->match.allow;
 		return false;
 	}
+	if (!listener_serves(req))
+		return false;
 	if (req->match.route->scope == 0) {
 		req->body_limit = 0;
 		return true;

@@ -261,17 +261,13 @@ static void check_auth(struct cfg_ctx *c)
 static const struct {
 	const char *key;
 	size_t off;
-} inactive_uint[] =
-    {
-        {"crossmint.retry.max_attempts", OFF(crossmint.retry.max_attempts)},
-        {"crossmint.retry.base_delay_ms", OFF(crossmint.retry.base_delay_ms)},
-        {"crossmint.retry.max_delay_ms", OFF(crossmint.retry.max_delay_ms)},
-        {"crossmint.circuit_breaker.failure_threshold",
-         OFF(crossmint.circuit_breaker.failure_threshold)},
-        {"crossmint.circuit_breaker.open_s", OFF(crossmint.circuit_breaker.open_s)},
-},
-  inactive_str[] = {
-      {"metrics.listen", OFF(metrics.listen)},
+} inactive_uint[] = {
+    {"crossmint.retry.max_attempts", OFF(crossmint.retry.max_attempts)},
+    {"crossmint.retry.base_delay_ms", OFF(crossmint.retry.base_delay_ms)},
+    {"crossmint.retry.max_delay_ms", OFF(crossmint.retry.max_delay_ms)},
+    {"crossmint.circuit_breaker.failure_threshold",
+     OFF(crossmint.circuit_breaker.failure_threshold)},
+    {"crossmint.circuit_breaker.open_s", OFF(crossmint.circuit_breaker.open_s)},
 };
 
 static void add_inactive(struct cfg_ctx *c, const char *key)
@@ -301,9 +297,6 @@ static void collect_inactive(struct cfg_ctx *c)
 	memset(&def, 0, sizeof(def));
 	set_numbers(&def);
 	defp = (const char *)&def;
-	for (i = 0; i < sizeof(inactive_str) / sizeof(inactive_str[0]); i++)
-		if (**(char *const *)(const void *)(cfgp + inactive_str[i].off) != '\0')
-			add_inactive(c, inactive_str[i].key);
 	for (i = 0; i < sizeof(inactive_uint) / sizeof(inactive_uint[0]); i++) {
 		size_t off = inactive_uint[i].off;
 
@@ -492,6 +485,7 @@ void kg_config_free(struct kg_config *cfg)
 	free(cfg->log.locator_hash_key);
 	free(cfg->log.locator_hash_key_file);
 	free(cfg->metrics.listen);
+	free(cfg->metrics.listen_host);
 	for (i = 0; i < cfg->n_inactive_keys; i++)
 		free(cfg->inactive_keys[i]);
 	free(cfg->inactive_keys);

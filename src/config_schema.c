@@ -193,18 +193,21 @@ static void fn_metrics_listen(struct cfg_ctx *c, const struct ynode *v, const ch
 	struct kg_config *cfg = base;
 	char *s = cfg_scalar(c, v, path), *host = NULL;
 	const char *why = NULL;
-	uint16_t port;
+	uint16_t port = 0;
 
 	if (s == NULL)
 		return;
 	if (s[0] != '\0')
 		why = cfg_split_listen(s, &host, &port);
-	free(host);
 	if (why != NULL) {
+		free(host);
 		cfg_err(c, v->line, path, "%s (or \"\" to serve metrics on server.listen)", why);
 		cfg_free_secret(s);
 		return;
 	}
+	free(cfg->metrics.listen_host);
+	cfg->metrics.listen_host = host; /* NULL for "" */
+	cfg->metrics.listen_port = host ? port : 0;
 	put_str(&cfg->metrics.listen, s);
 }
 

@@ -18,8 +18,18 @@
 
 struct kg_sim;
 
+/* What a libmicrohttpd daemon serves: the main listener, or the metrics.listen one (only
+ * /metrics, /healthz and /readyz). */
+struct kg_listener {
+	struct kg_gateway *gw;
+	bool metrics_only;
+};
+
 struct kg_gateway {
 	struct MHD_Daemon *daemon;
+	struct MHD_Daemon *metrics_daemon; /* metrics.listen, or NULL */
+	struct kg_listener main_listener, metrics_listener;
+	uint16_t metrics_port;
 	struct kg_upstream *up;
 	struct kg_sim *sim;      /* embedded simulator, or NULL */
 	char base_url[256];      /* resolved upstream base URL */
@@ -64,6 +74,7 @@ enum kg_req_state {
 struct kg_req {
 	struct kg_gateway *gw;
 	struct MHD_Connection *conn;
+	bool metrics_only;           /* arrived on the metrics.listen listener */
 	struct kg_cfgref *cfgref;    /* config this request runs on */
 	const struct kg_config *cfg; /* borrowed from cfgref */
 	struct kg_match match;

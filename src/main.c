@@ -116,7 +116,8 @@ static void report_config(const struct kg_config *cfg)
 		       "accepted, but its feature is not in this release", NULL);
 	if (cfg->crossmint.environment != KG_ENV_SIMULATOR && cfg->crossmint.api_key == NULL)
 		kg_log(KG_LOG_WARN, "no-api-key", "detail",
-		       "no Crossmint key is set (crossmint.api_key / api_key_file): every upstream call "
+		       "no Crossmint key is set (crossmint.api_key / api_key_file): every upstream "
+		       "call "
 		       "will be refused",
 		       NULL);
 	if (cfg->auth.mode_none)
@@ -209,6 +210,10 @@ static int serve(const char *path)
 	       kg_env_name(kg_runtime_cfg(ref)->crossmint.environment), "version", KG_VERSION,
 	       NULL);
 	kg_runtime_put(ref);
+	if (kg_gateway_metrics_port(gw) != 0) {
+		snprintf(port, sizeof(port), "%u", kg_gateway_metrics_port(gw));
+		kg_log(KG_LOG_INFO, "metrics-listening", "port", port, NULL);
+	}
 	kg_gateway_selfcheck(gw);
 	kg_control_run(ctl);
 	kg_control_free(ctl);

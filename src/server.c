@@ -225,9 +225,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 	struct kg_req *req = *con_cls;
 
 	if (req == NULL) {
-		req = req_new(cls, conn);
+		const struct kg_listener *l = cls;
+
+		req = req_new(l->gw, conn);
 		if (req == NULL)
 			return MHD_NO;
+		req->metrics_only = l->metrics_only;
 		*con_cls = req;
 		snprintf(req->method, sizeof(req->method), "%s", method);
 		kg_route_match(url, method, &req->match);
@@ -334,24 +337,23 @@ static unsigned cpu_count(void)
 	return n > 0 ? (unsigned)n : 2;
 }
 
-/* Resolves server.listen into a socket address. */
-static bool listen_addr(const struct kg_config *cfg, struct sockaddr_storage *ss, bool *v6)
+/* Resolves a listen host and port into a socket address. */
+static bool listen_addr(const char *host, uint16_t port, struct sockaddr_storage *ss, bool *v6)
 {
 	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-	const char *host = cfg->server.listen_host;
 
 	memset(ss, 0, sizeof(*ss));
 	if (inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host,
 	              &in4->sin_addr) == 1) {
 		in4->sin_family = AF_INET;
-		in4->sin_port = htons(cfg->server.listen_port);
+		in4->sin_port = htons(port);
 		*v6 = false;
 		return true;
 	}
 	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
 		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons(cfg->server.listen_port);
+		in6->sin6_port = htons(port);
 		*v6 = true;
 		return true;
 	}
@@ -411,7 +413,7 @@ static struct MHD_Daemon *start_daemon(struct kg_gateway *gw, const struct kg_co
 	struct MHD_OptionItem tls[4] = {{MHD_OPTION_END, 0, NULL}};
 	struct MHD_Daemon *d;
 
-	if (!listen_addr(cfg, &ss, &v6)) {
+	if (!listen_addr(cfg->server.listen_host, cfg->server.listen_port, &ss, &v6)) {
 		snprintf(err, errcap, "server.listen: the host is not an IP address");
 		return NULL;
 	}
@@ -425,8 +427,8 @@ static struct MHD_Daemon *start_daemon(struct kg_gateway *gw, const struct kg_co
 		    (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES};
 	}
 	d = MHD_start_daemon(
-	    flags, cfg->server.listen_port, NULL, NULL, on_access, gw, MHD_OPTION_SOCK_ADDR, &ss,
-	    MHD_OPTION_ARRAY, tls, MHD_OPTION_THREAD_POOL_SIZE, threads,
+	    flags, cfg->server.listen_port, NULL, NULL, on_access, &gw->main_listener,
+	    MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_ARRAY, tls, MHD_OPTION_THREAD_POOL_SIZE, threads,
 	    MHD_OPTION_CONNECTION_LIMIT, cfg->server.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
 	    cfg->server.connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	    (size_t)CONNECTION_MEMORY_LIMIT, MHD_OPTION_LISTEN_BACKLOG_SIZE, LISTEN_BACKLOG,
@@ -435,6 +437,33 @@ static struct MHD_Daemon *start_daemon(struct kg_gateway *gw, const struct kg_co
 	if (d == NULL)
 		snprintf(err, errcap,
 		         "cannot listen on server.listen (address in use or not allowed)");
+	return d;
+}
+
+/* metrics.listen: a small second daemon (one thread) for /metrics, /healthz and /readyz, so
+ * they can be exposed to a monitoring network without exposing the API. */
+static struct MHD_Daemon *start_metrics_daemon(struct kg_gateway *gw, const struct kg_config *cfg,
+                                               char *err, size_t errcap)
+{
+	struct sockaddr_storage ss;
+	bool v6 = false;
+	struct MHD_Daemon *d;
+
+	if (!listen_addr(cfg->metrics.listen_host, cfg->metrics.listen_port, &ss, &v6)) {
+		snprintf(err, errcap, "metrics.listen: the host is not an IP address");
+		return NULL;
+	}
+	d = MHD_start_daemon(
+	    MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0),
+	    cfg->metrics.listen_port, NULL, NULL, on_access, &gw->metrics_listener,
+	    MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_CONNECTION_LIMIT, 64u,
+	    MHD_OPTION_CONNECTION_TIMEOUT, cfg->server.connection_timeout_s,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY_LIMIT,
+	    MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_NOTIFY_COMPLETED,
+	    on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+	if (d == NULL)
+		snprintf(err, errcap,
+		         "cannot listen on metrics.listen (address in use or not allowed)");
 	return d;
 }
 
@@ -486,6 +515,8 @@ struct kg_gateway *kg_gateway_start(char *err, size_t errcap)
 		goto fail;
 	}
 	gw->listen_fd = MHD_INVALID_SOCKET;
+	gw->main_listener = (struct kg_listener){gw, false};
+	gw->metrics_listener = (struct kg_listener){gw, true};
 	cfg = kg_runtime_cfg(ref);
 	gw->environment = cfg->crossmint.environment;
 	gw->openapi = (const char *)kg_openapi_yaml;
@@ -506,6 +537,13 @@ struct kg_gateway *kg_gateway_start(char *err, size_t errcap)
 		goto fail;
 	info = MHD_get_daemon_info(gw->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	gw->port = info ? info->port : cfg->server.listen_port;
+	if (cfg->metrics.listen_host != NULL) {
+		gw->metrics_daemon = start_metrics_daemon(gw, cfg, err, errcap);
+		if (gw->metrics_daemon == NULL)
+			goto fail;
+		info = MHD_get_daemon_info(gw->metrics_daemon, MHD_DAEMON_INFO_BIND_PORT);
+		gw->metrics_port = info ? info->port : cfg->metrics.listen_port;
+	}
 	kg_runtime_put(ref);
 	return gw;
 fail:
@@ -517,6 +555,11 @@ fail:
 uint16_t kg_gateway_port(const struct kg_gateway *gw)
 {
 	return gw->port;
+}
+
+uint16_t kg_gateway_metrics_port(const struct kg_gateway *gw)
+{
+	return gw->metrics_daemon ? gw->metrics_port : 0;
 }
 
 void kg_gateway_drain(struct kg_gateway *gw)
@@ -625,6 +668,8 @@ void kg_gateway_stop(struct kg_gateway *gw)
 		usleep(1000);
 	if (gw->daemon != NULL)
 		MHD_stop_daemon(gw->daemon);
+	if (gw->metrics_daemon != NULL)
+		MHD_stop_daemon(gw->metrics_daemon);
 	/* Only now can no request thread reach the engine. */
 	kg_upstream_free(gw->up);
 	if (lsock != MHD_INVALID_SOCKET)

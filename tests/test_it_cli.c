@@ -173,6 +173,51 @@ START_TEST(stalled_log_reader_drops_lines)
 }
 END_TEST
 
+/* metrics.listen: /metrics, /healthz and /readyz on their own listener; the API is not there,
+ * and /metrics leaves the main listener. */
+START_TEST(separate_metrics_listener)
+{
+	static const char yaml[] = "server:\n  listen: \"127.0.0.1:0\"\n  drain_delay_s: 0\n"
+	                           "crossmint:\n  environment: simulator\n"
+	                           "metrics:\n  listen: \"127.0.0.1:0\"\n"
+	                           "auth:\n  mode: none\n";
+	struct kt_proc gw;
+	struct kt_resp r;
+	char *log, *at;
+	unsigned mport = 0;
+	int i;
+
+	kt_start_gateway(&gw, yaml, 0, NULL);
+	for (i = 0; i < 100 && mport == 0; i++) {
+		log = kt_read_log(&gw);
+		at = strstr(log, "\"metrics-listening\"");
+		if (at != NULL && (at = strstr(at, "\"port\":\"")) != NULL)
+			mport = (unsigned)strtoul(at + 8, NULL, 10);
+		free(log);
+		if (mport == 0)
+			usleep(20 * 1000);
+	}
+	ck_assert_uint_ne(mport, 0);
+	kt_http(mport, "GET", "/metrics", NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "kycgate_build_info"));
+	kt_resp_free(&r);
+	kt_http(mport, "GET", "/readyz", NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	kt_resp_free(&r);
+	kt_http(mport, "GET", "/v1/users/userId:a", NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 404);
+	kt_resp_free(&r);
+	kt_http(gw.port, "GET", "/metrics", NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 404);
+	kt_resp_free(&r);
+	kt_http(gw.port, "GET", "/healthz", NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	kt_resp_free(&r);
+	ck_assert_int_eq(kt_stop(&gw), 0);
+}
+END_TEST
+
 /* auth.mode none is refused outside the simulator; production needs a key. */
 START_TEST(refuses_to_start)
 {
@@ -206,6 +251,7 @@ int main(void)
 	tcase_add_test(tc, embedded_simulator_flow_and_probe);
 	tcase_add_test(tc, refuses_to_start);
 	tcase_add_test(tc, stalled_log_reader_drops_lines);
+	tcase_add_test(tc, separate_metrics_listener);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

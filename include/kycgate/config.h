@@ -104,8 +104,10 @@ struct kg_config {
 	} log;
 
 	struct {
-		bool enabled; /* default true */
-		char *listen; /* "" = served on the main listener */
+		bool enabled;      /* default true */
+		char *listen;      /* "" = served on the main listener */
+		char *listen_host; /* listen split like server.listen, NULL when "" */
+		uint16_t listen_port;
 	} metrics;
 
 	/* Keys that were set but whose feature has not landed yet ("server.tls.cert_file", ...);

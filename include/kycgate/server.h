@@ -17,6 +17,9 @@ struct kg_gateway *kg_gateway_start(char *err, size_t errcap);
 /* The bound listener port. */
 uint16_t kg_gateway_port(const struct kg_gateway *gw);
 
+/* The bound metrics.listen port, 0 when metrics are served on the main listener. */
+uint16_t kg_gateway_metrics_port(const struct kg_gateway *gw);
+
 /* Marks the gateway as draining: /readyz answers 503 from now on. Thread-safe. */
 void kg_gateway_drain(struct kg_gateway *gw);
 
