@@ -326,11 +326,13 @@ START_TEST(us_ca_missing_phone_then_fixed)
 	    "{'overall':'action-required','products':{'onramp':" P_NEEDS(
 	        "'missingData':['kyc-data'"
 	        "]") ",'offramp':" P_NEEDS("'missingData':['kyc-data']") "},'requirements':"
-	                                                                 "[" REQ_DATA("kyc-data") "],'"
-	                                                                                          "nextAction"
-	                                                                                          "':'"
-	                                                                                          "provide-"
-	                                                                                          "data'}");
+	                                                                 "[" REQ_DATA(
+	                                                                     "kyc-data") "],'"
+	                                                                                 "nextActio"
+	                                                                                 "n"
+	                                                                                 "':'"
+	                                                                                 "provide-"
+	                                                                                 "data'}");
 	put_user_with(loc, "US", "CA", "Smith", U_FULL_US);
 	review_to_verified(loc);
 }
