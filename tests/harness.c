@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -348,4 +349,63 @@ int kt_run(const char *const *argv, char **out)
 	*out = kt_slurp(path, NULL);
 	unlink(path);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int kt_run_suite(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed;
+}
+
+void kt_concurrent_get(unsigned port, const char *target, const char *header, int n,
+                       struct kt_resp *out)
+{
+	CURLM *m = curl_multi_init();
+	CURL **e = calloc((size_t)n, sizeof(*e));
+	struct sink *sinks = calloc((size_t)n, sizeof(*sinks));
+	struct curl_slist *h = header ? curl_slist_append(NULL, header) : NULL;
+	struct rlimit rl;
+	char url[512];
+	int running = 1, i;
+
+	ck_assert(m != NULL && e != NULL && sinks != NULL);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, target);
+	for (i = 0; i < n; i++) {
+		memset(&out[i], 0, sizeof(out[i]));
+		e[i] = curl_easy_init();
+		curl_easy_setopt(e[i], CURLOPT_URL, url);
+		curl_easy_setopt(e[i], CURLOPT_HTTPHEADER, h);
+		curl_easy_setopt(e[i], CURLOPT_PROXY, "");
+		curl_easy_setopt(e[i], CURLOPT_TIMEOUT_MS, 30000L);
+		curl_easy_setopt(e[i], CURLOPT_WRITEFUNCTION, on_data);
+		curl_easy_setopt(e[i], CURLOPT_WRITEDATA, &sinks[i]);
+		curl_easy_setopt(e[i], CURLOPT_HEADERFUNCTION, on_hdr);
+		curl_easy_setopt(e[i], CURLOPT_HEADERDATA, out[i].headers);
+		curl_multi_add_handle(m, e[i]);
+	}
+	while (running) {
+		curl_multi_perform(m, &running);
+		curl_multi_poll(m, NULL, 0, 100, NULL);
+	}
+	for (i = 0; i < n; i++) {
+		curl_easy_getinfo(e[i], CURLINFO_RESPONSE_CODE, &out[i].status);
+		out[i].body = sinks[i].buf ? sinks[i].buf : strdup("");
+		out[i].len = sinks[i].len;
+		out[i].json = json_tokener_parse(out[i].body);
+		curl_multi_remove_handle(m, e[i]);
+		curl_easy_cleanup(e[i]);
+	}
+	curl_slist_free_all(h);
+	curl_multi_cleanup(m);
+	free(sinks);
+	free(e);
 }

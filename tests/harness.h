@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include <check.h>
 #include <json-c/json.h>
 
 struct kt_proc {
@@ -65,4 +66,13 @@ const char *kt_str(struct json_object *o, const char *key);
 /* Runs build/kycgate with argv (argv[0] ignored, NULL-terminated) to completion; its stdout and
  * stderr go into *out (new, caller frees). Returns the exit code, or -1. */
 int kt_run(const char *const *argv, char **out);
+/* n concurrent GETs of target on 127.0.0.1:port (one connection each, header may be NULL),
+ * waited for together. out[i] gets status (0 when the transfer failed), body and headers; free
+ * each with kt_resp_free. Raises the open-files limit for large n. */
+void kt_concurrent_get(unsigned port, const char *target, const char *header, int n,
+                       struct kt_resp *out);
+
+/* Runs a Check suite in the usual mode and frees the runner; returns how many tests failed. */
+int kt_run_suite(Suite *s);
+
 #endif

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness.h"
 #include "kycgate/answer.h"
 
 static struct kg_answer *make(const char *body)
@@ -93,15 +94,11 @@ int main(void)
 {
 	Suite *s = suite_create("answer");
 	TCase *tc = tcase_create("answer");
-	SRunner *sr;
 	int failed;
 
 	tcase_add_test(tc, views);
 	tcase_add_test(tc, junk_and_refs);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = kt_run_suite(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

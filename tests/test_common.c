@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness.h"
 #include "kycgate/common.h"
 
 START_TEST(grow_size_doubles_within_max)
@@ -55,16 +56,12 @@ int main(void)
 {
 	Suite *s = suite_create("common");
 	TCase *tc = tcase_create("common");
-	SRunner *sr;
 	int failed;
 
 	tcase_add_test(tc, grow_size_doubles_within_max);
 	tcase_add_test(tc, grow_keeps_bytes);
 	tcase_add_test(tc, names_wipe_clock);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = kt_run_suite(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

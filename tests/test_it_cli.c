@@ -241,7 +241,6 @@ int main(void)
 {
 	Suite *s = suite_create("it_cli");
 	TCase *tc = tcase_create("cli");
-	SRunner *sr;
 	int failed;
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -253,10 +252,7 @@ int main(void)
 	tcase_add_test(tc, stalled_log_reader_drops_lines);
 	tcase_add_test(tc, separate_metrics_listener);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = kt_run_suite(s);
 	curl_global_cleanup();
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

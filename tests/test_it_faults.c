@@ -4,8 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/resource.h>
 
 #include <curl/curl.h>
 
@@ -87,67 +85,19 @@ START_TEST(flaky_then_ok)
 }
 END_TEST
 
-static size_t discard(char *p, size_t size, size_t n, void *u)
-{
-	return size * n;
-}
-
-/* Keeps a Retry-After header line. */
-static size_t keep_retry_after(char *d, size_t size, size_t n, void *u)
-{
-	char *out = u;
-
-	if (size * n > 12 && strncasecmp(d, "Retry-After:", 12) == 0)
-		snprintf(out, 512, "%.*s", (int)(size * n), d);
-	return size * n;
-}
-
 /* A thousand slow calls at once: none waits for a thread, none fails. */
 START_TEST(thousand_slow_calls)
 {
 	enum { N = 1000 };
-	struct rlimit rl;
-	CURLM *m = curl_multi_init();
-	CURL **easy = calloc(N, sizeof(*easy));
-	struct curl_slist *h = curl_slist_append(NULL, IT_READER);
-	char url[128];
-	int running = 1, i, ok = 0, left;
-	CURLMsg *msg;
+	struct kt_resp *r = calloc(N, sizeof(*r));
+	int i, ok = 0;
 
-	getrlimit(RLIMIT_NOFILE, &rl);
-	rl.rlim_cur = rl.rlim_max;
-	setrlimit(RLIMIT_NOFILE, &rl);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/users/userId:sim-latency-300",
-	         it_gw.port);
+	kt_concurrent_get(it_gw.port, "/v1/users/userId:sim-latency-300", IT_READER, N, r);
 	for (i = 0; i < N; i++) {
-		easy[i] = curl_easy_init();
-		curl_easy_setopt(easy[i], CURLOPT_URL, url);
-		curl_easy_setopt(easy[i], CURLOPT_HTTPHEADER, h);
-		curl_easy_setopt(easy[i], CURLOPT_PROXY, "");
-		curl_easy_setopt(easy[i], CURLOPT_TIMEOUT_MS, 20000L);
-		curl_easy_setopt(easy[i], CURLOPT_WRITEFUNCTION, discard);
-		curl_multi_add_handle(m, easy[i]);
+		ok += r[i].status == 404; /* the slow user does not exist: Crossmint's 404 */
+		kt_resp_free(&r[i]);
 	}
-	curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
-	while (running) {
-		curl_multi_perform(m, &running);
-		curl_multi_poll(m, NULL, 0, 100, NULL);
-	}
-	while ((msg = curl_multi_info_read(m, &left)) != NULL) {
-		long status = 0;
-
-		if (msg->msg != CURLMSG_DONE || msg->data.result != CURLE_OK)
-			continue;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
-		ok += status == 404; /* the slow user does not exist: Crossmint's 404 */
-	}
-	for (i = 0; i < N; i++) {
-		curl_multi_remove_handle(m, easy[i]);
-		curl_easy_cleanup(easy[i]);
-	}
-	curl_slist_free_all(h);
-	curl_multi_cleanup(m);
-	free(easy);
+	free(r);
 	ck_assert_int_eq(ok, N);
 }
 END_TEST
@@ -164,42 +114,21 @@ START_TEST(inflight_cap_answers_503)
 	    "      token: \"reader-token-0123456789abcdef\"\n      scopes: [users.read]\n";
 	enum { N = 6 };
 	struct kt_proc g;
-	CURLM *m = curl_multi_init();
-	CURL *e[N];
-	struct curl_slist *h = curl_slist_append(NULL, IT_READER);
-	char url[160], hdrs[N][512];
-	int running = 1, i, refused = 0, answered = 0;
-	long status;
+	struct kt_resp r[N];
+	char v[32];
+	int i, refused = 0, answered = 0;
 
 	kt_start_gateway(&g, yaml, it_sim.port, NULL);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/users/userId:sim-latency-800", g.port);
+	kt_concurrent_get(g.port, "/v1/users/userId:sim-latency-800", IT_READER, N, r);
 	for (i = 0; i < N; i++) {
-		e[i] = curl_easy_init();
-		hdrs[i][0] = '\0';
-		curl_easy_setopt(e[i], CURLOPT_URL, url);
-		curl_easy_setopt(e[i], CURLOPT_HTTPHEADER, h);
-		curl_easy_setopt(e[i], CURLOPT_PROXY, "");
-		curl_easy_setopt(e[i], CURLOPT_WRITEFUNCTION, discard);
-		curl_easy_setopt(e[i], CURLOPT_HEADERFUNCTION, keep_retry_after);
-		curl_easy_setopt(e[i], CURLOPT_HEADERDATA, hdrs[i]);
-		curl_multi_add_handle(m, e[i]);
-	}
-	while (running) {
-		curl_multi_perform(m, &running);
-		curl_multi_poll(m, NULL, 0, 100, NULL);
-	}
-	for (i = 0; i < N; i++) {
-		curl_easy_getinfo(e[i], CURLINFO_RESPONSE_CODE, &status);
-		if (status == 503) {
+		if (r[i].status == 503) {
 			refused++;
-			ck_assert_msg(strstr(hdrs[i], "Retry-After") != NULL, "no Retry-After");
+			ck_assert_msg(kt_header(&r[i], "Retry-After", v, sizeof(v)),
+			              "no Retry-After");
 		}
-		answered += status == 404;
-		curl_multi_remove_handle(m, e[i]);
-		curl_easy_cleanup(e[i]);
+		answered += r[i].status == 404;
+		kt_resp_free(&r[i]);
 	}
-	curl_slist_free_all(h);
-	curl_multi_cleanup(m);
 	ck_assert_int_eq(refused + answered, N);
 	ck_assert_int_ge(refused, 1);
 	ck_assert_int_ge(answered, 2);
@@ -211,7 +140,6 @@ int main(void)
 {
 	Suite *s = suite_create("it_faults");
 	TCase *tc = tcase_create("faults");
-	SRunner *sr;
 	int failed;
 
 	tcase_add_unchecked_fixture(tc, it_setup, it_teardown);
@@ -221,9 +149,6 @@ int main(void)
 	tcase_add_test(tc, thousand_slow_calls);
 	tcase_add_test(tc, inflight_cap_answers_503);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = kt_run_suite(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

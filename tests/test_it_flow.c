@@ -430,7 +430,6 @@ int main(void)
 {
 	Suite *s = suite_create("it_flow");
 	TCase *tc = tcase_create("flow");
-	SRunner *sr;
 	int failed;
 
 	tcase_add_unchecked_fixture(tc, it_setup, it_teardown);
@@ -443,9 +442,6 @@ int main(void)
 	tcase_add_test(tc, trigger_without_eligibility_reads_status);
 	tcase_add_test(tc, health_and_spec);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = kt_run_suite(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -361,7 +361,6 @@ int main(void)
 {
 	Suite *s = suite_create("it_hostile");
 	TCase *tc = tcase_create("hostile");
-	SRunner *sr;
 	int failed;
 
 	tcase_add_unchecked_fixture(tc, it_setup, it_teardown);
@@ -375,9 +374,6 @@ int main(void)
 	tcase_add_test(tc, products_problem_lists_the_known_ones);
 	tcase_add_test(tc, still_alive);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = kt_run_suite(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

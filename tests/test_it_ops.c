@@ -1728,7 +1728,6 @@ int main(void)
 	TCase *reload = tcase_create("reload");
 	TCase *shutdown = tcase_create("shutdown");
 	TCase *start = tcase_create("startup");
-	SRunner *sr;
 	int failed;
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -1755,10 +1754,7 @@ int main(void)
 	tcase_set_timeout(start, 40);
 	tcase_add_test(start, production_refusals);
 	suite_add_tcase(s, start);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = kt_run_suite(s);
 	curl_global_cleanup();
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -569,7 +569,6 @@ int main(void)
 {
 	Suite *s = suite_create("it_scenarios");
 	TCase *tc = tcase_create("scenarios");
-	SRunner *sr;
 	int failed;
 
 	tcase_add_unchecked_fixture(tc, it_setup, it_teardown);
@@ -585,9 +584,6 @@ int main(void)
 	tcase_add_test(tc, no_consent_pending_privacy_policy);
 	tcase_add_test(tc, products_filter_regulated_transfer);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = kt_run_suite(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

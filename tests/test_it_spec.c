@@ -366,7 +366,6 @@ int main(void)
 {
 	Suite *s = suite_create("it_spec");
 	TCase *tc = tcase_create("spec");
-	SRunner *sr;
 	int failed;
 
 	tcase_add_unchecked_fixture(tc, spec_setup, spec_teardown);
@@ -380,9 +379,6 @@ int main(void)
 	tcase_add_test(tc, upstream_errors);
 	tcase_add_test(tc, answers_match_spec);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = kt_run_suite(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -114,54 +114,19 @@ static void in_review_user(const char *loc)
 	send_json("POST", t, NULL, 200);
 }
 
-static size_t discard(char *p, size_t s, size_t n, void *u)
-{
-	struct kt_resp *r = u;
-
-	r->body = realloc(r->body, r->len + s * n + 1);
-	memcpy(r->body + r->len, p, s * n);
-	r->len += s * n;
-	r->body[r->len] = '\0';
-	return s * n;
-}
-
 /* n concurrent GETs of target; returns how many answered 200 with the same body. */
 static int concurrent_gets(unsigned port, const char *target, int n)
 {
-	CURLM *m = curl_multi_init();
-	CURL *e[64];
 	struct kt_resp r[64];
-	struct curl_slist *h = curl_slist_append(NULL, TOKEN);
-	char url[256];
-	int running = 1, i, same = 0;
-	long status;
+	int i, same = 0;
 
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, target);
-	memset(r, 0, sizeof(r));
+	kt_concurrent_get(port, target, TOKEN, n, r);
 	for (i = 0; i < n; i++) {
-		e[i] = curl_easy_init();
-		curl_easy_setopt(e[i], CURLOPT_URL, url);
-		curl_easy_setopt(e[i], CURLOPT_HTTPHEADER, h);
-		curl_easy_setopt(e[i], CURLOPT_PROXY, "");
-		curl_easy_setopt(e[i], CURLOPT_WRITEFUNCTION, discard);
-		curl_easy_setopt(e[i], CURLOPT_WRITEDATA, &r[i]);
-		curl_multi_add_handle(m, e[i]);
-	}
-	while (running) {
-		curl_multi_perform(m, &running);
-		curl_multi_poll(m, NULL, 0, 100, NULL);
-	}
-	for (i = 0; i < n; i++) {
-		curl_easy_getinfo(e[i], CURLINFO_RESPONSE_CODE, &status);
-		same += status == 200 && r[i].body && strcmp(r[i].body, r[0].body) == 0;
-		refused_503 += status == 503;
-		curl_multi_remove_handle(m, e[i]);
-		curl_easy_cleanup(e[i]);
+		same += r[i].status == 200 && strcmp(r[i].body, r[0].body) == 0;
+		refused_503 += r[i].status == 503;
 	}
 	for (i = 0; i < n; i++)
-		free(r[i].body);
-	curl_slist_free_all(h);
-	curl_multi_cleanup(m);
+		kt_resp_free(&r[i]);
 	return same;
 }
 
@@ -401,7 +366,6 @@ int main(void)
 {
 	Suite *s = suite_create("it_status");
 	TCase *tc = tcase_create("status");
-	SRunner *sr;
 	int failed;
 
 	tcase_add_unchecked_fixture(tc, setup, teardown);
@@ -415,9 +379,6 @@ int main(void)
 	tcase_add_test(tc, read_budget);
 	tcase_add_test(tc, shutdown_with_many_waiters);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = kt_run_suite(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -116,7 +116,6 @@ int main(void)
 {
 	Suite *s = suite_create("it_tls");
 	TCase *tc = tcase_create("tls");
-	SRunner *sr;
 	int failed;
 
 	tcase_add_unchecked_fixture(tc, setup, teardown);
@@ -125,9 +124,6 @@ int main(void)
 	tcase_add_test(tc, plain_http_refused_cleanly);
 	tcase_add_test(tc, probe_over_tls);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = kt_run_suite(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

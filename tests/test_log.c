@@ -10,6 +10,7 @@
 
 #include <json-c/json.h>
 
+#include "harness.h"
 #include "kycgate/log.h"
 #include "kycgate/sha256.h"
 
@@ -189,7 +190,6 @@ int main(void)
 {
 	Suite *s = suite_create("log");
 	TCase *tc = tcase_create("log");
-	SRunner *sr;
 	int failed;
 
 	tcase_add_test(tc, json_line_escapes_everything);
@@ -199,9 +199,6 @@ int main(void)
 	tcase_add_test(tc, access_line);
 	tcase_add_test(tc, locator_hash_is_keyed_hmac);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = kt_run_suite(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

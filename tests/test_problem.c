@@ -6,6 +6,7 @@
 
 #include <json-c/json.h>
 
+#include "harness.h"
 #include "kycgate/common.h"
 #include "kycgate/problem.h"
 
@@ -146,7 +147,6 @@ int main(void)
 {
 	Suite *s = suite_create("problem");
 	TCase *tc = tcase_create("problem");
-	SRunner *sr;
 	int failed;
 
 	tcase_add_test(tc, every_kind_has_its_status_and_code);
@@ -154,9 +154,6 @@ int main(void)
 	tcase_add_test(tc, upstream_body_json_or_cut_string);
 	tcase_add_test(tc, out_of_range_kind_is_internal);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = kt_run_suite(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

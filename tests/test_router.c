@@ -7,6 +7,7 @@
 
 #include <yaml.h>
 
+#include "harness.h"
 #include "kycgate/config.h"
 #include "kycgate/router.h"
 
@@ -208,7 +209,6 @@ int main(void)
 {
 	Suite *s = suite_create("router");
 	TCase *tc = tcase_create("router");
-	SRunner *sr;
 	int failed;
 
 	tcase_add_test(tc, matches_each_route);
@@ -218,9 +218,6 @@ int main(void)
 	tcase_add_test(tc, bounds);
 	tcase_add_test(tc, table_matches_spec);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = kt_run_suite(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -13,6 +13,7 @@
 
 #include <curl/curl.h>
 
+#include "harness.h"
 #include "kycgate/answer.h"
 #include "kycgate/config.h"
 #include "kycgate/simulator.h"
@@ -441,7 +442,6 @@ int main(void)
 {
 	Suite *s = suite_create("upstream");
 	TCase *tc = tcase_create("upstream");
-	SRunner *sr;
 	int failed;
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -454,10 +454,7 @@ int main(void)
 	tcase_add_test(tc, stop_with_calls_in_flight);
 	tcase_add_test(tc, flights_do_not_mix_across_a_write);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = kt_run_suite(s);
 	curl_global_cleanup();
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
