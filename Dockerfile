@@ -1,21 +1,31 @@
-# kycgate container: a Debian bookworm-slim builder runs the same scripts as CI (scripts/setup.sh,
-# scripts/build.sh); the runtime stage holds only the runtime libraries and the binary.
+# kycgate container: a Debian bookworm-slim builder runs the same scripts as CI (scripts/setup.sh
+# in its build-only mode, scripts/build.sh); the runtime stage holds only the runtime libraries and
+# the stripped binary. Build with the Docker image format, or HEALTHCHECK is dropped:
+#   docker build -t kycgate:0.1.0 .        (podman / buildah: add --format docker)
 FROM debian:bookworm-slim AS build
 WORKDIR /src
 COPY scripts/setup.sh scripts/setup.sh
-RUN scripts/setup.sh
+RUN KYCGATE_SETUP_BUILD_ONLY=1 scripts/setup.sh
 COPY . .
-RUN KG_WERROR=ON scripts/build.sh -DKG_TESTS=OFF
+RUN KG_WERROR=ON scripts/build.sh -DKG_TESTS=OFF && strip --strip-unneeded build/kycgate
 
 FROM debian:bookworm-slim
 COPY scripts/setup.sh /tmp/setup.sh
+# uid and gid 10001, as deploy/kubernetes.yaml's runAsUser, runAsGroup and fsGroup.
 RUN KYCGATE_SETUP_RUNTIME_ONLY=1 /tmp/setup.sh \
  && rm -rf /var/lib/apt/lists/* /tmp/setup.sh \
- && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin kycgate
+ && groupadd --system --gid 10001 kycgate \
+ && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin kycgate
 COPY --from=build /src/build/kycgate /usr/local/bin/kycgate
 COPY conf/kycgate.yaml /etc/kycgate/kycgate.yaml
-USER 10001
+# Both the server and the HEALTHCHECK's probe read this file (set KYCGATE_CONFIG to use another).
+ENV KYCGATE_CONFIG=/etc/kycgate/kycgate.yaml
+USER 10001:10001
 EXPOSE 8080
-HEALTHCHECK --interval=10s --timeout=3s CMD ["kycgate", "--probe", "http://127.0.0.1:8080/healthz"]
+# `kycgate --probe` reads the config the server reads and GETs /healthz on its scheme, address and
+# port; the probe gives up after 5 s, so the timeout is longer.
+HEALTHCHECK --interval=10s --timeout=6s --retries=3 CMD ["kycgate", "--probe"]
 ENTRYPOINT ["kycgate"]
-CMD ["--config", "/etc/kycgate/kycgate.yaml"]
+# No arguments: the base image's CMD must not become kycgate's (the config is KYCGATE_CONFIG).
+CMD []

@@ -17,55 +17,22 @@
 #include "kycgate/control.h"
 #include "kycgate/log.h"
 #include "kycgate/metrics.h"
+#include "kycgate/probe.h"
 #include "kycgate/runtime.h"
 #include "kycgate/server.h"
 #include "kycgate/simulator.h"
 
 #define DEFAULT_CONFIG "/etc/kycgate/kycgate.yaml"
-#define PROBE_TIMEOUT_MS 5000L
 
 static const char usage[] =
     "usage: kycgate [--config FILE]         run the gateway (default $KYCGATE_CONFIG or\n"
     "                                       " DEFAULT_CONFIG ")\n"
     "       kycgate --check-config FILE     validate a config file; exit 0 when valid\n"
     "       kycgate --probe URL             GET URL; exit 0 on a 2xx answer\n"
+    "       kycgate --probe [--config FILE] GET /healthz where that config listens\n"
     "       kycgate simulator --listen HOST:PORT [--api-key KEY] [--review-delay-ms N]\n"
     "                                       run the Crossmint simulator alone\n"
     "       kycgate --version | --help\n";
-
-static size_t discard(char *p, size_t size, size_t n, void *u)
-{
-	return size * n;
-}
-
-/* --probe: the container HEALTHCHECK (no curl binary in the image). */
-static int probe(const char *url)
-{
-	CURL *c = curl_easy_init();
-	long status = 0;
-	CURLcode rc;
-
-	if (c == NULL)
-		return 1;
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, PROBE_TIMEOUT_MS);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_PROXY, "");
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-	/* A liveness probe of this host's own listener: with server.tls its certificate names the
-	 * service, not 127.0.0.1, so loopback is probed without verification. */
-	if (strncmp(url, "https://127.", 12) == 0 || strncmp(url, "https://localhost", 17) == 0 ||
-	    strncmp(url, "https://[::1]", 13) == 0) {
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
-	rc = curl_easy_perform(c);
-	if (rc == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(c);
-	return rc == CURLE_OK && status >= 200 && status < 300 ? 0 : 1;
-}
 
 static int check_config(const char *path)
 {
@@ -81,6 +48,27 @@ static int check_config(const char *path)
 	kg_config_free(cfg);
 	printf("%s: valid\n", path);
 	return 0;
+}
+
+/* --probe URL | --probe [--config FILE]: the container HEALTHCHECK (design §1). Without a URL
+ * it reads the config the server would read: FILE, else $KYCGATE_CONFIG, else the default. */
+static int probe_cmd(int argc, char **argv, const char *config)
+{
+	const char *url = NULL;
+	int rc;
+
+	if (argc == 3 && argv[2][0] != '-')
+		url = argv[2];
+	else if (argc == 4 && strcmp(argv[2], "--config") == 0)
+		config = argv[3];
+	else if (argc != 2) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	rc = kg_probe_main(url, config ? config : DEFAULT_CONFIG);
+	curl_global_cleanup();
+	return rc;
 }
 
 /* Raises the soft open-files limit to the hard one; refuses when the connections and upstream
@@ -247,12 +235,8 @@ int main(int argc, char **argv)
 	}
 	if (argc == 3 && strcmp(argv[1], "--check-config") == 0)
 		return check_config(argv[2]);
-	if (argc == 3 && strcmp(argv[1], "--probe") == 0) {
-		curl_global_init(CURL_GLOBAL_DEFAULT);
-		rc = probe(argv[2]);
-		curl_global_cleanup();
-		return rc;
-	}
+	if (argc >= 2 && strcmp(argv[1], "--probe") == 0)
+		return probe_cmd(argc, argv, config);
 	if (argc == 3 && strcmp(argv[1], "--config") == 0)
 		config = argv[2];
 	else if (argc != 1) {

@@ -1025,7 +1025,8 @@ END_TEST
 /* ---- example files ---- */
 
 /* The config inside deploy/kubernetes.yaml loads (with its secret paths pointed at temp files),
- * and the pod's termination grace covers drain_delay_s + shutdown_grace_s + 5 (design §5). */
+ * every client token comes from the mounted Secret kycgate-clients, and the pod's termination
+ * grace covers drain_delay_s + shutdown_grace_s + 5 (design §5). */
 START_TEST(kubernetes_example)
 {
 	FILE *f = fopen(KG_SOURCE_DIR "/deploy/kubernetes.yaml", "rb");
@@ -1061,8 +1062,12 @@ START_TEST(kubernetes_example)
 	sec = fopen("/tmp/kycgate-k8s-lkey", "w");
 	fputs("0123456789abcdef0123456789abcdef0123456789abcdef", sec);
 	fclose(sec);
+	sec = fopen("/tmp/kycgate-k8s-tok", "w");
+	fputs("k8s-client-token-0123456789abcdef0123456789abcdef", sec);
+	fclose(sec);
 	chmod("/tmp/kycgate-k8s-key", 0600);
 	chmod("/tmp/kycgate-k8s-lkey", 0600);
+	chmod("/tmp/kycgate-k8s-tok", 0600);
 	{
 		char *p;
 
@@ -1070,10 +1075,19 @@ START_TEST(kubernetes_example)
 			memcpy(p, "/tmp/kycgate-k8s-key          ", 30);
 		while ((p = strstr(yaml, "/run/secrets/log/locator_hash_key")) != NULL)
 			memcpy(p, "/tmp/kycgate-k8s-lkey            ", 33);
+		while ((p = strstr(yaml, "/run/secrets/clients/onboarding")) != NULL)
+			memcpy(p, "/tmp/kycgate-k8s-tok           ", 31);
 	}
 	ck_assert_msg(kg_config_load_string("k8s", yaml, strlen(yaml), &cfg, &err) == KG_OK, "%s",
 	              err ? err : "");
 	ck_assert_int_eq(cfg->crossmint.environment, KG_ENV_PRODUCTION);
+	ck_assert_uint_eq(cfg->n_warnings, 0);
+	/* Every client's token comes from the mounted Secret: none is baked into the manifest. */
+	ck_assert_uint_ge(cfg->auth.n_clients, 1);
+	for (n = 0; n < cfg->auth.n_clients; n++)
+		ck_assert_str_eq(cfg->auth.clients[n].token_file, "/tmp/kycgate-k8s-tok");
+	ck_assert_ptr_nonnull(strstr(end + 1, "mountPath: /run/secrets/clients,"));
+	ck_assert_ptr_nonnull(strstr(end + 1, "secretName: kycgate-clients,"));
 	grace = strstr(end + 1, "terminationGracePeriodSeconds:");
 	ck_assert_ptr_nonnull(grace);
 	ck_assert_int_ge(strtol(grace + strlen("terminationGracePeriodSeconds:"), NULL, 10),
@@ -1081,6 +1095,7 @@ START_TEST(kubernetes_example)
 	kg_config_free(cfg);
 	unlink("/tmp/kycgate-k8s-key");
 	unlink("/tmp/kycgate-k8s-lkey");
+	unlink("/tmp/kycgate-k8s-tok");
 }
 END_TEST
 

@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -218,6 +221,105 @@ START_TEST(separate_metrics_listener)
 }
 END_TEST
 
+/* Writes a config whose main listener is listen to a new temp file named in path (64 bytes). */
+static void write_listen_config(char *path, const char *listen)
+{
+	int fd;
+	FILE *f;
+
+	snprintf(path, 64, "/tmp/kycgate-probe-XXXXXX");
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	f = fdopen(fd, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f,
+	        "server:\n  listen: \"%s\"\ncrossmint:\n  environment: simulator\n"
+	        "auth:\n  mode: none\n",
+	        listen);
+	fclose(f);
+}
+
+/* A socket bound to 127.0.0.1 but not listening: connections to *port are refused, and no other
+ * process can listen there until it is closed. */
+static int closed_port(unsigned *port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+/* Runs kycgate --probe with args after it (NULL-terminated); returns the exit code, the output
+ * in *out (caller frees). */
+static int run_probe(const char *a1, const char *a2, char **out)
+{
+	const char *const argv[] = {"", "--probe", a1, a2, NULL};
+
+	return kt_run(argv, out);
+}
+
+/* --probe with no URL reads the config the server would read (--config FILE, else
+ * $KYCGATE_CONFIG) and probes its listener: a wildcard address on loopback; it fails, saying
+ * why, when the server is down, the config does not load or names no fixed port. */
+START_TEST(probe_follows_config)
+{
+	static const char yaml[] = "server:\n  listen: \"127.0.0.1:0\"\n  drain_delay_s: 0\n"
+	                           "crossmint:\n  environment: simulator\n"
+	                           "auth:\n  mode: none\n";
+	struct kt_proc gw;
+	char at[64], wild[64], eph[64], dead[64], listen[64];
+	unsigned port;
+	int down;
+	char *out;
+
+	kt_start_gateway(&gw, yaml, 0, NULL);
+	snprintf(listen, sizeof(listen), "127.0.0.1:%u", gw.port);
+	write_listen_config(at, listen);
+	snprintf(listen, sizeof(listen), "0.0.0.0:%u", gw.port);
+	write_listen_config(wild, listen);
+	write_listen_config(eph, "127.0.0.1:0");
+
+	ck_assert_int_eq(run_probe("--config", at, &out), 0);
+	free(out);
+	ck_assert_int_eq(run_probe("--config", wild, &out), 0);
+	free(out);
+	setenv("KYCGATE_CONFIG", at, 1);
+	ck_assert_int_eq(run_probe(NULL, NULL, &out), 0);
+	free(out);
+	setenv("KYCGATE_CONFIG", "/nonexistent/kycgate.yaml", 1);
+	ck_assert_int_eq(run_probe(NULL, NULL, &out), 1);
+	ck_assert_msg(strstr(out, "cannot load /nonexistent/kycgate.yaml") != NULL, "%s", out);
+	free(out);
+	unsetenv("KYCGATE_CONFIG");
+	ck_assert_int_eq(run_probe("--config", eph, &out), 1);
+	ck_assert_msg(strstr(out, "port 0") != NULL, "%s", out);
+	free(out);
+	ck_assert_int_eq(run_probe("--config", NULL, &out), 2);
+	free(out);
+
+	ck_assert_int_eq(kt_stop(&gw), 0);
+
+	/* Nothing listens on a port this test holds bound (so no other process can take it). */
+	down = closed_port(&port);
+	snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
+	write_listen_config(dead, listen);
+	ck_assert_int_eq(run_probe("--config", dead, &out), 1);
+	snprintf(listen, sizeof(listen), "http://127.0.0.1:%u/healthz: ", port);
+	ck_assert_msg(strstr(out, listen) != NULL, "%s", out);
+	free(out);
+	close(down);
+	unlink(dead);
+	unlink(at);
+	unlink(wild);
+	unlink(eph);
+}
+END_TEST
+
 /* auth.mode none is refused outside the simulator; production needs a key. */
 START_TEST(refuses_to_start)
 {
@@ -248,6 +350,7 @@ int main(void)
 	tcase_add_test(tc, version_help_usage);
 	tcase_add_test(tc, check_config);
 	tcase_add_test(tc, embedded_simulator_flow_and_probe);
+	tcase_add_test(tc, probe_follows_config);
 	tcase_add_test(tc, refuses_to_start);
 	tcase_add_test(tc, stalled_log_reader_drops_lines);
 	tcase_add_test(tc, separate_metrics_listener);

@@ -1,5 +1,6 @@
 /* Integration: optional TLS on the listener (server.tls) with a self-signed pair made by the
- * test itself; plain HTTP sent to the TLS port is refused cleanly; --probe works over TLS. */
+ * test itself; plain HTTP sent to the TLS port is refused cleanly; --probe works over TLS, with a
+ * URL or from the config. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,6 +113,42 @@ START_TEST(probe_over_tls)
 }
 END_TEST
 
+/* --probe with no URL reads server.tls from the config and probes https; the same listener
+ * probed as plain http (a config without server.tls) fails. */
+START_TEST(probe_config_over_tls)
+{
+	char tls_conf[128], plain_conf[128], yaml[512];
+	const char *tls_argv[] = {"", "--probe", "--config", tls_conf, NULL};
+	const char *plain_argv[] = {"", "--probe", "--config", plain_conf, NULL};
+	char *out;
+	FILE *f;
+
+	snprintf(tls_conf, sizeof(tls_conf), "%s/probe-tls.yaml", dir);
+	snprintf(plain_conf, sizeof(plain_conf), "%s/probe-plain.yaml", dir);
+	snprintf(yaml, sizeof(yaml),
+	         "server:\n  listen: \"127.0.0.1:%u\"\n"
+	         "  tls: {cert_file: \"%s/cert.pem\", key_file: \"%s/key.pem\"}\n"
+	         "crossmint:\n  environment: simulator\nauth:\n  mode: none\n",
+	         gw.port, dir, dir);
+	f = fopen(tls_conf, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(yaml, f);
+	fclose(f);
+	snprintf(yaml, sizeof(yaml),
+	         "server:\n  listen: \"127.0.0.1:%u\"\n"
+	         "crossmint:\n  environment: simulator\nauth:\n  mode: none\n",
+	         gw.port);
+	f = fopen(plain_conf, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(yaml, f);
+	fclose(f);
+	ck_assert_int_eq(kt_run(tls_argv, &out), 0);
+	free(out);
+	ck_assert_int_eq(kt_run(plain_argv, &out), 1);
+	free(out);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("it_tls");
@@ -123,6 +160,7 @@ int main(void)
 	tcase_add_test(tc, https_serves);
 	tcase_add_test(tc, plain_http_refused_cleanly);
 	tcase_add_test(tc, probe_over_tls);
+	tcase_add_test(tc, probe_config_over_tls);
 	suite_add_tcase(s, tc);
 	failed = kt_run_suite(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
