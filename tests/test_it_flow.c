@@ -422,6 +422,9 @@ START_TEST(health_and_spec)
 	ck_assert(kt_header(&r, "Content-Type", h, sizeof(h)));
 	ck_assert_str_eq(h, "application/yaml");
 	ck_assert_ptr_nonnull(strstr(r.body, "openapi: 3.1"));
+	/* A relative server: the document is right whatever address the gateway listens on. */
+	ck_assert_ptr_nonnull(strstr(r.body, "\nservers:\n  - url: /\n"));
+	ck_assert_ptr_null(strstr(r.body, "127.0.0.1:8080"));
 	kt_resp_free(&r);
 }
 END_TEST
