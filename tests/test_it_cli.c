@@ -23,6 +23,7 @@ START_TEST(version_help_usage)
 {
 	const char *const version[] = {"", "--version", NULL};
 	const char *const help[] = {"", "--help", NULL};
+	const char *const short_help[] = {"", "-h", NULL};
 	const char *const bad[] = {"", "--frobnicate", NULL};
 	char *out;
 
@@ -32,8 +33,64 @@ START_TEST(version_help_usage)
 	ck_assert_int_eq(kt_run(help, &out), 0);
 	ck_assert_ptr_nonnull(strstr(out, "--check-config"));
 	free(out);
+	ck_assert_int_eq(kt_run(short_help, &out), 0);
+	ck_assert_ptr_nonnull(strstr(out, "--check-config"));
+	free(out);
 	ck_assert_int_eq(kt_run(bad, &out), 2);
 	ck_assert_ptr_nonnull(strstr(out, "usage:"));
+	free(out);
+}
+END_TEST
+
+/* Usage errors say what is wrong and exit 2; a value given as --name=value is not echoed. */
+START_TEST(usage_errors_name_the_argument)
+{
+	static const struct {
+		const char *argv[5];
+		const char *says;
+	} t[] = {
+	    {{"", "--port", "9000", NULL}, "kycgate: unknown option --port\n"},
+	    {{"", "--port=9000", NULL}, "kycgate: unknown option --port\n"},
+	    {{"", "serve", NULL}, "kycgate: unknown command serve\n"},
+	    {{"", "--config", NULL}, "kycgate: a value is missing after --config\n"},
+	    {{"", "--config", "a.yaml", "--port", NULL}, "kycgate: unexpected argument --port\n"},
+	    {{"", "--version", "--help", NULL}, "kycgate: unexpected argument --help\n"},
+	};
+	size_t i;
+	char *out;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		ck_assert_msg(kt_run(t[i].argv, &out) == 2, "case %zu: %s", i, out);
+		ck_assert_msg(strstr(out, t[i].says) != NULL, "case %zu: %s", i, out);
+		ck_assert_ptr_nonnull(strstr(out, "usage:"));
+		ck_assert_ptr_null(strstr(out, "9000"));
+		free(out);
+	}
+}
+END_TEST
+
+/* The top-level help lists the standalone simulator's options, and the simulator's review delay
+ * defaults to what conf/dev.yaml sets, so both simulators behave alike. */
+START_TEST(help_lists_simulator_options)
+{
+	const char *const help[] = {"", "--help", NULL};
+	const char *const sim_help[] = {"", "simulator", "--help", NULL};
+	char *out, *dev, *at, want[64];
+
+	dev = kt_slurp(KG_SOURCE_DIR "/conf/dev.yaml", NULL);
+	ck_assert_ptr_nonnull(dev);
+	at = strstr(dev, "\n  review_delay_ms: ");
+	ck_assert_ptr_nonnull(at);
+	snprintf(want, sizeof(want), "(default %lu,", strtoul(at + 19, NULL, 10));
+	free(dev);
+	ck_assert_int_eq(kt_run(help, &out), 0);
+	ck_assert_ptr_nonnull(strstr(out, "kycgate simulator --listen HOST:PORT"));
+	ck_assert_ptr_nonnull(strstr(out, "--api-key KEY"));
+	ck_assert_ptr_nonnull(strstr(out, "--edd-countries LIST"));
+	ck_assert_msg(strstr(out, want) != NULL, "wanted %s in\n%s", want, out);
+	free(out);
+	ck_assert_int_eq(kt_run(sim_help, &out), 0);
+	ck_assert_msg(strstr(out, want) != NULL, "wanted %s in\n%s", want, out);
 	free(out);
 }
 END_TEST
@@ -246,6 +303,8 @@ int main(void)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, version_help_usage);
+	tcase_add_test(tc, usage_errors_name_the_argument);
+	tcase_add_test(tc, help_lists_simulator_options);
 	tcase_add_test(tc, check_config);
 	tcase_add_test(tc, embedded_simulator_flow_and_probe);
 	tcase_add_test(tc, refuses_to_start);
