@@ -275,6 +275,56 @@ START_TEST(separate_metrics_listener)
 }
 END_TEST
 
+/* A listener that cannot bind says which address and why, and the process exits non-zero. */
+START_TEST(address_in_use_is_named)
+{
+	static const char yaml[] = "server:\n  listen: \"127.0.0.1:%u\"\n"
+	                           "crossmint:\n  environment: simulator\n"
+	                           "auth:\n  mode: none\n";
+	const char *conf = "/tmp/kycgate-clash.yaml";
+	const char *const run[] = {"", "--config", conf, NULL};
+	struct kt_proc gw;
+	char want[64], *out;
+	FILE *f;
+
+	kt_start_gateway(&gw, embedded_yaml, 0, NULL);
+	f = fopen(conf, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, yaml, gw.port);
+	fclose(f);
+	ck_assert_int_eq(kt_run(run, &out), 1);
+	snprintf(want, sizeof(want), "127.0.0.1:%u is already in use", gw.port);
+	ck_assert_msg(strstr(out, want) != NULL, "wanted %s in\n%s", want, out);
+	free(out);
+	unlink(conf);
+	ck_assert_int_eq(kt_stop(&gw), 0);
+}
+END_TEST
+
+/* conf/dev.yaml takes its listen address from KYCGATE_LISTEN (scripts/run.sh on another port). */
+START_TEST(dev_config_listens_where_told)
+{
+	static const char *const env[] = {"KYCGATE_LISTEN=127.0.0.1:0", NULL};
+	char *dev = kt_slurp(KG_SOURCE_DIR "/conf/dev.yaml", NULL), *fmt;
+	struct kt_proc gw;
+	struct kt_resp r;
+
+	ck_assert_ptr_nonnull(dev);
+	/* The harness finds the port in a JSON log line. */
+	fmt = strstr(dev, "format: text");
+	ck_assert_ptr_nonnull(fmt);
+	memcpy(fmt, "format: json", 12);
+	kt_start_gateway(&gw, dev, 0, env);
+	free(dev);
+	ck_assert_uint_ne(gw.port, 8080);
+	kt_http(gw.port, "GET", "/readyz", NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(kt_str(r.json, "environment"), "simulator");
+	kt_resp_free(&r);
+	ck_assert_int_eq(kt_stop(&gw), 0);
+}
+END_TEST
+
 /* auth.mode none is refused outside the simulator; production needs a key. */
 START_TEST(refuses_to_start)
 {
@@ -308,6 +358,8 @@ int main(void)
 	tcase_add_test(tc, check_config);
 	tcase_add_test(tc, embedded_simulator_flow_and_probe);
 	tcase_add_test(tc, refuses_to_start);
+	tcase_add_test(tc, address_in_use_is_named);
+	tcase_add_test(tc, dev_config_listens_where_told);
 	tcase_add_test(tc, stalled_log_reader_drops_lines);
 	tcase_add_test(tc, separate_metrics_listener);
 	suite_add_tcase(s, tc);
