@@ -648,10 +648,14 @@ static bool upstream_problem(struct kg_req *req)
 		kg_reply_problem(req, KG_PB_UPSTREAM_REJECTED, (int)st,
 		                 "Crossmint rejected the request; its answer is in upstream", NULL);
 	} else {
-		kg_reply_problem(req, KG_PB_UPSTREAM_ERROR, 0,
-		                 st >= 300 && st < 400 ? "Crossmint answered with a redirect"
-		                                       : "Crossmint answered with a server error",
-		                 NULL);
+		char detail[96];
+
+		snprintf(detail, sizeof(detail),
+		         st >= 300 && st < 400
+		             ? "Crossmint answered %ld, a redirect (never followed)"
+		             : "Crossmint answered %ld, a server error",
+		         st);
+		kg_reply_problem(req, KG_PB_UPSTREAM_FAILED, 0, detail, NULL);
 	}
 	return true;
 }
