@@ -206,8 +206,7 @@ static enum MHD_Result go_upstream(struct kg_req *req, bool continuing)
 static enum MHD_Result on_complete(struct kg_req *req)
 {
 	if (req->body_over) {
-		kg_reply_problem(req, KG_PB_PAYLOAD_TOO_LARGE, 0,
-		                 "the body is over this route's limit", NULL);
+		kg_reply_too_large(req);
 		return send_reply(req);
 	}
 	if (req->budget_over) {
