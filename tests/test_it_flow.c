@@ -110,7 +110,8 @@ START_TEST(full_flow_eu_resident)
 	json_object_put(b);
 	kt_resp_free(&r);
 
-	call("PUT", "/v1/users/userId:alice-1", w, eu_user, strlen(eu_user), 201, "PUT",
+	/* The consent created the user: this PUT updates it (200). */
+	call("PUT", "/v1/users/userId:alice-1", w, eu_user, strlen(eu_user), 200, "PUT",
 	     "/2025-06-09/users/userId:alice-1", &r);
 	b = upstream_body();
 	{
