@@ -63,29 +63,38 @@ static const struct {
     {"--help", CMD_HELP, false},   {"-h", CMD_HELP, false},
 };
 
-/* The command argv asks for and its value (NULL when none). Returns 0, or 2 after a usage error
- * (an unknown option, a missing value, an extra argument). */
+/* The command argv asks for and its value (NULL when none); a value follows its option or is
+ * joined to it (--config=FILE). Returns 0, or 2 after a usage error (an unknown option, a missing
+ * value, an extra argument). */
 static int parse_command(int argc, char **argv, enum command *cmd, const char **value)
 {
-	size_t i, n = sizeof(commands) / sizeof(commands[0]);
+	size_t i, n = sizeof(commands) / sizeof(commands[0]), len;
+	const char *eq;
 	int want;
 
 	*cmd = CMD_SERVE;
 	*value = NULL;
 	if (argc < 2)
 		return 0;
-	for (i = 0; i < n && strcmp(argv[1], commands[i].name) != 0; i++)
-		;
+	eq = strchr(argv[1], '=');
+	len = eq ? (size_t)(eq - argv[1]) : strlen(argv[1]);
+	for (i = 0; i < n; i++) {
+		if (strlen(commands[i].name) == len &&
+		    memcmp(argv[1], commands[i].name, len) == 0 &&
+		    (eq == NULL || commands[i].takes_value))
+			break;
+	}
 	if (i == n)
 		return usage_error(argv[1][0] == '-' ? "unknown option" : "unknown command",
 		                   argv[1]);
-	want = commands[i].takes_value ? 3 : 2;
+	want = commands[i].takes_value && eq == NULL ? 3 : 2;
 	if (argc < want)
 		return usage_error("a value is missing after", argv[1]);
 	if (argc > want)
 		return usage_error("unexpected argument", argv[want]);
 	*cmd = commands[i].cmd;
-	*value = commands[i].takes_value ? argv[2] : NULL;
+	if (commands[i].takes_value)
+		*value = eq ? eq + 1 : argv[2];
 	return 0;
 }
 

@@ -55,6 +55,7 @@ START_TEST(usage_errors_name_the_argument)
 	    {{"", "--config", NULL}, "kycgate: a value is missing after --config\n"},
 	    {{"", "--config", "a.yaml", "--port", NULL}, "kycgate: unexpected argument --port\n"},
 	    {{"", "--version", "--help", NULL}, "kycgate: unexpected argument --help\n"},
+	    {{"", "--version=9000", NULL}, "kycgate: unknown option --version\n"},
 	};
 	size_t i;
 	char *out;
@@ -98,6 +99,7 @@ END_TEST
 START_TEST(check_config)
 {
 	const char *const good[] = {"", "--check-config", KG_SOURCE_DIR "/conf/dev.yaml", NULL};
+	const char *const joined[] = {"", "--check-config=" KG_SOURCE_DIR "/conf/dev.yaml", NULL};
 	const char *const bad[] = {"", "--check-config", "/tmp/kycgate-bad-config.yaml", NULL};
 	const char *const missing[] = {"", "--check-config", "/nonexistent/k.yaml", NULL};
 	FILE *f = fopen("/tmp/kycgate-bad-config.yaml", "w");
@@ -108,6 +110,8 @@ START_TEST(check_config)
 	      f);
 	fclose(f);
 	ck_assert_int_eq(kt_run(good, &out), 0);
+	free(out);
+	ck_assert_int_eq(kt_run(joined, &out), 0); /* --check-config=FILE */
 	free(out);
 	ck_assert_int_eq(kt_run(bad, &out), 1);
 	ck_assert_msg(strstr(out, "/tmp/kycgate-bad-config.yaml:3: server.max_body_bytes: ") !=
