@@ -223,8 +223,7 @@ static bool body_checks(struct kg_req *req)
 	if (cl != NULL) {
 		declared = strtoull(cl, &end, 10);
 		if (end == cl || *end != '\0' || declared > req->body_limit) {
-			kg_reply_problem(req, KG_PB_PAYLOAD_TOO_LARGE, 0,
-			                 "the body is over this route's limit", NULL);
+			kg_reply_too_large(req);
 			req->reply.close = true;
 			return false;
 		}
@@ -277,7 +276,9 @@ bool kg_handle_headers(struct kg_req *req)
 	}
 	if (req->match.route == NULL) {
 		if (!req->match.path_found) {
-			kg_reply_problem(req, KG_PB_NOT_FOUND, 0, "no route has this path", NULL);
+			kg_reply_problem(
+			    req, KG_PB_NOT_FOUND, 0,
+			    req->match.hint ? req->match.hint : "no route has this path", NULL);
 			return false;
 		}
 		kg_reply_problem(req, KG_PB_METHOD_NOT_ALLOWED, 0,

@@ -102,3 +102,42 @@ void kg_random_bytes(void *buf, size_t n)
 		n -= (size_t)got;
 	}
 }
+
+static char ascii_lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+static size_t min3(size_t x, size_t y, size_t z)
+{
+	size_t m = x < y ? x : y;
+
+	return m < z ? m : z;
+}
+
+size_t kg_edit_distance(const char *a, size_t alen, const char *b, size_t blen, size_t max)
+{
+	size_t row[KG_EDIT_DISTANCE_MAX_BYTES + 1], i, j, diag, up, best;
+
+	if (alen > KG_EDIT_DISTANCE_MAX_BYTES || blen > KG_EDIT_DISTANCE_MAX_BYTES ||
+	    (alen > blen ? alen - blen : blen - alen) > max)
+		return max + 1;
+	for (j = 0; j <= blen; j++)
+		row[j] = j;
+	/* One row of the matrix at a time; a row whose minimum is past max ends the work. */
+	for (i = 1; i <= alen; i++) {
+		diag = row[0];
+		row[0] = i;
+		best = i;
+		for (j = 1; j <= blen; j++) {
+			up = row[j];
+			row[j] = min3(up + 1, row[j - 1] + 1,
+			              diag + (ascii_lower(a[i - 1]) != ascii_lower(b[j - 1])));
+			diag = up;
+			best = row[j] < best ? row[j] : best;
+		}
+		if (best > max)
+			return max + 1;
+	}
+	return row[blen] > max ? max + 1 : row[blen];
+}

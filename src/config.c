@@ -14,6 +14,7 @@
 
 #include "config_internal.h"
 #include "kycgate/sha256.h"
+#include "kycgate/simulator.h"
 
 #define OFF(m) offsetof(struct kg_config, m)
 #define MIN_LOCKEY_BYTES 32
@@ -43,7 +44,7 @@ static void set_numbers(struct kg_config *cfg)
 	cfg->crossmint.rate_limit.reads_per_minute = 360;
 	cfg->crossmint.circuit_breaker.failure_threshold = 5;
 	cfg->crossmint.circuit_breaker.open_s = 30;
-	cfg->simulator.review_delay_ms = 2000;
+	cfg->simulator.review_delay_ms = KG_SIM_REVIEW_DELAY_MS_DEFAULT;
 	cfg->verification.max_wait_s = 30;
 	cfg->verification.max_waiting_per_client = 100;
 	cfg->verification.cache_ttl_ms = 1000;

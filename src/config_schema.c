@@ -583,6 +583,24 @@ static const struct field *find_field(const struct field *tab, const struct ynod
 	return NULL;
 }
 
+/* The key of the row in tab closest to the unknown key k (a typo, a missing unit suffix:
+ * cache_ttl for cache_ttl_ms), or NULL when none is close: at most a third of k's length in
+ * edits, between 1 and 3. */
+static const char *nearest_field(const struct field *tab, const struct ynode *k)
+{
+	size_t max = k->len / 3 < 1 ? 1 : (k->len / 3 > 3 ? 3 : k->len / 3), d, best_d = 0;
+	const char *best = NULL;
+
+	for (; tab->key != NULL; tab++) {
+		d = kg_edit_distance(k->text, k->len, tab->key, strlen(tab->key), max);
+		if (d <= max && (best == NULL || d < best_d)) {
+			best = tab->key;
+			best_d = d;
+		}
+	}
+	return best;
+}
+
 /* Checks key node k and writes its printable name into name; false when k is unusable. */
 static bool key_name(struct cfg_ctx *c, const struct ynode *k, const char *path, char *name,
                      size_t cap)
@@ -617,7 +635,13 @@ void cfg_walk_map(struct walk *w, const struct ynode *m, const char *path, const
 		cfg_join(child, sizeof(child), path, name);
 		f = find_field(tab, k);
 		if (f == NULL) {
-			cfg_err(w->c, k->line, child, "unknown key");
+			const char *near = nearest_field(tab, k);
+
+			if (near != NULL)
+				cfg_err(w->c, k->line, child, "unknown key (did you mean %s?)",
+				        near);
+			else
+				cfg_err(w->c, k->line, child, "unknown key");
 			continue;
 		}
 		cfg_usable(w->c, k, child);

@@ -141,6 +141,9 @@ void kg_reply_refused(struct kg_req *req);
  * answer). Called once when the request ends. */
 void kg_req_release(struct kg_req *req);
 
+/* handlers.c: sets req->reply to a 413 that names the route's body limit, req->body_limit. */
+void kg_reply_too_large(struct kg_req *req);
+
 /* handlers.c: sets req->reply to a problem answer. detail names the rule, never a value. */
 void kg_reply_problem(struct kg_req *req, enum kg_problem kind, int status, const char *detail,
                       struct json_object *errors);

@@ -61,6 +61,15 @@ void kg_reply_problem(struct kg_req *req, enum kg_problem kind, int status, cons
 		req->reply.retry_after_s = 1; /* callers may set a longer one after this */
 }
 
+void kg_reply_too_large(struct kg_req *req)
+{
+	char detail[96];
+
+	snprintf(detail, sizeof(detail), "the body is over this route's limit of %zu bytes",
+	         req->body_limit);
+	kg_reply_problem(req, KG_PB_PAYLOAD_TOO_LARGE, 0, detail, NULL);
+}
+
 static void reply_json(struct kg_req *req, int status, char *body, size_t len)
 {
 	reply_clear(req);
@@ -171,6 +180,7 @@ struct query {
 	const char *const *known; /* names this route takes */
 	const char *values[4];    /* raw values, by index in known */
 	const char *bad;          /* the rule a parameter broke */
+	const char *unknown;      /* the first unknown name (raw, MHD's), or NULL */
 };
 
 static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -188,7 +198,43 @@ static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const c
 		}
 	}
 	q->bad = "unknown query parameter";
+	if (q->unknown == NULL)
+		q->unknown = key;
 	return MHD_YES;
+}
+
+/* A parameter name short and plain enough to echo: 1 to 32 of A-Z a-z 0-9 _ . - (a name is not
+ * personal data, but a caller could put anything in one). */
+static bool echo_name(const char *name)
+{
+	size_t i;
+
+	for (i = 0; name[i] != '\0'; i++) {
+		char c = name[i];
+
+		if (i == 32 || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		                 (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
+			return false;
+	}
+	return i > 0;
+}
+
+/* 400 for an unknown query parameter: its name when it is plain, and what the route takes. */
+static void reply_unknown_query(struct kg_req *req, const struct query *q)
+{
+	char detail[256], takes[96] = "";
+	size_t i, used = 0;
+
+	for (i = 0; q->known[i] != NULL && used < sizeof(takes); i++)
+		used += (size_t)snprintf(takes + used, sizeof(takes) - used, "%s%s", i ? ", " : "",
+		                         q->known[i]);
+	if (echo_name(q->unknown))
+		snprintf(detail, sizeof(detail), "unknown query parameter %s (this route takes %s)",
+		         q->unknown, i ? takes : "none");
+	else
+		snprintf(detail, sizeof(detail), "an unknown query parameter (this route takes %s)",
+		         i ? takes : "none");
+	kg_reply_problem(req, KG_PB_INVALID_REQUEST, 0, detail, NULL);
 }
 
 /* Decodes one query value into out, or sets the problem. */
@@ -241,6 +287,10 @@ static bool parse_query(struct kg_req *req, char *expires_at, size_t cap)
 	else if (op == KG_OP_DOCUMENT_PUT)
 		q.known = document_query;
 	MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, collect_query, &q);
+	if (q.unknown != NULL) {
+		reply_unknown_query(req, &q);
+		return false;
+	}
 	if (q.bad != NULL) {
 		kg_reply_problem(req, KG_PB_INVALID_REQUEST, 0, q.bad, NULL);
 		return false;
@@ -273,18 +323,24 @@ static bool parse_query(struct kg_req *req, char *expires_at, size_t cap)
 	return true;
 }
 
-/* Parses the caller's JSON body strictly (400 with the rule and, for a duplicate key, where). */
+/* Parses the caller's JSON body strictly: 400 with the rule and where (line and column, or for a
+ * duplicate key the object's pointer). */
 static struct json_object *parse_body(struct kg_req *req)
 {
 	struct json_object *obj = NULL, *errors = NULL;
 	const char *detail = "the body is not valid JSON";
-	char *pointer = NULL;
+	char *pointer = NULL, at[256];
+	struct kg_json_pos pos = {0, 0};
 
-	if (req->body_len > 0 && kg_json_parse(req->body, req->body_len, KG_MAX_JSON_DEPTH, &obj,
-	                                       &detail, &pointer) == KG_OK)
+	if (req->body_len > 0 && kg_json_parse_pos(req->body, req->body_len, KG_MAX_JSON_DEPTH,
+	                                           &obj, &detail, &pointer, &pos) == KG_OK)
 		return obj;
 	if (req->body_len == 0)
 		detail = "the body is empty";
+	if (pos.line > 0) {
+		snprintf(at, sizeof(at), "%s (line %zu, column %zu)", detail, pos.line, pos.column);
+		detail = at;
+	}
 	if (pointer != NULL) {
 		errors = json_object_new_array();
 		struct json_object *e = json_object_new_object();
@@ -354,10 +410,17 @@ static bool document_body(struct kg_req *req, const char *expires_at)
 	};
 	struct json_object *out = NULL, *errors = NULL;
 	const char *detail = NULL;
+	char limit[96];
 	enum kg_err e =
 	    kg_shape_document(&in, loc, kg_doc_type_parse(tname, tlen), &out, &detail, &errors);
 	bool ok;
 
+	if (e == KG_ERR_TOO_LARGE) {
+		snprintf(limit, sizeof(limit),
+		         "the document is over the limit of %zu bytes (decoded)",
+		         in.max_document_bytes);
+		detail = limit;
+	}
 	if (e != KG_OK) {
 		kg_reply_problem(req,
 		                 e == KG_ERR_MEDIA_TYPE  ? KG_PB_UNSUPPORTED_MEDIA_TYPE
@@ -648,10 +711,14 @@ static bool upstream_problem(struct kg_req *req)
 		kg_reply_problem(req, KG_PB_UPSTREAM_REJECTED, (int)st,
 		                 "Crossmint rejected the request; its answer is in upstream", NULL);
 	} else {
-		kg_reply_problem(req, KG_PB_UPSTREAM_ERROR, 0,
-		                 st >= 300 && st < 400 ? "Crossmint answered with a redirect"
-		                                       : "Crossmint answered with a server error",
-		                 NULL);
+		char detail[96];
+
+		snprintf(detail, sizeof(detail),
+		         st >= 300 && st < 400
+		             ? "Crossmint answered %ld, a redirect (never followed)"
+		             : "Crossmint answered %ld, a server error",
+		         st);
+		kg_reply_problem(req, KG_PB_UPSTREAM_FAILED, 0, detail, NULL);
 	}
 	return true;
 }

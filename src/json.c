@@ -47,7 +47,8 @@ struct scan {
 	const unsigned char *p;
 	const unsigned char *end;
 	int max_depth;
-	const char *detail; /* first failure */
+	const char *detail;           /* first failure */
+	const unsigned char *fail_at; /* where the first failure was found */
 	bool nomem;
 	char *keys; /* decoded keys of the open objects, innermost last */
 	size_t keys_len;
@@ -62,8 +63,10 @@ static bool scan_value(struct scan *s, int depth, const struct frame *where);
 
 static bool fail(struct scan *s, const char *detail)
 {
-	if (s->detail == NULL)
+	if (s->detail == NULL) {
 		s->detail = detail;
+		s->fail_at = s->p;
+	}
 	return false;
 }
 
@@ -565,8 +568,31 @@ static enum kg_err build_tree(const char *buf, size_t len, int max_depth, struct
 	return err;
 }
 
+/* The 1-based line and column (in UTF-8 characters) of byte at within buf. */
+static void position(const unsigned char *buf, const unsigned char *at, struct kg_json_pos *pos)
+{
+	const unsigned char *p;
+
+	pos->line = 1;
+	pos->column = 1;
+	for (p = buf; p < at; p++) {
+		if (*p == '\n') {
+			pos->line++;
+			pos->column = 1;
+		} else if ((*p & 0xc0) != 0x80) {
+			pos->column++;
+		}
+	}
+}
+
 enum kg_err kg_json_parse(const char *buf, size_t len, int max_depth, struct json_object **out,
                           const char **detail, char **pointer_out)
+{
+	return kg_json_parse_pos(buf, len, max_depth, out, detail, pointer_out, NULL);
+}
+
+enum kg_err kg_json_parse_pos(const char *buf, size_t len, int max_depth, struct json_object **out,
+                              const char **detail, char **pointer_out, struct kg_json_pos *pos)
 {
 	struct scan s = {.p = (const unsigned char *)buf,
 	                 .end = (const unsigned char *)buf + len,
@@ -577,6 +603,8 @@ enum kg_err kg_json_parse(const char *buf, size_t len, int max_depth, struct jso
 	*detail = NULL;
 	if (pointer_out != NULL)
 		*pointer_out = NULL;
+	if (pos != NULL)
+		*pos = (struct kg_json_pos){0, 0};
 	if (len == 0 || buf == NULL) {
 		*detail = D_EMPTY;
 		goto out;
@@ -588,6 +616,9 @@ enum kg_err kg_json_parse(const char *buf, size_t len, int max_depth, struct jso
 	if (!scan_text(&s)) {
 		err = s.nomem ? KG_ERR_NOMEM : KG_ERR_INVALID;
 		*detail = s.detail != NULL ? s.detail : D_SYNTAX;
+		if (pos != NULL && err == KG_ERR_INVALID && s.detail != D_DUPLICATE &&
+		    s.fail_at != NULL)
+			position((const unsigned char *)buf, s.fail_at, pos);
 		goto out;
 	}
 	err = build_tree(buf, len, max_depth, out);

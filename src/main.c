@@ -30,9 +30,74 @@ static const char usage[] =
     "       kycgate --check-config FILE     validate a config file; exit 0 when valid\n"
     "       kycgate --probe URL             GET URL; exit 0 on a 2xx answer\n"
     "       kycgate --probe [--config FILE] GET /healthz where that config listens\n"
-    "       kycgate simulator --listen HOST:PORT [--api-key KEY] [--review-delay-ms N]\n"
-    "                                       run the Crossmint simulator alone\n"
-    "       kycgate --version | --help\n";
+    "       kycgate --version               print the version\n"
+    "       kycgate --help | -h             print this help\n"
+    "       kycgate simulator --listen HOST:PORT [options]\n"
+    "                                       run the Crossmint simulator alone; options:\n";
+
+static void help(FILE *out)
+{
+	fputs(usage, out);
+	fputs(kg_sim_options_help, out);
+}
+
+/* A usage error: what is wrong and the argument it is about (cut at '=', so a value given as
+ * --name=value is never echoed), then the help; exit code 2. */
+static int usage_error(const char *what, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+
+	fprintf(stderr, "kycgate: %s %.*s\n", what, eq ? (int)(eq - arg) : (int)strlen(arg), arg);
+	help(stderr);
+	return 2;
+}
+
+enum command { CMD_SERVE, CMD_CHECK_CONFIG, CMD_VERSION, CMD_HELP };
+
+static const struct {
+	const char *name;
+	enum command cmd;
+	bool takes_value;
+} commands[] = {
+    {"--config", CMD_SERVE, true},     {"--check-config", CMD_CHECK_CONFIG, true},
+    {"--version", CMD_VERSION, false}, {"--help", CMD_HELP, false},
+    {"-h", CMD_HELP, false},
+};
+
+/* The command argv asks for and its value (NULL when none); a value follows its option or is
+ * joined to it (--config=FILE). Returns 0, or 2 after a usage error (an unknown option, a missing
+ * value, an extra argument). */
+static int parse_command(int argc, char **argv, enum command *cmd, const char **value)
+{
+	size_t i, n = sizeof(commands) / sizeof(commands[0]), len;
+	const char *eq;
+	int want;
+
+	*cmd = CMD_SERVE;
+	*value = NULL;
+	if (argc < 2)
+		return 0;
+	eq = strchr(argv[1], '=');
+	len = eq ? (size_t)(eq - argv[1]) : strlen(argv[1]);
+	for (i = 0; i < n; i++) {
+		if (strlen(commands[i].name) == len &&
+		    memcmp(argv[1], commands[i].name, len) == 0 &&
+		    (eq == NULL || commands[i].takes_value))
+			break;
+	}
+	if (i == n)
+		return usage_error(argv[1][0] == '-' ? "unknown option" : "unknown command",
+		                   argv[1]);
+	want = commands[i].takes_value && eq == NULL ? 3 : 2;
+	if (argc < want)
+		return usage_error("a value is missing after", argv[1]);
+	if (argc > want)
+		return usage_error("unexpected argument", argv[want]);
+	*cmd = commands[i].cmd;
+	if (commands[i].takes_value)
+		*value = eq ? eq + 1 : argv[2];
+	return 0;
+}
 
 static int check_config(const char *path)
 {
@@ -61,10 +126,8 @@ static int probe_cmd(int argc, char **argv, const char *config)
 		url = argv[2];
 	else if (argc == 4 && strcmp(argv[2], "--config") == 0)
 		config = argv[3];
-	else if (argc != 2) {
-		fputs(usage, stderr);
-		return 2;
-	}
+	else if (argc != 2)
+		return usage_error("unexpected argument", argv[argc - 1]);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	rc = kg_probe_main(url, config ? config : DEFAULT_CONFIG);
 	curl_global_cleanup();
@@ -215,6 +278,8 @@ static int serve(const char *path)
 int main(int argc, char **argv)
 {
 	const char *config = getenv("KYCGATE_CONFIG");
+	const char *value;
+	enum command cmd;
 	int rc;
 
 	/* One large upload must not leave its pages in the heap for good (design §8). */
@@ -225,23 +290,24 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (argc >= 2 && strcmp(argv[1], "simulator") == 0)
 		return kg_sim_main(argc - 1, argv + 1);
-	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
-		printf("kycgate %s\n", KG_VERSION);
-		return 0;
-	}
-	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
-		fputs(usage, stdout);
-		return 0;
-	}
-	if (argc == 3 && strcmp(argv[1], "--check-config") == 0)
-		return check_config(argv[2]);
 	if (argc >= 2 && strcmp(argv[1], "--probe") == 0)
 		return probe_cmd(argc, argv, config);
-	if (argc == 3 && strcmp(argv[1], "--config") == 0)
-		config = argv[2];
-	else if (argc != 1) {
-		fputs(usage, stderr);
-		return 2;
+	rc = parse_command(argc, argv, &cmd, &value);
+	if (rc != 0)
+		return rc;
+	switch (cmd) {
+	case CMD_VERSION:
+		printf("kycgate %s\n", KG_VERSION);
+		return 0;
+	case CMD_HELP:
+		help(stdout);
+		return 0;
+	case CMD_CHECK_CONFIG:
+		return check_config(value);
+	case CMD_SERVE:
+		if (value != NULL)
+			config = value;
+		break;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	rc = serve(config ? config : DEFAULT_CONFIG);

@@ -26,7 +26,9 @@ static const struct kind kinds[KG_PB_COUNT] = {
     [KG_PB_RATE_LIMITED] = {429, "rate-limited", "Too many requests"},
     [KG_PB_UPSTREAM_REJECTED] = {400, "upstream-rejected", "Crossmint rejected the request"},
     [KG_PB_UPSTREAM_AUTH] = {502, "upstream-auth", "Crossmint refused the gateway's credentials"},
+    /* One code, two honest titles: no answer came, or the answer was a failure. */
     [KG_PB_UPSTREAM_ERROR] = {502, "upstream-error", "Crossmint could not be reached"},
+    [KG_PB_UPSTREAM_FAILED] = {502, "upstream-error", "Crossmint failed"},
     [KG_PB_UPSTREAM_INVALID] = {502, "upstream-invalid-response",
                                 "Crossmint's answer was not understood"},
     [KG_PB_UPSTREAM_TIMEOUT] = {504, "upstream-timeout", "Crossmint did not answer in time"},

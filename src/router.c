@@ -106,6 +106,39 @@ static void allow_add(struct kg_match *m, const char *method)
 	snprintf(m->allow + used, sizeof(m->allow) - used, "%s%s", used ? ", " : "", method);
 }
 
+/* Crossmint's own paths, which a caller porting code from Crossmint's examples may send: a 404
+ * there names the kycgate route to use. method NULL: any. */
+static const struct {
+	const char *suffix;
+	const char *method;
+	const char *hint;
+} crossmint_paths[] = {
+    {"/identity-verification", NULL,
+     "no route has this path: /identity-verification is Crossmint's; kycgate's is POST (trigger) "
+     "or GET (status) /v1/users/{userLocator}/verification"},
+    {"/legal-documents", NULL,
+     "no route has this path: /legal-documents is Crossmint's; kycgate's is PUT "
+     "/v1/users/{userLocator}/consent"},
+    {"/documents", "POST",
+     "no route has this path: POST /documents is Crossmint's; kycgate's is PUT "
+     "/v1/users/{userLocator}/documents/{documentType} (the file as the body)"},
+};
+
+/* The hint for a path no route has, or NULL. */
+static const char *crossmint_hint(const char *path, size_t len, const char *method)
+{
+	size_t i, n;
+
+	for (i = 0; i < sizeof(crossmint_paths) / sizeof(crossmint_paths[0]); i++) {
+		n = strlen(crossmint_paths[i].suffix);
+		if (len >= n && memcmp(path + len - n, crossmint_paths[i].suffix, n) == 0 &&
+		    (crossmint_paths[i].method == NULL ||
+		     strcmp(crossmint_paths[i].method, method) == 0))
+			return crossmint_paths[i].hint;
+	}
+	return NULL;
+}
+
 bool kg_route_match(const char *path, const char *method, struct kg_match *m)
 {
 	size_t i, segments = 0, len = strnlen(path, KG_MAX_RAW_PATH_BYTES + 1);
@@ -130,5 +163,7 @@ bool kg_route_match(const char *path, const char *method, struct kg_match *m)
 			m->route = &routes[i];
 		}
 	}
+	if (!m->path_found)
+		m->hint = crossmint_hint(path, len, method);
 	return true;
 }

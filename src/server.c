@@ -1,6 +1,7 @@
 /* The libmicrohttpd side of the request path: daemon set-up (design §8), the access callback as a
  * small dispatcher, bounded body accumulation, suspend / resume around the upstream engine, and
  * sending replies with the headers every answer carries. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "gateway.h"
 #include "kycgate/log.h"
@@ -204,8 +206,7 @@ static enum MHD_Result go_upstream(struct kg_req *req, bool continuing)
 static enum MHD_Result on_complete(struct kg_req *req)
 {
 	if (req->body_over) {
-		kg_reply_problem(req, KG_PB_PAYLOAD_TOO_LARGE, 0,
-		                 "the body is over this route's limit", NULL);
+		kg_reply_too_large(req);
 		return send_reply(req);
 	}
 	if (req->budget_over) {
@@ -360,6 +361,42 @@ static bool listen_addr(const char *host, uint16_t port, struct sockaddr_storage
 	return false;
 }
 
+/* Why a listener did not start, for the operator: writes "key: ADDRESS is already in use" (or
+ * another reason) to err. libmicrohttpd does not keep the bind's errno, so the address is bound
+ * once more, as it binds it (SO_REUSEADDR), and released at once. */
+static void listen_failure(const char *key, const char *host, uint16_t port,
+                           const struct sockaddr_storage *ss, bool v6, char *err, size_t errcap)
+{
+	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, e = 0;
+	socklen_t len = v6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	char addr[300];
+
+	snprintf(addr, sizeof(addr), v6 ? "[%s]:%u" : "%s:%u", host, (unsigned)port);
+	if (fd < 0) {
+		e = errno;
+	} else {
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, (const struct sockaddr *)ss, len) != 0)
+			e = errno;
+		close(fd);
+	}
+	if (e == EADDRINUSE)
+		snprintf(err, errcap, "%s: %s is already in use", key, addr);
+	else if (e == EACCES)
+		snprintf(err, errcap,
+		         "%s: %s needs privileges this process lacks (a port below 1024)", key,
+		         addr);
+	else if (e == EADDRNOTAVAIL)
+		snprintf(err, errcap, "%s: %s is not an address of this host", key, addr);
+	else if (e != 0)
+		snprintf(err, errcap, "%s: cannot listen on %s: %s", key, addr, strerror(e));
+	else
+		snprintf(err, errcap,
+		         "%s: cannot start the listener on %s (the address is free: a TLS "
+		         "certificate or key refused, or resources exhausted)",
+		         key, addr);
+}
+
 /* Reads a PEM file (at most KG_MAX_PEM_BYTES) into new NUL-terminated memory. */
 static char *read_pem(const char *path, size_t *len)
 {
@@ -435,8 +472,8 @@ static struct MHD_Daemon *start_daemon(struct kg_gateway *gw, const struct kg_co
 	    MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_NOTIFY_COMPLETED,
 	    on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
 	if (d == NULL)
-		snprintf(err, errcap,
-		         "cannot listen on server.listen (address in use or not allowed)");
+		listen_failure("server.listen", cfg->server.listen_host, cfg->server.listen_port,
+		               &ss, v6, err, errcap);
 	return d;
 }
 
@@ -462,8 +499,8 @@ static struct MHD_Daemon *start_metrics_daemon(struct kg_gateway *gw, const stru
 	    MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_NOTIFY_COMPLETED,
 	    on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
 	if (d == NULL)
-		snprintf(err, errcap,
-		         "cannot listen on metrics.listen (address in use or not allowed)");
+		listen_failure("metrics.listen", cfg->metrics.listen_host, cfg->metrics.listen_port,
+		               &ss, v6, err, errcap);
 	return d;
 }
 

@@ -12,15 +12,28 @@
 
 #define MAX_REVIEW_DELAY_MS 86400000ul /* one day */
 
-static const char usage[] =
-    "usage: kycgate simulator --listen HOST:PORT [--api-key KEY] [--review-delay-ms N]\n"
-    "                         [--edd-countries AE,TR]\n"
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define REVIEW_DEFAULT STR(KG_SIM_REVIEW_DELAY_MS_DEFAULT)
+
+const char kg_sim_options_help[] =
     "  --listen HOST:PORT     address to listen on ([v6]:PORT for IPv6; PORT 0 = any)\n"
     "  --api-key KEY          required X-API-KEY (default: $KYCGATE_SIM_API_KEY, else any\n"
     "                         non-empty key is accepted)\n"
-    "  --review-delay-ms N    pending-review turns verified after N ms (default 0)\n"
-    "  --edd-countries LIST   residents of these countries also need proof of address and\n"
-    "                         income\n";
+    "  --review-delay-ms N    pending-review turns verified after N ms\n"
+    "                         (default " REVIEW_DEFAULT ", as in conf/dev.yaml)\n"
+    "  --edd-countries LIST   residents of these countries (AE,TR) also need proof of\n"
+    "                         address and income\n";
+
+static const char usage_head[] =
+    "usage: kycgate simulator --listen HOST:PORT [--api-key KEY] [--review-delay-ms N]\n"
+    "                         [--edd-countries AE,TR]\n";
+
+static void usage(FILE *out)
+{
+	fputs(usage_head, out);
+	fputs(kg_sim_options_help, out);
+}
 
 struct cli {
 	char host[256];
@@ -35,7 +48,8 @@ struct cli {
 
 static int usage_error(const char *msg)
 {
-	fprintf(stderr, "kycgate simulator: %s\n%s", msg, usage);
+	fprintf(stderr, "kycgate simulator: %s\n", msg);
+	usage(stderr);
 	return 2;
 }
 
@@ -156,7 +170,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
 		const char *value;
 
 		if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-			fputs(usage, stdout);
+			usage(stdout);
 			return -1;
 		}
 		if (strncmp(arg, "--", 2) != 0 ||
@@ -242,7 +256,7 @@ static void raise_fd_limit(void)
 
 int kg_sim_main(int argc, char **argv)
 {
-	struct cli c = {0};
+	struct cli c = {.review_delay_ms = KG_SIM_REVIEW_DELAY_MS_DEFAULT};
 	int rc = parse_args(argc, argv, &c);
 
 	raise_fd_limit();

@@ -5,6 +5,7 @@
  * Messages name the rule that failed, never a value. Pure functions. */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "sim_internal.h"
 
@@ -176,9 +177,26 @@ static bool check_object(struct json_object *obj, const struct spec *spec, char 
 	return true;
 }
 
+/* users-api.md §5.2: when dueDiligence is sent for a US resident, estimatedYearlyIncome is
+ * required (optional elsewhere). */
+static bool check_us_due_diligence(struct json_object *body, char *msg, size_t cap)
+{
+	struct json_object *details = NULL, *country = NULL, *dd = NULL;
+
+	if (!json_object_object_get_ex(body, "dueDiligence", &dd) ||
+	    json_object_object_get_ex(dd, "estimatedYearlyIncome", NULL) ||
+	    !json_object_object_get_ex(body, "userDetails", &details) ||
+	    !json_object_object_get_ex(details, "countryOfResidence", &country) ||
+	    strcasecmp(json_object_get_string(country), "US") != 0)
+		return true;
+	snprintf(msg, cap, "dueDiligence.estimatedYearlyIncome is required for US residents");
+	return false;
+}
+
 bool sim_check_user_body(struct json_object *body, char *msg, size_t msgcap)
 {
-	return check_object(body, &user_spec, msg, msgcap);
+	return check_object(body, &user_spec, msg, msgcap) &&
+	       check_us_due_diligence(body, msg, msgcap);
 }
 
 /* ---- legal documents ------------------------------------------------------------------------ */

@@ -29,7 +29,6 @@ struct sim_user {
 	bool exists;      /* consent or user data was sent */
 	char *privacy_at; /* privacy policy acceptedAt, or NULL */
 	char *tos_at;     /* terms of service acceptedAt, or NULL */
-	bool has_data;    /* a PUT user was received */
 	struct sim_facts facts;
 	struct sim_doc *docs[SIM_DOC_TYPES];
 	struct sim_wallet *wallets;
@@ -229,9 +228,8 @@ void sim_handle_user(struct sim_store *st, const struct sim_call *call, struct s
 		sim_answer_error(ans, 503, "Out of memory");
 		goto out;
 	}
-	if (!u->has_data)
+	if (!u->exists) /* a user made by consent is updated, not created */
 		status = 201;
-	u->has_data = true;
 	u->exists = true;
 	sim_answer_json(ans, status, render_user(u, call->locator));
 out:
@@ -371,9 +369,14 @@ void sim_handle_document_post(struct sim_store *st, const struct sim_call *call,
 	json_object_object_get_ex(call->body, "expiresAt", &expires);
 	t = sim_doc_type_parse(json_object_get_string(type));
 	pthread_mutex_lock(&st->lock);
-	u = user_get_or_add(st, call->locator);
-	d = u == NULL ? NULL : u->docs[t];
-	if (u != NULL && d == NULL) {
+	/* The owner must exist already (consent or user data), as with Crossmint. */
+	u = user_find(st, call->locator);
+	if (u == NULL) {
+		sim_answer_error(ans, 404, "User not found");
+		goto out;
+	}
+	d = u->docs[t];
+	if (d == NULL) {
 		d = doc_add(st, t);
 		u->docs[t] = d;
 		status = 201;

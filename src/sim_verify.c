@@ -190,7 +190,7 @@ static void evaluate(const struct sim_holdings *h, const struct sim_behaviour *b
 		out->status = SIM_ST_REQUIRES_DATA;
 	else if (h->facts->sanctioned)
 		out->status = SIM_ST_REJECTED;
-	else if (h->expired_doc)
+	else if (h->expired_doc && p != P_REGULATED_TRANSFER) /* it needs only user details */
 		out->status = SIM_ST_REJECTED;
 	else
 		out->status = SIM_ST_PENDING_REVIEW;

@@ -33,6 +33,40 @@ START_TEST(grow_keeps_bytes)
 }
 END_TEST
 
+/* Levenshtein, case-insensitive, and bounded: past max it answers max + 1. */
+START_TEST(edit_distance)
+{
+	static const struct {
+		const char *a, *b;
+		size_t max, want;
+	} t[] = {
+	    {"cache_ttl", "cache_ttl_ms", 3, 3},
+	    {"cache_ttl", "cache_ttl_ms", 2, 3},
+	    {"phonenumber", "phoneNumber", 3, 0},
+	    {"lisen", "listen", 3, 1},
+	    {"kitten", "sitting", 5, 3},
+	    {"", "abc", 5, 3},
+	    {"abc", "", 1, 2},
+	    {"colour", "proxy", 3, 4},
+	    {"state", "stateOrRegion", 3, 4},
+	    {"ab", "ba", 2, 2},
+	};
+	char longer[KG_EDIT_DISTANCE_MAX_BYTES + 2];
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		ck_assert_msg(kg_edit_distance(t[i].a, strlen(t[i].a), t[i].b, strlen(t[i].b),
+		                               t[i].max) == t[i].want,
+		              "case %zu", i);
+	/* Past the length bound nothing is close, not even the same text. */
+	memset(longer, 'a', sizeof(longer));
+	ck_assert_uint_eq(kg_edit_distance(longer, sizeof(longer), longer, sizeof(longer), 3), 4);
+	ck_assert_uint_eq(kg_edit_distance(longer, KG_EDIT_DISTANCE_MAX_BYTES, longer,
+	                                   KG_EDIT_DISTANCE_MAX_BYTES, 3),
+	                  0);
+}
+END_TEST
+
 START_TEST(names_wipe_clock)
 {
 	unsigned long long a, b;
@@ -61,6 +95,7 @@ int main(void)
 	tcase_add_test(tc, grow_size_doubles_within_max);
 	tcase_add_test(tc, grow_keeps_bytes);
 	tcase_add_test(tc, names_wipe_clock);
+	tcase_add_test(tc, edit_distance);
 	suite_add_tcase(s, tc);
 	failed = kt_run_suite(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

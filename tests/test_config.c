@@ -353,6 +353,30 @@ START_TEST(unknown_keys)
 }
 END_TEST
 
+/* An unknown key names the closest known key at its level, when one is close. */
+START_TEST(unknown_keys_suggest_the_nearest)
+{
+	char *e;
+
+	ASSERT_ERR("verification:\n  cache_ttl: 500\n" CLIENTS,
+	           "t.yaml:2: verification.cache_ttl: unknown key (did you mean cache_ttl_ms?)\n");
+	ASSERT_ERR("server:\n  lisen: \"0.0.0.0:1\"\n" CLIENTS,
+	           "t.yaml:2: server.lisen: unknown key (did you mean listen?)\n");
+	ASSERT_ERR("Server:\n  threads: 1\n" CLIENTS,
+	           "t.yaml:1: Server: unknown key (did you mean server?)\n");
+	ASSERT_ERR("auth:\n  clients:\n    - name: a\n      token: " TOK
+	           "\n      scopes: [users.read]\n      scope: x\n",
+	           "t.yaml:6: auth.clients[0].scope: unknown key (did you mean scopes?)\n");
+	/* Nothing close: no guess. */
+	e = load_bad(CLIENTS "extra: 1\n");
+	ck_assert_msg(strstr(e, "t.yaml:6: extra: unknown key\n") != NULL, "%s", e);
+	free(e);
+	e = load_bad("crossmint:\n  colour: blue\n" CLIENTS);
+	ck_assert_msg(strstr(e, "t.yaml:2: crossmint.colour: unknown key\n") != NULL, "%s", e);
+	free(e);
+}
+END_TEST
+
 START_TEST(duplicate_keys)
 {
 	ASSERT_ERR("server:\n  threads: 1\n  threads: 2\n" CLIENTS,
@@ -1317,6 +1341,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, type_errors);
 	tcase_add_test(tc, range_errors);
 	tcase_add_test(tc, unknown_keys);
+	tcase_add_test(tc, unknown_keys_suggest_the_nearest);
 	tcase_add_test(tc, duplicate_keys);
 	tcase_add_test(tc, anchors_aliases_and_tags_refused);
 	tcase_add_test(tc, multiple_errors_at_once);

@@ -26,6 +26,7 @@ START_TEST(version_help_usage)
 {
 	const char *const version[] = {"", "--version", NULL};
 	const char *const help[] = {"", "--help", NULL};
+	const char *const short_help[] = {"", "-h", NULL};
 	const char *const bad[] = {"", "--frobnicate", NULL};
 	char *out;
 
@@ -35,8 +36,65 @@ START_TEST(version_help_usage)
 	ck_assert_int_eq(kt_run(help, &out), 0);
 	ck_assert_ptr_nonnull(strstr(out, "--check-config"));
 	free(out);
+	ck_assert_int_eq(kt_run(short_help, &out), 0);
+	ck_assert_ptr_nonnull(strstr(out, "--check-config"));
+	free(out);
 	ck_assert_int_eq(kt_run(bad, &out), 2);
 	ck_assert_ptr_nonnull(strstr(out, "usage:"));
+	free(out);
+}
+END_TEST
+
+/* Usage errors say what is wrong and exit 2; a value given as --name=value is not echoed. */
+START_TEST(usage_errors_name_the_argument)
+{
+	static const struct {
+		const char *argv[5];
+		const char *says;
+	} t[] = {
+	    {{"", "--port", "9000", NULL}, "kycgate: unknown option --port\n"},
+	    {{"", "--port=9000", NULL}, "kycgate: unknown option --port\n"},
+	    {{"", "serve", NULL}, "kycgate: unknown command serve\n"},
+	    {{"", "--config", NULL}, "kycgate: a value is missing after --config\n"},
+	    {{"", "--config", "a.yaml", "--port", NULL}, "kycgate: unexpected argument --port\n"},
+	    {{"", "--version", "--help", NULL}, "kycgate: unexpected argument --help\n"},
+	    {{"", "--version=9000", NULL}, "kycgate: unknown option --version\n"},
+	};
+	size_t i;
+	char *out;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		ck_assert_msg(kt_run(t[i].argv, &out) == 2, "case %zu: %s", i, out);
+		ck_assert_msg(strstr(out, t[i].says) != NULL, "case %zu: %s", i, out);
+		ck_assert_ptr_nonnull(strstr(out, "usage:"));
+		ck_assert_ptr_null(strstr(out, "9000"));
+		free(out);
+	}
+}
+END_TEST
+
+/* The top-level help lists the standalone simulator's options, and the simulator's review delay
+ * defaults to what conf/dev.yaml sets, so both simulators behave alike. */
+START_TEST(help_lists_simulator_options)
+{
+	const char *const help[] = {"", "--help", NULL};
+	const char *const sim_help[] = {"", "simulator", "--help", NULL};
+	char *out, *dev, *at, want[64];
+
+	dev = kt_slurp(KG_SOURCE_DIR "/conf/dev.yaml", NULL);
+	ck_assert_ptr_nonnull(dev);
+	at = strstr(dev, "\n  review_delay_ms: ");
+	ck_assert_ptr_nonnull(at);
+	snprintf(want, sizeof(want), "(default %lu,", strtoul(at + 19, NULL, 10));
+	free(dev);
+	ck_assert_int_eq(kt_run(help, &out), 0);
+	ck_assert_ptr_nonnull(strstr(out, "kycgate simulator --listen HOST:PORT"));
+	ck_assert_ptr_nonnull(strstr(out, "--api-key KEY"));
+	ck_assert_ptr_nonnull(strstr(out, "--edd-countries LIST"));
+	ck_assert_msg(strstr(out, want) != NULL, "wanted %s in\n%s", want, out);
+	free(out);
+	ck_assert_int_eq(kt_run(sim_help, &out), 0);
+	ck_assert_msg(strstr(out, want) != NULL, "wanted %s in\n%s", want, out);
 	free(out);
 }
 END_TEST
@@ -44,6 +102,7 @@ END_TEST
 START_TEST(check_config)
 {
 	const char *const good[] = {"", "--check-config", KG_SOURCE_DIR "/conf/dev.yaml", NULL};
+	const char *const joined[] = {"", "--check-config=" KG_SOURCE_DIR "/conf/dev.yaml", NULL};
 	const char *const bad[] = {"", "--check-config", "/tmp/kycgate-bad-config.yaml", NULL};
 	const char *const missing[] = {"", "--check-config", "/nonexistent/k.yaml", NULL};
 	FILE *f = fopen("/tmp/kycgate-bad-config.yaml", "w");
@@ -54,6 +113,8 @@ START_TEST(check_config)
 	      f);
 	fclose(f);
 	ck_assert_int_eq(kt_run(good, &out), 0);
+	free(out);
+	ck_assert_int_eq(kt_run(joined, &out), 0); /* --check-config=FILE */
 	free(out);
 	ck_assert_int_eq(kt_run(bad, &out), 1);
 	ck_assert_msg(strstr(out, "/tmp/kycgate-bad-config.yaml:3: server.max_body_bytes: ") !=
@@ -97,7 +158,7 @@ START_TEST(embedded_simulator_flow_and_probe)
 	ck_assert_str_eq(h, "simulator");
 	kt_resp_free(&r);
 	kt_http(gw.port, "PUT", "/v1/users/userId:bob-us", w, us_user, strlen(us_user), &r);
-	ck_assert_int_eq(r.status, 201);
+	ck_assert_int_eq(r.status, 200); /* the consent created the user */
 	kt_resp_free(&r);
 	kt_http(gw.port, "POST", "/v1/users/userId:bob-us/verification", w, NULL, 0, &r);
 	ck_assert_int_eq(r.status, 200);
@@ -320,6 +381,56 @@ START_TEST(probe_follows_config)
 }
 END_TEST
 
+/* A listener that cannot bind says which address and why, and the process exits non-zero. */
+START_TEST(address_in_use_is_named)
+{
+	static const char yaml[] = "server:\n  listen: \"127.0.0.1:%u\"\n"
+	                           "crossmint:\n  environment: simulator\n"
+	                           "auth:\n  mode: none\n";
+	const char *conf = "/tmp/kycgate-clash.yaml";
+	const char *const run[] = {"", "--config", conf, NULL};
+	struct kt_proc gw;
+	char want[64], *out;
+	FILE *f;
+
+	kt_start_gateway(&gw, embedded_yaml, 0, NULL);
+	f = fopen(conf, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, yaml, gw.port);
+	fclose(f);
+	ck_assert_int_eq(kt_run(run, &out), 1);
+	snprintf(want, sizeof(want), "127.0.0.1:%u is already in use", gw.port);
+	ck_assert_msg(strstr(out, want) != NULL, "wanted %s in\n%s", want, out);
+	free(out);
+	unlink(conf);
+	ck_assert_int_eq(kt_stop(&gw), 0);
+}
+END_TEST
+
+/* conf/dev.yaml takes its listen address from KYCGATE_LISTEN (scripts/run.sh on another port). */
+START_TEST(dev_config_listens_where_told)
+{
+	static const char *const env[] = {"KYCGATE_LISTEN=127.0.0.1:0", NULL};
+	char *dev = kt_slurp(KG_SOURCE_DIR "/conf/dev.yaml", NULL), *fmt;
+	struct kt_proc gw;
+	struct kt_resp r;
+
+	ck_assert_ptr_nonnull(dev);
+	/* The harness finds the port in a JSON log line. */
+	fmt = strstr(dev, "format: text");
+	ck_assert_ptr_nonnull(fmt);
+	memcpy(fmt, "format: json", 12);
+	kt_start_gateway(&gw, dev, 0, env);
+	free(dev);
+	ck_assert_uint_ne(gw.port, 8080);
+	kt_http(gw.port, "GET", "/readyz", NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(kt_str(r.json, "environment"), "simulator");
+	kt_resp_free(&r);
+	ck_assert_int_eq(kt_stop(&gw), 0);
+}
+END_TEST
+
 /* auth.mode none is refused outside the simulator; production needs a key. */
 START_TEST(refuses_to_start)
 {
@@ -348,10 +459,14 @@ int main(void)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, version_help_usage);
+	tcase_add_test(tc, usage_errors_name_the_argument);
+	tcase_add_test(tc, help_lists_simulator_options);
 	tcase_add_test(tc, check_config);
 	tcase_add_test(tc, embedded_simulator_flow_and_probe);
 	tcase_add_test(tc, probe_follows_config);
 	tcase_add_test(tc, refuses_to_start);
+	tcase_add_test(tc, address_in_use_is_named);
+	tcase_add_test(tc, dev_config_listens_where_told);
 	tcase_add_test(tc, stalled_log_reader_drops_lines);
 	tcase_add_test(tc, separate_metrics_listener);
 	suite_add_tcase(s, tc);

@@ -14,23 +14,27 @@ struct fault {
 	long status;
 	const char *code;
 	int upstream_status; /* expected upstream.status, 0 = none */
+	const char *title;   /* expected title, NULL = not checked */
 };
 
+#define REACHED "Crossmint failed"
+#define UNREACHED "Crossmint could not be reached"
+
 static const struct fault faults[] = {
-    {"userId:sim-status-500", 502, "upstream-error", 0},
-    {"userId:sim-status-503", 502, "upstream-error", 0},
-    {"userId:sim-status-404", 404, "upstream-rejected", 404},
-    {"userId:sim-status-422", 422, "upstream-rejected", 422},
-    {"userId:sim-status-400", 400, "upstream-rejected", 400},
-    {"userId:sim-status-401", 502, "upstream-auth", 0},
-    {"userId:sim-status-403", 502, "upstream-auth", 0},
-    {"userId:sim-status-408", 504, "upstream-timeout", 0},
-    {"userId:sim-status-429", 429, "rate-limited", 0},
-    {"userId:sim-status-302", 502, "upstream-error", 0},
-    {"userId:sim-malformed", 502, "upstream-invalid-response", 0},
-    {"userId:sim-reset", 502, "upstream-error", 0},
-    {"userId:sim-ratelimit", 429, "rate-limited", 0},
-    {"userId:sim-latency-5000", 504, "upstream-timeout", 0},
+    {"userId:sim-status-500", 502, "upstream-error", 0, REACHED},
+    {"userId:sim-status-503", 502, "upstream-error", 0, REACHED},
+    {"userId:sim-status-404", 404, "upstream-rejected", 404, NULL},
+    {"userId:sim-status-422", 422, "upstream-rejected", 422, NULL},
+    {"userId:sim-status-400", 400, "upstream-rejected", 400, NULL},
+    {"userId:sim-status-401", 502, "upstream-auth", 0, NULL},
+    {"userId:sim-status-403", 502, "upstream-auth", 0, NULL},
+    {"userId:sim-status-408", 504, "upstream-timeout", 0, NULL},
+    {"userId:sim-status-429", 429, "rate-limited", 0, NULL},
+    {"userId:sim-status-302", 502, "upstream-error", 0, REACHED},
+    {"userId:sim-malformed", 502, "upstream-invalid-response", 0, NULL},
+    {"userId:sim-reset", 502, "upstream-error", 0, UNREACHED},
+    {"userId:sim-ratelimit", 429, "rate-limited", 0, NULL},
+    {"userId:sim-latency-5000", 504, "upstream-timeout", 0, NULL},
 };
 
 START_TEST(fault_locators)
@@ -46,6 +50,9 @@ START_TEST(fault_locators)
 	kt_http(it_gw.port, "GET", target, rd, NULL, 0, &r);
 	ck_assert_msg(r.status == f->status, "%s: %ld: %s", target, r.status, r.body);
 	it_assert_problem(&r, f->status, f->code);
+	if (f->title != NULL)
+		ck_assert_msg(strcmp(kt_str(r.json, "title"), f->title) == 0, "%s: %s", target,
+		              r.body);
 	if (f->upstream_status != 0)
 		ck_assert_int_eq(json_object_get_int(json_object_object_get(
 		                     json_object_object_get(r.json, "upstream"), "status")),

@@ -110,7 +110,8 @@ START_TEST(full_flow_eu_resident)
 	json_object_put(b);
 	kt_resp_free(&r);
 
-	call("PUT", "/v1/users/userId:alice-1", w, eu_user, strlen(eu_user), 201, "PUT",
+	/* The consent created the user: this PUT updates it (200). */
+	call("PUT", "/v1/users/userId:alice-1", w, eu_user, strlen(eu_user), 200, "PUT",
 	     "/2025-06-09/users/userId:alice-1", &r);
 	b = upstream_body();
 	{
@@ -422,6 +423,9 @@ START_TEST(health_and_spec)
 	ck_assert(kt_header(&r, "Content-Type", h, sizeof(h)));
 	ck_assert_str_eq(h, "application/yaml");
 	ck_assert_ptr_nonnull(strstr(r.body, "openapi: 3.1"));
+	/* A relative server: the document is right whatever address the gateway listens on. */
+	ck_assert_ptr_nonnull(strstr(r.body, "\nservers:\n  - url: /\n"));
+	ck_assert_ptr_null(strstr(r.body, "127.0.0.1:8080"));
 	kt_resp_free(&r);
 }
 END_TEST

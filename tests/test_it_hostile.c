@@ -179,6 +179,10 @@ START_TEST(huge_body_refused_before_reading)
 
 	ck_assert_msg(strncmp(out, "HTTP/1.1 413", 12) == 0, "got: %s", out);
 	ck_assert_ptr_nonnull(strstr(out, "urn:kycgate:problem:payload-too-large"));
+	/* The limit is configuration, not personal data: the caller is told it. */
+	ck_assert_msg(strstr(out, "\"the body is over this route's limit of 1048576 bytes\"") !=
+	                  NULL,
+	              "got: %s", out);
 	free(out);
 }
 END_TEST
@@ -196,6 +200,29 @@ START_TEST(huge_chunked_body)
 	body[n - 1] = '}';
 	kt_http(it_gw.port, "PUT", "/v1/users/userId:h1", hdrs, body, n, &r);
 	it_assert_problem(&r, 413, "payload-too-large");
+	ck_assert_str_eq(kt_str(r.json, "detail"),
+	                 "the body is over this route's limit of 1048576 bytes");
+	kt_resp_free(&r);
+	free(body);
+}
+END_TEST
+
+/* A JSON document whose base64 decodes past server.max_document_bytes: 413 names that limit. */
+START_TEST(document_over_decoded_limit)
+{
+	const char *const hdrs[] = {IT_WRITER, IT_JSON, NULL};
+	size_t b64 = (1048577 + 2) / 3 * 4, n = b64 + 12;
+	char *body = malloc(n);
+	struct kt_resp r;
+
+	memcpy(body, "{\"data\":\"", 9);
+	memset(body + 9, 'A', b64);
+	memcpy(body + 9 + b64, "\"}", 2);
+	n = 9 + b64 + 2;
+	kt_http(it_gw.port, "PUT", "/v1/users/userId:h1/documents/id-passport", hdrs, body, n, &r);
+	it_assert_problem(&r, 413, "payload-too-large");
+	ck_assert_str_eq(kt_str(r.json, "detail"),
+	                 "the document is over the limit of 1048576 bytes (decoded)");
 	kt_resp_free(&r);
 	free(body);
 }
@@ -347,6 +374,54 @@ START_TEST(products_problem_lists_the_known_ones)
 }
 END_TEST
 
+/* Details name what is wrong when that is not personal data: the unknown query parameter, where
+ * the JSON broke, the kycgate route for a Crossmint path. */
+static const struct {
+	const char *method, *target, *body;
+	long status;
+	const char *detail;
+} details[] = {
+    {"GET", "/v1/users/userId:h1?debug=1", NULL, 400,
+     "unknown query parameter debug (this route takes none)"},
+    {"GET", "/v1/users/userId:h1/verification?prodcts=onramp", NULL, 400,
+     "unknown query parameter prodcts (this route takes products, country, wait)"},
+    {"GET", "/v1/users/userId:h1?a%40example.com=1", NULL, 400,
+     "an unknown query parameter (this route takes none)"},
+    {"GET", "/v1/users/userId:h1?aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa=1", NULL, 400,
+     "an unknown query parameter (this route takes none)"},
+    {"PUT", "/v1/users/userId:h1", "{\n  \"userDetails\": {\"firstName\": \"A\"},\n}", 400,
+     "a trailing comma is not allowed in JSON (line 3, column 1)"},
+    {"PUT", "/v1/users/userId:h1", "{\"userDetails\":", 400,
+     "the body is not valid JSON (line 1, column 16)"},
+    {"GET", "/v1/users/userId:h1/identity-verification", NULL, 404,
+     "no route has this path: /identity-verification is Crossmint's; kycgate's is POST "
+     "(trigger) or GET (status) /v1/users/{userLocator}/verification"},
+    {"PUT", "/v1/users/userId:h1/legal-documents", "{}", 404,
+     "no route has this path: /legal-documents is Crossmint's; kycgate's is PUT "
+     "/v1/users/{userLocator}/consent"},
+    {"POST", "/v1/documents", "{}", 404,
+     "no route has this path: POST /documents is Crossmint's; kycgate's is PUT "
+     "/v1/users/{userLocator}/documents/{documentType} (the file as the body)"},
+};
+
+START_TEST(details_name_what_is_wrong)
+{
+	const char *const h[] = {IT_WRITER, IT_JSON, NULL};
+	const char *body = details[_i].body;
+	struct kt_resp r;
+
+	kt_http(it_gw.port, details[_i].method, details[_i].target, h, body,
+	        body ? strlen(body) : 0, &r);
+	it_assert_problem(&r, details[_i].status,
+	                  details[_i].status == 404 ? "not-found" : "invalid-request");
+	ck_assert_msg(strcmp(kt_str(r.json, "detail"), details[_i].detail) == 0, "%s %s: %s",
+	              details[_i].method, details[_i].target, r.body);
+	ck_assert_ptr_null(strstr(r.body, "example.com"));
+	ck_assert_ptr_null(strstr(r.body, "userId:h1"));
+	kt_resp_free(&r);
+}
+END_TEST
+
 START_TEST(still_alive)
 {
 	struct kt_resp r;
@@ -368,10 +443,13 @@ int main(void)
 	tcase_add_loop_test(tc, hostile_input, 0, (int)(sizeof(cases) / sizeof(cases[0])));
 	tcase_add_test(tc, huge_body_refused_before_reading);
 	tcase_add_test(tc, huge_chunked_body);
+	tcase_add_test(tc, document_over_decoded_limit);
 	tcase_add_loop_test(tc, framing_refused, 0, (int)(sizeof(framing) / sizeof(framing[0])));
 	tcase_add_loop_test(tc, order_of_checks, 0, (int)(sizeof(order) / sizeof(order[0])));
 	tcase_add_test(tc, json_document_between_the_limits);
 	tcase_add_test(tc, products_problem_lists_the_known_ones);
+	tcase_add_loop_test(tc, details_name_what_is_wrong, 0,
+	                    (int)(sizeof(details) / sizeof(details[0])));
 	tcase_add_test(tc, still_alive);
 	suite_add_tcase(s, tc);
 	failed = kt_run_suite(s);

@@ -293,6 +293,23 @@ static void put_user_with(const char *loc, const char *country, const char *stat
 	free(json);
 }
 
+/* Crossmint refuses the PUT: the gateway answers upstream-rejected with Crossmint's message. */
+static void refused_user(const char *loc, const char *country, const char *state, unsigned flags,
+                         long status, const char *message)
+{
+	char *json = user_json(country, state, "Jones", flags), target[256];
+	struct json_object *up;
+	struct kt_resp r;
+
+	snprintf(target, sizeof(target), "/v1/users/%s", loc);
+	gw("PUT", target, w_json, json, strlen(json), status, &r);
+	it_assert_problem(&r, status, "upstream-rejected");
+	up = json_object_object_get(json_object_object_get(r.json, "upstream"), "body");
+	ck_assert_msg(strcmp(kt_str(up, "message"), message) == 0, "%s", r.body);
+	kt_resp_free(&r);
+	free(json);
+}
+
 /* ---- 1. US resident in CA ------------------------------------------------------------------- */
 
 START_TEST(us_ca_ssn_and_phone)
@@ -349,6 +366,9 @@ static void us_due_diligence(const char *loc, const char *state)
 	            P_NEEDS("'missingData':['due-diligence']"),
 	            P_REVIEW) ",'requirements':[" REQ_DATA("due-diligence") "],'nextAction':'"
 	                                                                    "provide-data'}");
+	refused_user(
+	    loc, "US", state, U_FULL_US | U_DD, 400,
+	    "Invalid body: dueDiligence.estimatedYearlyIncome is required for US residents");
 	put_user_with(loc, "US", state, "Jones", U_FULL_US | U_DD | U_INCOME);
 	review_to_verified(loc);
 }
@@ -471,20 +491,42 @@ START_TEST(sanctioned_rejected_final)
 }
 END_TEST
 
+/* A document needs its user, as with Crossmint: consent or user data first. */
+START_TEST(document_before_user_is_refused)
+{
+	const char *loc = "userId:scen-doc-first-1";
+	char target[256];
+	struct json_object *up;
+	struct kt_resp r;
+
+	snprintf(target, sizeof(target), "/v1/users/%s/documents/id-passport", loc);
+	gw("PUT", target, w_jpeg, jpeg, sizeof(jpeg) - 1, 404, &r);
+	it_assert_problem(&r, 404, "upstream-rejected");
+	up = json_object_object_get(json_object_object_get(r.json, "upstream"), "body");
+	ck_assert_str_eq(kt_str(up, "message"), "User not found");
+	kt_resp_free(&r);
+	consent(loc);
+	upload(loc, "id-passport", NULL, 201);
+}
+END_TEST
+
 /* ---- 6. Expired document ----------------------------------------------------------------------
  */
 
 START_TEST(expired_document_resubmit)
 {
 	const char *loc = "userId:scen-expired-1";
-	const char *rejected = "{'overall':'rejected','products':" ALL3(
-	    P_EXPIRED) ",'requirements':[],'nextAction':'resubmit'}";
+	/* regulated-transfer needs only user details: the expired passport does not reject it. */
+	const char *reviewing = "{'overall':'in-review','products':" RAMPS(
+	    P_EXPIRED, P_REVIEW) ",'requirements':[],'nextAction':'wait','pollAfterSeconds':1}";
+	const char *rejected = "{'overall':'rejected','products':" RAMPS(
+	    P_EXPIRED, P_VERIFIED) ",'requirements':[],'nextAction':'resubmit'}";
 
 	consent(loc);
 	put_user_with(loc, "NL", NULL, "de Vries", U_FULL_NON_US);
 	upload(loc, "selfie-front", NULL, 201);
 	upload(loc, "id-passport", "2020-01-31", 201);
-	trigger(loc, "", rejected);
+	trigger(loc, "", reviewing);
 	usleep(REVIEW_WAIT_US);
 	status(loc, "", rejected);
 
@@ -581,6 +623,7 @@ int main(void)
 	tcase_add_test(tc, non_eu_br_passport);
 	tcase_add_test(tc, sanctioned_rejected_final);
 	tcase_add_test(tc, expired_document_resubmit);
+	tcase_add_test(tc, document_before_user_is_refused);
 	tcase_add_test(tc, no_consent_pending_privacy_policy);
 	tcase_add_test(tc, products_filter_regulated_transfer);
 	suite_add_tcase(s, tc);

@@ -174,7 +174,9 @@ START_TEST(users_and_consent)
 	ck_assert_ptr_nonnull(json_object_object_get(r.json, "errors"));
 	kt_resp_free(&r);
 
-	answer_only("PUT", "/v1/users/userId:spec-1", T_USER, w, user_body, strlen(user_body), 201);
+	/* 201 creates a user; consent already created spec-1, so its PUT updates it: 200. */
+	answer_only("PUT", "/v1/users/userId:spec-new", T_USER, w, user_body, strlen(user_body),
+	            201);
 	answer_only("PUT", "/v1/users/userId:spec-1", T_USER, w, user_body, strlen(user_body), 200);
 	answer("PUT", "/v1/users/userId:spec-1", T_USER, w, bad_user, strlen(bad_user), 400, &r);
 	it_assert_problem(&r, 400, "invalid-request");

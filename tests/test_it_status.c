@@ -109,7 +109,7 @@ static void in_review_user(const char *loc)
 	send_json("PUT", t,
 	          "{\"userDetails\":{\"firstName\":\"A\",\"lastName\":\"B\","
 	          "\"dateOfBirth\":\"1990-01-01\",\"countryOfResidence\":\"BR\"}}",
-	          201);
+	          200); /* the consent created the user */
 	snprintf(t, sizeof(t), "/v1/users/%s/verification", loc);
 	send_json("POST", t, NULL, 200);
 }

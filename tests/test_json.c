@@ -323,6 +323,47 @@ START_TEST(json_no_pointer_for_other_failures)
 }
 END_TEST
 
+/* Where the text broke: 1-based line and column (characters), with the rule. */
+START_TEST(json_failure_position)
+{
+	static const struct {
+		const char *in;
+		const char *detail;
+		size_t line, column;
+	} t[] = {
+	    {"{\"a\":1,}", "a trailing comma is not allowed in JSON", 1, 8},
+	    {"{\n  \"userDetails\": {},\n}", "a trailing comma is not allowed in JSON", 3, 1},
+	    {"{\"userDetails\":", "the body is not valid JSON", 1, 16},
+	    {"{\n  \"a\": tru\n}", "the body is not valid JSON", 2, 8},
+	    {"{\"\xc3\xa9t\xc3\xa9\": 1 // note\n}", "comments are not allowed in JSON", 1, 11},
+	    {"[1]\n\nx", "bytes follow the JSON value", 3, 1},
+	    {"{\"a\":\"x\ty\"}", "a string contains a raw control character", 1, 8},
+	};
+	struct json_object *o = NULL;
+	struct kg_json_pos pos;
+	const char *detail = NULL;
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		ck_assert_int_eq(kg_json_parse_pos(t[i].in, strlen(t[i].in), KG_MAX_JSON_DEPTH, &o,
+		                                   &detail, NULL, &pos),
+		                 KG_ERR_INVALID);
+		ck_assert_msg(strcmp(detail, t[i].detail) == 0, "case %zu: %s", i, detail);
+		ck_assert_msg(pos.line == t[i].line && pos.column == t[i].column,
+		              "case %zu: line %zu column %zu", i, pos.line, pos.column);
+	}
+	/* No place: an empty text, a duplicate key (its pointer says where); none on success. */
+	ck_assert_int_eq(kg_json_parse_pos("", 0, 4, &o, &detail, NULL, &pos), KG_ERR_INVALID);
+	ck_assert(pos.line == 0 && pos.column == 0);
+	ck_assert_int_eq(kg_json_parse_pos("{\"a\":1,\"a\":2}", 13, 4, &o, &detail, NULL, &pos),
+	                 KG_ERR_INVALID);
+	ck_assert(pos.line == 0 && pos.column == 0);
+	ck_assert_int_eq(kg_json_parse_pos("{}", 2, 4, &o, &detail, NULL, &pos), KG_OK);
+	ck_assert(pos.line == 0 && pos.column == 0);
+	json_object_put(o);
+}
+END_TEST
+
 /* Many keys: duplicates are found by sorting, and a clean object of this size stays fast. */
 START_TEST(json_many_keys)
 {
@@ -506,6 +547,7 @@ static Suite *json_suite(void)
 	tcase_add_loop_test(t, json_duplicate_pointer, 0,
 	                    sizeof(duplicates) / sizeof(duplicates[0]));
 	tcase_add_test(t, json_no_pointer_for_other_failures);
+	tcase_add_test(t, json_failure_position);
 	tcase_add_test(t, json_many_keys);
 	tcase_add_test(t, json_large_string);
 	tcase_add_test(t, json_depth_limit);

@@ -46,6 +46,7 @@ START_TEST(every_kind_has_its_status_and_code)
 	    {KG_PB_RATE_LIMITED, 429, "rate-limited"},
 	    {KG_PB_UPSTREAM_AUTH, 502, "upstream-auth"},
 	    {KG_PB_UPSTREAM_ERROR, 502, "upstream-error"},
+	    {KG_PB_UPSTREAM_FAILED, 502, "upstream-error"},
 	    {KG_PB_UPSTREAM_INVALID, 502, "upstream-invalid-response"},
 	    {KG_PB_UPSTREAM_TIMEOUT, 504, "upstream-timeout"},
 	    {KG_PB_UNAVAILABLE, 503, "unavailable"},
@@ -70,6 +71,30 @@ START_TEST(every_kind_has_its_status_and_code)
 		ck_assert_ptr_nonnull(str(o, "detail"));
 		ck_assert(!json_object_object_get_ex(o, "errors", NULL));
 		ck_assert(!json_object_object_get_ex(o, "upstream", NULL));
+		json_object_put(o);
+	}
+}
+END_TEST
+
+/* Titles say what happened: no answer is "could not be reached", a 5xx answer "failed". */
+START_TEST(upstream_titles_are_honest)
+{
+	static const struct {
+		enum kg_problem kind;
+		const char *title;
+	} t[] = {
+	    {KG_PB_UPSTREAM_ERROR, "Crossmint could not be reached"},
+	    {KG_PB_UPSTREAM_FAILED, "Crossmint failed"},
+	    {KG_PB_UPSTREAM_TIMEOUT, "Crossmint did not answer in time"},
+	    {KG_PB_UPSTREAM_INVALID, "Crossmint's answer was not understood"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct kg_problem_args a = {.kind = t[i].kind};
+		struct json_object *o = render(&a);
+
+		ck_assert_str_eq(str(o, "title"), t[i].title);
 		json_object_put(o);
 	}
 }
@@ -150,6 +175,7 @@ int main(void)
 	int failed;
 
 	tcase_add_test(tc, every_kind_has_its_status_and_code);
+	tcase_add_test(tc, upstream_titles_are_honest);
 	tcase_add_test(tc, errors_and_status_override);
 	tcase_add_test(tc, upstream_body_json_or_cut_string);
 	tcase_add_test(tc, out_of_range_kind_is_internal);

@@ -82,6 +82,43 @@ START_TEST(no_route)
 }
 END_TEST
 
+/* Crossmint's own paths get a hint naming the kycgate route; other unknown paths none. */
+START_TEST(crossmint_paths_hint)
+{
+	static const struct {
+		const char *method, *path, *names;
+	} t[] = {
+	    {"GET", "/v1/users/userId:a/identity-verification",
+	     "/v1/users/{userLocator}/verification"},
+	    {"PUT", "/v1/users/userId:a/identity-verification",
+	     "/v1/users/{userLocator}/verification"},
+	    {"PUT", "/2025-06-09/users/userId:a/identity-verification", "/verification"},
+	    {"PUT", "/v1/users/userId:a/legal-documents", "PUT /v1/users/{userLocator}/consent"},
+	    {"POST", "/v1/documents", "PUT /v1/users/{userLocator}/documents/{documentType}"},
+	    {"POST", "/2025-06-09/documents", "/documents/{documentType}"},
+	    {"GET", "/v1/documents", NULL},
+	    {"GET", "/v1/nothing", NULL},
+	    {"GET", "/v1/users/x/consent/extra", NULL},
+	};
+	struct kg_match m;
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		ck_assert(kg_route_match(t[i].path, t[i].method, &m));
+		ck_assert(!m.path_found);
+		if (t[i].names == NULL) {
+			ck_assert_msg(m.hint == NULL, "%s %s: %s", t[i].method, t[i].path, m.hint);
+			continue;
+		}
+		ck_assert_msg(m.hint != NULL && strstr(m.hint, t[i].names) != NULL, "%s %s: %s",
+		              t[i].method, t[i].path, m.hint ? m.hint : "(none)");
+	}
+	/* A path some route has never carries a hint. */
+	ck_assert(kg_route_match("/v1/users/x/verification", "DELETE", &m));
+	ck_assert(m.path_found && m.hint == NULL);
+}
+END_TEST
+
 START_TEST(empty_placeholder_matches)
 {
 	struct kg_match m;
@@ -214,6 +251,7 @@ int main(void)
 	tcase_add_test(tc, matches_each_route);
 	tcase_add_test(tc, method_not_allowed_lists_allow);
 	tcase_add_test(tc, no_route);
+	tcase_add_test(tc, crossmint_paths_hint);
 	tcase_add_test(tc, empty_placeholder_matches);
 	tcase_add_test(tc, bounds);
 	tcase_add_test(tc, table_matches_spec);

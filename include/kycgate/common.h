@@ -56,6 +56,15 @@ bool kg_grow_wiped(char **buf, size_t *cap, size_t used, size_t new_cap);
 /* Fills buf with n bytes from the kernel's random source (getrandom). Thread-safe. */
 void kg_random_bytes(void *buf, size_t n);
 
+/* Longest name kg_edit_distance compares (a longer one is never "close"). */
+#define KG_EDIT_DISTANCE_MAX_BYTES 64
+
+/* The Levenshtein distance between a (alen bytes) and b (blen bytes), ASCII letters compared
+ * case-insensitively, for "did you mean" suggestions. Bounded: returns max + 1 as soon as the
+ * distance is known to exceed max, and for any input longer than KG_EDIT_DISTANCE_MAX_BYTES.
+ * max must be below SIZE_MAX. Pure, no allocation, thread-safe. */
+size_t kg_edit_distance(const char *a, size_t alen, const char *b, size_t blen, size_t max);
+
 /* Monotonic clock in milliseconds. Thread-safe. */
 unsigned long long kg_now_ms(void);
 

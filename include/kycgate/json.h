@@ -25,6 +25,18 @@
 enum kg_err kg_json_parse(const char *buf, size_t len, int max_depth, struct json_object **out,
                           const char **detail, char **pointer_out);
 
+/* Where kg_json_parse_pos found the text invalid: 1-based line (lines end at LF) and column
+ * (counted in characters, UTF-8 code points); both 0 when the failure has no place (an empty or
+ * too large text, a duplicate key: its JSON Pointer says where, out of memory). */
+struct kg_json_pos {
+	size_t line;
+	size_t column;
+};
+
+/* kg_json_parse that also reports where a grammar failure was found (pos may be NULL). */
+enum kg_err kg_json_parse_pos(const char *buf, size_t len, int max_depth, struct json_object **out,
+                              const char **detail, char **pointer_out, struct kg_json_pos *pos);
+
 /* Serializes obj with JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE into new memory
  * (caller frees with kg_json_free_bytes, which wipes it). *len_out receives the length.
  * Returns NULL on allocation failure. */

@@ -17,7 +17,8 @@ enum kg_problem {
 	KG_PB_RATE_LIMITED,           /* 429 (+ Retry-After) */
 	KG_PB_UPSTREAM_REJECTED,      /* Crossmint's 4xx status */
 	KG_PB_UPSTREAM_AUTH,          /* 502 */
-	KG_PB_UPSTREAM_ERROR,         /* 502 */
+	KG_PB_UPSTREAM_ERROR,         /* 502: no exchange (connect, reset, transport) */
+	KG_PB_UPSTREAM_FAILED,        /* 502, code upstream-error: Crossmint answered 5xx or 3xx */
 	KG_PB_UPSTREAM_INVALID,       /* 502 */
 	KG_PB_UPSTREAM_TIMEOUT,       /* 504 */
 	KG_PB_UNAVAILABLE,            /* 503 (+ Retry-After) */

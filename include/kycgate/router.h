@@ -63,6 +63,8 @@ struct kg_match {
 	bool path_found;              /* some route has this path shape */
 	const char *path_tmpl;        /* that shape's template, or NULL */
 	char allow[64];               /* "GET, PUT" when path_found and route is NULL */
+	const char *hint; /* !path_found and the path is Crossmint's own: the kycgate route to use
+	                   * instead, as a sentence (static); else NULL */
 	struct kg_raw_param params[KG_MAX_PARAMS];
 	size_t n_params;
 };

@@ -11,6 +11,14 @@
 
 struct kg_sim;
 
+/* The review delay of the standalone simulator when --review-delay-ms is not given: the value
+ * conf/dev.yaml sets (and the config default), so both simulators behave alike. */
+#define KG_SIM_REVIEW_DELAY_MS_DEFAULT 2000
+
+/* The standalone simulator's options, one per line, for `kycgate --help` and `kycgate simulator
+ * --help`. Static text. */
+extern const char kg_sim_options_help[];
+
 struct kg_sim_opts {
 	const char *host;         /* bind address, "127.0.0.1" when NULL */
 	uint16_t port;            /* 0 = ephemeral */
@@ -40,7 +48,7 @@ void kg_sim_set_behaviour(struct kg_sim *sim, unsigned review_delay_ms,
 /* Stops the daemon (answering every delayed request first), frees all state. Accepts NULL. */
 void kg_sim_stop(struct kg_sim *sim);
 
-/* `kycgate simulator --listen HOST:PORT [--api-key KEY] [--review-delay-ms N]`: runs a
+/* `kycgate simulator --listen HOST:PORT [options]` (kg_sim_options_help): runs a
  * standalone simulator until SIGINT / SIGTERM, printing one JSON line
  * {"level":"info","event":"simulator-listening","address":"HOST:PORT"} on stdout once it listens.
  * argv[0] is "simulator". Returns the process exit code. */
