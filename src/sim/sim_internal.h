@@ -21,6 +21,7 @@
 
 #include "kycgate/common.h"
 #include "kycgate/simulator.h"
+#include "kycgate/timer_heap.h"
 
 #define SIM_VERSION_PREFIX "2025-06-09"
 #define SIM_MAX_BODY_BYTES (32u * 1024u * 1024u) /* larger request bodies are a 413 */
@@ -312,12 +313,10 @@ struct kg_sim {
 	pthread_cond_t idle_cond;  /* wakes kg_sim_stop when a count drops */
 	pthread_t timer_thread;
 	bool timer_started;
-	struct sim_req **heap;
-	size_t heap_len;
-	size_t heap_cap;
-	size_t n_suspended;    /* suspended and not yet back in the access handler */
-	size_t n_delayed_open; /* delayed requests not yet completed */
-	bool stopping;         /* answer every delay now, with 503 */
+	struct kg_timer_heap heap; /* of struct sim_req, by timer */
+	size_t n_suspended;        /* suspended and not yet back in the access handler */
+	size_t n_delayed_open;     /* delayed requests not yet completed */
+	bool stopping;             /* answer every delay now, with 503 */
 	bool timer_quit;
 };
 
@@ -333,8 +332,8 @@ struct sim_req {
 	bool suspended;      /* counted in n_suspended */
 	bool open;           /* counted in n_delayed_open */
 	struct sim_answer ans;
-	unsigned long long due_ms;
-	struct sim_req *next; /* the timer's batch of due requests */
+	struct kg_timer timer; /* in kg_sim.heap while delayed and not yet due */
+	struct sim_req *next;  /* the timer's batch of due requests */
 };
 
 /* Decides the answer to a fully received request: fills req->ans (possibly with a delay or a
