@@ -1,4 +1,5 @@
-/* Unit tests of the shared helpers: buffer growth within a bound, error names, wiping, clocks. */
+/* Unit tests of the shared helpers: buffer growth within a bound, error names, wiping, clocks,
+ * hashing. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,18 @@ START_TEST(names_wipe_clock)
 }
 END_TEST
 
+/* FNV-1a 32-bit reference values (draft-eastlake-fnv test vectors). */
+START_TEST(fnv1a_vectors)
+{
+	ck_assert_uint_eq(kg_fnv1a(NULL, 0), 0x811c9dc5u);
+	ck_assert_uint_eq(kg_fnv1a("a", 1), 0xe40c292cu);
+	ck_assert_uint_eq(kg_fnv1a("foobar", 6), 0xbf9cf968u);
+	/* Every byte counts, NULs and high bytes included. */
+	ck_assert_uint_ne(kg_fnv1a("a\0b", 3), kg_fnv1a("a\0c", 3));
+	ck_assert_uint_ne(kg_fnv1a("\xff", 1), kg_fnv1a("\x7f", 1));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("common");
@@ -96,6 +109,7 @@ int main(void)
 	tcase_add_test(tc, grow_keeps_bytes);
 	tcase_add_test(tc, names_wipe_clock);
 	tcase_add_test(tc, edit_distance);
+	tcase_add_test(tc, fnv1a_vectors);
 	suite_add_tcase(s, tc);
 	failed = kt_run_suite(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

@@ -1,4 +1,4 @@
-/* Small helpers shared by every module: error names, wiping, the monotonic clock. */
+/* Small helpers shared by every module: error names, wiping, hashing, the monotonic clock. */
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
@@ -66,6 +66,17 @@ bool kg_grow_wiped(char **buf, size_t *cap, size_t used, size_t new_cap)
 	*buf = grown;
 	*cap = new_cap;
 	return true;
+}
+
+uint32_t kg_fnv1a(const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	uint32_t h = 2166136261u;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
 }
 
 unsigned long long kg_now_ms(void)

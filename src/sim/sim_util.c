@@ -13,13 +13,7 @@
 
 static size_t hash_key(const char *key)
 {
-	size_t h = 1469598103934665603ull; /* FNV-1a */
-
-	for (; *key != '\0'; key++) {
-		h ^= (unsigned char)*key;
-		h *= 1099511628211ull;
-	}
-	return h;
+	return kg_fnv1a(key, strlen(key));
 }
 
 static struct sim_map_entry **find_slot(const struct sim_map *map, const char *key)
