@@ -258,17 +258,6 @@ not_found:
 	return false;
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decodes s once into out (cap bytes with the NUL); false on a malformed escape, %00 or
  * when the result does not fit. */
 static bool decode_segment(const struct seg *s, char *out, size_t cap)
@@ -280,8 +269,8 @@ static bool decode_segment(const struct seg *s, char *out, size_t cap)
 		int c = (unsigned char)s->p[i];
 
 		if (c == '%') {
-			int hi = i + 2 < s->len ? hex_value(s->p[i + 1]) : -1;
-			int lo = hi >= 0 ? hex_value(s->p[i + 2]) : -1;
+			int hi = i + 2 < s->len ? kg_hex_digit(s->p[i + 1]) : -1;
+			int lo = hi >= 0 ? kg_hex_digit(s->p[i + 2]) : -1;
 
 			if (lo < 0 || (hi == 0 && lo == 0))
 				return false;
