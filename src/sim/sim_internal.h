@@ -107,8 +107,6 @@ char *sim_strdup(const char *s);
 /* Parses len bytes as one strict JSON text (depth SIM_JSON_DEPTH, trailing whitespace only).
  * Returns a new reference or NULL. */
 struct json_object *sim_parse_json(const char *buf, size_t len);
-/* Constant-time comparison of a presented secret with the expected one. */
-bool sim_secret_equal(const char *presented, const char *expected, size_t expected_len);
 
 /* ---- sim_schema.c -------------------------------------------------------------------------- */
 

@@ -310,17 +310,3 @@ out:
 	json_tokener_free(tok);
 	return obj;
 }
-
-bool sim_secret_equal(const char *presented, const char *expected, size_t expected_len)
-{
-	size_t plen = strlen(presented);
-	unsigned char diff = (unsigned char)(plen != expected_len);
-	size_t i;
-
-	for (i = 0; i < expected_len; i++) {
-		unsigned char p = i < plen ? (unsigned char)presented[i] : 0;
-
-		diff |= (unsigned char)(p ^ (unsigned char)expected[i]);
-	}
-	return diff == 0;
-}
