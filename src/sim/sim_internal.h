@@ -6,7 +6,7 @@
  * sim_verify.c  eligibility rules and snapshots
  * sim_schema.c  request body checks against crossmint/users-openapi.yaml
  * sim_record.c  the ring of received requests served at /_simulator/requests
- * sim_util.c    string map, growable buffer, JSON answers, clocks, random ids
+ * sim_util.c    string map, JSON answers, clocks, random ids
  * sim_main.c    `kycgate simulator` command line */
 #ifndef KYCGATE_SIM_INTERNAL_H
 #define KYCGATE_SIM_INTERNAL_H
@@ -19,6 +19,7 @@
 #include <json-c/json.h>
 #include <microhttpd.h>
 
+#include "kycgate/buf.h"
 #include "kycgate/common.h"
 #include "kycgate/simulator.h"
 #include "kycgate/timer_heap.h"
@@ -35,6 +36,8 @@
 #define SIM_DEFAULT_CONNECTIONS 4096u
 #define SIM_MAX_THREADS 64u
 #define SIM_PRODUCTS 3u /* onramp, offramp, regulated-transfer */
+/* Path and query assembled for the recorder (MHD's 16 KiB connection memory bounds them first). */
+#define SIM_RECORD_TARGET_BYTES (16u * 1024u)
 
 /* ---- sim_util.c ---------------------------------------------------------------------------- */
 
@@ -59,18 +62,6 @@ enum kg_err sim_map_put(struct sim_map *map, const char *key, void *value);
 void *sim_map_remove(struct sim_map *map, const char *key);
 /* Frees every entry, calling free_value (when not NULL) on each value; the map is then empty. */
 void sim_map_clear(struct sim_map *map, void (*free_value)(void *value));
-
-/* A growable byte buffer; oom is sticky and every later add is a no-op. */
-struct sim_buf {
-	char *data; /* owned; NUL-terminated when not NULL */
-	size_t len;
-	size_t cap;
-	bool oom;
-};
-
-void sim_buf_add(struct sim_buf *buf, const void *bytes, size_t len);
-void sim_buf_add_str(struct sim_buf *buf, const char *s);
-void sim_buf_free(struct sim_buf *buf);
 
 /* An answer prepared for one request, queued now or after a delay. */
 struct sim_answer {
@@ -324,7 +315,7 @@ struct sim_req {
 	struct MHD_Connection *conn;
 	const char *method;  /* MHD's, valid for the request */
 	const char *url;     /* raw path (no-op unescape), MHD's */
-	struct sim_buf body; /* at most SIM_MAX_BODY_BYTES kept */
+	struct kg_buf body;  /* at most SIM_MAX_BODY_BYTES kept */
 	bool body_too_large; /* more than SIM_MAX_BODY_BYTES arrived */
 	bool delayed;        /* was suspended for a delay */
 	bool suspended;      /* counted in n_suspended */

@@ -1,5 +1,5 @@
-/* Small building blocks of the simulator: a string map, a growable buffer, JSON answers, UTC
- * clocks, random ids and strict JSON parsing. */
+/* Small building blocks of the simulator: a string map, JSON answers, UTC clocks, random ids and
+ * strict JSON parsing. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,45 +123,6 @@ void sim_map_clear(struct sim_map *map, void (*free_value)(void *value))
 	map->buckets = NULL;
 	map->n_buckets = 0;
 	map->count = 0;
-}
-
-/* ---- growable buffer ------------------------------------------------------------------------ */
-
-void sim_buf_add(struct sim_buf *buf, const void *bytes, size_t len)
-{
-	size_t need;
-	char *p;
-
-	if (buf->oom || len == 0)
-		return;
-	need = buf->len + len + 1;
-	if (need > buf->cap) {
-		size_t cap = buf->cap == 0 ? 256 : buf->cap;
-
-		while (cap < need)
-			cap *= 2;
-		p = realloc(buf->data, cap);
-		if (p == NULL) {
-			buf->oom = true;
-			return;
-		}
-		buf->data = p;
-		buf->cap = cap;
-	}
-	memcpy(buf->data + buf->len, bytes, len);
-	buf->len += len;
-	buf->data[buf->len] = '\0';
-}
-
-void sim_buf_add_str(struct sim_buf *buf, const char *s)
-{
-	sim_buf_add(buf, s, strlen(s));
-}
-
-void sim_buf_free(struct sim_buf *buf)
-{
-	free(buf->data);
-	memset(buf, 0, sizeof(*buf));
 }
 
 /* ---- answers -------------------------------------------------------------------------------- */

@@ -189,6 +189,7 @@ static enum MHD_Result begin_request(struct kg_sim *sim, struct MHD_Connection *
 	req->sim = sim;
 	req->conn = conn;
 	kg_timer_init(&req->timer);
+	kg_buf_init(&req->body, SIM_MAX_BODY_BYTES);
 	req->url = url;
 	req->method = method;
 	*con_cls = req;
@@ -202,7 +203,7 @@ static void take_body(struct sim_req *req, const char *data, size_t size)
 		req->body_too_large = true;
 		return;
 	}
-	sim_buf_add(&req->body, data, size);
+	kg_buf_add(&req->body, data, size);
 }
 
 static enum MHD_Result finish_request(struct kg_sim *sim, struct sim_req *req)
@@ -247,7 +248,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (req->delayed)
 		delay_end(sim, req, true);
 	sim_answer_clear(&req->ans);
-	sim_buf_free(&req->body);
+	kg_buf_cleanup(&req->body);
 	free(req);
 	*con_cls = NULL;
 }
