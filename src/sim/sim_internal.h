@@ -7,7 +7,16 @@
  * sim_schema.c  request body checks against crossmint/users-openapi.yaml
  * sim_record.c  the ring of received requests served at /_simulator/requests
  * sim_util.c    string map, JSON answers, clocks, random ids
- * sim_main.c    `kycgate simulator` command line */
+ * sim_main.c    `kycgate simulator` command line
+ *
+ * The simulator stands apart from the gateway (library kgsim, tests/sim_apart.sh checks it): it
+ * includes only this header and public ones, and it links kgbase (src/base/: errors, clocks, hex
+ * digits, hashing, the timer heap, buffers, the constant-time compare), never the gateway's code.
+ * Its percent-decoder (sim_routes.c), its strict JSON parsing (sim_util.c), its locator rule and
+ * body schema checks (sim_schema.c) and its verification rules (sim_verify.c) look like the
+ * gateway's validate*.c and normalize.c on purpose and must stay separate copies: the simulator is
+ * the test double the gateway is checked against, and a double that shared the code under test
+ * would agree with its bugs. Do not deduplicate them. */
 #ifndef KYCGATE_SIM_INTERNAL_H
 #define KYCGATE_SIM_INTERNAL_H
 

@@ -262,7 +262,8 @@ not_found:
 }
 
 /* Percent-decodes s once into out (cap bytes with the NUL); false on a malformed escape, %00 or
- * when the result does not fit. */
+ * when the result does not fit. Apart from the gateway's kg_pct_decode on purpose (a test double
+ * does not share the code it checks: see sim_internal.h). */
 static bool decode_segment(const struct seg *s, char *out, size_t cap)
 {
 	size_t i;
