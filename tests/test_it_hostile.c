@@ -326,6 +326,24 @@ START_TEST(framing_refused)
 }
 END_TEST
 
+/* A body cut short by the client closing its side: libmicrohttpd 0.9.75 closes the connection at
+ * once, before any answer can be sent, and the request is never acted on. */
+START_TEST(short_body_then_close)
+{
+	static const char req[] = PUT_HEAD "Content-Length: 300\r\n\r\n" SMUGGLED;
+	char *out;
+	struct json_object *reqs;
+
+	kt_sim_clear(it_sim.port);
+	out = kt_raw_shut(it_gw.port, req, sizeof(req) - 1, true, 5000);
+	ck_assert_msg(strstr(out, "HTTP/1.1 2") == NULL, "acted on: %s", out);
+	free(out);
+	reqs = kt_sim_requests(it_sim.port);
+	ck_assert_uint_eq(json_object_array_length(reqs), 0);
+	json_object_put(reqs);
+}
+END_TEST
+
 /* The order of design §2, each decided from the headers (no body is sent): the first failing
  * check answers. */
 struct order_case {
@@ -443,6 +461,7 @@ int main(void)
 	tcase_add_test(tc, huge_body_refused_before_reading);
 	tcase_add_test(tc, huge_chunked_body);
 	tcase_add_loop_test(tc, framing_refused, 0, (int)(sizeof(framing) / sizeof(framing[0])));
+	tcase_add_test(tc, short_body_then_close);
 	tcase_add_loop_test(tc, order_of_checks, 0, (int)(sizeof(order) / sizeof(order[0])));
 	tcase_add_test(tc, json_document_between_the_limits);
 	tcase_add_test(tc, products_problem_lists_the_known_ones);
