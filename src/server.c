@@ -282,9 +282,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 {
 	struct kg_req *req = *con_cls;
 
-	if (req == NULL) {
+	if (req == NULL)
 		return on_head(cls, conn, url, method, version, con_cls);
-	}
 	if (*upload_data_size > 0) {
 		on_body(req, upload_data, *upload_data_size);
 		*upload_data_size = 0; /* always consume, even a body being refused (design §8) */
