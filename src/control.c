@@ -172,6 +172,8 @@ static void restart_needed(const struct kg_config *old, const struct kg_config *
 		append(keys, sizeof(keys), "server.listen");
 	if (old->server.threads != cfg->server.threads)
 		append(keys, sizeof(keys), "server.threads");
+	if (old->server.max_connections_per_ip != cfg->server.max_connections_per_ip)
+		append(keys, sizeof(keys), "server.max_connections_per_ip");
 	if (strcmp(old->server.tls_cert_file, cfg->server.tls_cert_file) != 0 ||
 	    strcmp(old->server.tls_key_file, cfg->server.tls_key_file) != 0)
 		append(keys, sizeof(keys), "server.tls");

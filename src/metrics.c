@@ -119,6 +119,7 @@ static struct hist up_hist[N_OPS];
 static _Atomic uint64_t up_errors[KG_UPERR_COUNT];
 static _Atomic uint64_t up_retries;
 static _Atomic uint64_t log_dropped;
+static _Atomic uint64_t header_timeouts;
 static _Atomic uint64_t reloads[2];     /* [0] failure, [1] success */
 static _Atomic uint64_t reload_ts_bits; /* a double's bits; 0 = 0.0 */
 
@@ -359,6 +360,11 @@ void kg_metrics_gauge_add(enum kg_metrics_gauge gauge, long long delta)
 void kg_metrics_log_dropped(unsigned long long n)
 {
 	add(&log_dropped, n);
+}
+
+void kg_metrics_header_timeout(void)
+{
+	add(&header_timeouts, 1);
 }
 
 void kg_metrics_config_loaded(double unix_seconds)
@@ -705,6 +711,10 @@ static void render_process(struct out *o)
 	       "Log lines dropped because the log output was not keeping up.");
 	put(o, "kycgate_log_lines_dropped_total");
 	put_u64(o, get(&log_dropped));
+	family(o, "kycgate_http_header_timeouts_total", "counter",
+	       "Client connections closed because a request head was not complete in time.");
+	put(o, "kycgate_http_header_timeouts_total");
+	put_u64(o, get(&header_timeouts));
 	family(o, "kycgate_config_reloads_total", "counter", "Config reloads, by result.");
 	put_head(o, "kycgate_config_reloads_total", "", "result", "success");
 	put_u64(o, get(&reloads[1]));
@@ -788,6 +798,7 @@ void kg_metrics_reset_for_tests(void)
 	zero(up_errors, KG_UPERR_COUNT);
 	zero(&up_retries, 1);
 	zero(&log_dropped, 1);
+	zero(&header_timeouts, 1);
 	zero(reloads, 2);
 	zero(&reload_ts_bits, 1);
 	zero(&clients_other, 1);

@@ -2,6 +2,7 @@
  * small dispatcher, bounded body accumulation, suspend / resume around the upstream engine, and
  * sending replies with the headers every answer carries. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +156,7 @@ static void on_body(struct kg_req *req, const char *data, size_t n)
 {
 	size_t cap;
 
+	req->body_seen += n;
 	if (req->body_over || req->budget_over || req->state != KG_REQ_BODY)
 		return;
 	if (req->body_len + n > req->body_limit) {
@@ -205,6 +207,14 @@ static enum MHD_Result go_upstream(struct kg_req *req, bool continuing)
 
 static enum MHD_Result on_complete(struct kg_req *req)
 {
+	if (req->declared && req->body_seen != req->declared_len) {
+		/* libmicrohttpd frames the body by Content-Length, so this cannot happen today; if
+		 * it ever did, the bytes left would start a request of their own. */
+		kg_reply_problem(req, KG_PB_INVALID_REQUEST, 0,
+		                 "the body length differs from Content-Length", NULL);
+		req->reply.close = true;
+		return send_reply(req);
+	}
 	if (req->body_over) {
 		kg_reply_too_large(req);
 		return send_reply(req);
@@ -219,26 +229,62 @@ static enum MHD_Result on_complete(struct kg_req *req)
 	return send_reply(req);
 }
 
+/* The connection's state of heads.c, or NULL (out of memory when it opened). */
+static struct kg_conn *conn_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci != NULL ? ci->socket_context : NULL;
+}
+
+/* libmicrohttpd splits the request line in place and hands out C strings, so a NUL in the method
+ * or the target cuts it short: "GET /v1/users/userId:a\0/verification" would route as the user
+ * route. Each part must end exactly where the next begins: the method at the space before the
+ * target, the target (as long as on_uri measured it) at the space before the version. */
+static bool line_intact(const struct kg_conn *c, const char *method, const char *url,
+                        const char *version)
+{
+	const char *p = method + strlen(method) + 1;
+
+	while (*p == ' ')
+		p++;
+	return p == url && (uintptr_t)version - (uintptr_t)url == c->target_len + 1 &&
+	       !c->target_ctl;
+}
+
+/* The head is complete (the handler's first call): clears its deadline, and refuses (MHD_NO,
+ * the connection closes) a request whose connection was already shut for being late. */
+static enum MHD_Result on_head(const struct kg_listener *l, struct MHD_Connection *conn,
+                               const char *url, const char *method, const char *version,
+                               void **con_cls)
+{
+	struct kg_conn *c = conn_of(conn);
+	struct kg_req *req;
+
+	if (c == NULL || !kg_conn_head_done(c))
+		return MHD_NO;
+	req = req_new(l->gw, conn);
+	if (req == NULL)
+		return MHD_NO;
+	req->metrics_only = l->metrics_only;
+	req->line_broken = !line_intact(c, method, url, version);
+	*con_cls = req;
+	snprintf(req->method, sizeof(req->method), "%s", method);
+	kg_route_match(url, method, &req->match);
+	if (!kg_handle_headers(req))
+		return send_reply(req);
+	return MHD_YES;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_data_size, void **con_cls)
 {
 	struct kg_req *req = *con_cls;
 
-	if (req == NULL) {
-		const struct kg_listener *l = cls;
-
-		req = req_new(l->gw, conn);
-		if (req == NULL)
-			return MHD_NO;
-		req->metrics_only = l->metrics_only;
-		*con_cls = req;
-		snprintf(req->method, sizeof(req->method), "%s", method);
-		kg_route_match(url, method, &req->match);
-		if (!kg_handle_headers(req))
-			return send_reply(req);
-		return MHD_YES;
-	}
+	if (req == NULL)
+		return on_head(cls, conn, url, method, version, con_cls);
 	if (*upload_data_size > 0) {
 		on_body(req, upload_data, *upload_data_size);
 		*upload_data_size = 0; /* always consume, even a body being refused (design §8) */
@@ -304,13 +350,60 @@ static void account(struct kg_req *req, enum MHD_RequestTerminationCode toe)
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+	const struct kg_listener *l = cls;
 	struct kg_req *req = *con_cls;
+	struct kg_conn *c = conn_of(conn);
 
+	/* Kept alive: the idle gap before the next request is connection_timeout_s's (an idle
+	 * timeout), then that request's head has header_timeout_s (tightened by on_uri). */
+	if (c != NULL && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		kg_conn_arm(c,
+		            kg_now_ms() + l->gw->idle_ms + atomic_load(&l->gw->header_timeout_ms),
+		            false);
 	if (req == NULL)
 		return;
 	account(req, toe);
 	req_free(req);
 	*con_cls = NULL;
+}
+
+/* A connection opens: its head is due within header_timeout_s. It closes: forgotten, before
+ * libmicrohttpd closes the socket (heads.c relies on that order). */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+	const struct kg_listener *l = cls;
+	const union MHD_ConnectionInfo *ci;
+
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		kg_heads_remove(l->gw->heads, *socket_context);
+		*socket_context = NULL;
+		return;
+	}
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci != NULL)
+		*socket_context =
+		    kg_heads_add(l->gw->heads, ci->connect_fd,
+		                 kg_now_ms() + atomic_load(&l->gw->header_timeout_ms));
+}
+
+/* A request line arrived, before any unescaping: measures the target up to its first NUL and
+ * notes control characters (line_intact() compares), and gives this request's head
+ * header_timeout_s from now. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	const struct kg_listener *l = cls;
+	struct kg_conn *c = conn_of(conn);
+	const unsigned char *p = (const unsigned char *)uri;
+
+	if (c == NULL || uri == NULL)
+		return NULL;
+	c->target_ctl = false;
+	for (; *p != '\0'; p++)
+		c->target_ctl |= *p <= ' ' || *p == 0x7f;
+	c->target_len = (size_t)(p - (const unsigned char *)uri);
+	kg_conn_arm(c, kg_now_ms() + atomic_load(&l->gw->header_timeout_ms), true);
+	return NULL;
 }
 
 /* Routing happens on the raw path: no decoding before the handler (design §8). */
@@ -469,8 +562,11 @@ static struct MHD_Daemon *start_daemon(struct kg_gateway *gw, const struct kg_co
 	    MHD_OPTION_CONNECTION_LIMIT, cfg->server.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
 	    cfg->server.connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	    (size_t)CONNECTION_MEMORY_LIMIT, MHD_OPTION_LISTEN_BACKLOG_SIZE, LISTEN_BACKLOG,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->server.max_connections_per_ip,
 	    MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_NOTIFY_COMPLETED,
-	    on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+	    on_completed, &gw->main_listener, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+	    &gw->main_listener, MHD_OPTION_URI_LOG_CALLBACK, on_uri, &gw->main_listener,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
 	if (d == NULL)
 		listen_failure("server.listen", cfg->server.listen_host, cfg->server.listen_port,
 		               &ss, v6, err, errcap);
@@ -497,7 +593,9 @@ static struct MHD_Daemon *start_metrics_daemon(struct kg_gateway *gw, const stru
 	    MHD_OPTION_CONNECTION_TIMEOUT, cfg->server.connection_timeout_s,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY_LIMIT,
 	    MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_NOTIFY_COMPLETED,
-	    on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+	    on_completed, &gw->metrics_listener, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+	    &gw->metrics_listener, MHD_OPTION_URI_LOG_CALLBACK, on_uri, &gw->metrics_listener,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
 	if (d == NULL)
 		listen_failure("metrics.listen", cfg->metrics.listen_host, cfg->metrics.listen_port,
 		               &ss, v6, err, errcap);
@@ -566,6 +664,13 @@ struct kg_gateway *kg_gateway_start(char *err, size_t errcap)
 	}
 	if (!load_tls(gw, cfg, err, errcap))
 		goto fail;
+	atomic_init(&gw->header_timeout_ms, cfg->server.header_timeout_s * 1000u);
+	gw->idle_ms = cfg->server.connection_timeout_s * 1000u;
+	gw->heads = kg_heads_start();
+	if (gw->heads == NULL) {
+		snprintf(err, errcap, "cannot start the request-head timer");
+		goto fail;
+	}
 	gw->up = kg_upstream_start(cfg, gw->base_url, effective_key(gw, cfg), err, errcap);
 	if (gw->up == NULL)
 		goto fail;
@@ -608,6 +713,7 @@ enum kg_err kg_gateway_reconfigure(struct kg_gateway *gw, const struct kg_config
 {
 	const char *base = gw->base_url;
 
+	atomic_store(&gw->header_timeout_ms, cfg->server.header_timeout_s * 1000u);
 	if (gw->sim != NULL) {
 		kg_sim_set_api_key(gw->sim, effective_key(gw, cfg));
 		kg_sim_set_behaviour(gw->sim, cfg->simulator.review_delay_ms,
@@ -707,6 +813,7 @@ void kg_gateway_stop(struct kg_gateway *gw)
 		MHD_stop_daemon(gw->daemon);
 	if (gw->metrics_daemon != NULL)
 		MHD_stop_daemon(gw->metrics_daemon);
+	kg_heads_free(gw->heads); /* every connection is closed now */
 	/* Only now can no request thread reach the engine. */
 	kg_upstream_free(gw->up);
 	if (lsock != MHD_INVALID_SOCKET)

@@ -140,6 +140,8 @@ START_TEST(defaults_of_minimal_file)
 	ck_assert_uint_eq(cfg->server.threads, 0);
 	ck_assert_uint_eq(cfg->server.max_connections, 4096);
 	ck_assert_uint_eq(cfg->server.connection_timeout_s, 60);
+	ck_assert_uint_eq(cfg->server.header_timeout_s, 10);
+	ck_assert_uint_eq(cfg->server.max_connections_per_ip, 0);
 	ck_assert_uint_eq(cfg->server.max_body_bytes, 1048576);
 	ck_assert_uint_eq(cfg->server.max_document_bytes, 10485760);
 	ck_assert_uint_eq(cfg->server.max_buffered_bytes, 67108864);
@@ -210,6 +212,8 @@ START_TEST(every_value_is_read)
 	                                "  threads: \"4\"\n"
 	                                "  max_connections: 10\n"
 	                                "  connection_timeout_s: 5\n"
+	                                "  header_timeout_s: 3\n"
+	                                "  max_connections_per_ip: 7\n"
 	                                "  max_body_bytes: 2048\n"
 	                                "  max_document_bytes: 4096\n"
 	                                "  max_buffered_bytes: 2097152\n"
@@ -234,6 +238,8 @@ START_TEST(every_value_is_read)
 	ck_assert_uint_eq(cfg->server.threads, 4);
 	ck_assert_uint_eq(cfg->server.max_connections, 10);
 	ck_assert_uint_eq(cfg->server.connection_timeout_s, 5);
+	ck_assert_uint_eq(cfg->server.header_timeout_s, 3);
+	ck_assert_uint_eq(cfg->server.max_connections_per_ip, 7);
 	ck_assert_uint_eq(cfg->server.max_body_bytes, 2048);
 	ck_assert_uint_eq(cfg->server.max_document_bytes, 4096);
 	ck_assert_uint_eq(cfg->server.max_buffered_bytes, 2097152);
@@ -318,6 +324,10 @@ START_TEST(range_errors)
 	           "t.yaml:2: server.max_connections: must be between 1 and 1000000");
 	ASSERT_ERR("server:\n  max_connections: 1000001\n" CLIENTS,
 	           "t.yaml:2: server.max_connections: must be between 1 and 1000000");
+	ASSERT_ERR("server:\n  header_timeout_s: 0\n" CLIENTS,
+	           "t.yaml:2: server.header_timeout_s: must be between 1 and 3600");
+	ASSERT_ERR("server:\n  max_connections_per_ip: 1000001\n" CLIENTS,
+	           "t.yaml:2: server.max_connections_per_ip: must be between 0 and 1000000");
 	ASSERT_ERR("server:\n  threads: 1025\n" CLIENTS,
 	           "t.yaml:2: server.threads: must be between 0 and 1024");
 	ASSERT_ERR("server:\n  max_body_bytes: 1023\n" CLIENTS,

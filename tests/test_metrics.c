@@ -30,6 +30,7 @@ static const char *const families[][2] = {
     {"kycgate_longpoll_waiting", "gauge"},
     {"kycgate_upstream_auth_ok", "gauge"},
     {"kycgate_log_lines_dropped_total", "counter"},
+    {"kycgate_http_header_timeouts_total", "counter"},
     {"kycgate_config_reloads_total", "counter"},
     {"kycgate_config_last_reload_success_timestamp_seconds", "gauge"},
     {"kycgate_build_info", "gauge"},
@@ -94,6 +95,7 @@ static void *hammer(void *arg)
 		kg_metrics_upstream_error(KG_UPERR_TIMEOUT);
 		kg_metrics_rate_limited(client);
 		kg_metrics_log_dropped(1);
+		kg_metrics_header_timeout();
 		kg_metrics_gauge_add(KG_GAUGE_INFLIGHT, -1);
 	}
 	return NULL;
@@ -138,6 +140,7 @@ START_TEST(test_concurrent_exact)
 	                    total);
 	ck_assert_double_eq(sample(page, "kycgate_rate_limited_total{client=\"svc-3\"}"), CALLS);
 	ck_assert_double_eq(sample(page, "kycgate_log_lines_dropped_total"), total);
+	ck_assert_double_eq(sample(page, "kycgate_http_header_timeouts_total"), total);
 	ck_assert_double_eq(sample(page, "kycgate_inflight_requests"), 0);
 	free(page);
 }
@@ -441,6 +444,7 @@ static void fill_everything(void)
 	kg_metrics_gauge_set(KG_GAUGE_UPSTREAM_AUTH_OK, 1);
 	kg_metrics_gauge_add(KG_GAUGE_INFLIGHT, 3);
 	kg_metrics_log_dropped(9);
+	kg_metrics_header_timeout();
 	kg_metrics_config_reload(true, 1700000000.25);
 	kg_metrics_set_build_info("stag\"ing\\\n");
 }

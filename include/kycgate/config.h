@@ -40,13 +40,15 @@ struct kg_config {
 		unsigned threads;              /* 0 = CPUs available to the process */
 		unsigned max_connections;      /* 1..1000000, default 4096 */
 		unsigned connection_timeout_s; /* 1..3600, default 60 */
-		size_t max_body_bytes;         /* 1 KiB..64 MiB, default 1 MiB */
-		size_t max_document_bytes;     /* 1 KiB..64 MiB, default 10 MiB (decoded) */
-		size_t max_buffered_bytes;     /* 1 MiB..16 GiB, default 64 MiB */
-		unsigned shutdown_grace_s;     /* 0..3600, default 10 */
-		unsigned drain_delay_s;        /* 0..600, default 5 */
-		char *tls_cert_file;           /* "" when TLS is off */
-		char *tls_key_file;            /* "" when TLS is off */
+		unsigned header_timeout_s;     /* 1..3600, default 10: a request head's deadline */
+		unsigned max_connections_per_ip; /* 0..1000000, default 0 (off) */
+		size_t max_body_bytes;           /* 1 KiB..64 MiB, default 1 MiB */
+		size_t max_document_bytes;       /* 1 KiB..64 MiB, default 10 MiB (decoded) */
+		size_t max_buffered_bytes;       /* 1 MiB..16 GiB, default 64 MiB */
+		unsigned shutdown_grace_s;       /* 0..3600, default 10 */
+		unsigned drain_delay_s;          /* 0..600, default 5 */
+		char *tls_cert_file;             /* "" when TLS is off */
+		char *tls_key_file;              /* "" when TLS is off */
 	} server;
 
 	struct {

@@ -101,6 +101,10 @@ void kg_metrics_gauge_add(enum kg_metrics_gauge gauge, long long delta);
 /* Adds n to kycgate_log_lines_dropped_total. Thread-safe, lock-free. */
 void kg_metrics_log_dropped(unsigned long long n);
 
+/* Adds one to kycgate_http_header_timeouts_total: a client connection closed because its request
+ * head was not complete within server.header_timeout_s. Thread-safe, lock-free. */
+void kg_metrics_header_timeout(void);
+
 /* Counts one config reload in kycgate_config_reloads_total{result="success"|"failure"}; on success
  * also sets kycgate_config_last_reload_success_timestamp_seconds to unix_seconds. Thread-safe. */
 void kg_metrics_config_reload(bool success, double unix_seconds);
