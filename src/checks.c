@@ -43,12 +43,24 @@ static void uuid_bytes(unsigned char out[16])
 	}
 }
 
+void kg_request_id_new(char out[KG_MAX_REQUEST_ID_BYTES + 1])
+{
+	unsigned char r[16];
+
+	uuid_bytes(r);
+	r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
+	r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
+	snprintf(out, KG_MAX_REQUEST_ID_BYTES + 1,
+	         "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1],
+	         r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14],
+	         r[15]);
+}
+
 /* The caller's X-Request-Id when it is 1..128 of [A-Za-z0-9._-], else a new UUID (v4). */
 static void request_id(struct kg_req *req)
 {
 	const char *id = header(req, "X-Request-Id");
 	size_t n = id ? strnlen(id, KG_MAX_REQUEST_ID_BYTES + 1) : 0, i;
-	unsigned char r[16];
 
 	for (i = 0; i < n && id_char(id[i]); i++)
 		;
@@ -56,13 +68,7 @@ static void request_id(struct kg_req *req)
 		memcpy(req->request_id, id, n + 1);
 		return;
 	}
-	uuid_bytes(r);
-	r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
-	r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
-	snprintf(req->request_id, sizeof(req->request_id),
-	         "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1],
-	         r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14],
-	         r[15]);
+	kg_request_id_new(req->request_id);
 }
 
 static bool lower_hex(const char *s, size_t n, bool nonzero)

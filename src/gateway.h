@@ -158,6 +158,13 @@ void kg_conn_arm(struct kg_conn *c, unsigned long long deadline_ms, bool only_so
  * for being late (the request must not be served). Lock-free. */
 bool kg_conn_head_done(struct kg_conn *c);
 
+/* checks.c: a new request id (a UUID v4) into out. Thread-safe. */
+void kg_request_id_new(char out[KG_MAX_REQUEST_ID_BYTES + 1]);
+
+/* heads.c: peeks (without consuming) at the bytes already received on a new plain-HTTP
+ * connection; true when the first request head in them has a CR not followed by LF. */
+bool kg_head_has_bare_cr(int fd);
+
 /* checks.c: decides a request whose headers arrived. Fills req->reply and returns false when it
  * must be refused now (framing 400, 404 ... 415); true to go on reading the body. */
 bool kg_handle_headers(struct kg_req *req);

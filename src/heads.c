@@ -9,10 +9,12 @@
  * down (shutdown(2), never close) the socket of every connection past its deadline; libmicrohttpd
  * then sees the socket end and closes the connection the usual way.
  *
- * A bare CR line ending cannot be refused at once: libmicrohttpd 0.9.75 ends lines only at LF,
- * keeps reading a request line that never ends, and offers no hook on the bytes before a line is
- * complete. Such a request is cut by this deadline instead; a later LF makes the CRs part of the
- * request target, which the access handler refuses (a control character).
+ * A bare CR line ending: libmicrohttpd 0.9.75 ends lines only at LF, keeps reading a request line
+ * that never ends, and offers no hook on the bytes before a line is complete. kg_head_has_bare_cr()
+ * looks at what arrived with a new connection (the listener defers accept until data arrives, so
+ * the first segment is there) and server.c refuses it at once; a bare CR in a later segment or a
+ * later request of a kept-alive connection is cut by this deadline instead (or, once an LF comes,
+ * refused as a control character in the target).
  *
  * Locking: the list and every fd in it are under one mutex, taken when a connection opens or
  * closes and by the sweeping thread. libmicrohttpd calls the closed notification before it closes
@@ -29,7 +31,8 @@
 #include "gateway.h"
 #include "kycgate/metrics.h"
 
-#define SWEEP_MS 200 /* how often overdue heads are looked for */
+#define SWEEP_MS 200    /* how often overdue heads are looked for */
+#define PEEK_BYTES 2048 /* how much of a new connection's first bytes is looked at */
 #define KILLED ULLONG_MAX
 
 struct kg_heads {
@@ -169,4 +172,21 @@ bool kg_conn_head_done(struct kg_conn *c)
 			return false;
 	} while (!atomic_compare_exchange_weak(&c->deadline_ms, &d, 0));
 	return true;
+}
+
+bool kg_head_has_bare_cr(int fd)
+{
+	char buf[PEEK_BYTES];
+	ssize_t got = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+	size_t i, n = got > 0 ? (size_t)got : 0;
+
+	for (i = 0; i + 1 < n; i++) {
+		if (buf[i] == '\r' && buf[i + 1] != '\n')
+			return true;
+		/* The head ends at an empty line; a body may hold any byte. */
+		if (buf[i] == '\n' &&
+		    (buf[i + 1] == '\n' || (i + 2 < n && buf[i + 1] == '\r' && buf[i + 2] == '\n')))
+			return false;
+	}
+	return false;
 }

@@ -10,7 +10,9 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "gateway.h"
 #include "kycgate/log.h"
@@ -301,11 +303,25 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 	return MHD_YES;
 }
 
+/* The client's address as text into out ("" when unknown). */
+static void remote_address(struct MHD_Connection *conn, char out[INET6_ADDRSTRLEN])
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	out[0] = '\0';
+	if (sa != NULL && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out,
+		          INET6_ADDRSTRLEN);
+	else if (sa != NULL && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
+		          INET6_ADDRSTRLEN);
+}
+
 /* The access line and the request metrics, once per request. */
 static void account(struct kg_req *req, enum MHD_RequestTerminationCode toe)
 {
-	const union MHD_ConnectionInfo *ci =
-	    MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	const struct kg_route *route = req->match.route;
 	char remote[INET6_ADDRSTRLEN] = "", user[KG_LOCATOR_HASH_LEN + 1];
 	const char *loc = NULL;
@@ -325,16 +341,7 @@ static void account(struct kg_req *req, enum MHD_RequestTerminationCode toe)
 	};
 	size_t i;
 
-	if (ci != NULL && ci->client_addr != NULL) {
-		const struct sockaddr *sa = ci->client_addr;
-
-		if (sa->sa_family == AF_INET)
-			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, remote,
-			          sizeof(remote));
-		else if (sa->sa_family == AF_INET6)
-			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, remote,
-			          sizeof(remote));
-	}
+	remote_address(req->conn, remote);
 	for (i = 0; req->params_ok && i < req->match.n_params; i++)
 		if (req->match.params[i].kind == KG_PARAM_LOCATOR)
 			loc = req->params[i];
@@ -367,6 +374,45 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
+/* A first request head with a bare CR (RFC 9112 §2.2: invalid) is answered before libmicrohttpd,
+ * which would wait for an LF that never comes, reads it: a 400 problem with Connection: close,
+ * then the write side is shut. The client's close (or the head deadline) ends the connection. */
+static void refuse_bare_cr(const struct kg_listener *l, struct MHD_Connection *conn, int fd)
+{
+	static const char detail[] = "a line of the request head ends in a bare CR";
+	char id[KG_MAX_REQUEST_ID_BYTES + 1], head[512], remote[INET6_ADDRSTRLEN];
+	unsigned long long t0 = kg_now_us();
+	struct kg_problem_args a = {
+	    .kind = KG_PB_INVALID_REQUEST, .detail = detail, .request_id = id};
+	struct kg_access line = {.request_id = id, .remote = remote, .method = "-", .status = 400};
+	size_t len = 0;
+	char *body;
+	int n;
+
+	kg_request_id_new(id);
+	body = kg_problem_render(&a, &len);
+	n = snprintf(head, sizeof(head),
+	             "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: "
+	             "application/problem+json\r\nContent-Length: %zu\r\nX-Request-Id: %s\r\n"
+	             "X-Kycgate-Environment: %s\r\nCache-Control: no-store\r\n"
+	             "X-Content-Type-Options: nosniff\r\n\r\n",
+	             len, id, kg_env_name(l->gw->environment));
+	if (body != NULL && n > 0 && (size_t)n < sizeof(head)) {
+		struct iovec iov[2] = {{head, (size_t)n}, {body, len}};
+		struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+
+		(void)sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+	}
+	shutdown(fd, body != NULL ? SHUT_WR : SHUT_RDWR);
+	free(body);
+	remote_address(conn, remote);
+	line.outcome = kg_problem_code(KG_PB_INVALID_REQUEST);
+	line.upstream_status = -1;
+	line.duration_ms = (double)(kg_now_us() - t0) / 1000.0;
+	kg_log_access(&line);
+	kg_metrics_http(NULL, NULL, 400, line.duration_ms / 1000.0, false);
+}
+
 /* A connection opens: its head is due within header_timeout_s. It closes: forgotten, before
  * libmicrohttpd closes the socket (heads.c relies on that order). */
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
@@ -381,10 +427,12 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 		return;
 	}
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-	if (ci != NULL)
-		*socket_context =
-		    kg_heads_add(l->gw->heads, ci->connect_fd,
-		                 kg_now_ms() + atomic_load(&l->gw->header_timeout_ms));
+	if (ci == NULL)
+		return;
+	*socket_context = kg_heads_add(l->gw->heads, ci->connect_fd,
+	                               kg_now_ms() + atomic_load(&l->gw->header_timeout_ms));
+	if ((l->metrics_only || l->gw->tls_cert == NULL) && kg_head_has_bare_cr(ci->connect_fd))
+		refuse_bare_cr(l, conn, ci->connect_fd);
 }
 
 /* A request line arrived, before any unescaping: measures the target up to its first NUL and
@@ -573,6 +621,20 @@ static struct MHD_Daemon *start_daemon(struct kg_gateway *gw, const struct kg_co
 	return d;
 }
 
+/* A plain-HTTP listener hands a connection over only once its first bytes arrived (Linux's
+ * TCP_DEFER_ACCEPT, nginx's "deferred"), so refuse_bare_cr() sees the first segment, and a
+ * connection that never sends costs no libmicrohttpd slot. Best effort: without it the check
+ * sees what happens to be there, and the head deadline covers the rest. */
+static void defer_accept(struct MHD_Daemon *d, unsigned timeout_s)
+{
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_LISTEN_FD);
+	int secs = timeout_s > 0 ? (int)timeout_s : 1;
+
+	if (info != NULL && info->listen_fd != MHD_INVALID_SOCKET)
+		(void)setsockopt(info->listen_fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs,
+		                 sizeof(secs));
+}
+
 /* metrics.listen: a small second daemon (one thread) for /metrics, /healthz and /readyz, so
  * they can be exposed to a monitoring network without exposing the API. */
 static struct MHD_Daemon *start_metrics_daemon(struct kg_gateway *gw, const struct kg_config *cfg,
@@ -677,12 +739,15 @@ struct kg_gateway *kg_gateway_start(char *err, size_t errcap)
 	gw->daemon = start_daemon(gw, cfg, err, errcap);
 	if (gw->daemon == NULL)
 		goto fail;
+	if (gw->tls_cert == NULL)
+		defer_accept(gw->daemon, cfg->server.header_timeout_s);
 	info = MHD_get_daemon_info(gw->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	gw->port = info ? info->port : cfg->server.listen_port;
 	if (cfg->metrics.listen_host != NULL) {
 		gw->metrics_daemon = start_metrics_daemon(gw, cfg, err, errcap);
 		if (gw->metrics_daemon == NULL)
 			goto fail;
+		defer_accept(gw->metrics_daemon, cfg->server.header_timeout_s);
 		info = MHD_get_daemon_info(gw->metrics_daemon, MHD_DAEMON_INFO_BIND_PORT);
 		gw->metrics_port = info ? info->port : cfg->metrics.listen_port;
 	}

@@ -210,17 +210,39 @@ START_TEST(trickling_heads_are_cut)
 }
 END_TEST
 
-/* Bare CR line endings never end a line for libmicrohttpd: the request is cut by the head
- * deadline (no answer) instead of being held for connection_timeout_s. */
-START_TEST(bare_cr_is_cut)
+/* A first head with bare CR line endings is answered at once: 400, Connection: close, a problem
+ * (libmicrohttpd alone would wait for an LF that never comes). */
+START_TEST(bare_cr_is_refused)
 {
 	static const char req[] = "GET /healthz HTTP/1.1\rHost: x\r\r";
-	long long t0 = now_ms();
 	char *out = kt_raw(gw.port, req, sizeof(req) - 1, 20000);
 
-	ck_assert_str_eq(out, "");
-	ck_assert_msg(now_ms() - t0 < 10000, "held %lld ms", now_ms() - t0);
+	ck_assert_msg(strncmp(out, "HTTP/1.1 400 ", 13) == 0, "%s", out);
+	ck_assert_ptr_nonnull(strstr(out, "Connection: close\r\n"));
+	ck_assert_ptr_nonnull(strstr(out, "application/problem+json"));
+	ck_assert_ptr_nonnull(strstr(out, "bare CR"));
 	free(out);
+}
+END_TEST
+
+/* A bare CR that comes in a later segment is past what arrived with the connection: the head
+ * deadline cuts it (no answer) instead of connection_timeout_s. */
+START_TEST(late_bare_cr_is_cut)
+{
+	static const char line[] = "GET /healthz HTTP/1.1", rest[] = "\rHost: x\r\r";
+	int fd = dial(gw.port, "127.0.0.1");
+	long long t0 = now_ms();
+	char buf[256];
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(send(fd, line, sizeof(line) - 1, MSG_NOSIGNAL), sizeof(line) - 1);
+	usleep(200 * 1000);
+	ck_assert_int_eq(send(fd, rest, sizeof(rest) - 1, MSG_NOSIGNAL), sizeof(rest) - 1);
+	ck_assert_int_eq(poll(&p, 1, 20000), 1);
+	ck_assert_int_le(recv(fd, buf, sizeof(buf), 0), 0);
+	ck_assert_msg(now_ms() - t0 < 10000, "held %lld ms", now_ms() - t0);
+	close(fd);
 }
 END_TEST
 
@@ -276,7 +298,8 @@ int main(void)
 
 	tcase_add_unchecked_fixture(deadline, start_deadline_gateway, stop_gateway);
 	tcase_set_timeout(deadline, 60);
-	tcase_add_test(deadline, bare_cr_is_cut);
+	tcase_add_test(deadline, bare_cr_is_refused);
+	tcase_add_test(deadline, late_bare_cr_is_cut);
 	tcase_add_test(deadline, keep_alive_gap_then_slow_head);
 	tcase_add_test(deadline, trickling_heads_are_cut);
 	suite_add_tcase(s, deadline);
