@@ -360,9 +360,13 @@ static int match(struct json_object *v, const char *const *names)
 	return -1;
 }
 
+/* The type: kycgate's short names, or Crossmint's own (what a GET of the user shows); even
+ * indexes are the privacy policy, odd ones the terms of service. */
 static void consent_type(struct kgv_errors *e, struct json_object *body, struct consent *out)
 {
-	static const char *const names[] = {"privacy-policy", "terms-of-service", NULL};
+	static const char *const names[] = {"privacy-policy", "terms-of-service",
+	                                    "crossmint-privacy-policy",
+	                                    "crossmint-terms-of-service", NULL};
 	struct json_object *v = string_member(e, body, "type", true);
 	int i;
 
@@ -370,11 +374,14 @@ static void consent_type(struct kgv_errors *e, struct json_object *body, struct 
 		return;
 	i = match(v, names);
 	if (i < 0) {
-		kgv_error(e, "/type", "must be privacy-policy or terms-of-service");
+		kgv_error(
+		    e, "/type",
+		    "must be privacy-policy or terms-of-service (Crossmint's "
+		    "crossmint-privacy-policy and crossmint-terms-of-service are accepted too)");
 		return;
 	}
-	out->type = i == 0 ? "crossmint-privacy-policy" : "crossmint-terms-of-service";
-	out->needs_region = i == 1;
+	out->type = i % 2 == 0 ? "crossmint-privacy-policy" : "crossmint-terms-of-service";
+	out->needs_region = i % 2 == 1;
 }
 
 static void consent_time(struct kgv_errors *e, struct json_object *body, time_t now,

@@ -1077,6 +1077,15 @@ START_TEST(consent_ok)
 	                  "\"region\":\"us\"}",
 	                  "{\"type\":\"crossmint-privacy-policy\","
 	                  "\"acceptedAt\":\"2025-05-31T00:00:00Z\",\"region\":\"us\"}");
+	/* Crossmint's own spellings, as a GET of the user shows them (issue 7, item 7) */
+	assert_consent_ok("{\"type\":\"crossmint-privacy-policy\","
+	                  "\"acceptedAt\":\"2025-05-31T12:00:00Z\"}",
+	                  "{\"type\":\"crossmint-privacy-policy\","
+	                  "\"acceptedAt\":\"2025-05-31T12:00:00Z\"}");
+	assert_consent_ok("{\"type\":\"crossmint-terms-of-service\","
+	                  "\"acceptedAt\":\"2025-05-31T12:00:00Z\",\"region\":\"us\"}",
+	                  "{\"type\":\"crossmint-terms-of-service\","
+	                  "\"acceptedAt\":\"2025-05-31T12:00:00Z\",\"region\":\"us\"}");
 	/* leap day, and the 300 s of clock skew allowed */
 	assert_consent_ok("{\"type\":\"privacy-policy\",\"acceptedAt\":\"2024-02-29T10:00:00Z\"}",
 	                  "{\"type\":\"crossmint-privacy-policy\","
@@ -1129,9 +1138,12 @@ START_TEST(consent_refused)
 	assert_consent_fails("{\"type\":\"privacy-policy\",\"acceptedAt\":\"2025-05-31T00:00:00Z\","
 	                     "\"foo\":1}",
 	                     1, "/foo", "unknown key");
-	assert_consent_fails("{\"type\":\"crossmint-privacy-policy\","
+	assert_consent_fails("{\"type\":\"crossmint-privacy-polic\","
 	                     "\"acceptedAt\":\"2025-05-31T00:00:00Z\"}",
 	                     1, "/type", "privacy-policy or terms-of-service");
+	assert_consent_fails("{\"type\":\"crossmint-terms-of-service\","
+	                     "\"acceptedAt\":\"2025-05-31T00:00:00Z\"}",
+	                     1, "/region", "required for terms-of-service");
 	assert_consent_fails(
 	    "{\"type\":\"Privacy-Policy\",\"acceptedAt\":\"2025-05-31T00:00:00Z\"}", 1, "/type",
 	    "privacy-policy or terms-of-service");

@@ -107,11 +107,13 @@ enum kg_err kg_shape_document(const struct kg_doc_input *in, const char *locator
 /* ---- consent ---------------------------------------------------------------------------- */
 
 /* Validates {"type": "privacy-policy" | "terms-of-service", "acceptedAt": RFC 3339, "region"?}
- * (no other keys) and shapes Crossmint's body {"type": "crossmint-privacy-policy" |
- * "crossmint-terms-of-service", "acceptedAt": "YYYY-MM-DDTHH:MM:SS[.fff]Z" (converted to UTC),
- * "region"?}. A time without an offset, an impossible date or time, or one more than 300 s after
- * now is refused; region (eu, us, worldwide) is required for terms-of-service.
- * On failure returns KG_ERR_INVALID with *errors a new array of {pointer, detail}. */
+ * (no other keys; Crossmint's spellings "crossmint-privacy-policy" and
+ * "crossmint-terms-of-service" are accepted for type too) and shapes Crossmint's body {"type":
+ * "crossmint-privacy-policy" | "crossmint-terms-of-service", "acceptedAt":
+ * "YYYY-MM-DDTHH:MM:SS[.fff]Z" (converted to UTC), "region"?}. A time without an offset, an
+ * impossible date or time, or one more than 300 s after now is refused; region (eu, us, worldwide)
+ * is required for terms-of-service. On failure returns KG_ERR_INVALID with *errors a new array of
+ * {pointer, detail}. */
 enum kg_err kg_shape_consent(struct json_object *body, time_t now, struct json_object **out,
                              struct json_object **errors);
 
