@@ -252,14 +252,17 @@ static bool query_value(struct kg_req *req, const char *raw, char *out, size_t c
 
 static const char *const no_query[] = {NULL};
 
-/* ?wait=N: an integer from 0; larger than verification.max_wait_s is clamped (design §2). */
+/* ?wait=N: a run of decimal digits, of any length; more than verification.max_wait_s (at most
+ * 300) is clamped to it (design §2). A sign, a fraction or an empty value is a 400. */
 static bool parse_wait(struct kg_req *req, const char *raw)
 {
 	unsigned long long n = 0;
 	size_t i;
 
-	for (i = 0; raw[i] >= '0' && raw[i] <= '9' && i < 12; i++)
-		n = n * 10 + (unsigned long long)(raw[i] - '0');
+	for (i = 0; raw[i] >= '0' && raw[i] <= '9'; i++) {
+		if (n < 1000000) /* past any max_wait_s: stop growing, keep reading digits */
+			n = n * 10 + (unsigned long long)(raw[i] - '0');
+	}
 	if (i == 0 || raw[i] != '\0') {
 		kg_reply_problem(req, KG_PB_INVALID_REQUEST, 0,
 		                 "wait: an integer number of seconds from 0", NULL);
