@@ -181,7 +181,27 @@ struct query {
 	const char *values[4];    /* raw values, by index in known */
 	const char *bad;          /* the rule a parameter broke */
 	const char *unknown;      /* the first unknown name (raw, MHD's), or NULL */
+	unsigned products;        /* ?products: the names of every occurrence */
 };
+
+static const char D_PRODUCTS[] = "products: a comma-separated list of onramp, onramp-light, "
+                                 "offramp, regulated-transfer (the parameter may repeat)";
+
+/* One ?products value: its names join q->products. The parameter may repeat
+ * (?products=onramp&products=offramp, what generated clients send), mixed with the comma form. */
+static void collect_products(struct query *q, const char *raw)
+{
+	char buf[KG_MAX_QUERY_VALUE_BYTES + 1];
+	size_t n = 0;
+	unsigned mask = 0;
+
+	if (kg_pct_decode(raw, strlen(raw), buf, sizeof(buf), &n) != KG_OK || n == 0 ||
+	    kg_products_parse(buf, n, &mask) != KG_OK) {
+		q->bad = D_PRODUCTS;
+		return;
+	}
+	q->products |= mask;
+}
 
 static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const char *key,
                                      const char *value)
@@ -191,7 +211,9 @@ static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const c
 
 	for (i = 0; q->known[i] != NULL; i++) {
 		if (strcmp(key, q->known[i]) == 0) {
-			if (q->values[i] != NULL)
+			if (strcmp(key, "products") == 0)
+				collect_products(q, value ? value : "");
+			else if (q->values[i] != NULL)
 				q->bad = "a query parameter is given twice";
 			q->values[i] = value ? value : "";
 			return MHD_YES;
@@ -298,17 +320,8 @@ static bool parse_query(struct kg_req *req, char *expires_at, size_t cap)
 		kg_reply_problem(req, KG_PB_INVALID_REQUEST, 0, q.bad, NULL);
 		return false;
 	}
-	if (q.known == verify_query && q.values[0] != NULL) {
-		if (!query_value(req, q.values[0], buf, sizeof(buf), "products: not a list") ||
-		    kg_products_parse(buf, strlen(buf), &req->products) != KG_OK) {
-			kg_reply_problem(
-			    req, KG_PB_INVALID_REQUEST, 0,
-			    "products: a comma-separated list of onramp, onramp-light, "
-			    "offramp, regulated-transfer",
-			    NULL);
-			return false;
-		}
-	}
+	if (q.known == verify_query && q.values[0] != NULL)
+		req->products = q.products;
 	if (q.known == verify_query && q.values[1] != NULL) {
 		if (!query_value(req, q.values[1], buf, sizeof(buf), "country: not a country") ||
 		    !kg_country_valid(buf, strlen(buf))) {

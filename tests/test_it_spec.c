@@ -237,6 +237,31 @@ START_TEST(verification)
 	kt_resp_free(&r);
 	answer_only("GET", "/v1/users/userId:spec-1/verification?products=onramp-light,nope",
 	            T_VERIFY, rd, NULL, 0, 400);
+	/* The repeated form, alone or mixed with the comma form, de-duplicated (issue 7, item 6).
+	 */
+	answer("GET", "/v1/users/userId:spec-1/verification?products=onramp&products=offramp",
+	       T_VERIFY, rd, NULL, 0, 200, &r);
+	ck_assert_int_eq(json_object_object_length(json_object_object_get(r.json, "products")), 2);
+	ck_assert_ptr_nonnull(
+	    json_object_object_get(json_object_object_get(r.json, "products"), "offramp"));
+	kt_resp_free(&r);
+	answer("GET",
+	       "/v1/users/userId:spec-1/verification?products=onramp,offramp&country=DE"
+	       "&products=onramp&products=regulated-transfer",
+	       T_VERIFY, rd, NULL, 0, 200, &r);
+	ck_assert_int_eq(json_object_object_length(json_object_object_get(r.json, "products")), 3);
+	kt_resp_free(&r);
+	answer("GET", "/v1/users/userId:spec-1/verification?products=onramp&products=nope",
+	       T_VERIFY, rd, NULL, 0, 400, &r);
+	it_assert_problem(&r, 400, "invalid-request");
+	ck_assert_ptr_nonnull(strstr(kt_str(r.json, "detail"), "regulated-transfer"));
+	kt_resp_free(&r);
+	answer_only("GET",
+	            "/v1/users/userId:spec-1/verification?products=onramp&products=", T_VERIFY, rd,
+	            NULL, 0, 400);
+	/* Other parameters still may not repeat. */
+	answer_only("GET", "/v1/users/userId:spec-1/verification?country=DE&country=FR", T_VERIFY,
+	            rd, NULL, 0, 400);
 }
 END_TEST
 
