@@ -339,8 +339,8 @@ static bool parse_query(struct kg_req *req, char *expires_at, size_t cap)
 	return true;
 }
 
-/* Parses the caller's JSON body strictly: 400 with the rule and where (line and column, or for a
- * duplicate key the object's pointer). */
+/* Parses the caller's JSON body strictly: 400 with the rule and where (line and column, and for a
+ * duplicate key the object's pointer, for a number out of range the number's). */
 static struct json_object *parse_body(struct kg_req *req)
 {
 	struct json_object *obj = NULL, *errors = NULL;
