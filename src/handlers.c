@@ -392,7 +392,7 @@ static struct json_object *shape_json(struct kg_req *req, struct json_object *in
 
 	switch (req->match.route->op) {
 	case KG_OP_USER_PUT:
-		e = kg_validate_user(in, &errors);
+		e = kg_validate_user(in, req->cfg->validation.pass_unknown_fields, &errors);
 		out = e == KG_OK ? json_object_get(in) : NULL;
 		break;
 	case KG_OP_CONSENT_PUT:
