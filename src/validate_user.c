@@ -316,8 +316,11 @@ static const char *nearest_key(const char *key, const struct rule *rules)
 	if (kl > HINT_MAX_KEY)
 		return NULL;
 	for (const struct rule *r = rules; r->name != NULL; r++) {
-		size_t rl = strlen(r->name), limit = rl <= 4 ? 1 : rl <= 10 ? 2 : 3;
-		size_t d = edit_distance(key, kl, r->name, rl), score;
+		size_t rl = strlen(r->name), limit = rl <= 4 ? 1 : rl <= 10 ? 2 : 3, score;
+		/* Lengths further apart than the limit cannot be within it: no table to fill. */
+		size_t d = kl + limit >= rl && rl + limit >= kl
+		               ? edit_distance(key, kl, r->name, rl)
+		               : SIZE_MAX;
 
 		if (d <= limit)
 			score = d;
