@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "kycgate/json.h"
@@ -262,47 +263,12 @@ static void check_members(struct user_check *c, struct json_object *obj, const c
 
 /* ---- unknown keys ------------------------------------------------------------------------ */
 
-#define HINT_MAX_KEY 64 /* longer keys get no "did you mean" */
-
-static unsigned char lower(char ch)
-{
-	unsigned char u = (unsigned char)ch;
-
-	return u >= 'A' && u <= 'Z' ? (unsigned char)(u + 32) : u;
-}
-
-/* Case-insensitive Levenshtein distance; both lengths at most HINT_MAX_KEY. */
-static size_t edit_distance(const char *a, size_t al, const char *b, size_t bl)
-{
-	size_t prev[HINT_MAX_KEY + 1], cur[HINT_MAX_KEY + 1];
-
-	for (size_t j = 0; j <= bl; j++)
-		prev[j] = j;
-	for (size_t i = 1; i <= al; i++) {
-		cur[0] = i;
-		for (size_t j = 1; j <= bl; j++) {
-			size_t sub = prev[j - 1] + (lower(a[i - 1]) != lower(b[j - 1]));
-			size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
-
-			cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-		}
-		memcpy(prev, cur, (bl + 1) * sizeof(prev[0]));
-	}
-	return prev[bl];
-}
-
 /* true when the shorter of a and b (at least 4 bytes) begins the other, case ignored. */
 static bool prefix_of(const char *a, size_t al, const char *b, size_t bl)
 {
 	size_t n = al < bl ? al : bl;
 
-	if (n < 4)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (lower(a[i]) != lower(b[i]))
-			return false;
-	}
-	return true;
+	return n >= 4 && strncasecmp(a, b, n) == 0;
 }
 
 /* The known key of rules nearest to key, or NULL when none is close: an edit distance of at most
@@ -313,14 +279,11 @@ static const char *nearest_key(const char *key, const struct rule *rules)
 	size_t kl = strlen(key), best_score = SIZE_MAX;
 	const char *best = NULL;
 
-	if (kl > HINT_MAX_KEY)
+	if (kl > KG_EDIT_DISTANCE_MAX_BYTES)
 		return NULL;
 	for (const struct rule *r = rules; r->name != NULL; r++) {
 		size_t rl = strlen(r->name), limit = rl <= 4 ? 1 : rl <= 10 ? 2 : 3, score;
-		/* Lengths further apart than the limit cannot be within it: no table to fill. */
-		size_t d = kl + limit >= rl && rl + limit >= kl
-		               ? edit_distance(key, kl, r->name, rl)
-		               : SIZE_MAX;
+		size_t d = kg_edit_distance(key, kl, r->name, rl, limit);
 
 		if (d <= limit)
 			score = d;
