@@ -136,6 +136,11 @@ struct kg_req {
 	size_t up_body_len;
 	bool followup_read; /* the trigger answered without eligibility */
 
+	/* PUT of a user: the erase guard (design §2, "Create or replace a user"). */
+	unsigned user_sections; /* the sections the body holds (kg_user_sections) */
+	bool replace;           /* ?replace=true: erasing what the body leaves out is intended */
+	bool erase_check;       /* the read before the PUT is the call in flight */
+
 	struct kg_reply reply;
 };
 

@@ -189,6 +189,7 @@ START_TEST(defaults_of_minimal_file)
 	ck_assert_str_eq(cfg->log.locator_hash_key_file, "");
 	ck_assert(cfg->metrics.enabled);
 	ck_assert_str_eq(cfg->metrics.listen, "");
+	ck_assert(!cfg->validation.pass_unknown_fields);
 	ck_assert_uint_eq(cfg->n_inactive_keys, 0);
 	ck_assert_uint_eq(cfg->n_warnings, 0);
 	kg_config_free(cfg);
@@ -231,7 +232,8 @@ START_TEST(every_value_is_read)
 	                                "simulator: {review_delay_ms: 0, edd_countries: []}\n"
 	                                "verification: {max_wait_s: 300, cache_ttl_ms: 0}\n"
 	                                "log: {level: error, format: text}\n"
-	                                "metrics: {enabled: false}\n" CLIENTS);
+	                                "metrics: {enabled: false}\n"
+	                                "validation: {unknown_fields: pass}\n" CLIENTS);
 
 	ck_assert_str_eq(cfg->server.listen_host, "::1");
 	ck_assert_uint_eq(cfg->server.listen_port, 9000);
@@ -261,6 +263,7 @@ START_TEST(every_value_is_read)
 	ck_assert_int_eq(cfg->log.level, KG_LOG_ERROR);
 	ck_assert_int_eq(cfg->log.format, KG_LOG_TEXT);
 	ck_assert(!cfg->metrics.enabled);
+	ck_assert(cfg->validation.pass_unknown_fields);
 	kg_config_free(cfg);
 }
 END_TEST
@@ -447,6 +450,9 @@ START_TEST(enum_errors)
 	           "t.yaml:2: auth.mode: invalid value \"open\" (expected tokens or none)");
 	ASSERT_ERR("crossmint:\n  environment: Staging\n" CLIENTS,
 	           "t.yaml:2: crossmint.environment: invalid value \"Staging\"");
+	ASSERT_ERR("validation:\n  unknown_fields: allow\n" CLIENTS,
+	           "t.yaml:2: validation.unknown_fields: invalid value \"allow\" (expected refuse "
+	           "or pass)");
 }
 END_TEST
 

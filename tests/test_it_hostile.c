@@ -121,6 +121,25 @@ static const struct hostile cases[] = {
     {"terms without region", "PUT", "/v1/users/userId:h1/consent", J, W,
      "{\"type\":\"terms-of-service\",\"acceptedAt\":\"2025-06-01T12:00:00Z\"}", 400,
      "invalid-request", "/region"},
+    /* A PUT replaces the whole user: {} and misspelt nested keys would erase data (item 5). */
+    {"empty user", "PUT", "/v1/users/userId:h1", J, W, "{}", 400, "invalid-request", ""},
+    {"misspelt nested key", "PUT", "/v1/users/userId:h1", J, W,
+     "{\"kycData\":{\"phonenumber\":\"+33612345678\"}}", 400, "invalid-request",
+     "/kycData/phonenumber"},
+    {"old name of a nested key", "PUT", "/v1/users/userId:h1", J, W,
+     "{\"kycData\":{\"addressOfResidence\":{\"line1\":\"l\",\"city\":\"c\",\"postalCode\":\"p\","
+     "\"state\":\"NY\"}}}",
+     400, "invalid-request", "/kycData/addressOfResidence/state"},
+    /* Numbers a 64-bit float or integer cannot hold are never forwarded (issue 7, item 9). */
+    {"infinite number in a wallet body", "PUT", "/v1/users/userId:h1/wallets/0xabc", J, W,
+     "{\"chain\":\"base\",\"n\":1e999999999}", 400, "invalid-request", "/n"},
+    {"huge integer in a user", "PUT", "/v1/users/userId:h1", J, W,
+     "{\"dueDiligence\":{\"employmentStatus\":\"a\",\"sourceOfFunds\":\"b\",\"industry\":\"c\","
+     "\"estimatedYearlyIncome\":99999999999999999999999}}",
+     400, "invalid-request", "/dueDiligence/estimatedYearlyIncome"},
+    {"negative infinite number in consent", "PUT", "/v1/users/userId:h1/consent", J, W,
+     "{\"type\":\"privacy-policy\",\"acceptedAt\":\"2025-06-01T12:00:00Z\",\"region\":-1e999}", 400,
+     "invalid-request", "/region"},
 };
 
 START_TEST(hostile_input)

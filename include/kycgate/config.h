@@ -106,6 +106,13 @@ struct kg_config {
 	} log;
 
 	struct {
+		/* unknown_fields: pass lets keys kycgate does not know inside a user's sections
+		 * through (a field Crossmint added before kycgate knows it); refuse (default,
+		 * false) answers 400. Top-level keys are always checked. */
+		bool pass_unknown_fields;
+	} validation;
+
+	struct {
 		bool enabled;      /* default true */
 		char *listen;      /* "" = served on the main listener */
 		char *listen_host; /* listen split like server.listen, NULL when "" */

@@ -15,12 +15,15 @@
 /* Parses len bytes at buf as one JSON text (surrounding whitespace allowed).
  * Refuses: grammar errors, comments, trailing commas, raw control characters (< 0x20) in
  * strings, invalid UTF-8 (also in \u escapes: lone surrogates), nesting deeper than max_depth,
- * duplicate keys in one object (compared after unescaping), trailing bytes, len 0.
+ * duplicate keys in one object (compared after unescaping), integers outside the 64-bit range
+ * (beyond int64 when negative, uint64 otherwise), other numbers that are not finite as a 64-bit
+ * float (1e400; a number too small, 1e-400, is accepted), trailing bytes, len 0.
  * On success returns KG_OK and *out is a new reference (json_object_put).
  * On failure returns KG_ERR_INVALID (or KG_ERR_NOMEM), *out is NULL, and *detail points to a
  * static English sentence naming the rule that failed (never the input's bytes). When the
  * failure is a duplicate key, *pointer_out (if not NULL) receives a new JSON Pointer string
- * (caller frees) to the object holding it; otherwise NULL.
+ * (caller frees) to the object holding it; for a number out of range, to that number; otherwise
+ * NULL.
  * Thread-safe. buf need not be NUL-terminated. */
 enum kg_err kg_json_parse(const char *buf, size_t len, int max_depth, struct json_object **out,
                           const char **detail, char **pointer_out);
