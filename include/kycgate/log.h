@@ -22,7 +22,8 @@ void kg_log_nonblocking(void);
 /* Sets the key of the locator hash (log.locator_hash_key, or random per process); copied. */
 void kg_log_set_locator_key(const unsigned char *key, size_t len);
 
-/* The first KG_LOCATOR_HASH_LEN hex characters of HMAC-SHA-256(key, locator). */
+/* The first KG_LOCATOR_HASH_LEN hex characters of HMAC-SHA-256(key, locator); "" when GnuTLS
+ * cannot compute it (see sha256.h), never anything derived from the locator otherwise. */
 void kg_log_locator_hash(const char *locator, char out[KG_LOCATOR_HASH_LEN + 1]);
 
 /* Writes one event line: level, event name and pairs of (const char *key, const char *value)
