@@ -117,7 +117,6 @@ static _Atomic uint64_t up_count[N_OPS][KG_METRICS_MAX_CODES];
 static struct hist up_hist[N_OPS];
 
 static _Atomic uint64_t up_errors[KG_UPERR_COUNT];
-static _Atomic uint64_t up_retries;
 static _Atomic uint64_t log_dropped;
 static _Atomic uint64_t reloads[2];     /* [0] failure, [1] success */
 static _Atomic uint64_t reload_ts_bits; /* a double's bits; 0 = 0.0 */
@@ -268,11 +267,6 @@ void kg_metrics_upstream_error(enum kg_metrics_reason reason)
 	if ((unsigned)reason >= KG_UPERR_COUNT)
 		reason = KG_UPERR_OTHER;
 	add(&up_errors[reason], 1);
-}
-
-void kg_metrics_upstream_retry(void)
-{
-	add(&up_retries, 1);
 }
 
 static bool client_name_ok(const char *s, size_t *len)
@@ -640,9 +634,11 @@ static void render_upstream_faults(struct out *o)
 {
 	size_t i;
 
+	/* Always 0: upstream calls are not retried in this release (crossmint.retry is accepted but
+	 * not active); the family is there so dashboards need no change when retries land. */
 	family(o, "kycgate_upstream_retries_total", "counter", "Upstream requests retried.");
 	put(o, "kycgate_upstream_retries_total");
-	put_u64(o, get(&up_retries));
+	put_u64(o, 0);
 	family(o, "kycgate_upstream_errors_total", "counter",
 	       "Upstream exchanges that failed, by reason.");
 	for (i = 0; i < KG_UPERR_COUNT; i++) {
@@ -786,7 +782,6 @@ void kg_metrics_reset_for_tests(void)
 	zero_hists(&lp_hist, 1);
 	zero_hists(up_hist, N_OPS);
 	zero(up_errors, KG_UPERR_COUNT);
-	zero(&up_retries, 1);
 	zero(&log_dropped, 1);
 	zero(reloads, 2);
 	zero(&reload_ts_bits, 1);

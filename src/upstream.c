@@ -450,16 +450,6 @@ unsigned up_budget_wait_s_locked(struct kg_upstream *up)
 	return (unsigned)((wait_for(&up->reads, per_minute, 1.0) + 999) / 1000);
 }
 
-unsigned kg_upstream_budget_wait_s(struct kg_upstream *up)
-{
-	unsigned s;
-
-	pthread_mutex_lock(&up->lock);
-	s = up_budget_wait_s_locked(up);
-	pthread_mutex_unlock(&up->lock);
-	return s;
-}
-
 /* ---- admission --------------------------------------------------------------------------------
  */
 

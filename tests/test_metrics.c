@@ -90,7 +90,6 @@ static void *hammer(void *arg)
 		kg_metrics_gauge_add(KG_GAUGE_INFLIGHT, 1);
 		kg_metrics_http(tmpl, "GET", i % 2 ? 404 : 200, 0.003, false);
 		kg_metrics_upstream("user.get", i % 2 ? 404 : 200, 0.02);
-		kg_metrics_upstream_retry();
 		kg_metrics_upstream_error(KG_UPERR_TIMEOUT);
 		kg_metrics_rate_limited(client);
 		kg_metrics_log_dropped(1);
@@ -133,7 +132,6 @@ START_TEST(test_concurrent_exact)
 	ck_assert_double_eq(
 	    sample(page, "kycgate_upstream_request_duration_seconds_count{operation=\"user.get\"}"),
 	    total);
-	ck_assert_double_eq(sample(page, "kycgate_upstream_retries_total"), total);
 	ck_assert_double_eq(sample(page, "kycgate_upstream_errors_total{reason=\"timeout\"}"),
 	                    total);
 	ck_assert_double_eq(sample(page, "kycgate_rate_limited_total{client=\"svc-3\"}"), CALLS);
@@ -434,7 +432,6 @@ static void fill_everything(void)
 	kg_metrics_http(tmpl_of(KG_OP_VERIFY_GET), "GET", 200, 30, true);
 	kg_metrics_upstream("selfcheck", 404, 0.2);
 	kg_metrics_upstream("user.put", 0, 15.5);
-	kg_metrics_upstream_retry();
 	kg_metrics_upstream_error(KG_UPERR_RESET);
 	kg_metrics_rate_limited("svc.a_b-1");
 	kg_metrics_rate_limited("bad name");

@@ -8,10 +8,14 @@
 
 #include <stddef.h>
 
-#include "kycgate/config.h"
-
 #define KG_LOG_LINE_MAX 4096
 #define KG_LOCATOR_HASH_LEN 12 /* hex characters of HMAC-SHA-256 */
+
+/* Levels, lowest first: a line is written when its level is at least the threshold. */
+enum kg_log_level { KG_LOG_DEBUG = 0, KG_LOG_INFO, KG_LOG_WARN, KG_LOG_ERROR };
+
+/* Line formats: one JSON object per line, or text for humans. */
+enum kg_log_format { KG_LOG_JSON = 0, KG_LOG_TEXT };
 
 /* Sets the threshold and the format (start and reload). */
 void kg_log_setup(enum kg_log_level level, enum kg_log_format format);

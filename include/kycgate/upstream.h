@@ -142,9 +142,6 @@ void kg_upstream_stop(struct kg_upstream *up);
  * NULL. */
 void kg_upstream_free(struct kg_upstream *up);
 
-/* Seconds until the read budget has a token (0 when it has one now). Thread-safe. */
-unsigned kg_upstream_budget_wait_s(struct kg_upstream *up);
-
 /* Frees what the engine left in call (the answer body, wiped; the answer reference). Accepts
  * NULL. */
 void kg_up_call_cleanup(struct kg_up_call *call);
