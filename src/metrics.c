@@ -269,6 +269,11 @@ void kg_metrics_upstream_error(enum kg_metrics_reason reason)
 	add(&up_errors[reason], 1);
 }
 
+const char *kg_metrics_reason_name(enum kg_metrics_reason reason)
+{
+	return reason_names[(unsigned)reason < KG_UPERR_COUNT ? reason : KG_UPERR_OTHER];
+}
+
 static bool client_name_ok(const char *s, size_t *len)
 {
 	size_t i;

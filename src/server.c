@@ -609,7 +609,7 @@ static void selfcheck_done(struct kg_up_call *c)
 	} else if (c->result != KG_UP_SHUTDOWN) {
 		kg_log(KG_LOG_WARN, "upstream-selfcheck", "status", status, "detail",
 		       "Crossmint gave no verdict on the key; it will show at the first call",
-		       NULL);
+		       "error", c->error_text, NULL);
 	}
 	kg_up_call_cleanup(c);
 }

@@ -239,6 +239,9 @@ void up_finish(struct kg_upstream *up, struct kg_up_call *call, enum kg_up_resul
 	if (call->state == CS_LIVE)
 		unlink_live(up, call);
 	call->result = result;
+	call->error_text[0] = '\0';
+	if (p != NULL && result != KG_UP_OK)
+		kg_up_error_text(p->errbuf, call->error_text, sizeof(call->error_text));
 	if (easy != NULL) {
 		if (result == KG_UP_OK)
 			curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &call->status);

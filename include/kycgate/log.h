@@ -1,8 +1,9 @@
 /* Log lines on stdout (design §5): event lines and one access line per request, JSON or text, one
  * write() per line of at most KG_LOG_LINE_MAX bytes; a line that would block is dropped and
  * counted. Redaction is done here: callers pass only values that are safe to log (never bodies,
- * tokens, keys, locators, upstream URLs or curl's error text); the locator leaves only as
- * kg_log_locator_hash(). Every function is thread-safe; never call one from a signal handler. */
+ * tokens, keys, locators or upstream URLs; curl's error text only as cleaned by
+ * kg_up_error_text()); the locator leaves only as kg_log_locator_hash(). Every function is
+ * thread-safe; never call one from a signal handler. */
 #ifndef KYCGATE_LOG_H
 #define KYCGATE_LOG_H
 

@@ -81,6 +81,9 @@ void kg_metrics_upstream(const char *operation, int status, double seconds);
  * Thread-safe, lock-free. */
 void kg_metrics_upstream_error(enum kg_metrics_reason reason);
 
+/* The label value of a reason ("connect"); "other" when out of range. Static. */
+const char *kg_metrics_reason_name(enum kg_metrics_reason reason);
+
 /* Adds one to kycgate_rate_limited_total{client}. client_name is a configured client's name; a
  * name that breaks [A-Za-z0-9._-]{1,64}, NULL, or a new name once KG_METRICS_MAX_CLIENTS are known
  * counts as client="other". The name is copied. Thread-safe; locks only to add a new name. */
