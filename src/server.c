@@ -503,6 +503,16 @@ static const char *effective_key(const struct kg_gateway *gw, const struct kg_co
 	return gw->sim_key[0] ? gw->sim_key : NULL;
 }
 
+/* The route templates become the metrics' route labels (metrics does not know the router). */
+static void declare_routes(void)
+{
+	size_t n, i;
+	const struct kg_route *r = kg_routes(&n);
+
+	for (i = 0; i < n; i++)
+		kg_metrics_add_route(r[i].tmpl);
+}
+
 struct kg_gateway *kg_gateway_start(char *err, size_t errcap)
 {
 	struct kg_gateway *gw = calloc(1, sizeof(*gw));
@@ -514,6 +524,7 @@ struct kg_gateway *kg_gateway_start(char *err, size_t errcap)
 		snprintf(err, errcap, "no configuration loaded");
 		goto fail;
 	}
+	declare_routes();
 	gw->listen_fd = MHD_INVALID_SOCKET;
 	gw->main_listener = (struct kg_listener){gw, false};
 	gw->metrics_listener = (struct kg_listener){gw, true};
