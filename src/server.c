@@ -581,25 +581,19 @@ void kg_gateway_drain(struct kg_gateway *gw)
 enum kg_err kg_gateway_reconfigure(struct kg_gateway *gw, const struct kg_config *cfg)
 {
 	const char *base = gw->base_url;
+	enum kg_err e;
 
-	if (gw->sim != NULL) {
-		kg_sim_set_api_key(gw->sim, effective_key(gw, cfg));
-		kg_sim_set_behaviour(gw->sim, cfg->simulator.review_delay_ms,
-		                     (const char(*)[3])cfg->simulator.edd_countries,
-		                     cfg->simulator.n_edd_countries);
-	} else if (kg_config_base_url(cfg) != NULL) {
+	if (gw->sim == NULL && kg_config_base_url(cfg) != NULL)
 		base = kg_config_base_url(cfg);
-	}
-	return kg_upstream_configure(gw->up, cfg, base, effective_key(gw, cfg));
-}
-
-enum kg_err kg_gateway_reconfigure_current(struct kg_gateway *gw)
-{
-	struct kg_cfgref *ref = kg_runtime_get();
-	enum kg_err e = kg_gateway_reconfigure(gw, kg_runtime_cfg(ref));
-
-	kg_runtime_put(ref);
-	return e;
+	/* The engine first: it is the one step that can fail, and it fails without a change. */
+	e = kg_upstream_configure(gw->up, cfg, base, effective_key(gw, cfg));
+	if (e != KG_OK || gw->sim == NULL)
+		return e;
+	kg_sim_set_api_key(gw->sim, effective_key(gw, cfg));
+	kg_sim_set_behaviour(gw->sim, cfg->simulator.review_delay_ms,
+	                     (const char(*)[3])cfg->simulator.edd_countries,
+	                     cfg->simulator.n_edd_countries);
+	return KG_OK;
 }
 
 static void selfcheck_done(struct kg_up_call *c)
