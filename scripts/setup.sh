@@ -8,7 +8,7 @@ set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libcurl4-openssl-dev
             libjson-c-dev libyaml-dev libgnutls28-dev check ca-certificates curl prometheus
-            openssl)
+            openssl clang-format)
 runtime_pkgs=(libmicrohttpd12 libcurl4 libjson-c5 libyaml-0-2 libgnutls30 ca-certificates)
 test_pkgs=(nodejs npm)
 

@@ -816,6 +816,7 @@ static void check_access_lines(const char *log, bool json, const struct flow *f)
 	              json ? "json" : "text");
 	for (i = 0; i < f->n; i++) {
 		const struct access *a = NULL;
+		char *end;
 		int found = 0;
 
 		for (j = 0; j < n; j++) {
@@ -832,7 +833,7 @@ static void check_access_lines(const char *log, bool json, const struct flow *f)
 			;
 		ck_assert_msg(templates[k] != NULL, "request %s: route \"%s\" is no template",
 		              f->ids[i], a->route);
-		ck_assert_msg(atol(a->status) == f->status[i],
+		ck_assert_msg(strtol(a->status, &end, 10) == f->status[i] && *end == '\0',
 		              "request %s: status %s, answered %ld", f->ids[i], a->status,
 		              f->status[i]);
 		ck_assert_msg(a->outcome[0] != '\0', "request %s: empty outcome", f->ids[i]);
