@@ -3,10 +3,12 @@
  *
  * Initialisation: GnuTLS 3.7 runs gnutls_global_init() in its own library constructor (unless
  * GNUTLS_NO_IMPLICIT_INIT=1 is in the environment); this module relies on that and calls nothing
- * at start. When the library is not operational (that variable set and no explicit
- * gnutls_global_init() anywhere in the process, or a failed FIPS self-test) every call fails with
- * GNUTLS_E_LIB_IN_ERROR_STATE: these functions then zero the output and return KG_ERR_INTERNAL,
- * and their callers refuse (a token that cannot be hashed authenticates nobody).
+ * at start. In kycgate libmicrohttpd 0.9.75's constructor calls gnutls_global_init() as well, so
+ * the program works even with that variable set (checked). When the library is not operational
+ * (that variable set and no explicit gnutls_global_init() anywhere in the process, or a failed FIPS
+ * self-test) every call fails with GNUTLS_E_LIB_IN_ERROR_STATE: these functions then zero the
+ * output and return KG_ERR_INTERNAL, and their callers refuse (a token that cannot be hashed
+ * authenticates nobody).
  *
  * Cost: gnutls_hash_fast() and gnutls_hmac_fast() keep their nettle context on the stack and wipe
  * it; neither allocates (measured with valgrind: no heap allocation per call), as the hand-written
