@@ -1,5 +1,5 @@
-/* Private to the request path (server.c, handlers.c): the gateway's process state and one
- * request's state. Nothing outside src/ includes this. */
+/* Private to the request path (server.c, checks.c, handlers.c): the gateway's process state, one
+ * request's state and the reply being built. Nothing outside src/ includes this. */
 #ifndef KYCGATE_GATEWAY_H
 #define KYCGATE_GATEWAY_H
 

@@ -706,9 +706,13 @@ static void count_upstream(const struct kg_req *req)
 		return;
 	kg_metrics_upstream(req->erase_check ? "user.get" : req->match.route->operation,
 	                    c->result == KG_UP_OK ? (int)c->status : 0, c->upstream_ms / 1000.0);
-	if (c->result != KG_UP_OK)
+	if (c->result != KG_UP_OK) {
 		kg_metrics_upstream_error(reasons[c->result]);
-	else if (c->status == 401 || c->status == 403)
+		/* curl's own words, cleaned by the engine (no URL path or query, no locator) */
+		kg_log(KG_LOG_WARN, "upstream-failed", "requestId", req->request_id, "operation",
+		       req->match.route->operation, "reason",
+		       kg_metrics_reason_name(reasons[c->result]), "detail", c->error_text, NULL);
+	} else if (c->status == 401 || c->status == 403)
 		kg_metrics_upstream_error(KG_UPERR_AUTH);
 	else if (c->status >= 500)
 		kg_metrics_upstream_error(KG_UPERR_STATUS_5XX);

@@ -700,6 +700,16 @@ static const char *effective_key(const struct kg_gateway *gw, const struct kg_co
 	return gw->sim_key[0] ? gw->sim_key : NULL;
 }
 
+/* The route templates become the metrics' route labels (metrics does not know the router). */
+static void declare_routes(void)
+{
+	size_t n, i;
+	const struct kg_route *r = kg_routes(&n);
+
+	for (i = 0; i < n; i++)
+		kg_metrics_add_route(r[i].tmpl);
+}
+
 struct kg_gateway *kg_gateway_start(char *err, size_t errcap)
 {
 	struct kg_gateway *gw = calloc(1, sizeof(*gw));
@@ -711,6 +721,7 @@ struct kg_gateway *kg_gateway_start(char *err, size_t errcap)
 		snprintf(err, errcap, "no configuration loaded");
 		goto fail;
 	}
+	declare_routes();
 	gw->listen_fd = MHD_INVALID_SOCKET;
 	gw->main_listener = (struct kg_listener){gw, false};
 	gw->metrics_listener = (struct kg_listener){gw, true};
@@ -777,26 +788,22 @@ void kg_gateway_drain(struct kg_gateway *gw)
 enum kg_err kg_gateway_reconfigure(struct kg_gateway *gw, const struct kg_config *cfg)
 {
 	const char *base = gw->base_url;
+	enum kg_err e;
 
-	atomic_store(&gw->header_timeout_ms, cfg->server.header_timeout_s * 1000u);
-	if (gw->sim != NULL) {
-		kg_sim_set_api_key(gw->sim, effective_key(gw, cfg));
-		kg_sim_set_behaviour(gw->sim, cfg->simulator.review_delay_ms,
-		                     (const char(*)[3])cfg->simulator.edd_countries,
-		                     cfg->simulator.n_edd_countries);
-	} else if (kg_config_base_url(cfg) != NULL) {
+	if (gw->sim == NULL && kg_config_base_url(cfg) != NULL)
 		base = kg_config_base_url(cfg);
-	}
-	return kg_upstream_configure(gw->up, cfg, base, effective_key(gw, cfg));
-}
-
-enum kg_err kg_gateway_reconfigure_current(struct kg_gateway *gw)
-{
-	struct kg_cfgref *ref = kg_runtime_get();
-	enum kg_err e = kg_gateway_reconfigure(gw, kg_runtime_cfg(ref));
-
-	kg_runtime_put(ref);
-	return e;
+	/* The engine first: it is the one step that can fail, and it fails without a change. */
+	e = kg_upstream_configure(gw->up, cfg, base, effective_key(gw, cfg));
+	if (e != KG_OK)
+		return e;
+	atomic_store(&gw->header_timeout_ms, cfg->server.header_timeout_s * 1000u);
+	if (gw->sim == NULL)
+		return KG_OK;
+	kg_sim_set_api_key(gw->sim, effective_key(gw, cfg));
+	kg_sim_set_behaviour(gw->sim, cfg->simulator.review_delay_ms,
+	                     (const char(*)[3])cfg->simulator.edd_countries,
+	                     cfg->simulator.n_edd_countries);
+	return KG_OK;
 }
 
 static void selfcheck_done(struct kg_up_call *c)
@@ -817,7 +824,7 @@ static void selfcheck_done(struct kg_up_call *c)
 	} else if (c->result != KG_UP_SHUTDOWN) {
 		kg_log(KG_LOG_WARN, "upstream-selfcheck", "status", status, "detail",
 		       "Crossmint gave no verdict on the key; it will show at the first call",
-		       NULL);
+		       "error", c->error_text, NULL);
 	}
 	kg_up_call_cleanup(c);
 }

@@ -124,7 +124,7 @@ static const char *temp_file(const char *content, size_t len, mode_t mode)
 
 static void digest_of(const char *token, unsigned char out[KG_SHA256_LEN])
 {
-	kg_sha256(token, strlen(token), out);
+	ck_assert_int_eq(kg_sha256(token, strlen(token), out), KG_OK);
 }
 
 /* ---- defaults ---- */

@@ -377,11 +377,14 @@ START_TEST(read_budget)
 	for (i = 0; i < 3 && limited == 0; i++) {
 		get(gw_budget.port, "/v1/users/userId:budget-nobody", &r);
 		if (r.status == 429) {
+			char *end;
+
 			limited++;
 			ck_assert_str_eq(kt_str(r.json, "type"),
 			                 "urn:kycgate:problem:rate-limited");
 			ck_assert(kt_header(&r, "Retry-After", v, sizeof(v)));
-			ck_assert_int_ge(atoi(v), 1);
+			ck_assert_msg(strtol(v, &end, 10) >= 1 && end != v && *end == '\0',
+			              "Retry-After: %s", v);
 		} else {
 			ck_assert_int_eq(r.status, 404);
 		}

@@ -10,11 +10,9 @@
 #include <stdint.h>
 
 #include "kycgate/common.h"
+#include "kycgate/log.h" /* log.level and log.format are the log module's enums */
 
 enum kg_env { KG_ENV_STAGING = 0, KG_ENV_PRODUCTION, KG_ENV_SIMULATOR };
-
-enum kg_log_level { KG_LOG_DEBUG = 0, KG_LOG_INFO, KG_LOG_WARN, KG_LOG_ERROR };
-enum kg_log_format { KG_LOG_JSON = 0, KG_LOG_TEXT };
 
 /* Scope bits of a client. */
 #define KG_SCOPE_CREATE 1u /* users.create */
