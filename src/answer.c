@@ -90,11 +90,6 @@ unsigned kg_answer_retry_after(const struct kg_answer *a)
 	return a->retry_after_s;
 }
 
-time_t kg_answer_observed_at(const struct kg_answer *a)
-{
-	return a->observed_at;
-}
-
 /* Normalizes the body for one view (the expensive part, done outside the lock). */
 static enum kg_err render(const struct kg_answer *a, const struct kg_view *v, struct view *out,
                           const char **detail)

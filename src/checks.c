@@ -2,6 +2,7 @@
  * and trace context, framing refusals, then 404, 405, 401, 403, 413 and 415, all decided before
  * one body byte is read, so an anonymous caller cannot make kycgate buffer a body. */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,12 +43,24 @@ static void uuid_bytes(unsigned char out[16])
 	}
 }
 
+void kg_request_id_new(char out[KG_MAX_REQUEST_ID_BYTES + 1])
+{
+	unsigned char r[16];
+
+	uuid_bytes(r);
+	r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
+	r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
+	snprintf(out, KG_MAX_REQUEST_ID_BYTES + 1,
+	         "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1],
+	         r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14],
+	         r[15]);
+}
+
 /* The caller's X-Request-Id when it is 1..128 of [A-Za-z0-9._-], else a new UUID (v4). */
 static void request_id(struct kg_req *req)
 {
 	const char *id = header(req, "X-Request-Id");
 	size_t n = id ? strnlen(id, KG_MAX_REQUEST_ID_BYTES + 1) : 0, i;
-	unsigned char r[16];
 
 	for (i = 0; i < n && id_char(id[i]); i++)
 		;
@@ -55,13 +68,7 @@ static void request_id(struct kg_req *req)
 		memcpy(req->request_id, id, n + 1);
 		return;
 	}
-	uuid_bytes(r);
-	r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
-	r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
-	snprintf(req->request_id, sizeof(req->request_id),
-	         "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1],
-	         r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14],
-	         r[15]);
+	kg_request_id_new(req->request_id);
 }
 
 static bool lower_hex(const char *s, size_t n, bool nonzero)
@@ -97,25 +104,67 @@ static void trace_headers(struct kg_req *req)
 }
 
 struct framing {
+	struct kg_req *req;
 	unsigned content_length, transfer_encoding, authorization;
-	bool bad_name, bad_te;
+	bool bad_name, folded, bad_cl, bad_te;
 };
 
+/* libmicrohttpd 0.9.75 parses each header line in place: the name ends at the colon (made a
+ * NUL), the value starts after the spaces and tabs that follow. A folded line (obs-fold, a line
+ * starting with a space or tab) is joined onto the previous header's *name*, which is copied
+ * elsewhere, and the value is left where it was ("Content-Length:\r\n 112" becomes the header
+ * "Content-Length112" with an empty value). So a header whose value does not sit right after its
+ * name's NUL and some blanks was folded. Returns the number of blanks before the value, or -1 for a
+ * folded header. Reads only bytes of the header line, back from the value to the colon. */
+static int value_gap(const char *key, const char *value)
+{
+	const char *p = value;
+
+	while (p[-1] == ' ' || p[-1] == '\t')
+		p--;
+	if (p[-1] != '\0' || p - 1 != key + strlen(key))
+		return -1;
+	return (int)(value - p);
+}
+
+static bool all_digits(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s != '\0'; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+/* Framing headers are taken only in their plain form: at most one blank after the colon, then
+ * bare digits or exactly "chunked", nothing after (a proxy may read any other form differently). */
 static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
                                     const char *value)
 {
 	struct framing *f = cls;
 	const char *p;
+	int gap = value != NULL ? value_gap(key, value) : -1;
 
 	for (p = key; *p != '\0'; p++)
 		f->bad_name |= isspace((unsigned char)*p) != 0;
-	if (strcasecmp(key, "Content-Length") == 0)
+	f->folded |= gap < 0;
+	if (strcasecmp(key, "Content-Length") == 0) {
 		f->content_length++;
+		f->bad_cl |= gap != 0 && gap != 1;
+		if (value != NULL && all_digits(value)) {
+			errno = 0;
+			f->req->declared_len = strtoull(value, NULL, 10);
+			f->req->declared = errno == 0;
+		}
+		f->bad_cl |= !f->req->declared;
+	}
 	if (strcasecmp(key, "Authorization") == 0)
 		f->authorization++;
 	if (strcasecmp(key, "Transfer-Encoding") == 0) {
 		f->transfer_encoding++;
-		f->bad_te |= value == NULL || strcasecmp(value, "chunked") != 0;
+		f->bad_te |=
+		    value == NULL || (gap != 0 && gap != 1) || strcmp(value, "chunked") != 0;
 	}
 	return MHD_YES;
 }
@@ -123,9 +172,13 @@ static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const ch
 /* Framing libmicrohttpd accepts but a proxy in front would read differently (design §2, §8). */
 static const char *framing_refusal(struct kg_req *req)
 {
-	struct framing f = {0};
+	struct framing f = {.req = req};
 
+	if (req->line_broken)
+		return "the request line holds a control character or a NUL";
 	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_header, &f);
+	if (f.folded)
+		return "a header line is folded (continued on the next line)";
 	if (f.bad_name)
 		return "a header name contains whitespace";
 	if (f.content_length > 1)
@@ -134,6 +187,8 @@ static const char *framing_refusal(struct kg_req *req)
 		return "more than one Transfer-Encoding header";
 	if (f.content_length > 0 && f.transfer_encoding > 0)
 		return "both Content-Length and Transfer-Encoding";
+	if (f.bad_cl)
+		return "a Content-Length other than bare digits";
 	if (f.bad_te)
 		return "a Transfer-Encoding other than chunked";
 	if (f.authorization > 1)
@@ -159,10 +214,9 @@ static bool authorize(struct kg_req *req)
 	while (*h == ' ')
 		h++;
 	n = strnlen(h, KG_MAX_TOKEN_BYTES + 1);
-	if (n > 0 && n <= KG_MAX_TOKEN_BYTES) {
-		kg_sha256(h, n, digest);
+	/* A token GnuTLS cannot hash authenticates nobody. */
+	if (n > 0 && n <= KG_MAX_TOKEN_BYTES && kg_sha256(h, n, digest) == KG_OK)
 		req->client = kg_config_find_client(req->cfg, digest);
-	}
 	if (req->client == NULL) {
 		kg_reply_problem(req, KG_PB_UNAUTHORIZED, 0, "the bearer token is not known", NULL);
 		req->reply.www_authenticate = true;

@@ -26,6 +26,7 @@ static void set_numbers(struct kg_config *cfg)
 	cfg->server.listen_port = 8080;
 	cfg->server.max_connections = 4096;
 	cfg->server.connection_timeout_s = 60;
+	cfg->server.header_timeout_s = 10;
 	cfg->server.max_body_bytes = 1024 * 1024;
 	cfg->server.max_document_bytes = 10 * 1024 * 1024;
 	cfg->server.max_buffered_bytes = 64 * 1024 * 1024;

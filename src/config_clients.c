@@ -109,7 +109,10 @@ static bool check_token(struct cfg_ctx *c, const char *t, size_t n, size_t line,
 	}
 	if (n < 32)
 		cfg_warn(c, line, path, "shorter than 32 characters; use at least 32");
-	kg_sha256(t, n, digest);
+	if (kg_sha256(t, n, digest) != KG_OK) {
+		cfg_err(c, line, path, "cannot be hashed: GnuTLS is not operational");
+		return false;
+	}
 	return true;
 }
 

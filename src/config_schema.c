@@ -251,6 +251,17 @@ static void fn_format(struct cfg_ctx *c, const struct ynode *v, const char *path
 		cfg->log.format = (enum kg_log_format)i;
 }
 
+static void fn_unknown_fields(struct cfg_ctx *c, const struct ynode *v, const char *path,
+                              void *base)
+{
+	static const char *const names[] = {"refuse", "pass"};
+	struct kg_config *cfg = base;
+	size_t i;
+
+	if (get_enum(c, v, path, names, 2, "refuse or pass", &i))
+		cfg->validation.pass_unknown_fields = i == 1;
+}
+
 /* api_version goes into every upstream path: YYYY-MM-DD digits only. */
 static void fn_api_version(struct cfg_ctx *c, const struct ynode *v, const char *path, void *base)
 {
@@ -376,6 +387,15 @@ static const struct field server_fields[] = {
      .off = OFF(server.connection_timeout_s),
      .min = 1,
      .max = 3600},
+    {.key = "header_timeout_s",
+     .type = F_UINT,
+     .off = OFF(server.header_timeout_s),
+     .min = 1,
+     .max = 3600},
+    {.key = "max_connections_per_ip",
+     .type = F_UINT,
+     .off = OFF(server.max_connections_per_ip),
+     .max = 1000000},
     {.key = "max_body_bytes",
      .type = F_SIZE,
      .off = OFF(server.max_body_bytes),
@@ -526,6 +546,11 @@ static const struct field metrics_fields[] = {
     {.key = NULL},
 };
 
+static const struct field validation_fields[] = {
+    {.key = "unknown_fields", .type = F_FN, .fn = fn_unknown_fields},
+    {.key = NULL},
+};
+
 static const struct field root_fields[] = {
     {.key = "server", .type = F_MAP, .sub = server_fields, .mark = M_SERVER},
     {.key = "crossmint", .type = F_MAP, .sub = crossmint_fields, .mark = M_CROSSMINT},
@@ -534,6 +559,7 @@ static const struct field root_fields[] = {
     {.key = "verification", .type = F_MAP, .sub = verification_fields},
     {.key = "log", .type = F_MAP, .sub = log_fields, .mark = M_LOG},
     {.key = "metrics", .type = F_MAP, .sub = metrics_fields},
+    {.key = "validation", .type = F_MAP, .sub = validation_fields},
     {.key = NULL},
 };
 

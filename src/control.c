@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kycgate/apply.h"
 #include "kycgate/config.h"
 #include "kycgate/control.h"
 #include "kycgate/log.h"
@@ -155,35 +156,6 @@ static void on_inotify(struct kg_control *c)
 
 /* ---- reload ---------------------------------------------------------------------------------- */
 
-static void append(char *buf, size_t cap, const char *word)
-{
-	size_t used = strlen(buf);
-
-	snprintf(buf + used, cap - used, "%s%s", used ? " " : "", word);
-}
-
-/* Keys that a running process cannot change; a reload that changes them says so. */
-static void restart_needed(const struct kg_config *old, const struct kg_config *cfg)
-{
-	char keys[256] = "";
-
-	if (strcmp(old->server.listen_host, cfg->server.listen_host) != 0 ||
-	    old->server.listen_port != cfg->server.listen_port)
-		append(keys, sizeof(keys), "server.listen");
-	if (old->server.threads != cfg->server.threads)
-		append(keys, sizeof(keys), "server.threads");
-	if (strcmp(old->server.tls_cert_file, cfg->server.tls_cert_file) != 0 ||
-	    strcmp(old->server.tls_key_file, cfg->server.tls_key_file) != 0)
-		append(keys, sizeof(keys), "server.tls");
-	if (strcmp(old->metrics.listen, cfg->metrics.listen) != 0)
-		append(keys, sizeof(keys), "metrics.listen");
-
-	if (keys[0] == '\0')
-		return;
-	kg_log(KG_LOG_WARN, "config-restart-needed", "keys", keys, "detail",
-	       "these keys keep their old values until the process restarts", NULL);
-}
-
 /* Logs every error of a failed load, one line each (errors never hold a secret value). */
 static void log_errors(char *errors)
 {
@@ -198,11 +170,11 @@ static void log_errors(char *errors)
 	}
 }
 
+/* Loads the file and puts it in force as at start (kg_apply_config); a failure changes nothing. */
 static void reload(struct kg_control *c, const char *trigger)
 {
 	struct kg_config *cfg = NULL;
-	struct kg_cfgref *old;
-	char *errors = NULL;
+	char *errors = NULL, err[256];
 
 	if (kg_config_load(c->path, &cfg, &errors) != KG_OK) {
 		log_errors(errors ? errors : (char[]){"invalid configuration"});
@@ -210,26 +182,8 @@ static void reload(struct kg_control *c, const char *trigger)
 		kg_metrics_config_reload(false, (double)time(NULL));
 		return;
 	}
-	old = kg_runtime_get();
-	if (kg_runtime_cfg(old)->crossmint.environment != cfg->crossmint.environment) {
-		/* The environment decides the key, the base URL and what every answer is labelled:
-		 * mixing them until a restart could label a real verification as a staging one. */
-		kg_runtime_put(old);
-		kg_config_free(cfg);
-		kg_log(KG_LOG_ERROR, "config-reload-failed", "error",
-		       "crossmint.environment changed: restart the process to switch environments; "
-		       "nothing was changed",
-		       NULL);
-		kg_metrics_config_reload(false, (double)time(NULL));
-		return;
-	}
-	restart_needed(kg_runtime_cfg(old), cfg);
-	kg_runtime_put(old);
-	kg_log_setup(cfg->log.level, cfg->log.format);
-	if (cfg->log.locator_hash_key != NULL)
-		kg_log_set_locator_key(cfg->log.locator_hash_key, cfg->log.locator_hash_key_len);
-	if (kg_runtime_set(cfg) != KG_OK || kg_gateway_reconfigure_current(c->gw) != KG_OK) {
-		kg_log(KG_LOG_ERROR, "config-reload-failed", "error", "out of memory", NULL);
+	if (kg_apply_config(cfg, c->gw, err, sizeof(err)) != KG_OK) {
+		kg_log(KG_LOG_ERROR, "config-reload-failed", "error", err, NULL);
 		kg_metrics_config_reload(false, (double)time(NULL));
 		return;
 	}

@@ -1,5 +1,5 @@
-/* Private to the request path (server.c, handlers.c): the gateway's process state and one
- * request's state. Nothing outside src/ includes this. */
+/* Private to the request path (server.c, checks.c, handlers.c): the gateway's process state, one
+ * request's state and the reply being built. Nothing outside src/ includes this. */
 #ifndef KYCGATE_GATEWAY_H
 #define KYCGATE_GATEWAY_H
 
@@ -17,6 +17,17 @@
 #include "kycgate/upstream.h"
 
 struct kg_sim;
+struct kg_heads;
+
+/* One open client connection (libmicrohttpd's socket context), for the request-head deadline of
+ * heads.c and for what the URI log callback saw of the request target. */
+struct kg_conn {
+	struct kg_conn *prev, *next;            /* in the heads list, under its lock */
+	int fd;                                 /* the socket, shut (never closed) when overdue */
+	_Atomic unsigned long long deadline_ms; /* kg_now_ms() the head is due by; 0 = none */
+	size_t target_len;                      /* bytes of the target before its first NUL */
+	bool target_ctl;                        /* a control character or a space in the target */
+};
 
 /* What a libmicrohttpd daemon serves: the main listener, or the metrics.listen one (only
  * /metrics, /healthz and /readyz). */
@@ -41,8 +52,11 @@ struct kg_gateway {
 	atomic_uint requests;    /* requests begun and not yet completed (answer sent or dropped) */
 	atomic_bool closing;     /* quiesced: answers carry Connection: close */
 	MHD_socket listen_fd;    /* kept open from quiesce until stop */
-	struct kg_up_call selfcheck; /* the start-up read of a random unknown user */
-	char *tls_cert, *tls_key;    /* PEM read at start (the key wiped at stop) */
+	struct kg_up_call selfcheck;   /* the start-up read of a random unknown user */
+	struct kg_heads *heads;        /* the request-head deadlines of every client connection */
+	atomic_uint header_timeout_ms; /* server.header_timeout_s (reloadable) */
+	unsigned idle_ms;              /* server.connection_timeout_s, fixed at start */
+	char *tls_cert, *tls_key;      /* PEM read at start (the key wiped at stop) */
 	size_t tls_cert_len, tls_key_len;
 	char sim_key[80];    /* the key made up for the embedded simulator, or "" */
 	const char *openapi; /* the spec served at /openapi.yaml (static) */
@@ -81,10 +95,14 @@ struct kg_req {
 	const struct kg_client *client; /* NULL with auth.mode none */
 	enum kg_req_state state;
 	unsigned long long started_ms;
-	unsigned long long started_us; /* for the access line's duration */
-	char method[8];                /* request method (cut), for the access line */
-	const char *outcome;           /* "ok" or the problem code answered (static) */
-	bool params_ok;                /* params[] hold decoded, validated values */
+	unsigned long long started_us;   /* for the access line's duration */
+	char method[8];                  /* request method (cut), for the access line */
+	bool line_broken;                /* a NUL or control character in the request line */
+	bool declared;                   /* a Content-Length was given ... */
+	unsigned long long declared_len; /* ... with this value */
+	unsigned long long body_seen;    /* body bytes received, kept or not */
+	const char *outcome;             /* "ok" or the problem code answered (static) */
+	bool params_ok;                  /* params[] hold decoded, validated values */
 
 	char request_id[KG_MAX_REQUEST_ID_BYTES + 1];
 	char traceparent[64];
@@ -118,8 +136,39 @@ struct kg_req {
 	size_t up_body_len;
 	bool followup_read; /* the trigger answered without eligibility */
 
+	/* PUT of a user: the erase guard (design §2, "Create or replace a user"). */
+	unsigned user_sections; /* the sections the body holds (kg_user_sections) */
+	bool replace;           /* ?replace=true: erasing what the body leaves out is intended */
+	bool erase_check;       /* the read before the PUT is the call in flight */
+
 	struct kg_reply reply;
 };
+
+/* heads.c: starts the thread that shuts connections whose request head is overdue; NULL when it
+ * cannot. kg_heads_free() stops it and frees what is left; call it after the daemons stopped. */
+struct kg_heads *kg_heads_start(void);
+void kg_heads_free(struct kg_heads *h);
+
+/* heads.c: registers a new connection's socket with a first deadline (kg_now_ms() based); NULL
+ * when out of memory. kg_heads_remove() unregisters and frees it (NULL is ignored); it must run
+ * before the socket is closed (libmicrohttpd's closed notification does). Thread-safe. */
+struct kg_conn *kg_heads_add(struct kg_heads *h, int fd, unsigned long long deadline_ms);
+void kg_heads_remove(struct kg_heads *h, struct kg_conn *c);
+
+/* heads.c: sets a connection's deadline, or with only_sooner lowers it (an unset one is set).
+ * Nothing changes once the connection was shut. Lock-free. */
+void kg_conn_arm(struct kg_conn *c, unsigned long long deadline_ms, bool only_sooner);
+
+/* heads.c: the head is complete: clears the deadline. False when the connection was already shut
+ * for being late (the request must not be served). Lock-free. */
+bool kg_conn_head_done(struct kg_conn *c);
+
+/* checks.c: a new request id (a UUID v4) into out. Thread-safe. */
+void kg_request_id_new(char out[KG_MAX_REQUEST_ID_BYTES + 1]);
+
+/* heads.c: peeks (without consuming) at the bytes already received on a new plain-HTTP
+ * connection; true when the first request head in them has a CR not followed by LF. */
+bool kg_head_has_bare_cr(int fd);
 
 /* checks.c: decides a request whose headers arrived. Fills req->reply and returns false when it
  * must be refused now (framing 400, 404 ... 415); true to go on reading the body. */

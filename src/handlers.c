@@ -29,6 +29,33 @@ static void reply_clear(struct kg_req *req)
 	memset(&req->reply, 0, sizeof(req->reply));
 }
 
+/* Sets req->reply to the problem a describes (a->instance and a->request_id filled here). */
+static void reply_problem(struct kg_req *req, struct kg_problem_args *a)
+{
+	enum kg_problem kind = a->kind;
+
+	a->instance = req->match.route ? req->match.route->tmpl : req->match.path_tmpl;
+	a->request_id = req->request_id;
+	if (kind == KG_PB_UPSTREAM_REJECTED) {
+		a->upstream_status = (int)req->call.status;
+		a->upstream_body = req->call.resp;
+		a->upstream_body_len = req->call.resp_len;
+		if (a->upstream_body == NULL && req->call.answer != NULL) /* a shared status read */
+			a->upstream_body = kg_answer_body(req->call.answer, &a->upstream_body_len);
+	}
+	reply_clear(req);
+	req->reply.status = a->status > 0 ? a->status : kg_problem_status(kind);
+	req->reply.content_type = "application/problem+json";
+	req->outcome = kg_problem_code(kind);
+	if (kind == KG_PB_RATE_LIMITED)
+		kg_metrics_rate_limited(req->client ? req->client->name : "anonymous");
+	req->reply.body = kg_problem_render(a, &req->reply.len);
+	if (req->reply.body == NULL)
+		req->reply.status = 500;
+	if (req->reply.status == 503)
+		req->reply.retry_after_s = 1; /* callers may set a longer one after this */
+}
+
 void kg_reply_problem(struct kg_req *req, enum kg_problem kind, int status, const char *detail,
                       struct json_object *errors)
 {
@@ -36,29 +63,10 @@ void kg_reply_problem(struct kg_req *req, enum kg_problem kind, int status, cons
 	    .kind = kind,
 	    .status = status,
 	    .detail = detail,
-	    .instance = req->match.route ? req->match.route->tmpl : req->match.path_tmpl,
-	    .request_id = req->request_id,
 	    .errors = errors,
 	};
 
-	if (kind == KG_PB_UPSTREAM_REJECTED) {
-		a.upstream_status = (int)req->call.status;
-		a.upstream_body = req->call.resp;
-		a.upstream_body_len = req->call.resp_len;
-		if (a.upstream_body == NULL && req->call.answer != NULL) /* a shared status read */
-			a.upstream_body = kg_answer_body(req->call.answer, &a.upstream_body_len);
-	}
-	reply_clear(req);
-	req->reply.status = status > 0 ? status : kg_problem_status(kind);
-	req->reply.content_type = "application/problem+json";
-	req->outcome = kg_problem_code(kind);
-	if (kind == KG_PB_RATE_LIMITED)
-		kg_metrics_rate_limited(req->client ? req->client->name : "anonymous");
-	req->reply.body = kg_problem_render(&a, &req->reply.len);
-	if (req->reply.body == NULL)
-		req->reply.status = 500;
-	if (req->reply.status == 503)
-		req->reply.retry_after_s = 1; /* callers may set a longer one after this */
+	reply_problem(req, &a);
 }
 
 void kg_reply_too_large(struct kg_req *req)
@@ -181,7 +189,27 @@ struct query {
 	const char *values[4];    /* raw values, by index in known */
 	const char *bad;          /* the rule a parameter broke */
 	const char *unknown;      /* the first unknown name (raw, MHD's), or NULL */
+	unsigned products;        /* ?products: the names of every occurrence */
 };
+
+static const char D_PRODUCTS[] = "products: a comma-separated list of onramp, onramp-light, "
+                                 "offramp, regulated-transfer (the parameter may repeat)";
+
+/* One ?products value: its names join q->products. The parameter may repeat
+ * (?products=onramp&products=offramp, what generated clients send), mixed with the comma form. */
+static void collect_products(struct query *q, const char *raw)
+{
+	char buf[KG_MAX_QUERY_VALUE_BYTES + 1];
+	size_t n = 0;
+	unsigned mask = 0;
+
+	if (kg_pct_decode(raw, strlen(raw), buf, sizeof(buf), &n) != KG_OK || n == 0 ||
+	    kg_products_parse(buf, n, &mask) != KG_OK) {
+		q->bad = D_PRODUCTS;
+		return;
+	}
+	q->products |= mask;
+}
 
 static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const char *key,
                                      const char *value)
@@ -191,7 +219,9 @@ static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const c
 
 	for (i = 0; q->known[i] != NULL; i++) {
 		if (strcmp(key, q->known[i]) == 0) {
-			if (q->values[i] != NULL)
+			if (strcmp(key, "products") == 0)
+				collect_products(q, value ? value : "");
+			else if (q->values[i] != NULL)
 				q->bad = "a query parameter is given twice";
 			q->values[i] = value ? value : "";
 			return MHD_YES;
@@ -252,14 +282,17 @@ static bool query_value(struct kg_req *req, const char *raw, char *out, size_t c
 
 static const char *const no_query[] = {NULL};
 
-/* ?wait=N: an integer from 0; larger than verification.max_wait_s is clamped (design §2). */
+/* ?wait=N: a run of decimal digits, of any length; more than verification.max_wait_s (at most
+ * 300) is clamped to it (design §2). A sign, a fraction or an empty value is a 400. */
 static bool parse_wait(struct kg_req *req, const char *raw)
 {
 	unsigned long long n = 0;
 	size_t i;
 
-	for (i = 0; raw[i] >= '0' && raw[i] <= '9' && i < 12; i++)
-		n = n * 10 + (unsigned long long)(raw[i] - '0');
+	for (i = 0; raw[i] >= '0' && raw[i] <= '9'; i++) {
+		if (n < 1000000) /* past any max_wait_s: stop growing, keep reading digits */
+			n = n * 10 + (unsigned long long)(raw[i] - '0');
+	}
 	if (i == 0 || raw[i] != '\0') {
 		kg_reply_problem(req, KG_PB_INVALID_REQUEST, 0,
 		                 "wait: an integer number of seconds from 0", NULL);
@@ -274,6 +307,18 @@ static bool parse_wait(struct kg_req *req, const char *raw)
 }
 static const char *const verify_query[] = {"products", "country", "wait", NULL};
 static const char *const document_query[] = {"expiresAt", NULL};
+static const char *const user_put_query[] = {"replace", NULL};
+
+/* ?replace=true | false on a PUT of a user. */
+static bool parse_replace(struct kg_req *req, const char *raw)
+{
+	if (strcmp(raw, "true") != 0 && strcmp(raw, "false") != 0) {
+		kg_reply_problem(req, KG_PB_INVALID_REQUEST, 0, "replace: true or false", NULL);
+		return false;
+	}
+	req->replace = raw[0] == 't';
+	return true;
+}
 
 /* Checks the query string against what the route takes; fills products, country. */
 static bool parse_query(struct kg_req *req, char *expires_at, size_t cap)
@@ -286,6 +331,8 @@ static bool parse_query(struct kg_req *req, char *expires_at, size_t cap)
 		q.known = verify_query;
 	else if (op == KG_OP_DOCUMENT_PUT)
 		q.known = document_query;
+	else if (op == KG_OP_USER_PUT)
+		q.known = user_put_query;
 	MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, collect_query, &q);
 	if (q.unknown != NULL) {
 		reply_unknown_query(req, &q);
@@ -295,17 +342,8 @@ static bool parse_query(struct kg_req *req, char *expires_at, size_t cap)
 		kg_reply_problem(req, KG_PB_INVALID_REQUEST, 0, q.bad, NULL);
 		return false;
 	}
-	if (q.known == verify_query && q.values[0] != NULL) {
-		if (!query_value(req, q.values[0], buf, sizeof(buf), "products: not a list") ||
-		    kg_products_parse(buf, strlen(buf), &req->products) != KG_OK) {
-			kg_reply_problem(
-			    req, KG_PB_INVALID_REQUEST, 0,
-			    "products: a comma-separated list of onramp, onramp-light, "
-			    "offramp, regulated-transfer",
-			    NULL);
-			return false;
-		}
-	}
+	if (q.known == verify_query && q.values[0] != NULL)
+		req->products = q.products;
 	if (q.known == verify_query && q.values[1] != NULL) {
 		if (!query_value(req, q.values[1], buf, sizeof(buf), "country: not a country") ||
 		    !kg_country_valid(buf, strlen(buf))) {
@@ -317,14 +355,16 @@ static bool parse_query(struct kg_req *req, char *expires_at, size_t cap)
 	}
 	if (q.known == verify_query && q.values[2] != NULL && !parse_wait(req, q.values[2]))
 		return false;
+	if (q.known == user_put_query && q.values[0] != NULL && !parse_replace(req, q.values[0]))
+		return false;
 	if (q.known == document_query && q.values[0] != NULL &&
 	    !query_value(req, q.values[0], expires_at, cap, "expiresAt: not a date"))
 		return false;
 	return true;
 }
 
-/* Parses the caller's JSON body strictly: 400 with the rule and where (line and column, or for a
- * duplicate key the object's pointer). */
+/* Parses the caller's JSON body strictly: 400 with the rule and where (line and column, and for a
+ * duplicate key the object's pointer, for a number out of range the number's). */
 static struct json_object *parse_body(struct kg_req *req)
 {
 	struct json_object *obj = NULL, *errors = NULL;
@@ -376,8 +416,9 @@ static struct json_object *shape_json(struct kg_req *req, struct json_object *in
 
 	switch (req->match.route->op) {
 	case KG_OP_USER_PUT:
-		e = kg_validate_user(in, &errors);
+		e = kg_validate_user(in, req->cfg->validation.pass_unknown_fields, &errors);
 		out = e == KG_OK ? json_object_get(in) : NULL;
+		req->user_sections = kg_user_sections(in);
 		break;
 	case KG_OP_CONSENT_PUT:
 		e = kg_shape_consent(in, time(NULL), &out, &errors);
@@ -606,6 +647,22 @@ static void call_kind(struct kg_req *req)
 		req->call.kind = KG_CALL_WRITE;
 }
 
+#define ALL_SECTIONS ((1u << KG_USER_SECTION_COUNT) - 1)
+
+/* A PUT of a user that leaves out a section reads the user first (the erase guard), unless the
+ * caller said ?replace=true: the call in flight becomes that read. */
+static void erase_check_begin(struct kg_req *req)
+{
+	if (req->match.route->op != KG_OP_USER_PUT || req->replace ||
+	    req->user_sections == ALL_SECTIONS)
+		return;
+	req->erase_check = true;
+	req->call.method = "GET";
+	req->call.kind = KG_CALL_PLAIN;
+	req->call.body = NULL;
+	req->call.body_len = 0;
+}
+
 bool kg_handle_request(struct kg_req *req)
 {
 	const struct kg_route *r = req->match.route;
@@ -626,6 +683,7 @@ bool kg_handle_request(struct kg_req *req)
 		return false;
 	req->call.method = r->up_method;
 	call_kind(req);
+	erase_check_begin(req);
 	memcpy(req->call.request_id, req->request_id, sizeof(req->call.request_id));
 	memcpy(req->call.traceparent, req->traceparent, sizeof(req->call.traceparent));
 	memcpy(req->call.tracestate, req->tracestate, sizeof(req->call.tracestate));
@@ -646,11 +704,15 @@ static void count_upstream(const struct kg_req *req)
 
 	if (c->shared || c->cached || c->result == KG_UP_BUDGET || c->result == KG_UP_DEADLINE)
 		return;
-	kg_metrics_upstream(req->match.route->operation, c->result == KG_UP_OK ? (int)c->status : 0,
-	                    c->upstream_ms / 1000.0);
-	if (c->result != KG_UP_OK)
+	kg_metrics_upstream(req->erase_check ? "user.get" : req->match.route->operation,
+	                    c->result == KG_UP_OK ? (int)c->status : 0, c->upstream_ms / 1000.0);
+	if (c->result != KG_UP_OK) {
 		kg_metrics_upstream_error(reasons[c->result]);
-	else if (c->status == 401 || c->status == 403)
+		/* curl's own words, cleaned by the engine (no URL path or query, no locator) */
+		kg_log(KG_LOG_WARN, "upstream-failed", "requestId", req->request_id, "operation",
+		       req->match.route->operation, "reason",
+		       kg_metrics_reason_name(reasons[c->result]), "detail", c->error_text, NULL);
+	} else if (c->status == 401 || c->status == 403)
 		kg_metrics_upstream_error(KG_UPERR_AUTH);
 	else if (c->status >= 500)
 		kg_metrics_upstream_error(KG_UPERR_STATUS_5XX);
@@ -921,11 +983,86 @@ static bool trigger_answer(struct kg_req *req)
 	return in_review;
 }
 
+/* The sections a GET of the user says Crossmint holds: a section member present and neither
+ * false nor null (UserResponseDto says a boolean; anything else counts as held, to be safe). */
+static unsigned sections_held(struct json_object *user)
+{
+	unsigned held = 0;
+
+	for (size_t i = 0; i < KG_USER_SECTION_COUNT; i++) {
+		struct json_object *v = NULL;
+
+		if (json_object_object_get_ex(user, kg_user_section_name(i), &v) && v != NULL &&
+		    !(json_object_is_type(v, json_type_boolean) && !json_object_get_boolean(v)))
+			held |= 1u << i;
+	}
+	return held;
+}
+
+/* 409 would-erase naming the sections in erase (names, never values). */
+static void reply_would_erase(struct kg_req *req, unsigned erase)
+{
+	const char *names[KG_USER_SECTION_COUNT + 1] = {NULL};
+	struct kg_problem_args a = {.kind = KG_PB_WOULD_ERASE, .sections = names};
+	char detail[384];
+	size_t n = 0, used;
+
+	for (size_t i = 0; i < KG_USER_SECTION_COUNT; i++) {
+		if (erase & (1u << i))
+			names[n++] = kg_user_section_name(i);
+	}
+	used = (size_t)snprintf(detail, sizeof(detail), "the body leaves out");
+	for (size_t i = 0; i < n; i++)
+		used += (size_t)snprintf(detail + used, sizeof(detail) - used, "%s%s",
+		                         i == 0       ? " "
+		                         : i + 1 == n ? " and "
+		                                      : ", ",
+		                         names[i]);
+	snprintf(detail + used, sizeof(detail) - used,
+	         ", which Crossmint holds for this user; a PUT replaces the whole user and would "
+	         "erase %s: send %s again, or add ?replace=true to erase %s",
+	         n == 1 ? "it" : "them", n == 1 ? "it" : "them", n == 1 ? "it" : "them");
+	a.detail = detail;
+	reply_problem(req, &a);
+}
+
+/* The read of the erase guard finished: 409 when Crossmint holds a section the body leaves out;
+ * when it holds none, or has no such user (404), the PUT follows (true). A failed read answers as
+ * it failed, and nothing is written. */
+static bool erase_check_answer(struct kg_req *req)
+{
+	struct json_object *user;
+	unsigned erase;
+
+	req->erase_check = false;
+	if (req->call.result != KG_UP_OK || req->call.status != 404) {
+		if (upstream_problem(req))
+			return false;
+		user = upstream_object(req);
+		if (user == NULL)
+			return false;
+		erase = sections_held(user) & ~req->user_sections;
+		json_object_put(user);
+		if (erase != 0) {
+			reply_would_erase(req, erase);
+			return false;
+		}
+	}
+	kg_up_call_cleanup(&req->call);
+	req->call.method = req->match.route->up_method;
+	call_kind(req);
+	req->call.body = req->up_body;
+	req->call.body_len = req->up_body_len;
+	return true;
+}
+
 bool kg_handle_upstream(struct kg_req *req)
 {
 	enum kg_op op = req->match.route->op;
 
 	count_upstream(req);
+	if (req->erase_check)
+		return erase_check_answer(req);
 	if (req->call.kind == KG_CALL_STATUS_READ)
 		return status_answer(req);
 	if (upstream_problem(req))

@@ -4,9 +4,13 @@
  * that builds nothing: it checks grammar, UTF-8, control characters, escapes, depth, integer
  * range and duplicate keys (compared after unescaping, per object, by sorting the decoded keys
  * when the object closes, so an object with many keys costs n log n). Only bytes that passed go
- * to json-c's tokener, which builds the tree. Recursion is bounded by max_depth. */
+ * to json-c's tokener, which builds the tree; a walk of the tree then refuses numbers that do not
+ * fit a 64-bit float (json-c reads them as infinity but keeps their text, so they would otherwise
+ * be forwarded as sent). Recursion is bounded by max_depth. */
 #include <limits.h>
+#include <math.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +30,7 @@ static const char D_DUPLICATE[] = "an object has a duplicate key";
 static const char D_NUL_KEY[] = "an object key contains U+0000";
 static const char D_TRAILING[] = "bytes follow the JSON value";
 static const char D_NUMBER[] = "an integer is outside the 64-bit range";
+static const char D_FLOAT[] = "a number is outside the range of a 64-bit float";
 static const char D_TOO_LARGE[] = "the JSON text is too large";
 
 /* One decoded key of an object still open: bytes at keys + off. */
@@ -56,7 +61,8 @@ struct scan {
 	struct span *spans;
 	size_t nspans;
 	size_t spans_cap;
-	char *dup_pointer; /* pointer to the object holding a duplicate key */
+	char *pointer; /* where the failure is: the object holding a duplicate key, or the number
+	                * out of range */
 };
 
 static bool scan_value(struct scan *s, int depth, const struct frame *where);
@@ -281,7 +287,10 @@ static bool integer_in_range(const unsigned char *digits, size_t n, bool negativ
 	return memcmp(digits, limit, n) <= 0;
 }
 
-static bool scan_number(struct scan *s)
+static char *frame_pointer(const struct scan *s, const struct frame *where);
+
+/* A number, s->p at its first byte; where is its place, for the pointer of one out of range. */
+static bool scan_number(struct scan *s, const struct frame *where)
 {
 	bool negative = false, is_int = true;
 	const unsigned char *digits;
@@ -309,8 +318,12 @@ static bool scan_number(struct scan *s)
 		if (skip_digits(s) == 0)
 			return fail(s, D_SYNTAX);
 	}
-	if (is_int && !integer_in_range(digits, n, negative))
+	if (is_int && !integer_in_range(digits, n, negative)) {
+		s->pointer = frame_pointer(s, where);
+		if (s->pointer == NULL)
+			s->nomem = true;
 		return fail(s, D_NUMBER);
+	}
 	return true;
 }
 
@@ -398,8 +411,8 @@ static bool close_object(struct scan *s, size_t first, size_t keys_mark, const s
 		ok = span_cmp(&v[i - 1], &v[i]) != 0;
 	if (!ok) {
 		/* Sorting moved the keys of this object only; parents' spans are intact. */
-		s->dup_pointer = frame_pointer(s, where);
-		if (s->dup_pointer == NULL)
+		s->pointer = frame_pointer(s, where);
+		if (s->pointer == NULL)
 			s->nomem = true;
 		return fail(s, D_DUPLICATE);
 	}
@@ -522,7 +535,7 @@ static bool scan_value(struct scan *s, int depth, const struct frame *where)
 		return fail(s, D_COMMENT);
 	default:
 		if (*s->p == '-' || (*s->p >= '0' && *s->p <= '9'))
-			return scan_number(s);
+			return scan_number(s, where);
 		return fail(s, D_SYNTAX);
 	}
 }
@@ -585,6 +598,74 @@ static void position(const unsigned char *buf, const unsigned char *at, struct k
 	}
 }
 
+/* "/" + the escaped segment, then inner (taken, freed); NULL on allocation failure. */
+static char *pointer_prepend(const char *segment, char *inner)
+{
+	char *head = inner != NULL ? kg_json_pointer_join("", segment) : NULL;
+	char *out = NULL;
+	size_t hl, il;
+
+	if (head != NULL) {
+		hl = strlen(head);
+		il = strlen(inner);
+		out = malloc(hl + il + 1);
+		if (out != NULL) {
+			memcpy(out, head, hl);
+			memcpy(out + hl, inner, il + 1);
+		}
+	}
+	free(head);
+	free(inner);
+	return out;
+}
+
+/* The pointer (new memory) of the first number in v that is not finite as a 64-bit float, or
+ * NULL when there is none; *nomem is set when an allocation failed. Depth is v's nesting, already
+ * bounded by the scanner. */
+static char *nonfinite_pointer(struct json_object *v, bool *nomem)
+{
+	char *inner = NULL;
+	char index[24];
+
+	switch (json_object_get_type(v)) {
+	case json_type_double:
+		if (isfinite(json_object_get_double(v)))
+			return NULL;
+		inner = strdup("");
+		break;
+	case json_type_object: {
+		json_object_object_foreach(v, key, val)
+		{
+			inner = nonfinite_pointer(val, nomem);
+			if (inner != NULL || *nomem) {
+				inner = pointer_prepend(key, inner);
+				break;
+			}
+		}
+		if (inner == NULL)
+			return NULL;
+		break;
+	}
+	case json_type_array:
+		for (size_t i = 0, n = json_object_array_length(v); i < n; i++) {
+			inner = nonfinite_pointer(json_object_array_get_idx(v, i), nomem);
+			if (inner != NULL || *nomem) {
+				snprintf(index, sizeof(index), "%zu", i);
+				inner = pointer_prepend(index, inner);
+				break;
+			}
+		}
+		if (inner == NULL)
+			return NULL;
+		break;
+	default:
+		return NULL;
+	}
+	if (inner == NULL)
+		*nomem = true;
+	return inner;
+}
+
 enum kg_err kg_json_parse(const char *buf, size_t len, int max_depth, struct json_object **out,
                           const char **detail, char **pointer_out)
 {
@@ -622,13 +703,22 @@ enum kg_err kg_json_parse_pos(const char *buf, size_t len, int max_depth, struct
 		goto out;
 	}
 	err = build_tree(buf, len, max_depth, out);
-	if (err != KG_OK)
+	if (err != KG_OK) {
 		*detail = "out of memory";
+		goto out;
+	}
+	s.pointer = nonfinite_pointer(*out, &s.nomem);
+	if (s.pointer != NULL || s.nomem) {
+		err = s.nomem ? KG_ERR_NOMEM : KG_ERR_INVALID;
+		*detail = s.nomem ? "out of memory" : D_FLOAT;
+		json_object_put(*out);
+		*out = NULL;
+	}
 out:
 	if (pointer_out != NULL && err == KG_ERR_INVALID)
-		*pointer_out = s.dup_pointer;
+		*pointer_out = s.pointer;
 	else
-		free(s.dup_pointer);
+		free(s.pointer);
 	kg_wipe(s.keys, s.keys_len);
 	free(s.keys);
 	free(s.spans);

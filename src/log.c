@@ -44,8 +44,10 @@ void kg_log_set_locator_key(const unsigned char *key, size_t len)
 	unsigned char digest[KG_SHA256_DIGEST_LEN];
 
 	pthread_mutex_lock(&key_lock);
-	if (len > sizeof(hash_key)) { /* HMAC hashes long keys first; keep the short form */
-		kg_sha256(key, len, digest);
+	/* HMAC hashes long keys first; keep the short form (if GnuTLS cannot hash, every later
+	 * kg_log_locator_hash() fails too and writes no hash). */
+	if (len > sizeof(hash_key)) {
+		(void)kg_sha256(key, len, digest);
 		key = digest;
 		len = sizeof(digest);
 	}
@@ -58,11 +60,15 @@ void kg_log_set_locator_key(const unsigned char *key, size_t len)
 void kg_log_locator_hash(const char *locator, char out[KG_LOCATOR_HASH_LEN + 1])
 {
 	unsigned char mac[KG_SHA256_DIGEST_LEN];
+	enum kg_err e;
 	size_t i;
 
 	pthread_mutex_lock(&key_lock);
-	kg_hmac_sha256(hash_key, hash_key_len, locator, strlen(locator), mac);
+	e = kg_hmac_sha256(hash_key, hash_key_len, locator, strlen(locator), mac);
 	pthread_mutex_unlock(&key_lock);
+	out[0] = '\0';
+	if (e != KG_OK)
+		return;
 	for (i = 0; i < KG_LOCATOR_HASH_LEN / 2; i++)
 		snprintf(out + 2 * i, 3, "%02x", mac[i]);
 	out[KG_LOCATOR_HASH_LEN] = '\0';

@@ -13,6 +13,7 @@
 
 #include <curl/curl.h>
 
+#include "kycgate/apply.h"
 #include "kycgate/config.h"
 #include "kycgate/control.h"
 #include "kycgate/log.h"
@@ -156,50 +157,6 @@ static bool raise_fd_limit(const struct kg_config *cfg)
 	return true;
 }
 
-static void report_config(const struct kg_config *cfg)
-{
-	size_t i;
-
-	for (i = 0; i < cfg->n_warnings; i++)
-		kg_log(KG_LOG_WARN, "config-warning", "detail", cfg->warnings[i], NULL);
-	for (i = 0; i < cfg->n_inactive_keys; i++)
-		kg_log(KG_LOG_WARN, "config-key-not-active", "key", cfg->inactive_keys[i], "detail",
-		       "accepted, but its feature is not in this release", NULL);
-	if (cfg->crossmint.environment != KG_ENV_SIMULATOR && cfg->crossmint.api_key == NULL)
-		kg_log(KG_LOG_WARN, "no-api-key", "detail",
-		       "no Crossmint key is set (crossmint.api_key / api_key_file): every upstream "
-		       "call "
-		       "will be refused",
-		       NULL);
-	if (cfg->auth.mode_none)
-		kg_log(KG_LOG_ERROR, "auth-disabled", "detail",
-		       "auth.mode is none: every caller has every scope", NULL);
-	if (cfg->crossmint.environment == KG_ENV_SIMULATOR &&
-	    strcmp(cfg->server.listen_host, "127.0.0.1") != 0 &&
-	    strcmp(cfg->server.listen_host, "::1") != 0)
-		kg_log(KG_LOG_ERROR, "simulator-exposed", "detail",
-		       "the simulator environment listens beyond loopback", NULL);
-}
-
-/* The key of the locator hash in access lines: configured (shared by replicas, so one user has
- * one hash everywhere), else random for this process. */
-static void locator_key(const struct kg_config *cfg)
-{
-	unsigned char rnd[32];
-
-	if (cfg->log.locator_hash_key != NULL) {
-		kg_log_set_locator_key(cfg->log.locator_hash_key, cfg->log.locator_hash_key_len);
-		return;
-	}
-	kg_random_bytes(rnd, sizeof(rnd));
-	kg_log_set_locator_key(rnd, sizeof(rnd));
-	kg_wipe(rnd, sizeof(rnd));
-	kg_log(KG_LOG_WARN, "locator-hash-key-random", "detail",
-	       "log.locator_hash_key is not set: user hashes in access lines change at every start "
-	       "and differ between replicas",
-	       NULL);
-}
-
 /* Blocks every signal in this thread and the threads it starts; returns a signalfd. */
 static int signals_setup(void)
 {
@@ -214,47 +171,12 @@ static int signals_setup(void)
 	return signalfd(-1, &mine, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
-static int serve(const char *path)
+/* Logs where the gateway listens (and serves metrics, when on their own listener). */
+static void log_listening(struct kg_gateway *gw)
 {
-	struct kg_config *cfg = NULL;
-	struct kg_cfgref *ref;
-	struct kg_gateway *gw;
-	char *errors = NULL, err[256], addr[300], port[8];
-	struct kg_control *ctl;
-	int sfd;
+	struct kg_cfgref *ref = kg_runtime_get();
+	char addr[300], port[8];
 
-	if (kg_config_load(path, &cfg, &errors) != KG_OK) {
-		fputs(errors ? errors : "invalid configuration\n", stderr);
-		free(errors);
-		return 1;
-	}
-	kg_log_setup(cfg->log.level, cfg->log.format);
-	kg_log_nonblocking();
-	locator_key(cfg);
-	kg_metrics_set_build_info(kg_env_name(cfg->crossmint.environment));
-	kg_metrics_config_loaded((double)time(NULL));
-	report_config(cfg);
-	if (!raise_fd_limit(cfg)) {
-		kg_config_free(cfg);
-		return 1;
-	}
-	sfd = signals_setup();
-	if (kg_runtime_set(cfg) != KG_OK)
-		return 1;
-	gw = kg_gateway_start(err, sizeof(err));
-	if (gw == NULL) {
-		kg_log(KG_LOG_ERROR, "start-failed", "reason", err, NULL);
-		kg_runtime_clear();
-		return 1;
-	}
-	ctl = kg_control_new(path, gw, sfd);
-	if (ctl == NULL) {
-		kg_log(KG_LOG_ERROR, "start-failed", "reason", "cannot set up the main loop", NULL);
-		kg_gateway_stop(gw);
-		kg_runtime_clear();
-		return 1;
-	}
-	ref = kg_runtime_get();
 	snprintf(port, sizeof(port), "%u", kg_gateway_port(gw));
 	snprintf(addr, sizeof(addr), "%s", kg_runtime_cfg(ref)->server.listen_host);
 	kg_log(KG_LOG_INFO, "listening", "host", addr, "port", port, "environment",
@@ -265,14 +187,58 @@ static int serve(const char *path)
 		snprintf(port, sizeof(port), "%u", kg_gateway_metrics_port(gw));
 		kg_log(KG_LOG_INFO, "metrics-listening", "port", port, NULL);
 	}
+}
+
+static int serve(const char *path)
+{
+	struct kg_config *cfg = NULL;
+	struct kg_gateway *gw = NULL;
+	struct kg_control *ctl = NULL;
+	char *errors = NULL, err[256];
+	int sfd = -1, rc = 1;
+
+	if (kg_config_load(path, &cfg, &errors) != KG_OK) {
+		fputs(errors ? errors : "invalid configuration\n", stderr);
+		free(errors);
+		return 1;
+	}
+	kg_log_nonblocking();
+	if (kg_apply_config(cfg, NULL, err, sizeof(err)) != KG_OK) {
+		kg_log(KG_LOG_ERROR, "start-failed", "reason", err, NULL);
+		return 1;
+	}
+	kg_metrics_config_loaded((double)time(NULL));
+	/* cfg is in force now, owned by the runtime: valid until the next swap on this thread. */
+	if (!raise_fd_limit(cfg))
+		goto out;
+	sfd = signals_setup();
+	if (sfd < 0) {
+		kg_log(KG_LOG_ERROR, "start-failed", "reason", "cannot set up the signals", NULL);
+		goto out;
+	}
+	gw = kg_gateway_start(err, sizeof(err));
+	if (gw == NULL) {
+		kg_log(KG_LOG_ERROR, "start-failed", "reason", err, NULL);
+		goto out;
+	}
+	ctl = kg_control_new(path, gw, sfd);
+	if (ctl == NULL) {
+		kg_log(KG_LOG_ERROR, "start-failed", "reason", "cannot set up the main loop", NULL);
+		goto out;
+	}
+	log_listening(gw);
 	kg_gateway_selfcheck(gw);
 	kg_control_run(ctl);
+	rc = 0;
+out:
 	kg_control_free(ctl);
 	kg_gateway_stop(gw);
 	kg_runtime_clear();
-	close(sfd);
-	kg_log(KG_LOG_INFO, "stopped", NULL);
-	return 0;
+	if (sfd >= 0)
+		close(sfd);
+	if (rc == 0)
+		kg_log(KG_LOG_INFO, "stopped", NULL);
+	return rc;
 }
 
 int main(int argc, char **argv)

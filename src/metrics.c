@@ -1,9 +1,11 @@
 /* Process-wide Prometheus metrics: fixed tables of atomics and a text renderer (design §5).
  *
  * Request-path updates are relaxed atomic adds into static arrays indexed by small numbers: route
- * (position of the template in the route table), method, operation and a status-code slot. Slots
- * are handed out the first time a status code or client name is seen, under one mutex; readers
- * find them again without locking (acquire loads of the published index). Histograms keep
+ * (order in which the template was declared with kg_metrics_add_route), method, operation and a
+ * status-code slot. Route slots are declared, and status-code and client slots handed out the
+ * first time one is seen, under one mutex; readers find them again without locking (acquire
+ * loads of the published count). This module does not know the router: the gateway declares the
+ * route templates at start. Histograms keep
  * per-bucket (not cumulative) counts and a sum in microseconds; the renderer cumulates them. */
 #include <math.h>
 #include <pthread.h>
@@ -16,10 +18,9 @@
 
 #include "kycgate/common.h"
 #include "kycgate/metrics.h"
-#include "kycgate/router.h"
 
-#define MAX_ROUTES 32              /* distinct templates kept; the table has 10 */
-#define MAX_ROUTE_ROWS 64          /* rows of the route table looked up by pointer */
+#define MAX_ROUTES 32              /* distinct templates kept; the route table has 14 */
+#define MAX_ROUTE_ROWS 64          /* declared template pointers, looked up by pointer */
 #define ROUTE_UNMATCHED MAX_ROUTES /* extra route slot for route="unmatched" */
 #define N_METHODS 6                /* GET PUT POST DELETE HEAD other */
 #define MAX_BUCKETS 16             /* finite buckets of the largest histogram */
@@ -98,12 +99,12 @@ struct client {
 	_Atomic uint64_t count;
 };
 
-static pthread_once_t routes_once = PTHREAD_ONCE_INIT;
+/* Declared under lock; an entry is written before the count that covers it is published. */
 static const char *route_names[MAX_ROUTES]; /* unique templates, static strings */
-static size_t n_routes;
-static const char *row_tmpl[MAX_ROUTE_ROWS]; /* every row's template pointer ... */
+static _Atomic size_t n_routes;
+static const char *row_tmpl[MAX_ROUTE_ROWS]; /* every declared template pointer ... */
 static size_t row_route[MAX_ROUTE_ROWS];     /* ... and its route slot */
-static size_t n_rows;
+static _Atomic size_t n_rows;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* slot hand-out, env, reset */
 
@@ -117,8 +118,8 @@ static _Atomic uint64_t up_count[N_OPS][KG_METRICS_MAX_CODES];
 static struct hist up_hist[N_OPS];
 
 static _Atomic uint64_t up_errors[KG_UPERR_COUNT];
-static _Atomic uint64_t up_retries;
 static _Atomic uint64_t log_dropped;
+static _Atomic uint64_t header_timeouts;
 static _Atomic uint64_t reloads[2];     /* [0] failure, [1] success */
 static _Atomic uint64_t reload_ts_bits; /* a double's bits; 0 = 0.0 */
 
@@ -133,34 +134,43 @@ static char env_name[KG_METRICS_MAX_ENV_BYTES + 1]; /* under lock; "" = unknown 
 
 /* ---- lookups ---------------------------------------------------------------------------- */
 
-static void routes_init(void)
+void kg_metrics_add_route(const char *tmpl)
 {
-	size_t n, i, j;
-	const struct kg_route *r = kg_routes(&n);
+	size_t rows, routes, i, j;
 
-	for (i = 0; i < n && n_rows < MAX_ROUTE_ROWS; i++) {
-		for (j = 0; j < n_routes && strcmp(route_names[j], r[i].tmpl) != 0; j++)
-			;
-		if (j == n_routes && n_routes == MAX_ROUTES)
-			continue;
-		if (j == n_routes)
-			route_names[n_routes++] = r[i].tmpl;
-		row_tmpl[n_rows] = r[i].tmpl;
-		row_route[n_rows++] = j;
+	if (tmpl == NULL)
+		return;
+	pthread_mutex_lock(&lock);
+	rows = atomic_load_explicit(&n_rows, memory_order_relaxed);
+	routes = atomic_load_explicit(&n_routes, memory_order_relaxed);
+	for (i = 0; i < rows && row_tmpl[i] != tmpl; i++)
+		;
+	for (j = 0; j < routes && strcmp(route_names[j], tmpl) != 0; j++)
+		;
+	if (i == rows && rows < MAX_ROUTE_ROWS && (j < routes || routes < MAX_ROUTES)) {
+		if (j == routes) {
+			route_names[j] = tmpl;
+			atomic_store_explicit(&n_routes, routes + 1, memory_order_release);
+		}
+		row_tmpl[rows] = tmpl;
+		row_route[rows] = j;
+		atomic_store_explicit(&n_rows, rows + 1, memory_order_release);
 	}
+	pthread_mutex_unlock(&lock);
 }
 
 static size_t route_index(const char *tmpl)
 {
+	size_t rows = atomic_load_explicit(&n_rows, memory_order_acquire);
+	size_t routes = atomic_load_explicit(&n_routes, memory_order_acquire);
 	size_t i;
 
-	pthread_once(&routes_once, routes_init);
 	if (tmpl == NULL)
 		return ROUTE_UNMATCHED;
-	for (i = 0; i < n_rows; i++)
+	for (i = 0; i < rows; i++)
 		if (row_tmpl[i] == tmpl)
 			return row_route[i];
-	for (i = 0; i < n_routes; i++)
+	for (i = 0; i < routes; i++)
 		if (strcmp(route_names[i], tmpl) == 0)
 			return i;
 	return ROUTE_UNMATCHED;
@@ -270,9 +280,9 @@ void kg_metrics_upstream_error(enum kg_metrics_reason reason)
 	add(&up_errors[reason], 1);
 }
 
-void kg_metrics_upstream_retry(void)
+const char *kg_metrics_reason_name(enum kg_metrics_reason reason)
 {
-	add(&up_retries, 1);
+	return reason_names[(unsigned)reason < KG_UPERR_COUNT ? reason : KG_UPERR_OTHER];
 }
 
 static bool client_name_ok(const char *s, size_t *len)
@@ -357,6 +367,11 @@ void kg_metrics_gauge_add(enum kg_metrics_gauge gauge, long long delta)
 void kg_metrics_log_dropped(unsigned long long n)
 {
 	add(&log_dropped, n);
+}
+
+void kg_metrics_header_timeout(void)
+{
+	add(&header_timeouts, 1);
 }
 
 void kg_metrics_config_loaded(double unix_seconds)
@@ -577,23 +592,23 @@ static void render_route_counts(struct out *o, size_t r, unsigned n_codes)
 static void render_http_count(struct out *o)
 {
 	unsigned n = atomic_load_explicit(&http_codes.n, memory_order_acquire);
-	size_t r;
+	size_t routes = atomic_load_explicit(&n_routes, memory_order_acquire), r;
 
 	family(o, "kycgate_http_requests_total", "counter",
 	       "HTTP requests answered, by route template, method and status code.");
-	for (r = 0; r < n_routes; r++)
+	for (r = 0; r < routes; r++)
 		render_route_counts(o, r, n);
 	render_route_counts(o, ROUTE_UNMATCHED, n);
 }
 
 static void render_http_hist(struct out *o)
 {
-	size_t r;
+	size_t routes = atomic_load_explicit(&n_routes, memory_order_acquire), r;
 
 	family(o, "kycgate_http_request_duration_seconds", "histogram",
 	       "Time from request start to answer, by route template (long-polls excluded).");
 	for (r = 0; r <= MAX_ROUTES; r++) {
-		if (r >= n_routes && r != ROUTE_UNMATCHED)
+		if (r >= routes && r != ROUTE_UNMATCHED)
 			continue;
 		if (hist_total(&http_hist[r], &http_bounds) != 0)
 			put_hist(o, "kycgate_http_request_duration_seconds", "route",
@@ -638,9 +653,11 @@ static void render_upstream_faults(struct out *o)
 {
 	size_t i;
 
+	/* Always 0: upstream calls are not retried in this release (crossmint.retry is accepted but
+	 * not active); the family is there so dashboards need no change when retries land. */
 	family(o, "kycgate_upstream_retries_total", "counter", "Upstream requests retried.");
 	put(o, "kycgate_upstream_retries_total");
-	put_u64(o, get(&up_retries));
+	put_u64(o, 0);
 	family(o, "kycgate_upstream_errors_total", "counter",
 	       "Upstream exchanges that failed, by reason.");
 	for (i = 0; i < KG_UPERR_COUNT; i++) {
@@ -703,6 +720,10 @@ static void render_process(struct out *o)
 	       "Log lines dropped because the log output was not keeping up.");
 	put(o, "kycgate_log_lines_dropped_total");
 	put_u64(o, get(&log_dropped));
+	family(o, "kycgate_http_header_timeouts_total", "counter",
+	       "Client connections closed because a request head was not complete in time.");
+	put(o, "kycgate_http_header_timeouts_total");
+	put_u64(o, get(&header_timeouts));
 	family(o, "kycgate_config_reloads_total", "counter", "Config reloads, by result.");
 	put_head(o, "kycgate_config_reloads_total", "", "result", "success");
 	put_u64(o, get(&reloads[1]));
@@ -725,7 +746,6 @@ char *kg_metrics_render(size_t *len)
 {
 	struct out o = {0};
 
-	pthread_once(&routes_once, routes_init);
 	render_http_count(&o);
 	render_http_hist(&o);
 	render_upstream(&o);
@@ -740,63 +760,4 @@ char *kg_metrics_render(size_t *len)
 	if (len != NULL)
 		*len = o.len;
 	return o.p;
-}
-
-/* ---- tests ------------------------------------------------------------------------------ */
-
-static void zero(_Atomic uint64_t *a, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		atomic_store_explicit(&a[i], 0, memory_order_relaxed);
-}
-
-static void zero_hists(struct hist *h, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		zero(h[i].bucket, MAX_BUCKETS + 1);
-		zero(&h[i].sum_us, 1);
-	}
-}
-
-static void zero_codes(struct code_map *map)
-{
-	size_t i;
-
-	for (i = 0; i < MAX_STATUS; i++)
-		atomic_store_explicit(&map->slot[i], 0, memory_order_relaxed);
-	atomic_store_explicit(&map->n, FIRST_CODE_SLOT, memory_order_relaxed);
-}
-
-void kg_metrics_reset_for_tests(void)
-{
-	size_t i;
-
-	pthread_mutex_lock(&lock);
-	zero_codes(&http_codes);
-	zero_codes(&up_codes);
-	zero(&http_count[0][0][0], sizeof(http_count) / sizeof(http_count[0][0][0]));
-	zero(&up_count[0][0], sizeof(up_count) / sizeof(up_count[0][0]));
-	zero_hists(http_hist, MAX_ROUTES + 1);
-	zero_hists(&lp_hist, 1);
-	zero_hists(up_hist, N_OPS);
-	zero(up_errors, KG_UPERR_COUNT);
-	zero(&up_retries, 1);
-	zero(&log_dropped, 1);
-	zero(reloads, 2);
-	zero(&reload_ts_bits, 1);
-	zero(&clients_other, 1);
-	for (i = 0; i < KG_GAUGE_COUNT; i++)
-		atomic_store_explicit(&gauges[i], 0, memory_order_relaxed);
-	atomic_store_explicit(&auth_known, false, memory_order_relaxed);
-	for (i = 0; i < CLIENT_SLOTS; i++) {
-		atomic_store_explicit(&clients[i].ready, 0, memory_order_relaxed);
-		zero(&clients[i].count, 1);
-	}
-	n_clients = 0;
-	env_name[0] = '\0';
-	pthread_mutex_unlock(&lock);
 }

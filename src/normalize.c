@@ -545,12 +545,14 @@ static bool is_eu_eea(const char *cc)
 
 /* Accepted ways to meet "id" for a country of residence (users-api.md §5): EU/EEA passport or
  * ID card (plus residency permit in ES); US the same pair (asked only under enhanced due
- * diligence); elsewhere passport only; no country: the EU/EEA list, *depends set. */
+ * diligence); elsewhere passport only. With no country known, only what every country accepts
+ * (the passport), *depends set: offering the ID card there would send a resident of, say, AE
+ * to upload documents that never count. */
 static const char *const *const *id_groups(const char *country, bool *depends)
 {
 	*depends = country == NULL || country[0] == '\0';
 	if (*depends)
-		return id_eu;
+		return id_elsewhere;
 	if (strcmp(country, "ES") == 0)
 		return id_es;
 	if (is_eu_eea(country) || strcmp(country, "US") == 0)

@@ -20,6 +20,8 @@ static const struct kind kinds[KG_PB_COUNT] = {
     [KG_PB_NOT_FOUND] = {404, "not-found", "No such route"},
     [KG_PB_METHOD_NOT_ALLOWED] = {405, "method-not-allowed",
                                   "The route does not allow this method"},
+    [KG_PB_WOULD_ERASE] = {409, "would-erase",
+                           "The PUT would erase sections Crossmint holds for this user"},
     [KG_PB_PAYLOAD_TOO_LARGE] = {413, "payload-too-large", "The request body is too large"},
     [KG_PB_UNSUPPORTED_MEDIA_TYPE] = {415, "unsupported-media-type",
                                       "The content type is not accepted here"},
@@ -69,6 +71,23 @@ static int add(struct json_object *o, const char *key, struct json_object *v)
 	return json_object_object_add(o, key, v);
 }
 
+/* names (NULL-terminated) as a JSON array of strings, or NULL on allocation failure. */
+static struct json_object *string_array(const char *const *names)
+{
+	struct json_object *arr = json_object_new_array();
+
+	for (size_t i = 0; arr != NULL && names[i] != NULL; i++) {
+		struct json_object *v = json_object_new_string(names[i]);
+
+		if (v == NULL || json_object_array_add(arr, v) != 0) {
+			json_object_put(v);
+			json_object_put(arr);
+			arr = NULL;
+		}
+	}
+	return arr;
+}
+
 char *kg_problem_render(const struct kg_problem_args *a, size_t *len)
 {
 	enum kg_problem kind = (a->kind >= 0 && a->kind < KG_PB_COUNT) ? a->kind : KG_PB_INTERNAL;
@@ -89,6 +108,8 @@ char *kg_problem_render(const struct kg_problem_args *a, size_t *len)
 	rc |= add(o, "requestId", json_object_new_string(a->request_id ? a->request_id : ""));
 	if (a->errors != NULL && json_object_array_length(a->errors) > 0)
 		rc |= add(o, "errors", json_object_get(a->errors));
+	if (a->sections != NULL)
+		rc |= add(o, "sections", string_array(a->sections));
 	if (a->upstream_status > 0) {
 		struct json_object *up = json_object_new_object();
 

@@ -1,7 +1,10 @@
 /* The route table (design §2) and a matcher over the raw path.
  *
- * Routes are data: adding one is a row here, a case in handlers.c and a path in
- * openapi/kycgate.yaml (a test holds the table against the spec). */
+ * A row names the method, the template, the op, the scope, the body kind, the upstream method
+ * and path, and the operation name of the metrics. The behaviour is not in the row: adding a
+ * route also takes its op's cases in handlers.c (parameters, body, upstream call, answer) and,
+ * for a local route, in checks.c, its operation name in metrics.c's list, and a path in
+ * openapi/kycgate.yaml (tests/test_router.c holds the table against the spec). */
 #include <stdio.h>
 #include <string.h>
 
@@ -48,11 +51,6 @@ const struct kg_route *kg_routes(size_t *n)
 {
 	*n = sizeof(routes) / sizeof(routes[0]);
 	return routes;
-}
-
-const char *kg_param_name(enum kg_param kind)
-{
-	return param_names[kind];
 }
 
 /* The parameter kind named by a template segment "{name}" of length len. */

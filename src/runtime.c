@@ -15,22 +15,28 @@ struct kg_cfgref {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct kg_cfgref *current;
 
-enum kg_err kg_runtime_set(struct kg_config *cfg)
+struct kg_cfgref *kg_runtime_wrap(struct kg_config *cfg)
 {
-	struct kg_cfgref *ref = malloc(sizeof(*ref)), *old;
+	struct kg_cfgref *ref = malloc(sizeof(*ref));
 
 	if (ref == NULL) {
 		kg_config_free(cfg);
-		return KG_ERR_NOMEM;
+		return NULL;
 	}
 	atomic_init(&ref->refs, 1);
 	ref->cfg = cfg;
+	return ref;
+}
+
+void kg_runtime_install(struct kg_cfgref *ref)
+{
+	struct kg_cfgref *old;
+
 	pthread_mutex_lock(&lock);
 	old = current;
 	current = ref;
 	pthread_mutex_unlock(&lock);
 	kg_runtime_put(old);
-	return KG_OK;
 }
 
 struct kg_cfgref *kg_runtime_get(void)

@@ -2,6 +2,7 @@
  * small dispatcher, bounded body accumulation, suspend / resume around the upstream engine, and
  * sending replies with the headers every answer carries. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +10,9 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "gateway.h"
 #include "kycgate/log.h"
@@ -155,6 +158,7 @@ static void on_body(struct kg_req *req, const char *data, size_t n)
 {
 	size_t cap;
 
+	req->body_seen += n;
 	if (req->body_over || req->budget_over || req->state != KG_REQ_BODY)
 		return;
 	if (req->body_len + n > req->body_limit) {
@@ -205,6 +209,14 @@ static enum MHD_Result go_upstream(struct kg_req *req, bool continuing)
 
 static enum MHD_Result on_complete(struct kg_req *req)
 {
+	if (req->declared && req->body_seen != req->declared_len) {
+		/* libmicrohttpd frames the body by Content-Length, so this cannot happen today; if
+		 * it ever did, the bytes left would start a request of their own. */
+		kg_reply_problem(req, KG_PB_INVALID_REQUEST, 0,
+		                 "the body length differs from Content-Length", NULL);
+		req->reply.close = true;
+		return send_reply(req);
+	}
 	if (req->body_over) {
 		kg_reply_too_large(req);
 		return send_reply(req);
@@ -219,26 +231,62 @@ static enum MHD_Result on_complete(struct kg_req *req)
 	return send_reply(req);
 }
 
+/* The connection's state of heads.c, or NULL (out of memory when it opened). */
+static struct kg_conn *conn_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci != NULL ? ci->socket_context : NULL;
+}
+
+/* libmicrohttpd splits the request line in place and hands out C strings, so a NUL in the method
+ * or the target cuts it short: "GET /v1/users/userId:a\0/verification" would route as the user
+ * route. Each part must end exactly where the next begins: the method at the space before the
+ * target, the target (as long as on_uri measured it) at the space before the version. */
+static bool line_intact(const struct kg_conn *c, const char *method, const char *url,
+                        const char *version)
+{
+	const char *p = method + strlen(method) + 1;
+
+	while (*p == ' ')
+		p++;
+	return p == url && (uintptr_t)version - (uintptr_t)url == c->target_len + 1 &&
+	       !c->target_ctl;
+}
+
+/* The head is complete (the handler's first call): clears its deadline, and refuses (MHD_NO,
+ * the connection closes) a request whose connection was already shut for being late. */
+static enum MHD_Result on_head(const struct kg_listener *l, struct MHD_Connection *conn,
+                               const char *url, const char *method, const char *version,
+                               void **con_cls)
+{
+	struct kg_conn *c = conn_of(conn);
+	struct kg_req *req;
+
+	if (c == NULL || !kg_conn_head_done(c))
+		return MHD_NO;
+	req = req_new(l->gw, conn);
+	if (req == NULL)
+		return MHD_NO;
+	req->metrics_only = l->metrics_only;
+	req->line_broken = !line_intact(c, method, url, version);
+	*con_cls = req;
+	snprintf(req->method, sizeof(req->method), "%s", method);
+	kg_route_match(url, method, &req->match);
+	if (!kg_handle_headers(req))
+		return send_reply(req);
+	return MHD_YES;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_data_size, void **con_cls)
 {
 	struct kg_req *req = *con_cls;
 
-	if (req == NULL) {
-		const struct kg_listener *l = cls;
-
-		req = req_new(l->gw, conn);
-		if (req == NULL)
-			return MHD_NO;
-		req->metrics_only = l->metrics_only;
-		*con_cls = req;
-		snprintf(req->method, sizeof(req->method), "%s", method);
-		kg_route_match(url, method, &req->match);
-		if (!kg_handle_headers(req))
-			return send_reply(req);
-		return MHD_YES;
-	}
+	if (req == NULL)
+		return on_head(cls, conn, url, method, version, con_cls);
 	if (*upload_data_size > 0) {
 		on_body(req, upload_data, *upload_data_size);
 		*upload_data_size = 0; /* always consume, even a body being refused (design §8) */
@@ -255,11 +303,25 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 	return MHD_YES;
 }
 
+/* The client's address as text into out ("" when unknown). */
+static void remote_address(struct MHD_Connection *conn, char out[INET6_ADDRSTRLEN])
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	out[0] = '\0';
+	if (sa != NULL && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out,
+		          INET6_ADDRSTRLEN);
+	else if (sa != NULL && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
+		          INET6_ADDRSTRLEN);
+}
+
 /* The access line and the request metrics, once per request. */
 static void account(struct kg_req *req, enum MHD_RequestTerminationCode toe)
 {
-	const union MHD_ConnectionInfo *ci =
-	    MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	const struct kg_route *route = req->match.route;
 	char remote[INET6_ADDRSTRLEN] = "", user[KG_LOCATOR_HASH_LEN + 1];
 	const char *loc = NULL;
@@ -279,16 +341,7 @@ static void account(struct kg_req *req, enum MHD_RequestTerminationCode toe)
 	};
 	size_t i;
 
-	if (ci != NULL && ci->client_addr != NULL) {
-		const struct sockaddr *sa = ci->client_addr;
-
-		if (sa->sa_family == AF_INET)
-			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, remote,
-			          sizeof(remote));
-		else if (sa->sa_family == AF_INET6)
-			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, remote,
-			          sizeof(remote));
-	}
+	remote_address(req->conn, remote);
 	for (i = 0; req->params_ok && i < req->match.n_params; i++)
 		if (req->match.params[i].kind == KG_PARAM_LOCATOR)
 			loc = req->params[i];
@@ -304,13 +357,101 @@ static void account(struct kg_req *req, enum MHD_RequestTerminationCode toe)
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+	const struct kg_listener *l = cls;
 	struct kg_req *req = *con_cls;
+	struct kg_conn *c = conn_of(conn);
 
+	/* Kept alive: the idle gap before the next request is connection_timeout_s's (an idle
+	 * timeout), then that request's head has header_timeout_s (tightened by on_uri). */
+	if (c != NULL && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		kg_conn_arm(c,
+		            kg_now_ms() + l->gw->idle_ms + atomic_load(&l->gw->header_timeout_ms),
+		            false);
 	if (req == NULL)
 		return;
 	account(req, toe);
 	req_free(req);
 	*con_cls = NULL;
+}
+
+/* A first request head with a bare CR (RFC 9112 §2.2: invalid) is answered before libmicrohttpd,
+ * which would wait for an LF that never comes, reads it: a 400 problem with Connection: close,
+ * then the write side is shut. The client's close (or the head deadline) ends the connection. */
+static void refuse_bare_cr(const struct kg_listener *l, struct MHD_Connection *conn, int fd)
+{
+	static const char detail[] = "a line of the request head ends in a bare CR";
+	char id[KG_MAX_REQUEST_ID_BYTES + 1], head[512], remote[INET6_ADDRSTRLEN];
+	unsigned long long t0 = kg_now_us();
+	struct kg_problem_args a = {
+	    .kind = KG_PB_INVALID_REQUEST, .detail = detail, .request_id = id};
+	struct kg_access line = {.request_id = id, .remote = remote, .method = "-", .status = 400};
+	size_t len = 0;
+	char *body;
+	int n;
+
+	kg_request_id_new(id);
+	body = kg_problem_render(&a, &len);
+	n = snprintf(head, sizeof(head),
+	             "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: "
+	             "application/problem+json\r\nContent-Length: %zu\r\nX-Request-Id: %s\r\n"
+	             "X-Kycgate-Environment: %s\r\nCache-Control: no-store\r\n"
+	             "X-Content-Type-Options: nosniff\r\n\r\n",
+	             len, id, kg_env_name(l->gw->environment));
+	if (body != NULL && n > 0 && (size_t)n < sizeof(head)) {
+		struct iovec iov[2] = {{head, (size_t)n}, {body, len}};
+		struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+
+		(void)sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+	}
+	shutdown(fd, body != NULL ? SHUT_WR : SHUT_RDWR);
+	free(body);
+	remote_address(conn, remote);
+	line.outcome = kg_problem_code(KG_PB_INVALID_REQUEST);
+	line.upstream_status = -1;
+	line.duration_ms = (double)(kg_now_us() - t0) / 1000.0;
+	kg_log_access(&line);
+	kg_metrics_http(NULL, NULL, 400, line.duration_ms / 1000.0, false);
+}
+
+/* A connection opens: its head is due within header_timeout_s. It closes: forgotten, before
+ * libmicrohttpd closes the socket (heads.c relies on that order). */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+	const struct kg_listener *l = cls;
+	const union MHD_ConnectionInfo *ci;
+
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		kg_heads_remove(l->gw->heads, *socket_context);
+		*socket_context = NULL;
+		return;
+	}
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci == NULL)
+		return;
+	*socket_context = kg_heads_add(l->gw->heads, ci->connect_fd,
+	                               kg_now_ms() + atomic_load(&l->gw->header_timeout_ms));
+	if ((l->metrics_only || l->gw->tls_cert == NULL) && kg_head_has_bare_cr(ci->connect_fd))
+		refuse_bare_cr(l, conn, ci->connect_fd);
+}
+
+/* A request line arrived, before any unescaping: measures the target up to its first NUL and
+ * notes control characters (line_intact() compares), and gives this request's head
+ * header_timeout_s from now. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	const struct kg_listener *l = cls;
+	struct kg_conn *c = conn_of(conn);
+	const unsigned char *p = (const unsigned char *)uri;
+
+	if (c == NULL || uri == NULL)
+		return NULL;
+	c->target_ctl = false;
+	for (; *p != '\0'; p++)
+		c->target_ctl |= *p <= ' ' || *p == 0x7f;
+	c->target_len = (size_t)(p - (const unsigned char *)uri);
+	kg_conn_arm(c, kg_now_ms() + atomic_load(&l->gw->header_timeout_ms), true);
+	return NULL;
 }
 
 /* Routing happens on the raw path: no decoding before the handler (design §8). */
@@ -469,12 +610,29 @@ static struct MHD_Daemon *start_daemon(struct kg_gateway *gw, const struct kg_co
 	    MHD_OPTION_CONNECTION_LIMIT, cfg->server.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
 	    cfg->server.connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	    (size_t)CONNECTION_MEMORY_LIMIT, MHD_OPTION_LISTEN_BACKLOG_SIZE, LISTEN_BACKLOG,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->server.max_connections_per_ip,
 	    MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_NOTIFY_COMPLETED,
-	    on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+	    on_completed, &gw->main_listener, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+	    &gw->main_listener, MHD_OPTION_URI_LOG_CALLBACK, on_uri, &gw->main_listener,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
 	if (d == NULL)
 		listen_failure("server.listen", cfg->server.listen_host, cfg->server.listen_port,
 		               &ss, v6, err, errcap);
 	return d;
+}
+
+/* A plain-HTTP listener hands a connection over only once its first bytes arrived (Linux's
+ * TCP_DEFER_ACCEPT, nginx's "deferred"), so refuse_bare_cr() sees the first segment, and a
+ * connection that never sends costs no libmicrohttpd slot. Best effort: without it the check
+ * sees what happens to be there, and the head deadline covers the rest. */
+static void defer_accept(struct MHD_Daemon *d, unsigned timeout_s)
+{
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_LISTEN_FD);
+	int secs = timeout_s > 0 ? (int)timeout_s : 1;
+
+	if (info != NULL && info->listen_fd != MHD_INVALID_SOCKET)
+		(void)setsockopt(info->listen_fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs,
+		                 sizeof(secs));
 }
 
 /* metrics.listen: a small second daemon (one thread) for /metrics, /healthz and /readyz, so
@@ -497,7 +655,9 @@ static struct MHD_Daemon *start_metrics_daemon(struct kg_gateway *gw, const stru
 	    MHD_OPTION_CONNECTION_TIMEOUT, cfg->server.connection_timeout_s,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY_LIMIT,
 	    MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_NOTIFY_COMPLETED,
-	    on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+	    on_completed, &gw->metrics_listener, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+	    &gw->metrics_listener, MHD_OPTION_URI_LOG_CALLBACK, on_uri, &gw->metrics_listener,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
 	if (d == NULL)
 		listen_failure("metrics.listen", cfg->metrics.listen_host, cfg->metrics.listen_port,
 		               &ss, v6, err, errcap);
@@ -540,6 +700,16 @@ static const char *effective_key(const struct kg_gateway *gw, const struct kg_co
 	return gw->sim_key[0] ? gw->sim_key : NULL;
 }
 
+/* The route templates become the metrics' route labels (metrics does not know the router). */
+static void declare_routes(void)
+{
+	size_t n, i;
+	const struct kg_route *r = kg_routes(&n);
+
+	for (i = 0; i < n; i++)
+		kg_metrics_add_route(r[i].tmpl);
+}
+
 struct kg_gateway *kg_gateway_start(char *err, size_t errcap)
 {
 	struct kg_gateway *gw = calloc(1, sizeof(*gw));
@@ -551,6 +721,7 @@ struct kg_gateway *kg_gateway_start(char *err, size_t errcap)
 		snprintf(err, errcap, "no configuration loaded");
 		goto fail;
 	}
+	declare_routes();
 	gw->listen_fd = MHD_INVALID_SOCKET;
 	gw->main_listener = (struct kg_listener){gw, false};
 	gw->metrics_listener = (struct kg_listener){gw, true};
@@ -566,18 +737,28 @@ struct kg_gateway *kg_gateway_start(char *err, size_t errcap)
 	}
 	if (!load_tls(gw, cfg, err, errcap))
 		goto fail;
+	atomic_init(&gw->header_timeout_ms, cfg->server.header_timeout_s * 1000u);
+	gw->idle_ms = cfg->server.connection_timeout_s * 1000u;
+	gw->heads = kg_heads_start();
+	if (gw->heads == NULL) {
+		snprintf(err, errcap, "cannot start the request-head timer");
+		goto fail;
+	}
 	gw->up = kg_upstream_start(cfg, gw->base_url, effective_key(gw, cfg), err, errcap);
 	if (gw->up == NULL)
 		goto fail;
 	gw->daemon = start_daemon(gw, cfg, err, errcap);
 	if (gw->daemon == NULL)
 		goto fail;
+	if (gw->tls_cert == NULL)
+		defer_accept(gw->daemon, cfg->server.header_timeout_s);
 	info = MHD_get_daemon_info(gw->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	gw->port = info ? info->port : cfg->server.listen_port;
 	if (cfg->metrics.listen_host != NULL) {
 		gw->metrics_daemon = start_metrics_daemon(gw, cfg, err, errcap);
 		if (gw->metrics_daemon == NULL)
 			goto fail;
+		defer_accept(gw->metrics_daemon, cfg->server.header_timeout_s);
 		info = MHD_get_daemon_info(gw->metrics_daemon, MHD_DAEMON_INFO_BIND_PORT);
 		gw->metrics_port = info ? info->port : cfg->metrics.listen_port;
 	}
@@ -607,25 +788,22 @@ void kg_gateway_drain(struct kg_gateway *gw)
 enum kg_err kg_gateway_reconfigure(struct kg_gateway *gw, const struct kg_config *cfg)
 {
 	const char *base = gw->base_url;
+	enum kg_err e;
 
-	if (gw->sim != NULL) {
-		kg_sim_set_api_key(gw->sim, effective_key(gw, cfg));
-		kg_sim_set_behaviour(gw->sim, cfg->simulator.review_delay_ms,
-		                     (const char(*)[3])cfg->simulator.edd_countries,
-		                     cfg->simulator.n_edd_countries);
-	} else if (kg_config_base_url(cfg) != NULL) {
+	if (gw->sim == NULL && kg_config_base_url(cfg) != NULL)
 		base = kg_config_base_url(cfg);
-	}
-	return kg_upstream_configure(gw->up, cfg, base, effective_key(gw, cfg));
-}
-
-enum kg_err kg_gateway_reconfigure_current(struct kg_gateway *gw)
-{
-	struct kg_cfgref *ref = kg_runtime_get();
-	enum kg_err e = kg_gateway_reconfigure(gw, kg_runtime_cfg(ref));
-
-	kg_runtime_put(ref);
-	return e;
+	/* The engine first: it is the one step that can fail, and it fails without a change. */
+	e = kg_upstream_configure(gw->up, cfg, base, effective_key(gw, cfg));
+	if (e != KG_OK)
+		return e;
+	atomic_store(&gw->header_timeout_ms, cfg->server.header_timeout_s * 1000u);
+	if (gw->sim == NULL)
+		return KG_OK;
+	kg_sim_set_api_key(gw->sim, effective_key(gw, cfg));
+	kg_sim_set_behaviour(gw->sim, cfg->simulator.review_delay_ms,
+	                     (const char(*)[3])cfg->simulator.edd_countries,
+	                     cfg->simulator.n_edd_countries);
+	return KG_OK;
 }
 
 static void selfcheck_done(struct kg_up_call *c)
@@ -646,7 +824,7 @@ static void selfcheck_done(struct kg_up_call *c)
 	} else if (c->result != KG_UP_SHUTDOWN) {
 		kg_log(KG_LOG_WARN, "upstream-selfcheck", "status", status, "detail",
 		       "Crossmint gave no verdict on the key; it will show at the first call",
-		       NULL);
+		       "error", c->error_text, NULL);
 	}
 	kg_up_call_cleanup(c);
 }
@@ -707,6 +885,7 @@ void kg_gateway_stop(struct kg_gateway *gw)
 		MHD_stop_daemon(gw->daemon);
 	if (gw->metrics_daemon != NULL)
 		MHD_stop_daemon(gw->metrics_daemon);
+	kg_heads_free(gw->heads); /* every connection is closed now */
 	/* Only now can no request thread reach the engine. */
 	kg_upstream_free(gw->up);
 	if (lsock != MHD_INVALID_SOCKET)

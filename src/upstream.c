@@ -239,6 +239,9 @@ void up_finish(struct kg_upstream *up, struct kg_up_call *call, enum kg_up_resul
 	if (call->state == CS_LIVE)
 		unlink_live(up, call);
 	call->result = result;
+	call->error_text[0] = '\0';
+	if (p != NULL && result != KG_UP_OK)
+		kg_up_error_text(p->errbuf, call->error_text, sizeof(call->error_text));
 	if (easy != NULL) {
 		if (result == KG_UP_OK)
 			curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &call->status);
@@ -448,16 +451,6 @@ unsigned up_budget_wait_s_locked(struct kg_upstream *up)
 	if (up->reads.tokens >= 1.0)
 		return 0;
 	return (unsigned)((wait_for(&up->reads, per_minute, 1.0) + 999) / 1000);
-}
-
-unsigned kg_upstream_budget_wait_s(struct kg_upstream *up)
-{
-	unsigned s;
-
-	pthread_mutex_lock(&up->lock);
-	s = up_budget_wait_s_locked(up);
-	pthread_mutex_unlock(&up->lock);
-	return s;
 }
 
 /* ---- admission --------------------------------------------------------------------------------

@@ -20,7 +20,8 @@ bool kgv_errors_init(struct kgv_errors *e)
 	return !e->nomem;
 }
 
-void kgv_error(struct kgv_errors *e, const char *pointer, const char *detail)
+/* Appends {pointer, text}; summary (static) becomes e->first when it is the first problem. */
+static void append(struct kgv_errors *e, const char *pointer, const char *text, const char *summary)
 {
 	struct json_object *item = NULL, *p = NULL, *d = NULL;
 
@@ -30,7 +31,7 @@ void kgv_error(struct kgv_errors *e, const char *pointer, const char *detail)
 	}
 	item = json_object_new_object();
 	p = json_object_new_string(pointer);
-	d = json_object_new_string(detail);
+	d = json_object_new_string(text);
 	if (item == NULL || p == NULL || d == NULL)
 		goto fail;
 	if (json_object_object_add(item, "pointer", p) != 0)
@@ -42,7 +43,7 @@ void kgv_error(struct kgv_errors *e, const char *pointer, const char *detail)
 	if (json_object_array_add(e->list, item) != 0)
 		goto fail;
 	if (e->first == NULL)
-		e->first = detail;
+		e->first = summary;
 	return;
 fail:
 	json_object_put(item);
@@ -51,7 +52,18 @@ fail:
 	e->nomem = true;
 }
 
+void kgv_error(struct kgv_errors *e, const char *pointer, const char *detail)
+{
+	append(e, pointer, detail, detail);
+}
+
 void kgv_error_at(struct kgv_errors *e, const char *parent, const char *key, const char *detail)
+{
+	kgv_error_at_text(e, parent, key, detail, detail);
+}
+
+void kgv_error_at_text(struct kgv_errors *e, const char *parent, const char *key, const char *text,
+                       const char *summary)
 {
 	char *pointer = kg_json_pointer_join(parent, key);
 
@@ -59,7 +71,7 @@ void kgv_error_at(struct kgv_errors *e, const char *parent, const char *key, con
 		e->nomem = true;
 		return;
 	}
-	kgv_error(e, pointer, detail);
+	append(e, pointer, text, summary);
 	free(pointer);
 }
 

@@ -21,6 +21,10 @@ bool kgv_errors_init(struct kgv_errors *e);
 void kgv_error(struct kgv_errors *e, const char *pointer, const char *detail);
 /* Appends {parent + "/" + escaped key, detail}. */
 void kgv_error_at(struct kgv_errors *e, const char *parent, const char *key, const char *detail);
+/* kgv_error_at() with a detail built at run time: text is copied; summary (static) stands for it
+ * in e->first. */
+void kgv_error_at_text(struct kgv_errors *e, const char *parent, const char *key, const char *text,
+                       const char *summary);
 /* Releases the list (NULL allowed). */
 void kgv_errors_drop(struct kgv_errors *e);
 

@@ -1,8 +1,13 @@
 /* The user body (Crossmint's UpsertUserDto) and the consent body. Users are checked against a
  * table of field rules, one per known field, so every problem is reported at once with its JSON
- * Pointer; fields not in the table pass through untouched. */
+ * Pointer. Crossmint replaces the whole record on every PUT, so a key not in the table (a
+ * misspelling) would silently erase what it meant: it is refused, naming the nearest known key,
+ * unless the caller's configuration lets unknown nested keys pass. */
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "kycgate/json.h"
@@ -106,7 +111,11 @@ static const struct rule user_sections[] = {
 struct user_check {
 	struct kgv_errors e;
 	char latest_today[11]; /* the latest calendar date anywhere on Earth now (UTC+14) */
+	bool pass_unknown;     /* unknown keys inside sections pass (validation.unknown_fields) */
 };
+
+static void check_unknown(struct user_check *c, struct json_object *obj, const char *pointer,
+                          const struct rule *rules, bool top);
 
 static void check_members(struct user_check *c, struct json_object *obj, const char *pointer,
                           const struct rule *rules);
@@ -208,10 +217,13 @@ static void check_field(struct user_check *c, struct json_object *v, const char 
 {
 	switch (r->kind) {
 	case K_OBJECT:
-		if (!json_object_is_type(v, json_type_object))
+		if (!json_object_is_type(v, json_type_object)) {
 			kgv_error(&c->e, pointer, D_OBJECT);
-		else
-			check_members(c, v, pointer, r->nested);
+			break;
+		}
+		check_members(c, v, pointer, r->nested);
+		if (!c->pass_unknown)
+			check_unknown(c, v, pointer, r->nested, false);
 		break;
 	case K_TEXT:
 		check_text(c, v, pointer, r);
@@ -249,13 +261,106 @@ static void check_members(struct user_check *c, struct json_object *obj, const c
 	}
 }
 
-static bool is_section(const char *key)
+/* ---- unknown keys ------------------------------------------------------------------------ */
+
+/* true when the shorter of a and b (at least 4 bytes) begins the other, case ignored. */
+static bool prefix_of(const char *a, size_t al, const char *b, size_t bl)
 {
-	for (const struct rule *r = user_sections; r->name != NULL; r++) {
-		if (strcmp(r->name, key) == 0)
-			return true;
+	size_t n = al < bl ? al : bl;
+
+	return n >= 4 && strncasecmp(a, b, n) == 0;
+}
+
+/* The known key of rules nearest to key, or NULL when none is close: an edit distance of at most
+ * 1 (keys of up to 4 characters), 2 (up to 10) or 3, case ignored; else one beginning the other
+ * ("state" for stateOrRegion). The smallest distance wins, then table order. */
+static const char *nearest_key(const char *key, const struct rule *rules)
+{
+	size_t kl = strlen(key), best_score = SIZE_MAX;
+	const char *best = NULL;
+
+	if (kl > KG_EDIT_DISTANCE_MAX_BYTES)
+		return NULL;
+	for (const struct rule *r = rules; r->name != NULL; r++) {
+		size_t rl = strlen(r->name), limit = rl <= 4 ? 1 : rl <= 10 ? 2 : 3, score;
+		size_t d = kg_edit_distance(key, kl, r->name, rl, limit);
+
+		if (d <= limit)
+			score = d;
+		else if (prefix_of(key, kl, r->name, rl))
+			score = limit + 1;
+		else
+			continue;
+		if (score < best_score) {
+			best_score = score;
+			best = r->name;
+		}
 	}
-	return false;
+	return best;
+}
+
+static const struct rule *find_rule(const struct rule *rules, const char *key)
+{
+	for (const struct rule *r = rules; r->name != NULL; r++) {
+		if (strcmp(r->name, key) == 0)
+			return r;
+	}
+	return NULL;
+}
+
+static const char D_UNKNOWN_TOP[] = "unknown top-level key; Crossmint replaces the whole user on "
+                                    "every PUT, so a misspelt key would erase a section";
+static const char D_UNKNOWN[] = "unknown key; Crossmint replaces the whole user on every PUT, so "
+                                "a misspelt key would erase the field it meant";
+
+/* One unknown key: the rule, then "did you mean X?" when a known key is close, else the known
+ * keys of that object. Names keys, never values. */
+static void unknown_key(struct user_check *c, const char *pointer, const char *key,
+                        const struct rule *rules, bool top)
+{
+	const char *summary = top ? D_UNKNOWN_TOP : D_UNKNOWN;
+	const char *near = nearest_key(key, rules);
+	char text[512];
+	size_t used;
+
+	if (near != NULL) {
+		snprintf(text, sizeof(text), "%s; did you mean %s?", summary, near);
+	} else {
+		used = (size_t)snprintf(text, sizeof(text), "%s; the known keys here are", summary);
+		for (const struct rule *r = rules; r->name != NULL && used < sizeof(text); r++)
+			used += (size_t)snprintf(text + used, sizeof(text) - used, "%s %s",
+			                         r == rules ? "" : ",", r->name);
+	}
+	kgv_error_at_text(&c->e, pointer, key, text, summary);
+}
+
+/* Reports every member of obj that rules do not name. */
+static void check_unknown(struct user_check *c, struct json_object *obj, const char *pointer,
+                          const struct rule *rules, bool top)
+{
+	json_object_object_foreach(obj, key, val)
+	{
+		(void)val;
+		if (find_rule(rules, key) == NULL)
+			unknown_key(c, pointer, key, rules, top);
+	}
+}
+
+const char *kg_user_section_name(size_t i)
+{
+	return i < KG_USER_SECTION_COUNT ? user_sections[i].name : NULL;
+}
+
+unsigned kg_user_sections(struct json_object *body)
+{
+	unsigned set = 0;
+
+	for (size_t i = 0; i < KG_USER_SECTION_COUNT && json_object_is_type(body, json_type_object);
+	     i++) {
+		if (json_object_object_get_ex(body, user_sections[i].name, NULL))
+			set |= 1u << i;
+	}
+	return set;
 }
 
 /* "YYYY-MM-DD" of the current date at UTC+14, where the calendar day starts first. */
@@ -283,9 +388,10 @@ static void latest_today(char out[11])
 	}
 }
 
-enum kg_err kg_validate_user(struct json_object *body, struct json_object **errors)
+enum kg_err kg_validate_user(struct json_object *body, bool pass_unknown,
+                             struct json_object **errors)
 {
-	struct user_check c = {0};
+	struct user_check c = {.pass_unknown = pass_unknown};
 	enum kg_err err = KG_ERR_NOMEM;
 
 	if (errors != NULL)
@@ -297,14 +403,14 @@ enum kg_err kg_validate_user(struct json_object *body, struct json_object **erro
 		kgv_error(&c.e, "", D_NOT_OBJECT);
 		goto out;
 	}
-	json_object_object_foreach(body, key, val)
-	{
-		(void)val;
-		if (!is_section(key))
-			kgv_error_at(&c.e, "", key,
-			             "unknown top-level key; Crossmint replaces the whole user on "
-			             "every PUT, so a misspelt key would erase a section");
+	if (json_object_object_length(body) == 0) {
+		kgv_error(
+		    &c.e, "",
+		    "the body holds no section; Crossmint replaces the whole user on every PUT, "
+		    "so an empty body would erase every section");
+		goto out;
 	}
+	check_unknown(&c, body, "", user_sections, true);
 	check_members(&c, body, "", user_sections);
 out:
 	if (c.e.nomem) {
@@ -360,9 +466,13 @@ static int match(struct json_object *v, const char *const *names)
 	return -1;
 }
 
+/* The type: kycgate's short names, or Crossmint's own (what a GET of the user shows); even
+ * indexes are the privacy policy, odd ones the terms of service. */
 static void consent_type(struct kgv_errors *e, struct json_object *body, struct consent *out)
 {
-	static const char *const names[] = {"privacy-policy", "terms-of-service", NULL};
+	static const char *const names[] = {"privacy-policy", "terms-of-service",
+	                                    "crossmint-privacy-policy",
+	                                    "crossmint-terms-of-service", NULL};
 	struct json_object *v = string_member(e, body, "type", true);
 	int i;
 
@@ -370,11 +480,14 @@ static void consent_type(struct kgv_errors *e, struct json_object *body, struct 
 		return;
 	i = match(v, names);
 	if (i < 0) {
-		kgv_error(e, "/type", "must be privacy-policy or terms-of-service");
+		kgv_error(
+		    e, "/type",
+		    "must be privacy-policy or terms-of-service (Crossmint's "
+		    "crossmint-privacy-policy and crossmint-terms-of-service are accepted too)");
 		return;
 	}
-	out->type = i == 0 ? "crossmint-privacy-policy" : "crossmint-terms-of-service";
-	out->needs_region = i == 1;
+	out->type = i % 2 == 0 ? "crossmint-privacy-policy" : "crossmint-terms-of-service";
+	out->needs_region = i % 2 == 1;
 }
 
 static void consent_time(struct kgv_errors *e, struct json_object *body, time_t now,

@@ -269,6 +269,11 @@ bool kt_header(const struct kt_resp *r, const char *name, char *out, size_t cap)
 
 char *kt_raw(unsigned port, const char *bytes, size_t len, int timeout_ms)
 {
+	return kt_raw_shut(port, bytes, len, false, timeout_ms);
+}
+
+char *kt_raw_shut(unsigned port, const char *bytes, size_t len, bool shut, int timeout_ms)
+{
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	struct pollfd pfd;
@@ -279,6 +284,8 @@ char *kt_raw(unsigned port, const char *bytes, size_t len, int timeout_ms)
 	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
 	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
 	ck_assert_int_eq(write(fd, bytes, len), (ssize_t)len);
+	if (shut)
+		shutdown(fd, SHUT_WR);
 	pfd.fd = fd;
 	pfd.events = POLLIN;
 	while (poll(&pfd, 1, timeout_ms) > 0) {

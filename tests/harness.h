@@ -52,6 +52,8 @@ bool kt_header(const struct kt_resp *r, const char *name, char *out, size_t cap)
 /* Sends raw bytes on a new connection and returns everything read until the peer closes or
  * timeout_ms passes (new string, caller frees). */
 char *kt_raw(unsigned port, const char *bytes, size_t len, int timeout_ms);
+/* kt_raw, and with shut the sending side is closed after the bytes (the peer reads EOF). */
+char *kt_raw_shut(unsigned port, const char *bytes, size_t len, bool shut, int timeout_ms);
 
 /* Reads a whole file (new, caller frees) and its length. */
 char *kt_slurp(const char *path, size_t *len);

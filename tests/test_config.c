@@ -124,7 +124,7 @@ static const char *temp_file(const char *content, size_t len, mode_t mode)
 
 static void digest_of(const char *token, unsigned char out[KG_SHA256_LEN])
 {
-	kg_sha256(token, strlen(token), out);
+	ck_assert_int_eq(kg_sha256(token, strlen(token), out), KG_OK);
 }
 
 /* ---- defaults ---- */
@@ -140,6 +140,8 @@ START_TEST(defaults_of_minimal_file)
 	ck_assert_uint_eq(cfg->server.threads, 0);
 	ck_assert_uint_eq(cfg->server.max_connections, 4096);
 	ck_assert_uint_eq(cfg->server.connection_timeout_s, 60);
+	ck_assert_uint_eq(cfg->server.header_timeout_s, 10);
+	ck_assert_uint_eq(cfg->server.max_connections_per_ip, 0);
 	ck_assert_uint_eq(cfg->server.max_body_bytes, 1048576);
 	ck_assert_uint_eq(cfg->server.max_document_bytes, 10485760);
 	ck_assert_uint_eq(cfg->server.max_buffered_bytes, 67108864);
@@ -187,6 +189,7 @@ START_TEST(defaults_of_minimal_file)
 	ck_assert_str_eq(cfg->log.locator_hash_key_file, "");
 	ck_assert(cfg->metrics.enabled);
 	ck_assert_str_eq(cfg->metrics.listen, "");
+	ck_assert(!cfg->validation.pass_unknown_fields);
 	ck_assert_uint_eq(cfg->n_inactive_keys, 0);
 	ck_assert_uint_eq(cfg->n_warnings, 0);
 	kg_config_free(cfg);
@@ -210,6 +213,8 @@ START_TEST(every_value_is_read)
 	                                "  threads: \"4\"\n"
 	                                "  max_connections: 10\n"
 	                                "  connection_timeout_s: 5\n"
+	                                "  header_timeout_s: 3\n"
+	                                "  max_connections_per_ip: 7\n"
 	                                "  max_body_bytes: 2048\n"
 	                                "  max_document_bytes: 4096\n"
 	                                "  max_buffered_bytes: 2097152\n"
@@ -227,13 +232,16 @@ START_TEST(every_value_is_read)
 	                                "simulator: {review_delay_ms: 0, edd_countries: []}\n"
 	                                "verification: {max_wait_s: 300, cache_ttl_ms: 0}\n"
 	                                "log: {level: error, format: text}\n"
-	                                "metrics: {enabled: false}\n" CLIENTS);
+	                                "metrics: {enabled: false}\n"
+	                                "validation: {unknown_fields: pass}\n" CLIENTS);
 
 	ck_assert_str_eq(cfg->server.listen_host, "::1");
 	ck_assert_uint_eq(cfg->server.listen_port, 9000);
 	ck_assert_uint_eq(cfg->server.threads, 4);
 	ck_assert_uint_eq(cfg->server.max_connections, 10);
 	ck_assert_uint_eq(cfg->server.connection_timeout_s, 5);
+	ck_assert_uint_eq(cfg->server.header_timeout_s, 3);
+	ck_assert_uint_eq(cfg->server.max_connections_per_ip, 7);
 	ck_assert_uint_eq(cfg->server.max_body_bytes, 2048);
 	ck_assert_uint_eq(cfg->server.max_document_bytes, 4096);
 	ck_assert_uint_eq(cfg->server.max_buffered_bytes, 2097152);
@@ -255,6 +263,7 @@ START_TEST(every_value_is_read)
 	ck_assert_int_eq(cfg->log.level, KG_LOG_ERROR);
 	ck_assert_int_eq(cfg->log.format, KG_LOG_TEXT);
 	ck_assert(!cfg->metrics.enabled);
+	ck_assert(cfg->validation.pass_unknown_fields);
 	kg_config_free(cfg);
 }
 END_TEST
@@ -318,6 +327,10 @@ START_TEST(range_errors)
 	           "t.yaml:2: server.max_connections: must be between 1 and 1000000");
 	ASSERT_ERR("server:\n  max_connections: 1000001\n" CLIENTS,
 	           "t.yaml:2: server.max_connections: must be between 1 and 1000000");
+	ASSERT_ERR("server:\n  header_timeout_s: 0\n" CLIENTS,
+	           "t.yaml:2: server.header_timeout_s: must be between 1 and 3600");
+	ASSERT_ERR("server:\n  max_connections_per_ip: 1000001\n" CLIENTS,
+	           "t.yaml:2: server.max_connections_per_ip: must be between 0 and 1000000");
 	ASSERT_ERR("server:\n  threads: 1025\n" CLIENTS,
 	           "t.yaml:2: server.threads: must be between 0 and 1024");
 	ASSERT_ERR("server:\n  max_body_bytes: 1023\n" CLIENTS,
@@ -437,6 +450,9 @@ START_TEST(enum_errors)
 	           "t.yaml:2: auth.mode: invalid value \"open\" (expected tokens or none)");
 	ASSERT_ERR("crossmint:\n  environment: Staging\n" CLIENTS,
 	           "t.yaml:2: crossmint.environment: invalid value \"Staging\"");
+	ASSERT_ERR("validation:\n  unknown_fields: allow\n" CLIENTS,
+	           "t.yaml:2: validation.unknown_fields: invalid value \"allow\" (expected refuse "
+	           "or pass)");
 }
 END_TEST
 

@@ -1,9 +1,14 @@
 /* Integration: every simulator fault locator mapped to its problem status through the gateway,
- * and a thousand slow upstream calls in flight at once. */
+ * a thousand slow upstream calls in flight at once, the in-flight cap, and curl's own words in
+ * the log line of an upstream that cannot be reached. */
+#include <arpa/inet.h>
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -143,6 +148,68 @@ START_TEST(inflight_cap_answers_503)
 }
 END_TEST
 
+/* The line of the child's log holding a and b (new string), polled for up to 5 s; NULL if none. */
+static char *log_line(const struct kt_proc *p, const char *a, const char *b)
+{
+	struct timespec pause = {0, 50 * 1000000L};
+	int tries;
+
+	for (tries = 0; tries < 100; tries++) {
+		char *log = kt_read_log(p), *line = log, *nl, *found = NULL;
+
+		for (; line != NULL && *line != '\0' && found == NULL; line = nl ? nl + 1 : NULL) {
+			nl = strchr(line, '\n');
+			if (nl != NULL)
+				*nl = '\0';
+			if (strstr(line, a) != NULL && strstr(line, b) != NULL)
+				found = strdup(line);
+		}
+		free(log);
+		if (found != NULL)
+			return found;
+		nanosleep(&pause, NULL);
+	}
+	return NULL;
+}
+
+/* An upstream that refuses connections: the answer is 502, and the log says why in curl's words
+ * (on the request's upstream-failed line and on the start-up self-check), never with the path or
+ * the locator. */
+START_TEST(connect_failure_logged)
+{
+	static const char *const env[] = {"IT_API_KEY=" IT_KEY, NULL};
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t alen = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct kt_proc g;
+	struct kt_resp r;
+	const char *const h[] = {IT_READER, NULL};
+	char *line, *log;
+
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0); /* never listening */
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+	kt_start_gateway(&g, it_gateway_yaml, ntohs(a.sin_port), env);
+	kt_http(g.port, "GET", "/v1/users/userId:refused-person", h, NULL, 0, &r);
+	it_assert_problem(&r, 502, "upstream-error");
+	kt_resp_free(&r);
+	line = log_line(&g, "\"event\":\"upstream-failed\"", "\"reason\":\"connect\"");
+	ck_assert_msg(line != NULL, "no upstream-failed line with reason connect");
+	ck_assert_msg(strstr(line, "\"detail\":\"Failed to connect to 127.0.0.1 port") != NULL,
+	              "%s", line);
+	free(line);
+	line = log_line(&g, "\"event\":\"upstream-selfcheck\"", "\"error\":\"Failed to connect");
+	ck_assert_msg(line != NULL, "no self-check line with curl's error");
+	free(line);
+	log = kt_read_log(&g);
+	ck_assert_msg(strstr(log, "refused-person") == NULL && strstr(log, "/users/userId") == NULL,
+	              "a locator or an upstream path in the log:\n%s", log);
+	free(log);
+	ck_assert_int_eq(kt_stop(&g), 0);
+	close(fd);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("it_faults");
@@ -155,6 +222,7 @@ int main(void)
 	tcase_add_test(tc, flaky_then_ok);
 	tcase_add_test(tc, thousand_slow_calls);
 	tcase_add_test(tc, inflight_cap_answers_503);
+	tcase_add_test(tc, connect_failure_logged);
 	suite_add_tcase(s, tc);
 	failed = kt_run_suite(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

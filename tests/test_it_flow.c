@@ -37,28 +37,56 @@ static struct json_object *last_request(struct json_object *reqs)
 	return json_object_array_get_idx(reqs, n - 1);
 }
 
-/* Runs one call and asserts status and the upstream request line the simulator saw. */
+/* Runs one call on gateway port and asserts its status and every upstream request line the
+ * simulator saw, in order: up is {method, target, method, target, ..., NULL}. A GET carries no
+ * body upstream, nor does any request when the caller sent none (DELETE, the trigger). */
+static void call_seq_on(unsigned port, const char *method, const char *target,
+                        const char *const *hdrs, const void *body, size_t len, long status,
+                        const char *const *up, struct kt_resp *r)
+{
+	struct json_object *reqs, *q;
+	size_t n = 0;
+
+	kt_sim_clear(it_sim.port);
+	kt_http(port, method, target, hdrs, body, len, r);
+	ck_assert_msg(r->status == status, "%s %s: %ld, wanted %ld: %s", method, target, r->status,
+	              status, r->body);
+	reqs = kt_sim_requests(it_sim.port);
+	for (; up[2 * n] != NULL; n++) {
+		ck_assert_msg(n < json_object_array_length(reqs),
+		              "%s %s: upstream request %zu missing", method, target, n);
+		q = json_object_array_get_idx(reqs, n);
+		ck_assert_str_eq(kt_str(q, "method"), up[2 * n]);
+		ck_assert_str_eq(kt_str(q, "target"), up[2 * n + 1]);
+		ck_assert(json_object_get_boolean(json_object_object_get(q, "apiKeyOk")));
+		ck_assert(!json_object_get_boolean(json_object_object_get(q, "authorization")));
+		ck_assert_str_eq(kt_str(q, "contentType"), "application/json");
+		ck_assert_ptr_nonnull(kt_str(q, "requestId"));
+		if (body == NULL || strcmp(up[2 * n], "GET") == 0)
+			ck_assert_str_eq(kt_str(q, "body"), "");
+	}
+	ck_assert_msg(json_object_array_length(reqs) == n,
+	              "%s %s: %zu upstream requests, wanted %zu", method, target,
+	              json_object_array_length(reqs), n);
+	json_object_put(reqs);
+}
+
+/* call_seq_on() on the shared gateway. */
+static void call_seq(const char *method, const char *target, const char *const *hdrs,
+                     const void *body, size_t len, long status, const char *const *up,
+                     struct kt_resp *r)
+{
+	call_seq_on(it_gw.port, method, target, hdrs, body, len, status, up, r);
+}
+
+/* Runs one call and asserts status and the one upstream request line the simulator saw. */
 static void call(const char *method, const char *target, const char *const *hdrs, const void *body,
                  size_t len, long status, const char *up_method, const char *up_target,
                  struct kt_resp *r)
 {
-	struct json_object *reqs, *last;
+	const char *const up[] = {up_method, up_target, NULL};
 
-	kt_sim_clear(it_sim.port);
-	kt_http(it_gw.port, method, target, hdrs, body, len, r);
-	ck_assert_msg(r->status == status, "%s %s: %ld, wanted %ld: %s", method, target, r->status,
-	              status, r->body);
-	reqs = kt_sim_requests(it_sim.port);
-	last = last_request(reqs);
-	ck_assert_str_eq(kt_str(last, "method"), up_method);
-	ck_assert_str_eq(kt_str(last, "target"), up_target);
-	ck_assert(json_object_get_boolean(json_object_object_get(last, "apiKeyOk")));
-	ck_assert(!json_object_get_boolean(json_object_object_get(last, "authorization")));
-	ck_assert_str_eq(kt_str(last, "contentType"), "application/json");
-	ck_assert_ptr_nonnull(kt_str(last, "requestId"));
-	if (body == NULL) /* GET, DELETE and the trigger send no body upstream */
-		ck_assert_str_eq(kt_str(last, "body"), "");
-	json_object_put(reqs);
+	call_seq(method, target, hdrs, body, len, status, up, r);
 }
 
 /* The body the simulator received last, parsed. */
@@ -406,6 +434,147 @@ START_TEST(invalid_identity_headers)
 }
 END_TEST
 
+static const char details_only[] =
+    "{\"userDetails\":{\"firstName\":\"Alice\",\"lastName\":\"Martin\","
+    "\"dateOfBirth\":\"1990-01-15\",\"countryOfResidence\":\"DE\"}}";
+
+/* The sections a 409 would-erase names. */
+static void assert_sections(const struct kt_resp *r, const char *const *want)
+{
+	struct json_object *secs = json_object_object_get(r->json, "sections");
+	size_t i;
+
+	it_assert_problem(r, 409, "would-erase");
+	for (i = 0; want[i] != NULL; i++) {
+		ck_assert_msg(i < json_object_array_length(secs), "%s", r->body);
+		ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(secs, i)),
+		                 want[i]);
+		ck_assert_ptr_nonnull(strstr(kt_str(r->json, "detail"), want[i]));
+	}
+	ck_assert_uint_eq(json_object_array_length(secs), i);
+}
+
+/* Erase guard (issue 7, item 5): a PUT that leaves out a section Crossmint holds reads the user
+ * first and answers 409 without writing, unless ?replace=true. */
+START_TEST(erase_guard)
+{
+	static const char *const three[] = {"kycData", "dueDiligence", "verificationHistory", NULL};
+	static const char up_user[] = "/2025-06-09/users/userId:erase-1";
+	const char *const w[] = {IT_WRITER, IT_JSON, NULL};
+	const char *const put[] = {"PUT", up_user, NULL};
+	const char *const get[] = {"GET", up_user, NULL};
+	const char *const get_put[] = {"GET", up_user, "PUT", up_user, NULL};
+	const char *const none[] = {NULL};
+	struct kt_resp r;
+	char two[1024];
+
+	/* Every section sent: nothing to erase, no read. */
+	call_seq("PUT", "/v1/users/userId:erase-1", w, eu_user, strlen(eu_user), 201, put, &r);
+	kt_resp_free(&r);
+	/* Only userDetails: the three others are held, so 409 and no PUT. */
+	call_seq("PUT", "/v1/users/userId:erase-1", w, details_only, strlen(details_only), 409, get,
+	         &r);
+	assert_sections(&r, three);
+	ck_assert_ptr_null(strstr(r.body, "Alice"));
+	kt_resp_free(&r);
+	call_seq("PUT", "/v1/users/userId:erase-1?replace=false", w, details_only,
+	         strlen(details_only), 409, get, &r);
+	assert_sections(&r, three);
+	kt_resp_free(&r);
+	/* The caller means it: no read, the PUT replaces the record. */
+	call_seq("PUT", "/v1/users/userId:erase-1?replace=true", w, details_only,
+	         strlen(details_only), 200, put, &r);
+	ck_assert(!json_object_get_boolean(json_object_object_get(r.json, "kycData")));
+	kt_resp_free(&r);
+	/* Now only userDetails is held: a body that leaves out the others reads, then writes. */
+	call_seq("PUT", "/v1/users/userId:erase-1", w, details_only, strlen(details_only), 200,
+	         get_put, &r);
+	kt_resp_free(&r);
+	/* kycData held again; a body with only dueDiligence would erase userDetails and kycData. */
+	snprintf(two, sizeof(two), "%.*s,\"kycData\":{\"email\":\"alice@example.com\"}}",
+	         (int)strlen(details_only) - 1, details_only);
+	call_seq("PUT", "/v1/users/userId:erase-1", w, two, strlen(two), 200, get_put, &r);
+	kt_resp_free(&r);
+	{
+		static const char *const both[] = {"userDetails", "kycData", NULL};
+		static const char dd[] = "{\"dueDiligence\":{\"employmentStatus\":\"full-time\","
+		                         "\"sourceOfFunds\":\"salary\",\"industry\":\"software\"}}";
+
+		call_seq("PUT", "/v1/users/userId:erase-1", w, dd, strlen(dd), 409, get, &r);
+		assert_sections(&r, both);
+		kt_resp_free(&r);
+	}
+	/* replace must be true or false; nothing goes upstream. */
+	call_seq("PUT", "/v1/users/userId:erase-1?replace=yes", w, details_only,
+	         strlen(details_only), 400, none, &r);
+	it_assert_problem(&r, 400, "invalid-request");
+	kt_resp_free(&r);
+}
+END_TEST
+
+/* The read of the erase guard: a user Crossmint does not know (404) is created; a read that
+ * fails answers as it failed and writes nothing. */
+START_TEST(erase_guard_read_outcomes)
+{
+	const char *const w[] = {IT_WRITER, IT_JSON, NULL};
+	const char *const new_user[] = {"GET", "/2025-06-09/users/userId:erase-new", "PUT",
+	                                "/2025-06-09/users/userId:erase-new", NULL};
+	const char *const failed[] = {"GET", "/2025-06-09/users/userId:sim-status-500", NULL};
+	const char *const slow[] = {"GET", "/2025-06-09/users/userId:sim-latency-5000", NULL};
+	struct kt_resp r;
+
+	call_seq("PUT", "/v1/users/userId:erase-new", w, details_only, strlen(details_only), 201,
+	         new_user, &r);
+	kt_resp_free(&r);
+	call_seq("PUT", "/v1/users/userId:sim-status-500", w, details_only, strlen(details_only),
+	         502, failed, &r);
+	it_assert_problem(&r, 502, "upstream-error");
+	kt_resp_free(&r);
+	/* The simulator answers after 5 s; the gateway's deadline is 2 s. */
+	call_seq("PUT", "/v1/users/userId:sim-latency-5000", w, details_only, strlen(details_only),
+	         504, slow, &r);
+	it_assert_problem(&r, 504, "upstream-timeout");
+	kt_resp_free(&r);
+}
+END_TEST
+
+/* validation.unknown_fields: pass lets unknown nested keys through to Crossmint; top-level keys
+ * stay checked. The shared gateway refuses them. */
+START_TEST(unknown_fields_pass)
+{
+	static const char body[] =
+	    "{\"userDetails\":{\"firstName\":\"A\",\"lastName\":\"B\",\"middleName\":\"C\","
+	    "\"dateOfBirth\":\"1990-01-15\",\"countryOfResidence\":\"DE\"}}";
+	static const char *const env[] = {"IT_API_KEY=" IT_KEY, NULL};
+	const char *const w[] = {IT_WRITER, IT_JSON, NULL};
+	const char *const up[] = {"GET", "/2025-06-09/users/userId:pass-1", "PUT",
+	                          "/2025-06-09/users/userId:pass-1", NULL};
+	const char *const none[] = {NULL};
+	char yaml[sizeof(it_gateway_yaml) + 64];
+	struct kt_proc gw;
+	struct kt_resp r;
+	struct json_object *b;
+
+	call_seq("PUT", "/v1/users/userId:pass-1", w, body, strlen(body), 400, none, &r);
+	ck_assert_str_eq(
+	    kt_str(json_object_array_get_idx(json_object_object_get(r.json, "errors"), 0),
+	           "pointer"),
+	    "/userDetails/middleName");
+	kt_resp_free(&r);
+	snprintf(yaml, sizeof(yaml), "%svalidation:\n  unknown_fields: pass\n", it_gateway_yaml);
+	kt_start_gateway(&gw, yaml, it_sim.port, env);
+	call_seq_on(gw.port, "PUT", "/v1/users/userId:pass-1", w, body, strlen(body), 201, up, &r);
+	kt_resp_free(&r);
+	b = upstream_body();
+	ck_assert_str_eq(kt_str(json_object_object_get(b, "userDetails"), "middleName"), "C");
+	json_object_put(b);
+	call_seq_on(gw.port, "PUT", "/v1/users/userId:pass-1", w, "{\"userdetails\":{}}", 17, 400,
+	            none, &r);
+	kt_resp_free(&r);
+	ck_assert_int_eq(kt_stop(&gw), 0);
+}
+END_TEST
+
 START_TEST(health_and_spec)
 {
 	struct kt_resp r;
@@ -444,6 +613,9 @@ int main(void)
 	tcase_add_test(tc, upstream_headers);
 	tcase_add_test(tc, invalid_identity_headers);
 	tcase_add_test(tc, trigger_without_eligibility_reads_status);
+	tcase_add_test(tc, erase_guard);
+	tcase_add_test(tc, erase_guard_read_outcomes);
+	tcase_add_test(tc, unknown_fields_pass);
 	tcase_add_test(tc, health_and_spec);
 	suite_add_tcase(s, tc);
 	failed = kt_run_suite(s);

@@ -257,6 +257,9 @@ struct gwopt {
 	unsigned drain, grace, timeout_ms;
 	const char *extra_token; /* a third client, "extra", with users.read */
 	bool broken;             /* an unknown key at line 3 (server.colour) */
+	bool inactive;           /* crossmint.retry set (config-key-not-active) */
+	const char *environment; /* crossmint.environment, default staging */
+	const char *level;       /* log.level, default info */
 };
 
 static void conf_text(char *buf, size_t cap, const struct gwopt *o)
@@ -280,8 +283,9 @@ static void conf_text(char *buf, size_t cap, const struct gwopt *o)
 	         "  shutdown_grace_s: %u\n"
 	         "  max_document_bytes: 1048576\n"
 	         "crossmint:\n"
-	         "  environment: staging\n"
+	         "  environment: %s\n"
 	         "  base_url: \"http://127.0.0.1:%u\"\n"
+	         "%s"
 	         "%s"
 	         "  timeout_ms: %u\n"
 	         "  rate_limit: {writes_per_minute: 0, reads_per_minute: 0}\n"
@@ -300,10 +304,12 @@ static void conf_text(char *buf, size_t cap, const struct gwopt *o)
 	         "%s"
 	         "log:\n"
 	         "  format: %s\n"
-	         "  level: info\n",
+	         "  level: %s\n",
 	         o->listen ? o->listen : "127.0.0.1:0", o->broken ? "  colour: blue\n" : "",
-	         o->drain, o->grace, o->sim_port, keyline, o->timeout_ms ? o->timeout_ms : 5000,
-	         extra, o->format ? o->format : "json");
+	         o->drain, o->grace, o->environment ? o->environment : "staging", o->sim_port,
+	         keyline, o->inactive ? "  retry: {max_attempts: 2}\n" : "",
+	         o->timeout_ms ? o->timeout_ms : 5000, extra, o->format ? o->format : "json",
+	         o->level ? o->level : "info");
 }
 
 /* A gateway in its own directory (dir/kycgate.yaml). */
@@ -810,6 +816,7 @@ static void check_access_lines(const char *log, bool json, const struct flow *f)
 	              json ? "json" : "text");
 	for (i = 0; i < f->n; i++) {
 		const struct access *a = NULL;
+		char *end;
 		int found = 0;
 
 		for (j = 0; j < n; j++) {
@@ -826,7 +833,7 @@ static void check_access_lines(const char *log, bool json, const struct flow *f)
 			;
 		ck_assert_msg(templates[k] != NULL, "request %s: route \"%s\" is no template",
 		              f->ids[i], a->route);
-		ck_assert_msg(atol(a->status) == f->status[i],
+		ck_assert_msg(strtol(a->status, &end, 10) == f->status[i] && *end == '\0',
 		              "request %s: status %s, answered %ld", f->ids[i], a->status,
 		              f->status[i]);
 		ck_assert_msg(a->outcome[0] != '\0', "request %s: empty outcome", f->ids[i]);
@@ -1372,6 +1379,71 @@ START_TEST(reload_restart_needed)
 }
 END_TEST
 
+static int count_in_log(const struct kt_proc *p, const char *what)
+{
+	char *log = kt_read_log(p), *at = log;
+	int n = 0;
+
+	while ((at = strstr(at, what)) != NULL) {
+		n++;
+		at += strlen(what);
+	}
+	free(log);
+	return n;
+}
+
+/* f) A reload puts the config in force as the start does: the same warnings are logged (here
+ * config-key-not-active and locator-hash-key-random); a reload that is refused (a switch of
+ * environment) leaves the log settings as they were (its log.level error and log.format text
+ * would hide or change the next access line). */
+START_TEST(reload_warnings_and_refusal)
+{
+	struct kt_proc sim, gw;
+	struct gwopt o = {0};
+	struct kt_resp r;
+	const char *const h[] = {AUTH_R, "X-Request-Id: after-refused-reload", NULL};
+	char dir[128], text[4096], *line;
+
+	start_sim(&sim, KEY, "300");
+	o.sim_port = sim.port;
+	start_gw_opts(&gw, dir, sizeof(dir), &o);
+	ck_assert_int_eq(count_in_log(&gw, "\"event\":\"config-key-not-active\""), 0);
+	ck_assert_int_eq(count_in_log(&gw, "\"event\":\"locator-hash-key-random\""), 1);
+
+	o.inactive = true;
+	conf_text(text, sizeof(text), &o);
+	write_atomic(gw.conf_path, text);
+	kill(gw.pid, SIGHUP);
+	line = poll_log_line(&gw, "\"event\":\"config-key-not-active\"",
+	                     "crossmint.retry.max_attempts", 5000);
+	ck_assert_msg(line != NULL, "a reload did not report config-key-not-active");
+	free(line);
+	ck_assert_int_ge(count_in_log(&gw, "\"event\":\"locator-hash-key-random\""), 2);
+
+	o.inactive = false;
+	o.environment = "simulator";
+	o.level = "error";
+	o.format = "text";
+	conf_text(text, sizeof(text), &o);
+	write_atomic(gw.conf_path, text);
+	kill(gw.pid, SIGHUP);
+	line = poll_log_line(&gw, "\"event\":\"config-reload-failed\"",
+	                     "crossmint.environment changed", 5000);
+	ck_assert_msg(line != NULL, "the environment switch was not refused");
+	free(line);
+	kt_http(gw.port, "GET", PROBE, h, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 404);
+	kt_resp_free(&r);
+	line = poll_log_line(&gw, "\"event\":\"request\"", "\"requestId\":\"after-refused-reload\"",
+	                     5000);
+	ck_assert_msg(line != NULL, "no JSON access line at level info after a refused reload");
+	free(line);
+	stop(&gw);
+	rmtree(dir);
+	stop(&sim);
+}
+END_TEST
+
 /* e) crossmint.api_key_file rotates without a signal. */
 START_TEST(reload_key_file_rotation)
 {
@@ -1746,6 +1818,7 @@ int main(void)
 	tcase_add_test(reload, reload_under_load);
 	tcase_add_test(reload, reload_restart_needed);
 	tcase_add_test(reload, reload_key_file_rotation);
+	tcase_add_test(reload, reload_warnings_and_refusal);
 	suite_add_tcase(s, reload);
 	tcase_set_timeout(shutdown, 40);
 	tcase_add_test(shutdown, graceful_shutdown);

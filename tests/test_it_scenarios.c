@@ -72,7 +72,7 @@ static const char *const rd[] = {IT_READER, NULL};
 	",'acceptedDocumentTypes':" types "}"
 #define REQ_ID_ANY_COUNTRY                                                                         \
 	"{'kind':'document','code':'id','known':true," NEEDED_RAMPS                                \
-	",'acceptedDocumentTypes':" ID_EU ",'dependsOnCountry':true}"
+	",'acceptedDocumentTypes':" ID_ELSEWHERE ",'dependsOnCountry':true}"
 #define REQ_SELFIE                                                                                 \
 	"{'kind':'document','code':'selfie','known':true," NEEDED_RAMPS                            \
 	",'acceptedDocumentTypes':[['selfie-front']]}"

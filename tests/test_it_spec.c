@@ -26,6 +26,9 @@ static const char user_body[] =
     "\"city\":\"Berlin\",\"postalCode\":\"10115\"},\"email\":\"alice@example.com\"},"
     "\"dueDiligence\":{\"employmentStatus\":\"full-time\",\"sourceOfFunds\":\"salary\","
     "\"industry\":\"software\"}}";
+static const char details_only[] =
+    "{\"userDetails\":{\"firstName\":\"Alice\",\"lastName\":\"Martin\","
+    "\"dateOfBirth\":\"1990-01-15\",\"countryOfResidence\":\"DE\"}}";
 static const char consent_body[] =
     "{\"type\":\"privacy-policy\",\"acceptedAt\":\"2025-06-01T12:00:00+02:00\"}";
 
@@ -182,6 +185,17 @@ START_TEST(users_and_consent)
 	it_assert_problem(&r, 400, "invalid-request");
 	ck_assert_int_ge(json_object_array_length(json_object_object_get(r.json, "errors")), 2);
 	kt_resp_free(&r);
+	/* The erase guard: leaving out sections Crossmint holds is a 409 unless ?replace=true. */
+	answer("PUT", "/v1/users/userId:spec-1", T_USER, w, details_only, strlen(details_only), 409,
+	       &r);
+	it_assert_problem(&r, 409, "would-erase");
+	ck_assert_int_eq(json_object_array_length(json_object_object_get(r.json, "sections")), 2);
+	kt_resp_free(&r);
+	answer_only("PUT", "/v1/users/userId:spec-2", T_USER, w, user_body, strlen(user_body), 201);
+	answer_only("PUT", "/v1/users/userId:spec-2?replace=true", T_USER, w, details_only,
+	            strlen(details_only), 200);
+	answer_only("PUT", "/v1/users/userId:spec-2?replace=1", T_USER, w, details_only,
+	            strlen(details_only), 400);
 	/* A path parameter that breaks its rule: 400 without errors. */
 	answer_only("GET", "/v1/users/nobody", T_USER, rd, NULL, 0, 400);
 
@@ -237,6 +251,31 @@ START_TEST(verification)
 	kt_resp_free(&r);
 	answer_only("GET", "/v1/users/userId:spec-1/verification?products=onramp-light,nope",
 	            T_VERIFY, rd, NULL, 0, 400);
+	/* The repeated form, alone or mixed with the comma form, de-duplicated (issue 7, item 6).
+	 */
+	answer("GET", "/v1/users/userId:spec-1/verification?products=onramp&products=offramp",
+	       T_VERIFY, rd, NULL, 0, 200, &r);
+	ck_assert_int_eq(json_object_object_length(json_object_object_get(r.json, "products")), 2);
+	ck_assert_ptr_nonnull(
+	    json_object_object_get(json_object_object_get(r.json, "products"), "offramp"));
+	kt_resp_free(&r);
+	answer("GET",
+	       "/v1/users/userId:spec-1/verification?products=onramp,offramp&country=DE"
+	       "&products=onramp&products=regulated-transfer",
+	       T_VERIFY, rd, NULL, 0, 200, &r);
+	ck_assert_int_eq(json_object_object_length(json_object_object_get(r.json, "products")), 3);
+	kt_resp_free(&r);
+	answer("GET", "/v1/users/userId:spec-1/verification?products=onramp&products=nope",
+	       T_VERIFY, rd, NULL, 0, 400, &r);
+	it_assert_problem(&r, 400, "invalid-request");
+	ck_assert_ptr_nonnull(strstr(kt_str(r.json, "detail"), "regulated-transfer"));
+	kt_resp_free(&r);
+	answer_only("GET",
+	            "/v1/users/userId:spec-1/verification?products=onramp&products=", T_VERIFY, rd,
+	            NULL, 0, 400);
+	/* Other parameters still may not repeat. */
+	answer_only("GET", "/v1/users/userId:spec-1/verification?country=DE&country=FR", T_VERIFY,
+	            rd, NULL, 0, 400);
 }
 END_TEST
 

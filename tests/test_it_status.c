@@ -229,6 +229,35 @@ START_TEST(long_poll)
 }
 END_TEST
 
+/* ?wait takes any run of digits and clamps it; anything else is a 400 (issue 7, item 10). */
+START_TEST(wait_values)
+{
+	static const char *const bad[] = {"-1",   "+5",   "",     "1.5", "1e3",
+	                                  "%2B5", "5%20", "0x10", NULL};
+	char target[256];
+	struct kt_resp r;
+
+	in_review_user("userId:poll-6");
+	/* Clamped to max_wait_s (1 on gw_short): answered once the wait or the review ends. */
+	get(gw_short.port,
+	    "/v1/users/userId:poll-6/verification?products=regulated-transfer"
+	    "&wait=1234567890123456789012345678901234567890",
+	    &r);
+	ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+	kt_resp_free(&r);
+	get(gw.port, "/v1/users/userId:poll-6/verification?wait=0000000000000&products=onramp", &r);
+	ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+	kt_resp_free(&r);
+	for (int i = 0; bad[i] != NULL; i++) {
+		snprintf(target, sizeof(target), "/v1/users/userId:poll-6/verification?wait=%s",
+		         bad[i]);
+		get(gw.port, target, &r);
+		ck_assert_msg(r.status == 400, "wait=%s: %ld", bad[i], r.status);
+		kt_resp_free(&r);
+	}
+}
+END_TEST
+
 START_TEST(waiters_share_rereads)
 {
 	static const char up[] = "/2025-06-09/users/userId:poll-3/identity-verification";
@@ -348,11 +377,14 @@ START_TEST(read_budget)
 	for (i = 0; i < 3 && limited == 0; i++) {
 		get(gw_budget.port, "/v1/users/userId:budget-nobody", &r);
 		if (r.status == 429) {
+			char *end;
+
 			limited++;
 			ck_assert_str_eq(kt_str(r.json, "type"),
 			                 "urn:kycgate:problem:rate-limited");
 			ck_assert(kt_header(&r, "Retry-After", v, sizeof(v)));
-			ck_assert_int_ge(atoi(v), 1);
+			ck_assert_msg(strtol(v, &end, 10) >= 1 && end != v && *end == '\0',
+			              "Retry-After: %s", v);
 		} else {
 			ck_assert_int_eq(r.status, 404);
 		}
@@ -373,6 +405,7 @@ int main(void)
 	tcase_add_test(tc, single_flight);
 	tcase_add_test(tc, cache_generation_and_failures);
 	tcase_add_test(tc, long_poll);
+	tcase_add_test(tc, wait_values);
 	tcase_add_test(tc, waiters_share_rereads);
 	tcase_add_test(tc, waiting_cap_per_client);
 	tcase_add_test(tc, client_gone_stops_polling);

@@ -90,9 +90,9 @@ static const struct {
     {"{\"a\":{\"a\":{\"a\":1}}}", "{\"a\":{\"a\":{\"a\":1}}}"},
     {"{\"ab\":1,\"a\\u0062c\":2}", "{\"ab\":1,\"abc\":2}"},
     {"{\"\":1}", "{\"\":1}"},
-    {"1e400", "1e400"},
-    {"-1e400", "-1e400"},
     {"[1e-400]", "[1e-400]"},
+    {"1.7976931348623157e308", "1.7976931348623157e308"},
+    {"-1.7976931348623157e308", "-1.7976931348623157e308"},
     {"123456789012345678901234567890.5", "123456789012345678901234567890.5"},
     {"18446744073709551615", "18446744073709551615"},
     {"-9223372036854775808", "-9223372036854775808"},
@@ -252,6 +252,11 @@ static const struct {
     {"99999999999999999999999", "64-bit range"},
     {"-9223372036854775809", "64-bit range"},
     {"{\"a\":-99999999999999999999}", "64-bit range"},
+    {"1e400", "64-bit float"},
+    {"-1e400", "64-bit float"},
+    {"1e999999999", "64-bit float"},
+    {"1.8e308", "64-bit float"},
+    {"{\"a\":-1e999}", "64-bit float"},
 };
 
 START_TEST(json_refuses)
@@ -309,6 +314,57 @@ START_TEST(json_duplicate_pointer)
 	free(pointer);
 	/* The pointer is optional. */
 	ck_assert_int_eq(parse_n(in, strlen(in), &o, &detail, NULL), KG_ERR_INVALID);
+}
+END_TEST
+
+/* ---- numbers out of range, with their pointers (issue 7, item 9) ------------------------ */
+
+static const struct {
+	const char *in;
+	const char *pointer;
+	const char *detail;
+} out_of_range[] = {
+    {"1e999999999", "", "64-bit float"},
+    {"{\"a\":[1,2.5,1e999999999]}", "/a/2", "64-bit float"},
+    {"{\"kycData\":{\"x\":{\"y~/\":-1e999}}}", "/kycData/x/y~0~1", "64-bit float"},
+    {"[{\"a\":1},{\"b\":[0,1E+400]}]", "/1/b/1", "64-bit float"},
+    {"{\"a\":1,\"b\":{\"c\":18446744073709551616}}", "/b/c", "64-bit range"},
+    {"[0,[-9223372036854775809]]", "/1/0", "64-bit range"},
+    {"99999999999999999999999", "", "64-bit range"},
+};
+
+START_TEST(json_number_out_of_range_pointer)
+{
+	struct json_object *o = (struct json_object *)1;
+	const char *detail = NULL;
+	char *pointer = NULL;
+	const char *in = out_of_range[_i].in;
+
+	ck_assert_int_eq(parse_n(in, strlen(in), &o, &detail, &pointer), KG_ERR_INVALID);
+	ck_assert_ptr_null(o);
+	ck_assert_msg(strstr(detail, out_of_range[_i].detail) != NULL, "%s: %s", in, detail);
+	ck_assert_ptr_nonnull(pointer);
+	ck_assert_str_eq(pointer, out_of_range[_i].pointer);
+	free(pointer);
+	ck_assert_int_eq(parse_n(in, strlen(in), &o, &detail, NULL), KG_ERR_INVALID);
+}
+END_TEST
+
+/* 400 digits before the point: no exponent, still beyond a double. */
+START_TEST(json_long_number_out_of_range)
+{
+	char buf[512];
+
+	buf[0] = '[';
+	buf[1] = '1';
+	memset(buf + 2, '0', 400);
+	memcpy(buf + 402, ".5]", 4);
+	assert_refused(buf, "64-bit float");
+	buf[0] = '[';
+	memcpy(buf + 1, "0.", 2);
+	memset(buf + 3, '0', 400);
+	memcpy(buf + 403, "1e700]", 7); /* 1e299: finite */
+	assert_parses_to(buf, strlen(buf), buf);
 }
 END_TEST
 
@@ -546,6 +602,9 @@ static Suite *json_suite(void)
 	tcase_add_test(t, json_refuses_null_buffer);
 	tcase_add_loop_test(t, json_duplicate_pointer, 0,
 	                    sizeof(duplicates) / sizeof(duplicates[0]));
+	tcase_add_loop_test(t, json_number_out_of_range_pointer, 0,
+	                    sizeof(out_of_range) / sizeof(out_of_range[0]));
+	tcase_add_test(t, json_long_number_out_of_range);
 	tcase_add_test(t, json_no_pointer_for_other_failures);
 	tcase_add_test(t, json_failure_position);
 	tcase_add_test(t, json_many_keys);

@@ -30,6 +30,7 @@ static const char *const families[][2] = {
     {"kycgate_longpoll_waiting", "gauge"},
     {"kycgate_upstream_auth_ok", "gauge"},
     {"kycgate_log_lines_dropped_total", "counter"},
+    {"kycgate_http_header_timeouts_total", "counter"},
     {"kycgate_config_reloads_total", "counter"},
     {"kycgate_config_last_reload_success_timestamp_seconds", "gauge"},
     {"kycgate_build_info", "gauge"},
@@ -74,9 +75,15 @@ static const char *tmpl_of(enum kg_op op)
 	return NULL;
 }
 
+/* Each test runs in its own process (fork mode, set in main), so it starts on fresh metrics;
+ * like the gateway at start, it declares every route template first. */
 static void setup(void)
 {
-	kg_metrics_reset_for_tests();
+	size_t n, i;
+	const struct kg_route *r = kg_routes(&n);
+
+	for (i = 0; i < n; i++)
+		kg_metrics_add_route(r[i].tmpl);
 }
 
 static void *hammer(void *arg)
@@ -90,10 +97,10 @@ static void *hammer(void *arg)
 		kg_metrics_gauge_add(KG_GAUGE_INFLIGHT, 1);
 		kg_metrics_http(tmpl, "GET", i % 2 ? 404 : 200, 0.003, false);
 		kg_metrics_upstream("user.get", i % 2 ? 404 : 200, 0.02);
-		kg_metrics_upstream_retry();
 		kg_metrics_upstream_error(KG_UPERR_TIMEOUT);
 		kg_metrics_rate_limited(client);
 		kg_metrics_log_dropped(1);
+		kg_metrics_header_timeout();
 		kg_metrics_gauge_add(KG_GAUGE_INFLIGHT, -1);
 	}
 	return NULL;
@@ -133,11 +140,11 @@ START_TEST(test_concurrent_exact)
 	ck_assert_double_eq(
 	    sample(page, "kycgate_upstream_request_duration_seconds_count{operation=\"user.get\"}"),
 	    total);
-	ck_assert_double_eq(sample(page, "kycgate_upstream_retries_total"), total);
 	ck_assert_double_eq(sample(page, "kycgate_upstream_errors_total{reason=\"timeout\"}"),
 	                    total);
 	ck_assert_double_eq(sample(page, "kycgate_rate_limited_total{client=\"svc-3\"}"), CALLS);
 	ck_assert_double_eq(sample(page, "kycgate_log_lines_dropped_total"), total);
+	ck_assert_double_eq(sample(page, "kycgate_http_header_timeouts_total"), total);
 	ck_assert_double_eq(sample(page, "kycgate_inflight_requests"), 0);
 	free(page);
 }
@@ -279,6 +286,36 @@ START_TEST(test_routes_only_templates)
 	                           "consent\",method=\"PUT\",code=\"200\"}"),
 	                    1);
 	ck_assert_ptr_null(strstr(page, "jane"));
+	free(page);
+	free(copy);
+}
+END_TEST
+
+/* Only declared templates become labels; declaring one again (another pointer) keeps one label. */
+START_TEST(test_routes_declared)
+{
+	static const char other[] = "/v1/events/{eventId}";
+	char *copy = strdup(tmpl_of(KG_OP_USER_GET));
+	char *page;
+
+	ck_assert_ptr_nonnull(copy);
+	kg_metrics_http(other, "GET", 200, 0.001, false);
+	kg_metrics_add_route(other);
+	kg_metrics_add_route(copy);
+	kg_metrics_http(other, "GET", 200, 0.001, false);
+	kg_metrics_http(copy, "GET", 200, 0.001, false);
+	kg_metrics_http(tmpl_of(KG_OP_USER_GET), "GET", 200, 0.001, false);
+	page = render();
+	ck_assert_double_eq(
+	    sample(page,
+	           "kycgate_http_requests_total{route=\"unmatched\",method=\"GET\",code=\"200\"}"),
+	    1);
+	ck_assert_double_eq(sample(page, "kycgate_http_requests_total{route=\"/v1/events/"
+	                                 "{eventId}\",method=\"GET\",code=\"200\"}"),
+	                    1);
+	ck_assert_double_eq(sample(page, "kycgate_http_requests_total{route=\"/v1/users/"
+	                                 "{userLocator}\",method=\"GET\",code=\"200\"}"),
+	                    2);
 	free(page);
 	free(copy);
 }
@@ -434,13 +471,13 @@ static void fill_everything(void)
 	kg_metrics_http(tmpl_of(KG_OP_VERIFY_GET), "GET", 200, 30, true);
 	kg_metrics_upstream("selfcheck", 404, 0.2);
 	kg_metrics_upstream("user.put", 0, 15.5);
-	kg_metrics_upstream_retry();
 	kg_metrics_upstream_error(KG_UPERR_RESET);
 	kg_metrics_rate_limited("svc.a_b-1");
 	kg_metrics_rate_limited("bad name");
 	kg_metrics_gauge_set(KG_GAUGE_UPSTREAM_AUTH_OK, 1);
 	kg_metrics_gauge_add(KG_GAUGE_INFLIGHT, 3);
 	kg_metrics_log_dropped(9);
+	kg_metrics_header_timeout();
 	kg_metrics_config_reload(true, 1700000000.25);
 	kg_metrics_set_build_info("stag\"ing\\\n");
 }
@@ -463,6 +500,7 @@ int main(void)
 {
 	Suite *s = suite_create("metrics");
 	TCase *tc = tcase_create("core");
+	SRunner *sr;
 	int failed;
 
 	tcase_add_checked_fixture(tc, setup, NULL);
@@ -473,12 +511,17 @@ int main(void)
 	tcase_add_test(tc, test_longpoll_histogram);
 	tcase_add_test(tc, test_methods_fold_to_other);
 	tcase_add_test(tc, test_routes_only_templates);
+	tcase_add_test(tc, test_routes_declared);
 	tcase_add_test(tc, test_status_codes);
 	tcase_add_test(tc, test_label_escaping);
 	tcase_add_test(tc, test_client_cap);
 	tcase_add_test(tc, test_gauges_and_reloads);
 	tcase_add_test(tc, test_promtool_accepts_page);
 	suite_add_tcase(s, tc);
-	failed = kt_run_suite(s);
+	sr = srunner_create(s);
+	srunner_set_fork_status(sr, CK_FORK); /* fresh metrics per test, whatever CK_FORK says */
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -135,8 +135,8 @@ START_TEST(design_example)
 	           "'id-document-expired','message':'Expired/old.','known':true}]}},"
 	           "'requirements':[{'kind':'data','code':'kyc-data','known':true,"
 	           "'neededFor':['onramp']},{'kind':'document','code':'id','known':true,"
-	           "'neededFor':['onramp'],'acceptedDocumentTypes':[['id-passport'],"
-	           "['id-idcard-front','id-idcard-back']],'dependsOnCountry':true}],"
+	           "'neededFor':['onramp'],'acceptedDocumentTypes':[['id-passport']],"
+	           "'dependsOnCountry':true}],"
 	           "'nextAction':'provide-data','observedAt':'2026-11-25T21:00:00Z'}");
 }
 END_TEST
@@ -470,10 +470,9 @@ static const struct {
     {"US", "'acceptedDocumentTypes':[['id-passport'],['id-idcard-front','id-idcard-back']]}"},
     {"GB", "'acceptedDocumentTypes':[['id-passport']]}"},
     {"CH", "'acceptedDocumentTypes':[['id-passport']]}"},
-    {NULL, "'acceptedDocumentTypes':[['id-passport'],['id-idcard-front','id-idcard-back']],"
-           "'dependsOnCountry':true}"},
-    {"", "'acceptedDocumentTypes':[['id-passport'],['id-idcard-front','id-idcard-back']],"
-         "'dependsOnCountry':true}"},
+    /* No country known: only the passport, which every country accepts (issue 7, item 20). */
+    {NULL, "'acceptedDocumentTypes':[['id-passport']],'dependsOnCountry':true}"},
+    {"", "'acceptedDocumentTypes':[['id-passport']],'dependsOnCountry':true}"},
 };
 
 START_TEST(id_document_types_by_country)

@@ -41,6 +41,7 @@ START_TEST(every_kind_has_its_status_and_code)
 	    {KG_PB_FORBIDDEN, 403, "forbidden"},
 	    {KG_PB_NOT_FOUND, 404, "not-found"},
 	    {KG_PB_METHOD_NOT_ALLOWED, 405, "method-not-allowed"},
+	    {KG_PB_WOULD_ERASE, 409, "would-erase"},
 	    {KG_PB_PAYLOAD_TOO_LARGE, 413, "payload-too-large"},
 	    {KG_PB_UNSUPPORTED_MEDIA_TYPE, 415, "unsupported-media-type"},
 	    {KG_PB_RATE_LIMITED, 429, "rate-limited"},
@@ -119,6 +120,23 @@ START_TEST(errors_and_status_override)
 }
 END_TEST
 
+/* would-erase names the sections (names, never values) in a "sections" member. */
+START_TEST(would_erase_sections)
+{
+	static const char *const names[] = {"kycData", "dueDiligence", NULL};
+	struct kg_problem_args a = {.kind = KG_PB_WOULD_ERASE, .sections = names};
+	struct json_object *o = render(&a), *secs;
+
+	ck_assert_int_eq(json_object_get_int(json_object_object_get(o, "status")), 409);
+	secs = json_object_object_get(o, "sections");
+	ck_assert_uint_eq(json_object_array_length(secs), 2);
+	ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(secs, 0)), "kycData");
+	ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(secs, 1)),
+	                 "dueDiligence");
+	json_object_put(o);
+}
+END_TEST
+
 START_TEST(upstream_body_json_or_cut_string)
 {
 	static const char js[] = "{\"error\":true,\"message\":\"no\"}";
@@ -177,6 +195,7 @@ int main(void)
 	tcase_add_test(tc, every_kind_has_its_status_and_code);
 	tcase_add_test(tc, upstream_titles_are_honest);
 	tcase_add_test(tc, errors_and_status_override);
+	tcase_add_test(tc, would_erase_sections);
 	tcase_add_test(tc, upstream_body_json_or_cut_string);
 	tcase_add_test(tc, out_of_range_kind_is_internal);
 	suite_add_tcase(s, tc);

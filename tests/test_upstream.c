@@ -108,7 +108,8 @@ START_TEST(answers_and_failures)
 	run(up, &c, "GET", "/users/userId:nobody");
 	ck_assert_int_eq(c.result, KG_UP_OK);
 	ck_assert_int_eq(c.status, 404);
-	ck_assert_uint_eq(c.attempts, 1);
+	ck_assert(c.resp != NULL && c.resp_len > 0); /* the simulator's 404 body */
+	ck_assert(c.upstream_ms > 0);
 	kg_up_call_cleanup(&c);
 
 	run_body(up, &c, "PUT", "/users/userId:u1/legal-documents",
@@ -153,15 +154,57 @@ START_TEST(connect_refused)
 
 	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
 	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	getsockname(fd, (struct sockaddr *)&a, &alen);
-	close(fd); /* nothing listens there now */
+	getsockname(fd, (struct sockaddr *)&a, &alen); /* bound, never listening: refused */
 	snprintf(base, sizeof(base), "http://127.0.0.1:%u", ntohs(a.sin_port));
 	up = kg_upstream_start(cfg, base, KEY, err, sizeof(err));
 	run(up, &c, "GET", "/users/userId:x");
+	close(fd);
 	ck_assert_int_eq(c.result, KG_UP_CONNECT);
+	/* curl's own words reach the call, without the path */
+	ck_assert_msg(strstr(c.error_text, "Failed to connect to 127.0.0.1 port") != NULL, "%s",
+	              c.error_text);
+	ck_assert_ptr_null(strstr(c.error_text, "userId"));
 	kg_up_call_cleanup(&c);
 	kg_upstream_free(up);
 	kg_config_free(cfg);
+}
+END_TEST
+
+static void assert_clean(const char *in, const char *want)
+{
+	char out[KG_UP_ERROR_TEXT_MAX + 1];
+
+	kg_up_error_text(in, out, sizeof(out));
+	ck_assert_str_eq(out, want);
+}
+
+/* curl's error text made fit for a log: URLs keep their host only, paths and queries are cut,
+ * control characters and non-ASCII dropped, the length bounded. */
+START_TEST(error_text_cleaned)
+{
+	char out[KG_UP_ERROR_TEXT_MAX + 1], longer[400];
+
+	assert_clean("SSL certificate problem: self-signed certificate",
+	             "SSL certificate problem: self-signed certificate");
+	assert_clean("Could not resolve host: api.example.com",
+	             "Could not resolve host: api.example.com");
+	assert_clean("sent to https://u:pw@api.example.com:443/api/2025-06-09/users/"
+	             "email:alice%40x.io/identity-verification?wait=1 and failed",
+	             "sent to https://api.example.com:443[cut] and failed");
+	assert_clean("no URL 'http://h/users/userId:bob'", "no URL 'http://h[cut]'");
+	assert_clean("error setting certificate file: /etc/ssl/private/k.pem",
+	             "error setting certificate file: [cut]");
+	assert_clean("at users/userId:carol or x?y=1", "at users[cut] or x[cut]");
+	assert_clean("HTTP/2 stream 1 was not closed cleanly",
+	             "HTTP/2 stream 1 was not closed cleanly");
+	assert_clean("one\ntwo\x01\x7f\xc3\xa9 three\r\n", "one two three");
+	assert_clean(NULL, "");
+	memset(longer, 'a', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = '\0';
+	kg_up_error_text(longer, out, sizeof(out));
+	ck_assert_uint_eq(strlen(out), KG_UP_ERROR_TEXT_MAX);
+	kg_up_error_text("abcdefghij", out, 5);
+	ck_assert_str_eq(out, "abcd");
 }
 END_TEST
 
@@ -448,6 +491,7 @@ int main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, answers_and_failures);
 	tcase_add_test(tc, connect_refused);
+	tcase_add_test(tc, error_text_cleaned);
 	tcase_add_test(tc, response_cap_and_no_redirect);
 	tcase_add_test(tc, inflight_cap);
 	tcase_add_test(tc, through_the_proxy);

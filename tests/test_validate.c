@@ -1077,6 +1077,15 @@ START_TEST(consent_ok)
 	                  "\"region\":\"us\"}",
 	                  "{\"type\":\"crossmint-privacy-policy\","
 	                  "\"acceptedAt\":\"2025-05-31T00:00:00Z\",\"region\":\"us\"}");
+	/* Crossmint's own spellings, as a GET of the user shows them (issue 7, item 7) */
+	assert_consent_ok("{\"type\":\"crossmint-privacy-policy\","
+	                  "\"acceptedAt\":\"2025-05-31T12:00:00Z\"}",
+	                  "{\"type\":\"crossmint-privacy-policy\","
+	                  "\"acceptedAt\":\"2025-05-31T12:00:00Z\"}");
+	assert_consent_ok("{\"type\":\"crossmint-terms-of-service\","
+	                  "\"acceptedAt\":\"2025-05-31T12:00:00Z\",\"region\":\"us\"}",
+	                  "{\"type\":\"crossmint-terms-of-service\","
+	                  "\"acceptedAt\":\"2025-05-31T12:00:00Z\",\"region\":\"us\"}");
 	/* leap day, and the 300 s of clock skew allowed */
 	assert_consent_ok("{\"type\":\"privacy-policy\",\"acceptedAt\":\"2024-02-29T10:00:00Z\"}",
 	                  "{\"type\":\"crossmint-privacy-policy\","
@@ -1129,9 +1138,12 @@ START_TEST(consent_refused)
 	assert_consent_fails("{\"type\":\"privacy-policy\",\"acceptedAt\":\"2025-05-31T00:00:00Z\","
 	                     "\"foo\":1}",
 	                     1, "/foo", "unknown key");
-	assert_consent_fails("{\"type\":\"crossmint-privacy-policy\","
+	assert_consent_fails("{\"type\":\"crossmint-privacy-polic\","
 	                     "\"acceptedAt\":\"2025-05-31T00:00:00Z\"}",
 	                     1, "/type", "privacy-policy or terms-of-service");
+	assert_consent_fails("{\"type\":\"crossmint-terms-of-service\","
+	                     "\"acceptedAt\":\"2025-05-31T00:00:00Z\"}",
+	                     1, "/region", "required for terms-of-service");
 	assert_consent_fails(
 	    "{\"type\":\"Privacy-Policy\",\"acceptedAt\":\"2025-05-31T00:00:00Z\"}", 1, "/type",
 	    "privacy-policy or terms-of-service");
@@ -1195,11 +1207,12 @@ static const char EU_USER[] =
     "\"verificationHistory\":{\"idVerificationTimestamp\":\"2024-01-15T10:30:00+01:00\","
     "\"livenessVerificationTimestamp\":\"2024-01-15T10:32:00z\"}}";
 
-/* Validates body; returns the errors (caller puts). The body must come back unchanged. */
-static struct json_object *user_errors(const char *body, enum kg_err want)
+/* Validates body (pass_unknown as validation.unknown_fields: pass); returns the errors (caller
+ * puts). The body must come back unchanged. */
+static struct json_object *user_errors_with(const char *body, bool pass_unknown, enum kg_err want)
 {
 	struct json_object *in = J(body), *copy = J(body), *errors = NULL;
-	enum kg_err err = kg_validate_user(in, &errors);
+	enum kg_err err = kg_validate_user(in, pass_unknown, &errors);
 
 	ck_assert_ptr_nonnull(errors);
 	ck_assert(json_object_is_type(errors, json_type_array));
@@ -1209,6 +1222,12 @@ static struct json_object *user_errors(const char *body, enum kg_err want)
 	json_object_put(in);
 	json_object_put(copy);
 	return errors;
+}
+
+/* user_errors_with() with the default, unknown_fields: refuse. */
+static struct json_object *user_errors(const char *body, enum kg_err want)
+{
+	return user_errors_with(body, false, want);
 }
 
 static void assert_user_ok(const char *body)
@@ -1230,22 +1249,133 @@ static void assert_user_error(const char *body, const char *pointer, const char 
 	json_object_put(errors);
 }
 
+/* Unknown keys in every section: middleName, newField, country and extra. */
+static const char UNKNOWN_NESTED[] =
+    "{\"userDetails\":{\"firstName\":\"A\",\"lastName\":\"B\",\"middleName\":7,"
+    "\"dateOfBirth\":\"2000-01-01\",\"countryOfResidence\":\"FR\"},"
+    "\"kycData\":{\"newField\":{\"a\":[1,{\"b\":null}]},\"addressOfResidence\":{"
+    "\"line1\":\"x\",\"city\":\"y\",\"postalCode\":\"z\",\"country\":\"FR\"}},"
+    "\"dueDiligence\":{\"employmentStatus\":\"a\",\"sourceOfFunds\":\"b\","
+    "\"industry\":\"c\",\"extra\":true}}";
+
 START_TEST(user_valid)
 {
+	struct json_object *errors;
+
 	assert_user_ok(US_USER);
 	assert_user_ok(EU_USER);
-	assert_user_ok("{}");
 	assert_user_ok("{\"kycData\":{}}");
 	assert_user_ok("{\"kycData\":{\"ipAddresses\":[]}}");
 	assert_user_ok("{\"kycData\":{\"addressOfResidence\":{\"line1\":\"a\",\"line2\":\"\","
 	               "\"city\":\"b\",\"postalCode\":\"c\"}}}");
-	/* unknown nested fields pass through untouched */
-	assert_user_ok("{\"userDetails\":{\"firstName\":\"A\",\"lastName\":\"B\",\"middleName\":7,"
-	               "\"dateOfBirth\":\"2000-01-01\",\"countryOfResidence\":\"FR\"},"
-	               "\"kycData\":{\"newField\":{\"a\":[1,{\"b\":null}]},\"addressOfResidence\":{"
-	               "\"line1\":\"x\",\"city\":\"y\",\"postalCode\":\"z\",\"country\":\"FR\"}},"
-	               "\"dueDiligence\":{\"employmentStatus\":\"a\",\"sourceOfFunds\":\"b\","
-	               "\"industry\":\"c\",\"extra\":true}}");
+	/* validation.unknown_fields: pass lets unknown nested fields through untouched */
+	errors = user_errors_with(UNKNOWN_NESTED, true, KG_OK);
+	ck_assert_int_eq(json_object_array_length(errors), 0);
+	json_object_put(errors);
+}
+END_TEST
+
+/* {} would erase every section: refused, whatever the mode (issue 7, item 5). */
+START_TEST(user_empty_refused)
+{
+	struct json_object *errors;
+
+	assert_user_error("{}", "", "holds no section");
+	errors = user_errors_with("{}", true, KG_ERR_INVALID);
+	assert_error(errors, "", "would erase every section");
+	json_object_put(errors);
+}
+END_TEST
+
+/* Unknown keys at every level are refused by default, each with its pointer (issue 7, item 5). */
+START_TEST(user_unknown_nested_refused)
+{
+	struct json_object *errors = user_errors(UNKNOWN_NESTED, KG_ERR_INVALID);
+
+	assert_error(errors, "/userDetails/middleName", "unknown key");
+	assert_error(errors, "/kycData/newField", "unknown key");
+	assert_error(errors, "/kycData/addressOfResidence/country", "unknown key");
+	assert_error(errors, "/dueDiligence/extra", "unknown key");
+	ck_assert_int_eq(json_object_array_length(errors), 4);
+	/* With no close key, the detail lists the known keys of that object. */
+	assert_error(errors, "/dueDiligence/extra",
+	             "the known keys here are employmentStatus, sourceOfFunds, industry, "
+	             "estimatedYearlyIncome, expectedYearlyTxVolume");
+	json_object_put(errors);
+	/* Top-level keys are checked in either mode. */
+	errors =
+	    user_errors_with("{\"kycData\":{\"x\":1},\"userdetails\":{}}", true, KG_ERR_INVALID);
+	assert_error(errors, "/userdetails", "unknown top-level key");
+	ck_assert_int_eq(json_object_array_length(errors), 1);
+	json_object_put(errors);
+}
+END_TEST
+
+static const struct {
+	const char *body;
+	const char *pointer;
+	const char *hint; /* "did you mean X?", or NULL when no key is close */
+} hints[] = {
+    {"{\"kycData\":{\"phonenumber\":\"+33612345678\"}}", "/kycData/phonenumber",
+     "did you mean phoneNumber?"},
+    {"{\"kycData\":{\"phone\":\"+33612345678\"}}", "/kycData/phone", "did you mean phoneNumber?"},
+    {"{\"kycData\":{\"addressOfResidence\":{\"line1\":\"l\",\"city\":\"c\",\"postalCode\":"
+     "\"p\",\"state\":\"NY\"}}}",
+     "/kycData/addressOfResidence/state", "did you mean stateOrRegion?"},
+    {"{\"kycData\":{\"addressOfResidence\":{\"line1\":\"l\",\"city\":\"c\",\"postcode\":"
+     "\"p\",\"postalCode\":\"p\"}}}",
+     "/kycData/addressOfResidence/postcode", "did you mean postalCode?"},
+    {"{\"userDetails\":{\"first_name\":\"A\",\"lastName\":\"B\",\"dateOfBirth\":"
+     "\"2000-01-01\",\"countryOfResidence\":\"FR\",\"firstName\":\"A\"}}",
+     "/userDetails/first_name", "did you mean firstName?"},
+    {"{\"userDetails\":{\"firstName\":\"A\",\"lastName\":\"B\",\"dateOfBrith\":"
+     "\"2000-01-01\",\"countryOfResidence\":\"FR\",\"dateOfBirth\":\"2000-01-01\"}}",
+     "/userDetails/dateOfBrith", "did you mean dateOfBirth?"},
+    {"{\"kycData\":{\"identityDocument\":{\"type\":\"ssn\",\"number\":\"1\",\"Type\":1}}}",
+     "/kycData/identityDocument/Type", "did you mean type?"},
+    {"{\"kycdata\":{}}", "/kycdata", "did you mean kycData?"},
+    {"{\"userDetail\":{}}", "/userDetail", "did you mean userDetails?"},
+    {"{\"kycData\":{\"zip\":\"1\"}}", "/kycData/zip", NULL},
+    {"{\"kycData\":{\"nat\":\"FR\"}}", "/kycData/nat", NULL},
+    {"{\"profile\":{}}", "/profile", NULL},
+};
+
+/* The nearest known key is named when it is close, and only then. */
+START_TEST(user_unknown_key_hint)
+{
+	struct json_object *errors = user_errors(hints[_i].body, KG_ERR_INVALID);
+	struct json_object *e = json_object_array_get_idx(errors, 0);
+	const char *detail = json_object_get_string(json_object_object_get(e, "detail"));
+
+	ck_assert_int_eq(json_object_array_length(errors), 1);
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(e, "pointer")),
+	                 hints[_i].pointer);
+	if (hints[_i].hint != NULL)
+		ck_assert_msg(strstr(detail, hints[_i].hint) != NULL, "%s: %s", hints[_i].body,
+		              detail);
+	else
+		ck_assert_msg(strstr(detail, "did you mean") == NULL, "%s: %s", hints[_i].body,
+		              detail);
+	json_object_put(errors);
+}
+END_TEST
+
+/* The sections a body holds, for the erase guard. */
+START_TEST(user_sections_held)
+{
+	struct json_object *b = J("{\"kycData\":{},\"verificationHistory\":null,\"x\":1}");
+
+	ck_assert_str_eq(kg_user_section_name(0), "userDetails");
+	ck_assert_str_eq(kg_user_section_name(1), "kycData");
+	ck_assert_str_eq(kg_user_section_name(2), "dueDiligence");
+	ck_assert_str_eq(kg_user_section_name(3), "verificationHistory");
+	ck_assert_ptr_null(kg_user_section_name(KG_USER_SECTION_COUNT));
+	ck_assert_uint_eq(kg_user_sections(b), (1u << 1) | (1u << 3));
+	json_object_put(b);
+	b = J("[]");
+	ck_assert_uint_eq(kg_user_sections(b), 0);
+	json_object_put(b);
+	ck_assert_uint_eq(kg_user_sections(NULL), 0);
 }
 END_TEST
 
@@ -1432,10 +1562,10 @@ START_TEST(user_top_level)
 	assert_user_error("\"user\"", "", "JSON object");
 	assert_user_error("42", "", "JSON object");
 	errors = NULL;
-	ck_assert_int_eq(kg_validate_user(NULL, &errors), KG_ERR_INVALID);
+	ck_assert_int_eq(kg_validate_user(NULL, false, &errors), KG_ERR_INVALID);
 	assert_error(errors, "", "JSON object");
 	json_object_put(errors);
-	ck_assert_int_eq(kg_validate_user(NULL, NULL), KG_ERR_INVALID);
+	ck_assert_int_eq(kg_validate_user(NULL, false, NULL), KG_ERR_INVALID);
 }
 END_TEST
 
@@ -1531,6 +1661,10 @@ static Suite *validate_suite(void)
 
 	t = tcase_create("users");
 	tcase_add_test(t, user_valid);
+	tcase_add_test(t, user_empty_refused);
+	tcase_add_test(t, user_unknown_nested_refused);
+	tcase_add_loop_test(t, user_unknown_key_hint, 0, sizeof(hints) / sizeof(hints[0]));
+	tcase_add_test(t, user_sections_held);
 	tcase_add_test(t, user_lengths_are_characters);
 	tcase_add_test(t, user_details_errors);
 	tcase_add_test(t, user_details_required);

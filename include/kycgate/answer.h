@@ -24,7 +24,6 @@ void kg_answer_put(struct kg_answer *a);
 long kg_answer_status(const struct kg_answer *a);
 const char *kg_answer_body(const struct kg_answer *a, size_t *len);
 unsigned kg_answer_retry_after(const struct kg_answer *a);
-time_t kg_answer_observed_at(const struct kg_answer *a);
 
 /* What a caller's view of the answer depends on. */
 struct kg_view {

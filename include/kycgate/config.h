@@ -10,11 +10,9 @@
 #include <stdint.h>
 
 #include "kycgate/common.h"
+#include "kycgate/log.h" /* log.level and log.format are the log module's enums */
 
 enum kg_env { KG_ENV_STAGING = 0, KG_ENV_PRODUCTION, KG_ENV_SIMULATOR };
-
-enum kg_log_level { KG_LOG_DEBUG = 0, KG_LOG_INFO, KG_LOG_WARN, KG_LOG_ERROR };
-enum kg_log_format { KG_LOG_JSON = 0, KG_LOG_TEXT };
 
 /* Scope bits of a client. */
 #define KG_SCOPE_CREATE 1u /* users.create */
@@ -40,13 +38,15 @@ struct kg_config {
 		unsigned threads;              /* 0 = CPUs available to the process */
 		unsigned max_connections;      /* 1..1000000, default 4096 */
 		unsigned connection_timeout_s; /* 1..3600, default 60 */
-		size_t max_body_bytes;         /* 1 KiB..64 MiB, default 1 MiB */
-		size_t max_document_bytes;     /* 1 KiB..64 MiB, default 10 MiB (decoded) */
-		size_t max_buffered_bytes;     /* 1 MiB..16 GiB, default 64 MiB */
-		unsigned shutdown_grace_s;     /* 0..3600, default 10 */
-		unsigned drain_delay_s;        /* 0..600, default 5 */
-		char *tls_cert_file;           /* "" when TLS is off */
-		char *tls_key_file;            /* "" when TLS is off */
+		unsigned header_timeout_s;     /* 1..3600, default 10: a request head's deadline */
+		unsigned max_connections_per_ip; /* 0..1000000, default 0 (off) */
+		size_t max_body_bytes;           /* 1 KiB..64 MiB, default 1 MiB */
+		size_t max_document_bytes;       /* 1 KiB..64 MiB, default 10 MiB (decoded) */
+		size_t max_buffered_bytes;       /* 1 MiB..16 GiB, default 64 MiB */
+		unsigned shutdown_grace_s;       /* 0..3600, default 10 */
+		unsigned drain_delay_s;          /* 0..600, default 5 */
+		char *tls_cert_file;             /* "" when TLS is off */
+		char *tls_key_file;              /* "" when TLS is off */
 	} server;
 
 	struct {
@@ -102,6 +102,13 @@ struct kg_config {
 		size_t locator_hash_key_len;
 		char *locator_hash_key_file; /* "" when not set */
 	} log;
+
+	struct {
+		/* unknown_fields: pass lets keys kycgate does not know inside a user's sections
+		 * through (a field Crossmint added before kycgate knows it); refuse (default,
+		 * false) answers 400. Top-level keys are always checked. */
+		bool pass_unknown_fields;
+	} validation;
 
 	struct {
 		bool enabled;      /* default true */

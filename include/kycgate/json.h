@@ -13,15 +13,20 @@
 #include "kycgate/common.h"
 
 /* Parses len bytes at buf as one JSON text (surrounding whitespace allowed).
- * Refuses: grammar errors, comments, trailing commas, raw control characters (< 0x20) in
- * strings, invalid UTF-8 (also in \u escapes: lone surrogates), nesting deeper than max_depth,
- * duplicate keys in one object (compared after unescaping), trailing bytes, len 0.
+ * Refuses: len 0 or buf NULL, len INT_MAX or more, grammar errors, comments, trailing commas,
+ * raw control characters (< 0x20) in strings, invalid escapes, invalid UTF-8 (also in \u
+ * escapes: lone surrogates), U+0000 in an object key, integers outside the 64-bit range (below
+ * INT64_MIN, above UINT64_MAX), other numbers that are not finite as a 64-bit float (1e400; a
+ * number too small, 1e-400, is accepted), nesting deeper than max_depth, duplicate keys in one
+ * object (compared after unescaping), trailing bytes.
  * On success returns KG_OK and *out is a new reference (json_object_put).
- * On failure returns KG_ERR_INVALID (or KG_ERR_NOMEM), *out is NULL, and *detail points to a
- * static English sentence naming the rule that failed (never the input's bytes). When the
- * failure is a duplicate key, *pointer_out (if not NULL) receives a new JSON Pointer string
- * (caller frees) to the object holding it; otherwise NULL.
- * Thread-safe. buf need not be NUL-terminated. */
+ * On failure returns KG_ERR_INVALID, or KG_ERR_NOMEM when memory ran out; *out is NULL and
+ * *detail points to a static English sentence naming the rule that failed (never the input's
+ * bytes). When the failure is a duplicate key, *pointer_out (if not NULL) receives a new JSON
+ * Pointer string (caller frees) to the object holding it; for a number out of range, to that
+ * number; otherwise NULL.
+ * The decoded keys held while scanning are wiped before they are freed. Thread-safe. buf need
+ * not be NUL-terminated. */
 enum kg_err kg_json_parse(const char *buf, size_t len, int max_depth, struct json_object **out,
                           const char **detail, char **pointer_out);
 
@@ -39,7 +44,8 @@ enum kg_err kg_json_parse_pos(const char *buf, size_t len, int max_depth, struct
 
 /* Serializes obj with JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE into new memory
  * (caller frees with kg_json_free_bytes, which wipes it). *len_out receives the length.
- * Returns NULL on allocation failure. */
+ * Returns NULL on allocation failure. json-c also keeps its own serialization inside obj until
+ * obj is freed; that copy is not wiped. */
 char *kg_json_to_bytes(struct json_object *obj, size_t *len_out);
 
 /* Wipes and frees bytes from kg_json_to_bytes. Accepts NULL. */

@@ -1,17 +1,22 @@
 /* Log lines on stdout (design §5): event lines and one access line per request, JSON or text, one
  * write() per line of at most KG_LOG_LINE_MAX bytes; a line that would block is dropped and
  * counted. Redaction is done here: callers pass only values that are safe to log (never bodies,
- * tokens, keys, locators, upstream URLs or curl's error text); the locator leaves only as
- * kg_log_locator_hash(). Every function is thread-safe; never call one from a signal handler. */
+ * tokens, keys, locators or upstream URLs; curl's error text only as cleaned by
+ * kg_up_error_text()); the locator leaves only as kg_log_locator_hash(). Every function is
+ * thread-safe; never call one from a signal handler. */
 #ifndef KYCGATE_LOG_H
 #define KYCGATE_LOG_H
 
 #include <stddef.h>
 
-#include "kycgate/config.h"
-
 #define KG_LOG_LINE_MAX 4096
 #define KG_LOCATOR_HASH_LEN 12 /* hex characters of HMAC-SHA-256 */
+
+/* Levels, lowest first: a line is written when its level is at least the threshold. */
+enum kg_log_level { KG_LOG_DEBUG = 0, KG_LOG_INFO, KG_LOG_WARN, KG_LOG_ERROR };
+
+/* Line formats: one JSON object per line, or text for humans. */
+enum kg_log_format { KG_LOG_JSON = 0, KG_LOG_TEXT };
 
 /* Sets the threshold and the format (start and reload). */
 void kg_log_setup(enum kg_log_level level, enum kg_log_format format);
@@ -22,7 +27,8 @@ void kg_log_nonblocking(void);
 /* Sets the key of the locator hash (log.locator_hash_key, or random per process); copied. */
 void kg_log_set_locator_key(const unsigned char *key, size_t len);
 
-/* The first KG_LOCATOR_HASH_LEN hex characters of HMAC-SHA-256(key, locator). */
+/* The first KG_LOCATOR_HASH_LEN hex characters of HMAC-SHA-256(key, locator); "" when GnuTLS
+ * cannot compute it (see sha256.h), never anything derived from the locator otherwise. */
 void kg_log_locator_hash(const char *locator, char out[KG_LOCATOR_HASH_LEN + 1]);
 
 /* Writes one event line: level, event name and pairs of (const char *key, const char *value)

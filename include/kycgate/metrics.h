@@ -7,7 +7,7 @@
  * called from any thread at any rate; kg_metrics_render() may run at the same time and sees each
  * counter at some recent value (a histogram's _count always equals its +Inf bucket).
  *
- * Label values are bounded and carry no personal data: route templates from the route table,
+ * Label values are bounded and carry no personal data: route templates declared by the gateway,
  * methods, status codes, operation names, fixed reasons and client names from the config. Anything
  * else folds into a fixed value ("unmatched", "other"). */
 #ifndef KYCGATE_METRICS_H
@@ -59,14 +59,20 @@ enum kg_metrics_gauge {
 /* Values of KG_GAUGE_CIRCUIT_STATE. */
 enum kg_metrics_circuit { KG_CIRCUIT_CLOSED = 0, KG_CIRCUIT_HALF_OPEN = 1, KG_CIRCUIT_OPEN = 2 };
 
+/* Declares a route template that may become a route label (the gateway declares every row of its
+ * route table at start; a template declared again, by the same or another pointer, keeps one
+ * label). tmpl is borrowed for the life of the process (a static string). Past 32 distinct
+ * templates, later ones stay undeclared. Thread-safe. */
+void kg_metrics_add_route(const char *tmpl);
+
 /* Counts one answered request: kycgate_http_requests_total{route,method,code} and one observation
  * of kycgate_http_request_duration_seconds{route}, or, when longpoll is true (a ?wait request), of
- * kycgate_longpoll_duration_seconds instead. route_tmpl is a template of the route table
- * (kg_routes(); compared by pointer, then by content) or NULL for an unmatched path; any other
- * string also counts as route="unmatched", so a raw path can never become a label. method outside
- * GET PUT POST DELETE HEAD counts as "other"; status outside 100..599 as code="other". seconds
- * below zero or NaN count as 0. Borrows its strings for the call only. Thread-safe, lock-free after
- * the first sight of each status code. */
+ * kycgate_longpoll_duration_seconds instead. route_tmpl is a declared template
+ * (kg_metrics_add_route; compared by pointer, then by content) or NULL for an unmatched path; any
+ * other string also counts as route="unmatched", so a raw path can never become a label. method
+ * outside GET PUT POST DELETE HEAD counts as "other"; status outside 100..599 as code="other".
+ * seconds below zero or NaN count as 0. Borrows its strings for the call only. Thread-safe,
+ * lock-free after the first sight of each status code. */
 void kg_metrics_http(const char *route_tmpl, const char *method, int status, double seconds,
                      bool longpoll);
 
@@ -81,8 +87,8 @@ void kg_metrics_upstream(const char *operation, int status, double seconds);
  * Thread-safe, lock-free. */
 void kg_metrics_upstream_error(enum kg_metrics_reason reason);
 
-/* Adds one to kycgate_upstream_retries_total. Thread-safe, lock-free. */
-void kg_metrics_upstream_retry(void);
+/* The label value of a reason ("connect"); "other" when out of range. Static. */
+const char *kg_metrics_reason_name(enum kg_metrics_reason reason);
 
 /* Adds one to kycgate_rate_limited_total{client}. client_name is a configured client's name; a
  * name that breaks [A-Za-z0-9._-]{1,64}, NULL, or a new name once KG_METRICS_MAX_CLIENTS are known
@@ -101,6 +107,10 @@ void kg_metrics_gauge_add(enum kg_metrics_gauge gauge, long long delta);
 /* Adds n to kycgate_log_lines_dropped_total. Thread-safe, lock-free. */
 void kg_metrics_log_dropped(unsigned long long n);
 
+/* Adds one to kycgate_http_header_timeouts_total: a client connection closed because its request
+ * head was not complete within server.header_timeout_s. Thread-safe, lock-free. */
+void kg_metrics_header_timeout(void);
+
 /* Counts one config reload in kycgate_config_reloads_total{result="success"|"failure"}; on success
  * also sets kycgate_config_last_reload_success_timestamp_seconds to unix_seconds. Thread-safe. */
 void kg_metrics_config_reload(bool success, double unix_seconds);
@@ -118,9 +128,5 @@ void kg_metrics_set_build_info(const char *environment);
  * NUL-terminated string (caller frees with free()) and stores its length in *len when len is not
  * NULL; NULL when memory ran out. Thread-safe; runs alongside the update functions. */
 char *kg_metrics_render(size_t *len);
-
-/* Sets every metric back to its start state and forgets seen codes and client names. For tests
- * only: must not run alongside any other kg_metrics_ call. */
-void kg_metrics_reset_for_tests(void);
 
 #endif

@@ -44,8 +44,9 @@ struct kg_norm_opts {
 enum kg_err kg_normalize(struct json_object *upstream, const struct kg_norm_opts *opts,
                          struct json_object **out, const char **detail);
 
-/* true when any product in scope (opts->products, 0 = all) has status in-review in a normalized
- * answer produced by kg_normalize (used by ?wait). */
+/* true when any product of a normalized answer produced by kg_normalize has status in-review
+ * (used by ?wait). The answer holds only the products in scope (kg_normalize applied
+ * opts->products), so this looks at every product it holds. */
 bool kg_normalized_in_review(struct json_object *normalized);
 
 /* true when upstream holds a valid "eligibility" array (a trigger answer without one is followed

@@ -12,6 +12,7 @@ enum kg_problem {
 	KG_PB_FORBIDDEN,              /* 403 */
 	KG_PB_NOT_FOUND,              /* 404 */
 	KG_PB_METHOD_NOT_ALLOWED,     /* 405 (+ Allow) */
+	KG_PB_WOULD_ERASE,            /* 409 (+ "sections") */
 	KG_PB_PAYLOAD_TOO_LARGE,      /* 413 */
 	KG_PB_UNSUPPORTED_MEDIA_TYPE, /* 415 */
 	KG_PB_RATE_LIMITED,           /* 429 (+ Retry-After) */
@@ -34,14 +35,15 @@ const char *kg_problem_code(enum kg_problem p);
 /* What one problem answer says. Every pointer is borrowed for the duration of the call. */
 struct kg_problem_args {
 	enum kg_problem kind;
-	int status;                 /* 0 = kg_problem_status(kind) */
-	const char *detail;         /* the rule that failed, never a value; NULL = title */
-	const char *instance;       /* the route template, or NULL when no route matched */
-	const char *request_id;     /* echoed as requestId */
-	struct json_object *errors; /* array of {pointer, detail}, or NULL */
-	int upstream_status;        /* > 0: add "upstream": {"status", "body"} */
-	const char *upstream_body;  /* Crossmint's bytes (parsed JSON if valid, else a string),
-	                             * cut to KG_MAX_UPSTREAM_BODY_IN_PROBLEM */
+	int status;                  /* 0 = kg_problem_status(kind) */
+	const char *detail;          /* the rule that failed, never a value; NULL = title */
+	const char *instance;        /* the route template, or NULL when no route matched */
+	const char *request_id;      /* echoed as requestId */
+	struct json_object *errors;  /* array of {pointer, detail}, or NULL */
+	const char *const *sections; /* NULL-terminated user section names, or NULL: "sections" */
+	int upstream_status;         /* > 0: add "upstream": {"status", "body"} */
+	const char *upstream_body;   /* Crossmint's bytes (parsed JSON if valid, else a string),
+	                              * cut to KG_MAX_UPSTREAM_BODY_IN_PROBLEM */
 	size_t upstream_body_len;
 };
 

@@ -75,7 +75,4 @@ struct kg_match {
  * KG_MAX_RAW_PATH_BYTES (then nothing matched). Thread-safe. */
 bool kg_route_match(const char *path, const char *method, struct kg_match *m);
 
-/* Names the parameter kind as in the templates ("userLocator"). Static. */
-const char *kg_param_name(enum kg_param kind);
-
 #endif

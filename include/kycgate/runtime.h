@@ -7,11 +7,16 @@
 
 struct kg_cfgref;
 
-/* Installs cfg as the current config (takes ownership, also on failure); the previous one is
- * freed once its last reference is dropped. Returns KG_ERR_NOMEM on allocation failure. */
-enum kg_err kg_runtime_set(struct kg_config *cfg);
+/* Wraps cfg for kg_runtime_install(), the step of a swap that can fail: takes ownership of cfg,
+ * also on failure. Returns a new reference, or NULL when memory ran out (cfg is then freed).
+ * Drop a reference never installed with kg_runtime_put(). */
+struct kg_cfgref *kg_runtime_wrap(struct kg_config *cfg);
 
-/* A new reference to the current config, or NULL before the first kg_runtime_set.
+/* Makes ref's config the current one (takes the reference); cannot fail. The previous one is
+ * freed once its last reference is dropped. */
+void kg_runtime_install(struct kg_cfgref *ref);
+
+/* A new reference to the current config, or NULL before the first kg_runtime_install.
  * Drop it with kg_runtime_put. Thread-safe. */
 struct kg_cfgref *kg_runtime_get(void);
 

@@ -9,7 +9,7 @@
 
 struct kg_gateway;
 
-/* Starts serving on the current config (kg_runtime_set must have been called). With the
+/* Starts serving on the current config (kg_apply_config must have put one in force). With the
  * simulator environment, starts the embedded simulator on an ephemeral loopback port first.
  * Returns a new gateway (kg_gateway_stop frees it), or NULL with a reason in err. */
 struct kg_gateway *kg_gateway_start(char *err, size_t errcap);
@@ -26,11 +26,9 @@ void kg_gateway_drain(struct kg_gateway *gw);
 struct kg_config;
 
 /* Applies a reloaded config to what outlives requests: the engine's key, base URL and limits,
- * and the embedded simulator's key and behaviour. Call after kg_runtime_set(). */
+ * and the embedded simulator's key and behaviour. cfg is borrowed for the call (what is kept is
+ * copied). On failure (KG_ERR_NOMEM) nothing was changed. Main thread (kg_apply_config). */
 enum kg_err kg_gateway_reconfigure(struct kg_gateway *gw, const struct kg_config *cfg);
-
-/* kg_gateway_reconfigure() with the config now in force. */
-enum kg_err kg_gateway_reconfigure_current(struct kg_gateway *gw);
 
 /* Starts the upstream self-check (design §5): one read of a random unknown user; 404 means the
  * key works. It sets kycgate_upstream_auth_ok and logs; it never gates readiness. */

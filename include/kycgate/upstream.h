@@ -47,6 +47,9 @@ struct kg_answer;
 /* Upstream request headers passed through from the caller (validated by the handler). */
 #define KG_UP_MAX_HEADER 640
 
+/* Longest curl error text kept on a call (kg_up_error_text; CURL_ERROR_SIZE is 256). */
+#define KG_UP_ERROR_TEXT_MAX 200
+
 /* One upstream exchange. The submitter owns it; the engine borrows it from kg_upstream_submit()
  * until it calls done. */
 struct kg_up_call {
@@ -80,6 +83,10 @@ struct kg_up_call {
 	bool shared;              /* STATUS_READ: joined another call's flight */
 	bool cached;              /* STATUS_READ: reused a cached answer */
 	unsigned budget_wait_s;   /* seconds until the read budget has a token */
+	/* curl's own words when the exchange failed in transport ("SSL certificate problem: ..."),
+	 * cleaned by kg_up_error_text(); "" when curl said nothing or the call reached curl never
+	 */
+	char error_text[KG_UP_ERROR_TEXT_MAX + 1];
 
 	/* Engine-private. */
 	struct kg_up_call *next;                  /* hand-over queue */
@@ -142,8 +149,13 @@ void kg_upstream_stop(struct kg_upstream *up);
  * NULL. */
 void kg_upstream_free(struct kg_upstream *up);
 
-/* Seconds until the read budget has a token (0 when it has one now). Thread-safe. */
-unsigned kg_upstream_budget_wait_s(struct kg_upstream *up);
+/* Copies curl's error text into out (cap bytes, always NUL-terminated, cut to fit) so that it
+ * can be logged: tabs and line breaks become spaces, other control characters and non-ASCII bytes
+ * are dropped, a URL keeps only its scheme and host ("https://api.example.com[cut]": user info,
+ * path, query and fragment removed), and any other word loses everything from its first '/', '?'
+ * or '#' on (a path or query; "HTTP/2" is kept). At most 512 bytes of text are read; text may be
+ * NULL. Pure; thread-safe. */
+void kg_up_error_text(const char *text, char *out, size_t cap);
 
 /* Frees what the engine left in call (the answer body, wiped; the answer reference). Accepts
  * NULL. */

@@ -107,11 +107,13 @@ enum kg_err kg_shape_document(const struct kg_doc_input *in, const char *locator
 /* ---- consent ---------------------------------------------------------------------------- */
 
 /* Validates {"type": "privacy-policy" | "terms-of-service", "acceptedAt": RFC 3339, "region"?}
- * (no other keys) and shapes Crossmint's body {"type": "crossmint-privacy-policy" |
- * "crossmint-terms-of-service", "acceptedAt": "YYYY-MM-DDTHH:MM:SS[.fff]Z" (converted to UTC),
- * "region"?}. A time without an offset, an impossible date or time, or one more than 300 s after
- * now is refused; region (eu, us, worldwide) is required for terms-of-service.
- * On failure returns KG_ERR_INVALID with *errors a new array of {pointer, detail}. */
+ * (no other keys; Crossmint's spellings "crossmint-privacy-policy" and
+ * "crossmint-terms-of-service" are accepted for type too) and shapes Crossmint's body {"type":
+ * "crossmint-privacy-policy" | "crossmint-terms-of-service", "acceptedAt":
+ * "YYYY-MM-DDTHH:MM:SS[.fff]Z" (converted to UTC), "region"?}. A time without an offset, an
+ * impossible date or time, or one more than 300 s after now is refused; region (eu, us, worldwide)
+ * is required for terms-of-service. On failure returns KG_ERR_INVALID with *errors a new array of
+ * {pointer, detail}. */
 enum kg_err kg_shape_consent(struct json_object *body, time_t now, struct json_object **out,
                              struct json_object **errors);
 
@@ -122,14 +124,24 @@ bool kg_rfc3339_to_utc(const char *s, size_t len, char *out, size_t cap, long lo
 
 /* ---- users ------------------------------------------------------------------------------ */
 
-/* Validates a user body (design §2, "Create or replace a user"): must be an object; top-level
- * keys only userDetails, kycData, dueDiligence, verificationHistory (others refused, pointer at
- * them); known fields checked for type and shape (dates exist, ISO 3166-1 alpha-2 country codes,
- * E.164 phones, e-mail shape, lengths: names 100, address lines 200, city 100, postal codes 20,
- * e-mail 254, other strings 256); unknown nested fields pass through. Every problem is appended
- * to *errors (a new array, also when empty: caller puts it). Returns KG_OK when there were none,
- * else KG_ERR_INVALID. */
-enum kg_err kg_validate_user(struct json_object *body, struct json_object **errors);
+/* Validates a user body (design §2, "Create or replace a user"): must be an object with at least
+ * one member; top-level keys only userDetails, kycData, dueDiligence, verificationHistory;
+ * unknown keys inside them refused too unless pass_unknown (validation.unknown_fields: pass);
+ * each unknown key is reported with a pointer at it and, when a known key of that object is
+ * close, "did you mean <key>?"; known fields checked for type and shape (dates exist, ISO 3166-1
+ * alpha-2 country codes, E.164 phones, e-mail shape, lengths: names 100, address lines 200, city
+ * 100, postal codes 20, e-mail 254, other strings 256). Every problem is appended to *errors (a
+ * new array, also when empty: caller puts it). Returns KG_OK when there were none, else
+ * KG_ERR_INVALID. */
+enum kg_err kg_validate_user(struct json_object *body, bool pass_unknown,
+                             struct json_object **errors);
+
+/* The sections of a user, in Crossmint's order; bit i of a section set is section i. */
+#define KG_USER_SECTION_COUNT 4
+/* "userDetails", "kycData", "dueDiligence", "verificationHistory"; NULL past the last. Static. */
+const char *kg_user_section_name(size_t i);
+/* The set of sections body holds as members (whatever their values); 0 when not an object. */
+unsigned kg_user_sections(struct json_object *body);
 
 /* true for an ISO 3166-1 alpha-2 code in upper case ("DE", "US"). */
 bool kg_country_valid(const char *s, size_t len);
