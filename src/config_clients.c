@@ -154,7 +154,7 @@ static void resolve_token(struct cfg_ctx *c, struct client_raw *r, const char *p
 		check_token(c, r->token, strlen(r->token), r->src_line, sub, digest);
 	else if (has_f)
 		token_from_file(c, r, sub, digest);
-	else if (!cfg_unhex(r->token_sha256, strlen(r->token_sha256), digest, KG_SHA256_LEN))
+	else if (!kg_unhex(r->token_sha256, strlen(r->token_sha256), digest, KG_SHA256_LEN))
 		cfg_err(c, r->src_line, sub,
 		        "must be 64 hexadecimal characters (printf %%s TOKEN | sha256sum)");
 }

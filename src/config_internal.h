@@ -124,9 +124,6 @@ const char *cfg_check_url(char *url, enum kg_env env);
 bool cfg_read_secret(struct cfg_ctx *c, const char *file, size_t line, const char *path, char **out,
                      size_t *len);
 
-/* Decodes exactly 2*n hex characters (either case) into out. */
-bool cfg_unhex(const char *s, size_t slen, unsigned char *out, size_t n);
-
 /* Wipes strlen(s) bytes and frees s. Accepts NULL. */
 void cfg_free_secret(char *s);
 

@@ -306,11 +306,9 @@ static bool client_name_ok(const char *s, size_t *len)
 /* Finds name's slot; NULL with *empty set to the first free slot on its probe path. */
 static struct client *client_find(const char *name, size_t len, struct client **empty)
 {
-	uint32_t h = 2166136261u;
+	uint32_t h = kg_fnv1a(name, len);
 	size_t i;
 
-	for (i = 0; i < len; i++)
-		h = (h ^ (unsigned char)name[i]) * 16777619u;
 	for (i = 0; i < CLIENT_SLOTS; i++) {
 		struct client *c = &clients[(h + i) % CLIENT_SLOTS];
 

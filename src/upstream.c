@@ -561,8 +561,8 @@ static int wait_ms(const struct kg_upstream *up)
 
 	if (up->timer_deadline_ms >= 0)
 		when = (unsigned long long)up->timer_deadline_ms;
-	if (top != NULL && top->when < when)
-		when = top->when;
+	if (top != NULL && top->base.when < when)
+		when = top->base.when;
 	if (when == (unsigned long long)-1)
 		return -1;
 	if (when <= now)
@@ -580,7 +580,7 @@ static void run_timers(struct kg_upstream *up)
 		up->timer_deadline_ms = -1;
 		curl_multi_socket_action(up->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	}
-	while ((t = up_heap_top(&up->heap)) != NULL && t->when <= now) {
+	while ((t = up_heap_top(&up->heap)) != NULL && t->base.when <= now) {
 		up_heap_disarm(&up->heap, t);
 		t->fire(up, t);
 	}
@@ -614,7 +614,7 @@ static void end_waits(struct kg_upstream *up)
 	if (calls == NULL)
 		return;
 	for (i = 0; i < up->heap.n; i++) {
-		struct kg_up_timer *t = up->heap.items[i];
+		struct kg_up_timer *t = UP_TIMER_OF(up->heap.items[i]);
 		/* Every waiting re-read has exactly one deadline timer: none is listed twice. */
 		struct kg_up_call *call =
 		    t->fire == fire_deadline ? CALL_OF(t, deadline_timer) : NULL;
@@ -675,7 +675,7 @@ static void engine_free(struct kg_upstream *up)
 	if (up == NULL)
 		return;
 	up_entries_free(up);
-	up_heap_free(&up->heap);
+	kg_timer_heap_cleanup(&up->heap);
 	for (i = 0; i < up->n_pool; i++)
 		curl_easy_cleanup(up->pool[i]);
 	if (up->multi != NULL)

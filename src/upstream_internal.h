@@ -56,11 +56,6 @@ struct entry {
 
 #define ENTRY_BUCKETS 1024
 
-struct heap {
-	struct kg_up_timer **items;
-	size_t n, cap;
-};
-
 struct kg_upstream {
 	pthread_t thread;
 	bool thread_done; /* kg_upstream_stop joined the thread */
@@ -81,8 +76,8 @@ struct kg_upstream {
 	bool waits_ended;      /* engine thread: end_waits was handled */
 
 	/* Engine thread only. */
-	struct kg_up_call *live; /* calls inside curl */
-	struct heap heap;
+	struct kg_up_call *live;   /* calls inside curl */
+	struct kg_timer_heap heap; /* of struct kg_up_timer */
 	struct entry *entries[ENTRY_BUCKETS];
 	size_t n_entries;
 	struct kg_up_timer sweep;
@@ -91,12 +86,34 @@ struct kg_upstream {
 	size_t n_pool;
 };
 
-/* upstream_heap.c */
-bool up_heap_arm(struct heap *h, struct kg_up_timer *t, unsigned long long when);
-void up_heap_disarm(struct heap *h, struct kg_up_timer *t);
-struct kg_up_timer *up_heap_top(const struct heap *h);
-void up_heap_free(struct heap *h);
-void up_timer_init(struct kg_up_timer *t, void (*fire)(struct kg_upstream *, struct kg_up_timer *));
+/* The engine's timers on the shared timer heap (kycgate/timer_heap.h). */
+#define UP_TIMER_OF(k) ((struct kg_up_timer *)((char *)(k)-offsetof(struct kg_up_timer, base)))
+
+static inline void up_timer_init(struct kg_up_timer *t,
+                                 void (*fire)(struct kg_upstream *, struct kg_up_timer *))
+{
+	kg_timer_init(&t->base);
+	t->fire = fire;
+}
+
+static inline bool up_heap_arm(struct kg_timer_heap *h, struct kg_up_timer *t,
+                               unsigned long long when)
+{
+	return kg_timer_heap_arm(h, &t->base, when);
+}
+
+static inline void up_heap_disarm(struct kg_timer_heap *h, struct kg_up_timer *t)
+{
+	kg_timer_heap_disarm(h, &t->base);
+}
+
+/* The armed timer with the earliest deadline, or NULL. */
+static inline struct kg_up_timer *up_heap_top(const struct kg_timer_heap *h)
+{
+	struct kg_timer *k = kg_timer_heap_top(h);
+
+	return k == NULL ? NULL : UP_TIMER_OF(k);
+}
 
 /* upstream.c */
 void up_finish(struct kg_upstream *up, struct kg_up_call *call, enum kg_up_result result);

@@ -11,11 +11,7 @@
 
 static size_t hash(const char *s)
 {
-	size_t h = 1469598103934665603ull;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h % ENTRY_BUCKETS;
+	return kg_fnv1a(s, strlen(s)) % ENTRY_BUCKETS;
 }
 
 static struct entry *entry_find(struct kg_upstream *up, const char *key, bool create)

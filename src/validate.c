@@ -141,17 +141,6 @@ size_t kgv_utf8_chars(const char *s, size_t len)
 
 /* ---- percent-decoding ------------------------------------------------------------------- */
 
-static int hex_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decodes the escape at raw[i] ('%'); -1 when malformed. */
 static int decode_escape(const char *raw, size_t raw_len, size_t i)
 {
@@ -159,8 +148,8 @@ static int decode_escape(const char *raw, size_t raw_len, size_t i)
 
 	if (raw_len - i < 3)
 		return -1;
-	hi = hex_value((unsigned char)raw[i + 1]);
-	lo = hex_value((unsigned char)raw[i + 2]);
+	hi = kg_hex_digit(raw[i + 1]);
+	lo = kg_hex_digit(raw[i + 2]);
 	if (hi < 0 || lo < 0)
 		return -1;
 	return hi << 4 | lo;

@@ -1,4 +1,4 @@
-/* Helper of test_sha256: a process that links src/sha256.c and GnuTLS only, so that with
+/* Helper of test_sha256: a process that links src/base/sha256.c and GnuTLS only, so that with
  * GNUTLS_NO_IMPLICIT_INIT=1 nothing initialises GnuTLS (in a program that also links
  * libmicrohttpd, its constructor would). Exit 0 when both functions fail as sha256.h says
  * (KG_ERR_INTERNAL, output all zero); 1 or 2 otherwise. */

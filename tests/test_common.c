@@ -1,4 +1,5 @@
-/* Unit tests of the shared helpers: buffer growth within a bound, error names, wiping, clocks. */
+/* Unit tests of the shared helpers: buffer growth within a bound, error names, wiping, clocks,
+ * hashing, hex digits. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,44 @@ START_TEST(names_wipe_clock)
 }
 END_TEST
 
+/* FNV-1a 32-bit reference values (draft-eastlake-fnv test vectors). */
+START_TEST(fnv1a_vectors)
+{
+	ck_assert_uint_eq(kg_fnv1a(NULL, 0), 0x811c9dc5u);
+	ck_assert_uint_eq(kg_fnv1a("a", 1), 0xe40c292cu);
+	ck_assert_uint_eq(kg_fnv1a("foobar", 6), 0xbf9cf968u);
+	/* Every byte counts, NULs and high bytes included. */
+	ck_assert_uint_ne(kg_fnv1a("a\0b", 3), kg_fnv1a("a\0c", 3));
+	ck_assert_uint_ne(kg_fnv1a("\xff", 1), kg_fnv1a("\x7f", 1));
+}
+END_TEST
+
+START_TEST(hex_digits_and_unhex)
+{
+	unsigned char out[4] = {0};
+	int c;
+
+	for (c = 0; c < 256; c++) {
+		int want = c >= '0' && c <= '9'   ? c - '0'
+		           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+		           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+		                                  : -1;
+
+		ck_assert_int_eq(kg_hex_digit((char)c), want);
+	}
+	ck_assert(kg_unhex("00fFa5", 6, out, 3));
+	ck_assert(out[0] == 0x00 && out[1] == 0xff && out[2] == 0xa5);
+	ck_assert(kg_unhex("", 0, out, 0));
+	/* Exactly 2*n digits, nothing else. */
+	ck_assert(!kg_unhex("00ff", 4, out, 3));
+	ck_assert(!kg_unhex("00ffa", 5, out, 3));
+	ck_assert(!kg_unhex("00ffa5", 6, out, 2));
+	ck_assert(!kg_unhex("0g", 2, out, 1));
+	ck_assert(!kg_unhex("g0", 2, out, 1));
+	ck_assert(!kg_unhex(" 0", 2, out, 1));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("common");
@@ -96,6 +135,8 @@ int main(void)
 	tcase_add_test(tc, grow_keeps_bytes);
 	tcase_add_test(tc, names_wipe_clock);
 	tcase_add_test(tc, edit_distance);
+	tcase_add_test(tc, fnv1a_vectors);
+	tcase_add_test(tc, hex_digits_and_unhex);
 	suite_add_tcase(s, tc);
 	failed = kt_run_suite(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

@@ -114,6 +114,8 @@ START_TEST(thousand_slow_calls)
 }
 END_TEST
 
+static char *log_line(const struct kt_proc *p, const char *a, const char *b);
+
 /* crossmint.max_inflight: past it, 503 unavailable with Retry-After at once; nothing queues. */
 START_TEST(inflight_cap_answers_503)
 {
@@ -129,8 +131,14 @@ START_TEST(inflight_cap_answers_503)
 	struct kt_resp r[N];
 	char v[32];
 	int i, refused = 0, answered = 0;
+	char *line;
 
 	kt_start_gateway(&g, yaml, it_sim.port, NULL);
+	/* The start-up self-check holds one of the two slots until it is answered (it is logged
+	 * after its slot is given back): without this wait only one read might get in. */
+	line = log_line(&g, "upstream-selfcheck", "status");
+	ck_assert_msg(line != NULL, "no self-check line");
+	free(line);
 	kt_concurrent_get(g.port, "/v1/users/userId:sim-latency-800", IT_READER, N, r);
 	for (i = 0; i < N; i++) {
 		if (r[i].status == 503) {

@@ -1,4 +1,4 @@
-/* Unit tests for src/sha256.c: FIPS 180-4 example vectors, RFC 4231 HMAC vectors, the failure
+/* Unit tests for src/base/sha256.c: FIPS 180-4 example vectors, RFC 4231 HMAC vectors, the failure
  * contract when GnuTLS is not operational, and the constant-time comparison. */
 #include <check.h>
 #include <stdio.h>

@@ -391,6 +391,8 @@ START_TEST(test_auth)
 	const char *wrong[] = {"X-API-KEY: nope", NULL};
 	const char *empty[] = {"X-API-KEY;", NULL};
 	const char *prefix[] = {"X-API-KEY: " KEY "x", NULL};
+	const char *shorter[] = {"X-API-KEY: sk_test_simulator_ke", NULL};
+	const char *same_len[] = {"X-API-KEY: sk_test_simulator_kez", NULL}; /* last byte differs */
 	const char *other[] = {"X-API-KEY: anything", NULL};
 	const char *right[] = {"X-API-KEY: " KEY, NULL};
 	struct resp r;
@@ -405,6 +407,12 @@ START_TEST(test_auth)
 	assert_error(&r, 401, "Unauthorized");
 	resp_free(&r);
 	http_raw(&r, "GET", V "/users/userId:a", NULL, 0, prefix);
+	assert_error(&r, 401, "Unauthorized");
+	resp_free(&r);
+	http_raw(&r, "GET", V "/users/userId:a", NULL, 0, shorter);
+	assert_error(&r, 401, "Unauthorized");
+	resp_free(&r);
+	http_raw(&r, "GET", V "/users/userId:a", NULL, 0, same_len);
 	assert_error(&r, 401, "Unauthorized");
 	resp_free(&r);
 	http_raw(&r, "GET", V "/users/userId:a", NULL, 0, right);

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define KG_VERSION "0.1.0"
 
@@ -52,6 +53,19 @@ size_t kg_grow_size(size_t cap, size_t need, size_t max);
  * buffer is wiped before it is freed (it may hold personal data). Returns false on allocation
  * failure, leaving *buf and *cap unchanged. */
 bool kg_grow_wiped(char **buf, size_t *cap, size_t used, size_t new_cap);
+
+/* The 32-bit FNV-1a hash of len bytes at data (data may be NULL when len is 0): a fast
+ * non-cryptographic hash for in-memory tables (the simulator's maps, the engine's per-user
+ * entries, the metrics' client slots). Chosen keys can be made to collide: never use it where that
+ * matters. Pure, thread-safe. */
+uint32_t kg_fnv1a(const void *data, size_t len);
+
+/* The value of one hexadecimal digit (0-9, a-f, A-F), or -1 for any other byte. Pure. */
+int kg_hex_digit(char c);
+
+/* Decodes exactly 2*n hexadecimal digits (either case) at s (slen bytes) into n bytes at out.
+ * False when slen is not 2*n or a byte is not a hex digit (out may then hold a prefix). Pure. */
+bool kg_unhex(const char *s, size_t slen, unsigned char *out, size_t n);
 
 /* Fills buf with n bytes from the kernel's random source (getrandom). Thread-safe. */
 void kg_random_bytes(void *buf, size_t n);

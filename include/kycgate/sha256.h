@@ -11,7 +11,7 @@
 #define KG_SHA256_DIGEST_LEN 32
 
 /* One-shot digest of data (len may be 0, data may then be NULL) into out. Returns KG_OK, or
- * KG_ERR_INTERNAL when GnuTLS is not operational (see src/sha256.c); out is then all zero and
+ * KG_ERR_INTERNAL when GnuTLS is not operational (see src/base/sha256.c); out is then all zero and
  * the caller must refuse whatever the digest was for. Allocates nothing. Thread-safe. */
 enum kg_err kg_sha256(const void *data, size_t len, unsigned char out[KG_SHA256_DIGEST_LEN]);
 

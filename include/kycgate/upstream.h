@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "kycgate/common.h"
+#include "kycgate/timer_heap.h"
 
 struct kg_upstream;
 struct kg_config;
@@ -37,8 +38,7 @@ enum kg_call_kind {
 
 /* An engine timer (engine-private, embedded in calls). */
 struct kg_up_timer {
-	unsigned long long when;
-	size_t idx; /* place in the engine's heap, or (size_t)-1 */
+	struct kg_timer base; /* its place in the engine's timer heap; base.when is the deadline */
 	void (*fire)(struct kg_upstream *up, struct kg_up_timer *t);
 };
 

@@ -1,4 +1,5 @@
-/* Small helpers shared by every module: error names, wiping, the monotonic clock. */
+/* Small helpers shared by every module: error names, wiping, hashing, hex digits, the monotonic
+ * clock. */
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
@@ -65,6 +66,44 @@ bool kg_grow_wiped(char **buf, size_t *cap, size_t used, size_t new_cap)
 	}
 	*buf = grown;
 	*cap = new_cap;
+	return true;
+}
+
+uint32_t kg_fnv1a(const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	uint32_t h = 2166136261u;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
+
+int kg_hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+bool kg_unhex(const char *s, size_t slen, unsigned char *out, size_t n)
+{
+	size_t i;
+
+	if (slen / 2 != n || slen % 2 != 0)
+		return false;
+	for (i = 0; i < n; i++) {
+		int hi = kg_hex_digit(s[2 * i]), lo = kg_hex_digit(s[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return false;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
 	return true;
 }
 

@@ -1,5 +1,5 @@
-/* Small building blocks of the simulator: a string map, a growable buffer, JSON answers, UTC
- * clocks, random ids and strict JSON parsing. */
+/* Small building blocks of the simulator: a string map, JSON answers, UTC clocks, random ids and
+ * strict JSON parsing. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,13 +13,7 @@
 
 static size_t hash_key(const char *key)
 {
-	size_t h = 1469598103934665603ull; /* FNV-1a */
-
-	for (; *key != '\0'; key++) {
-		h ^= (unsigned char)*key;
-		h *= 1099511628211ull;
-	}
-	return h;
+	return kg_fnv1a(key, strlen(key));
 }
 
 static struct sim_map_entry **find_slot(const struct sim_map *map, const char *key)
@@ -129,45 +123,6 @@ void sim_map_clear(struct sim_map *map, void (*free_value)(void *value))
 	map->buckets = NULL;
 	map->n_buckets = 0;
 	map->count = 0;
-}
-
-/* ---- growable buffer ------------------------------------------------------------------------ */
-
-void sim_buf_add(struct sim_buf *buf, const void *bytes, size_t len)
-{
-	size_t need;
-	char *p;
-
-	if (buf->oom || len == 0)
-		return;
-	need = buf->len + len + 1;
-	if (need > buf->cap) {
-		size_t cap = buf->cap == 0 ? 256 : buf->cap;
-
-		while (cap < need)
-			cap *= 2;
-		p = realloc(buf->data, cap);
-		if (p == NULL) {
-			buf->oom = true;
-			return;
-		}
-		buf->data = p;
-		buf->cap = cap;
-	}
-	memcpy(buf->data + buf->len, bytes, len);
-	buf->len += len;
-	buf->data[buf->len] = '\0';
-}
-
-void sim_buf_add_str(struct sim_buf *buf, const char *s)
-{
-	sim_buf_add(buf, s, strlen(s));
-}
-
-void sim_buf_free(struct sim_buf *buf)
-{
-	free(buf->data);
-	memset(buf, 0, sizeof(*buf));
 }
 
 /* ---- answers -------------------------------------------------------------------------------- */
@@ -315,18 +270,4 @@ struct json_object *sim_parse_json(const char *buf, size_t len)
 out:
 	json_tokener_free(tok);
 	return obj;
-}
-
-bool sim_secret_equal(const char *presented, const char *expected, size_t expected_len)
-{
-	size_t plen = strlen(presented);
-	unsigned char diff = (unsigned char)(plen != expected_len);
-	size_t i;
-
-	for (i = 0; i < expected_len; i++) {
-		unsigned char p = i < plen ? (unsigned char)presented[i] : 0;
-
-		diff |= (unsigned char)(p ^ (unsigned char)expected[i]);
-	}
-	return diff == 0;
 }

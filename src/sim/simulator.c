@@ -20,66 +20,8 @@
 
 #define STOP_FLUSH_MS 2000 /* how long kg_sim_stop waits for resumed answers to be sent */
 
-/* ---- timer heap (timer_lock held) ----------------------------------------------------------- */
-
-static void heap_swap(struct kg_sim *sim, size_t a, size_t b)
-{
-	struct sim_req *t = sim->heap[a];
-
-	sim->heap[a] = sim->heap[b];
-	sim->heap[b] = t;
-}
-
-static void heap_push(struct kg_sim *sim, struct sim_req *req)
-{
-	size_t i = sim->heap_len++;
-
-	sim->heap[i] = req;
-	while (i > 0 && sim->heap[(i - 1) / 2]->due_ms > sim->heap[i]->due_ms) {
-		heap_swap(sim, i, (i - 1) / 2);
-		i = (i - 1) / 2;
-	}
-}
-
-static struct sim_req *heap_pop(struct kg_sim *sim)
-{
-	struct sim_req *top = sim->heap[0];
-	size_t i = 0;
-
-	sim->heap[0] = sim->heap[--sim->heap_len];
-	for (;;) {
-		size_t l = 2 * i + 1;
-		size_t m = i;
-
-		if (l < sim->heap_len && sim->heap[l]->due_ms < sim->heap[m]->due_ms)
-			m = l;
-		if (l + 1 < sim->heap_len && sim->heap[l + 1]->due_ms < sim->heap[m]->due_ms)
-			m = l + 1;
-		if (m == i)
-			break;
-		heap_swap(sim, i, m);
-		i = m;
-	}
-	return top;
-}
-
-/* Makes room for n entries; false when memory is short. */
-static bool heap_reserve(struct kg_sim *sim, size_t n)
-{
-	size_t cap = sim->heap_cap == 0 ? 64 : sim->heap_cap;
-	struct sim_req **heap;
-
-	if (n <= sim->heap_cap)
-		return true;
-	while (cap < n)
-		cap *= 2;
-	heap = realloc(sim->heap, cap * sizeof(*heap));
-	if (heap == NULL)
-		return false;
-	sim->heap = heap;
-	sim->heap_cap = cap;
-	return true;
-}
+/* The delayed request a timer of kg_sim.heap belongs to. */
+#define REQ_OF(t) ((struct sim_req *)((char *)(t)-offsetof(struct sim_req, timer)))
 
 /* ---- timer thread --------------------------------------------------------------------------- */
 
@@ -87,9 +29,11 @@ static bool heap_reserve(struct kg_sim *sim, size_t n)
 static struct sim_req *take_due(struct kg_sim *sim, unsigned long long now)
 {
 	struct sim_req *batch = NULL;
+	struct kg_timer *top;
 
-	while (sim->heap_len > 0 && (sim->stopping || sim->heap[0]->due_ms <= now)) {
-		struct sim_req *req = heap_pop(sim);
+	while ((top = kg_timer_heap_top(&sim->heap)) != NULL &&
+	       (sim->stopping || top->when <= now)) {
+		struct sim_req *req = REQ_OF(kg_timer_heap_pop(&sim->heap));
 
 		if (sim->stopping) {
 			req->ans.location = req->ans.retry_after = req->ans.allow = NULL;
@@ -104,15 +48,16 @@ static struct sim_req *take_due(struct kg_sim *sim, unsigned long long now)
 static void wait_for_work(struct kg_sim *sim)
 {
 	struct timespec ts;
+	const struct kg_timer *top = kg_timer_heap_top(&sim->heap);
 	unsigned long long now;
 	unsigned long long wait_ms;
 
-	if (sim->heap_len == 0) {
+	if (top == NULL) {
 		pthread_cond_wait(&sim->timer_cond, &sim->timer_lock);
 		return;
 	}
 	now = kg_now_ms();
-	wait_ms = sim->heap[0]->due_ms > now ? sim->heap[0]->due_ms - now : 0;
+	wait_ms = top->when > now ? top->when - now : 0;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	ts.tv_sec += (time_t)(wait_ms / 1000);
 	ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L + 999999L; /* round up: wake when due */
@@ -189,25 +134,28 @@ static enum MHD_Result queue_answer(struct sim_req *req)
  * simulator is stopping: the answer became a 503; or memory is short: no delay). */
 static bool delay_begin(struct kg_sim *sim, struct sim_req *req)
 {
+	unsigned long long due;
+
 	pthread_mutex_lock(&sim->timer_lock);
 	if (sim->stopping) {
 		req->ans.location = req->ans.retry_after = req->ans.allow = NULL;
 		sim_answer_error(&req->ans, 503, "Simulator stopping");
 	}
-	if (sim->stopping || !heap_reserve(sim, sim->n_suspended + 1)) {
+	if (sim->stopping || !kg_timer_heap_reserve(&sim->heap, sim->n_suspended + 1)) {
 		pthread_mutex_unlock(&sim->timer_lock);
 		return false;
 	}
 	sim->n_suspended++; /* before suspending: kg_sim_stop now waits for this request */
 	sim->n_delayed_open++;
 	req->delayed = req->suspended = req->open = true;
-	req->due_ms = kg_now_ms() + req->ans.delay_ms;
+	due = kg_now_ms() + req->ans.delay_ms;
 	pthread_mutex_unlock(&sim->timer_lock);
 
 	MHD_suspend_connection(req->conn); /* never with timer_lock held: it is a leaf lock */
 
 	pthread_mutex_lock(&sim->timer_lock);
-	heap_push(sim, req); /* room was reserved */
+	/* Room was reserved, so arming cannot fail. */
+	kg_timer_heap_arm(&sim->heap, &req->timer, due);
 	pthread_cond_signal(&sim->timer_cond);
 	pthread_mutex_unlock(&sim->timer_lock);
 	return true;
@@ -240,6 +188,8 @@ static enum MHD_Result begin_request(struct kg_sim *sim, struct MHD_Connection *
 		return MHD_NO;
 	req->sim = sim;
 	req->conn = conn;
+	kg_timer_init(&req->timer);
+	kg_buf_init(&req->body, SIM_MAX_BODY_BYTES);
 	req->url = url;
 	req->method = method;
 	*con_cls = req;
@@ -253,7 +203,7 @@ static void take_body(struct sim_req *req, const char *data, size_t size)
 		req->body_too_large = true;
 		return;
 	}
-	sim_buf_add(&req->body, data, size);
+	kg_buf_add(&req->body, data, size);
 }
 
 static enum MHD_Result finish_request(struct kg_sim *sim, struct sim_req *req)
@@ -298,7 +248,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (req->delayed)
 		delay_end(sim, req, true);
 	sim_answer_clear(&req->ans);
-	sim_buf_free(&req->body);
+	kg_buf_cleanup(&req->body);
 	free(req);
 	*con_cls = NULL;
 }
@@ -459,7 +409,7 @@ static void sim_free(struct kg_sim *sim)
 	if (sim->api_key != NULL)
 		kg_wipe(sim->api_key, sim->api_key_len);
 	free(sim->api_key);
-	free(sim->heap);
+	kg_timer_heap_cleanup(&sim->heap);
 	pthread_cond_destroy(&sim->idle_cond);
 	pthread_cond_destroy(&sim->timer_cond);
 	pthread_mutex_destroy(&sim->timer_lock);

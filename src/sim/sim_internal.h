@@ -6,8 +6,17 @@
  * sim_verify.c  eligibility rules and snapshots
  * sim_schema.c  request body checks against crossmint/users-openapi.yaml
  * sim_record.c  the ring of received requests served at /_simulator/requests
- * sim_util.c    string map, growable buffer, JSON answers, clocks, random ids
- * sim_main.c    `kycgate simulator` command line */
+ * sim_util.c    string map, JSON answers, clocks, random ids
+ * sim_main.c    `kycgate simulator` command line
+ *
+ * The simulator stands apart from the gateway (library kgsim, tests/sim_apart.sh checks it): it
+ * includes only this header and public ones, and it links kgbase (src/base/: errors, clocks, hex
+ * digits, hashing, the timer heap, buffers, the constant-time compare), never the gateway's code.
+ * Its percent-decoder (sim_routes.c), its strict JSON parsing (sim_util.c), its locator rule and
+ * body schema checks (sim_schema.c) and its verification rules (sim_verify.c) look like the
+ * gateway's validate*.c and normalize.c on purpose and must stay separate copies: the simulator is
+ * the test double the gateway is checked against, and a double that shared the code under test
+ * would agree with its bugs. Do not deduplicate them. */
 #ifndef KYCGATE_SIM_INTERNAL_H
 #define KYCGATE_SIM_INTERNAL_H
 
@@ -19,8 +28,10 @@
 #include <json-c/json.h>
 #include <microhttpd.h>
 
+#include "kycgate/buf.h"
 #include "kycgate/common.h"
 #include "kycgate/simulator.h"
+#include "kycgate/timer_heap.h"
 
 #define SIM_VERSION_PREFIX "2025-06-09"
 #define SIM_MAX_BODY_BYTES (32u * 1024u * 1024u) /* larger request bodies are a 413 */
@@ -34,6 +45,8 @@
 #define SIM_DEFAULT_CONNECTIONS 4096u
 #define SIM_MAX_THREADS 64u
 #define SIM_PRODUCTS 3u /* onramp, offramp, regulated-transfer */
+/* Path and query assembled for the recorder (MHD's 16 KiB connection memory bounds them first). */
+#define SIM_RECORD_TARGET_BYTES (16u * 1024u)
 
 /* ---- sim_util.c ---------------------------------------------------------------------------- */
 
@@ -58,18 +71,6 @@ enum kg_err sim_map_put(struct sim_map *map, const char *key, void *value);
 void *sim_map_remove(struct sim_map *map, const char *key);
 /* Frees every entry, calling free_value (when not NULL) on each value; the map is then empty. */
 void sim_map_clear(struct sim_map *map, void (*free_value)(void *value));
-
-/* A growable byte buffer; oom is sticky and every later add is a no-op. */
-struct sim_buf {
-	char *data; /* owned; NUL-terminated when not NULL */
-	size_t len;
-	size_t cap;
-	bool oom;
-};
-
-void sim_buf_add(struct sim_buf *buf, const void *bytes, size_t len);
-void sim_buf_add_str(struct sim_buf *buf, const char *s);
-void sim_buf_free(struct sim_buf *buf);
 
 /* An answer prepared for one request, queued now or after a delay. */
 struct sim_answer {
@@ -106,8 +107,6 @@ char *sim_strdup(const char *s);
 /* Parses len bytes as one strict JSON text (depth SIM_JSON_DEPTH, trailing whitespace only).
  * Returns a new reference or NULL. */
 struct json_object *sim_parse_json(const char *buf, size_t len);
-/* Constant-time comparison of a presented secret with the expected one. */
-bool sim_secret_equal(const char *presented, const char *expected, size_t expected_len);
 
 /* ---- sim_schema.c -------------------------------------------------------------------------- */
 
@@ -312,12 +311,10 @@ struct kg_sim {
 	pthread_cond_t idle_cond;  /* wakes kg_sim_stop when a count drops */
 	pthread_t timer_thread;
 	bool timer_started;
-	struct sim_req **heap;
-	size_t heap_len;
-	size_t heap_cap;
-	size_t n_suspended;    /* suspended and not yet back in the access handler */
-	size_t n_delayed_open; /* delayed requests not yet completed */
-	bool stopping;         /* answer every delay now, with 503 */
+	struct kg_timer_heap heap; /* of struct sim_req, by timer */
+	size_t n_suspended;        /* suspended and not yet back in the access handler */
+	size_t n_delayed_open;     /* delayed requests not yet completed */
+	bool stopping;             /* answer every delay now, with 503 */
 	bool timer_quit;
 };
 
@@ -327,14 +324,14 @@ struct sim_req {
 	struct MHD_Connection *conn;
 	const char *method;  /* MHD's, valid for the request */
 	const char *url;     /* raw path (no-op unescape), MHD's */
-	struct sim_buf body; /* at most SIM_MAX_BODY_BYTES kept */
+	struct kg_buf body;  /* at most SIM_MAX_BODY_BYTES kept */
 	bool body_too_large; /* more than SIM_MAX_BODY_BYTES arrived */
 	bool delayed;        /* was suspended for a delay */
 	bool suspended;      /* counted in n_suspended */
 	bool open;           /* counted in n_delayed_open */
 	struct sim_answer ans;
-	unsigned long long due_ms;
-	struct sim_req *next; /* the timer's batch of due requests */
+	struct kg_timer timer; /* in kg_sim.heap while delayed and not yet due */
+	struct sim_req *next;  /* the timer's batch of due requests */
 };
 
 /* Decides the answer to a fully received request: fills req->ans (possibly with a delay or a
