@@ -114,10 +114,22 @@ static struct kg_req *req_new(struct kg_gateway *gw, struct MHD_Connection *conn
 	return req;
 }
 
+/* The request leaves gw->suspended: it runs again after the engine resumed it, or it ends. A
+ * client that went away while suspended ends right after the resume (MHD_REQUEST_TERMINATED_*)
+ * without the access callback running again, so the end must give the count back too. */
+static void unsuspend(struct kg_req *req)
+{
+	if (!req->suspended_counted)
+		return;
+	req->suspended_counted = false;
+	atomic_fetch_sub(&req->gw->suspended, 1);
+}
+
 static void req_free(struct kg_req *req)
 {
 	if (req == NULL)
 		return;
+	unsuspend(req);
 	kg_req_release(req);
 	if (req->reserved > 0)
 		atomic_fetch_sub(&req->gw->buffered, req->reserved);
@@ -201,6 +213,7 @@ static enum MHD_Result go_upstream(struct kg_req *req, bool continuing)
 	req->call.owner = req;
 	req->call.done = on_upstream_done;
 	req->state = KG_REQ_UPSTREAM;
+	req->suspended_counted = true;
 	atomic_fetch_add(&req->gw->suspended, 1);
 	MHD_suspend_connection(req->conn);
 	kg_upstream_submit(req->gw->up, &req->call);
@@ -295,7 +308,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 	if (req->state == KG_REQ_BODY)
 		return on_complete(req);
 	if (req->state == KG_REQ_RESUMED) {
-		atomic_fetch_sub(&req->gw->suspended, 1);
+		unsuspend(req);
 		if (kg_handle_upstream(req))
 			return go_upstream(req, true);
 		return send_reply(req);

@@ -1539,6 +1539,32 @@ static bool poll_inflight(unsigned port, double inflight, double waiting, long d
 	return false;
 }
 
+/* Makes loc a user in review for regulated-transfer (the simulator's review delay must be long):
+ * consent, userDetails only (non-US), trigger. */
+static void user_in_review(unsigned port, const char *loc)
+{
+	static const char u[] = "{\"userDetails\":{\"firstName\":\"A\",\"lastName\":\"B\","
+	                        "\"dateOfBirth\":\"1990-01-01\",\"countryOfResidence\":\"BR\"}}";
+	const char *const hw[] = {AUTH_W, CT_JSON, NULL};
+	char target[200];
+	struct kt_resp r;
+
+	snprintf(target, sizeof(target), "/v1/users/%s/consent", loc);
+	kt_http(port, "PUT", target, hw, consent_body, strlen(consent_body), &r);
+	ck_assert_int_eq(r.status, 200);
+	kt_resp_free(&r);
+	snprintf(target, sizeof(target), "/v1/users/%s", loc);
+	kt_http(port, "PUT", target, hw, u, strlen(u), &r);
+	ck_assert_int_eq(r.status, 200); /* the consent created the user */
+	kt_resp_free(&r);
+	snprintf(target, sizeof(target), "/v1/users/%s/verification?products=regulated-transfer",
+	         loc);
+	kt_http(port, "POST", target, hw, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_msg(strcmp(kt_str(r.json, "overall"), "in-review") == 0, "%s", r.body);
+	kt_resp_free(&r);
+}
+
 START_TEST(graceful_shutdown)
 {
 	struct kt_proc sim, gw;
@@ -1546,7 +1572,6 @@ START_TEST(graceful_shutdown)
 	struct call slow[2], poll_c;
 	pthread_t th[3];
 	struct kt_resp r;
-	const char *const hw[] = {AUTH_W, CT_JSON, NULL};
 	char dir[128];
 	long long t0, t_exit;
 	long st;
@@ -1559,27 +1584,7 @@ START_TEST(graceful_shutdown)
 	o.grace = 3;
 	o.timeout_ms = 10000;
 	start_gw_opts(&gw, dir, sizeof(dir), &o);
-
-	/* A user in review: consent, userDetails only (non-US), trigger. */
-	kt_http(gw.port, "PUT", "/v1/users/userId:drain-poll/consent", hw, consent_body,
-	        strlen(consent_body), &r);
-	ck_assert_int_eq(r.status, 200);
-	kt_resp_free(&r);
-	{
-		static const char u[] =
-		    "{\"userDetails\":{\"firstName\":\"A\",\"lastName\":\"B\","
-		    "\"dateOfBirth\":\"1990-01-01\",\"countryOfResidence\":\"BR\"}}";
-
-		kt_http(gw.port, "PUT", "/v1/users/userId:drain-poll", hw, u, strlen(u), &r);
-		ck_assert_int_eq(r.status, 200); /* the consent created the user */
-		kt_resp_free(&r);
-	}
-	kt_http(gw.port, "POST",
-	        "/v1/users/userId:drain-poll/verification?products=regulated-transfer", hw, NULL, 0,
-	        &r);
-	ck_assert_int_eq(r.status, 200);
-	ck_assert_msg(strcmp(kt_str(r.json, "overall"), "in-review") == 0, "%s", r.body);
-	kt_resp_free(&r);
+	user_in_review(gw.port, "userId:drain-poll");
 
 	for (i = 0; i < 2; i++) {
 		slow[i] =
@@ -1723,6 +1728,74 @@ START_TEST(shutdown_grace_expires)
 }
 END_TEST
 
+/* Clients that hang up mid-request, in each phase, leave nothing counted as in flight: a SIGTERM
+ * afterwards exits at once instead of waiting out shutdown_grace_s (20 s here). Each phase runs
+ * several times.
+ *
+ * A request is written and, after linger_ms, the socket closed without reading. With linger 0 the
+ * end of the stream arrives with the request, as when a load generator stops mid-request: the
+ * gateway sees it only when the request is resumed after its upstream call. A body cut short
+ * lingers a little: libmicrohttpd 0.9.75 (epoll) does not notice an end of stream that arrives
+ * together with body bytes until server.connection_timeout_s. */
+#define HANGUPS 16
+#define LEFT_POLL "/v1/users/userId:left-poll/verification?wait=2&products=regulated-transfer"
+
+static void hang_up(unsigned port, const char *method, const char *target, const char *extra,
+                    int linger_ms)
+{
+	char req[1024], *out;
+	int n =
+	    snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n" AUTH_W "\r\n%s\r\n",
+	             method, target, extra);
+
+	ck_assert(n > 0 && (size_t)n < sizeof(req));
+	out = kt_raw(port, req, (size_t)n, linger_ms); /* reads nothing back in that time */
+	free(out);
+}
+
+START_TEST(shutdown_after_clients_left)
+{
+	struct kt_proc sim, gw;
+	struct gwopt o = {0};
+	char dir[128], *log;
+	long long t0;
+	int i, rc;
+
+	start_sim(&sim, KEY, "60000");
+	o.sim_port = sim.port;
+	o.drain = 0;
+	o.grace = 20;
+	o.timeout_ms = 10000;
+	start_gw_opts(&gw, dir, sizeof(dir), &o);
+	user_in_review(gw.port, "userId:left-poll");
+	for (i = 0; i < HANGUPS; i++) {
+		/* While the body is read: 11 of 1000 bytes. */
+		hang_up(gw.port, "PUT", "/v1/users/userId:left-body",
+		        CT_JSON "\r\nContent-Length: 1000\r\n\r\n{\"userDetai", 100);
+		/* While suspended on a slow upstream call. */
+		hang_up(gw.port, "GET", "/v1/users/userId:sim-latency-700", "", 0);
+		/* While a long-poll waits. */
+		hang_up(gw.port, "GET", LEFT_POLL, "", 0);
+	}
+	/* Everything above has ended: only the metrics request itself is in flight. */
+	ck_assert_msg(poll_metric(gw.port, "kycgate_inflight_requests", 1, 10000),
+	              "requests of clients that left are still in flight");
+	ck_assert_msg(poll_metric(gw.port, "kycgate_longpoll_waiting", 0, 5000),
+	              "long-polls of clients that left still wait");
+	t0 = now_ms();
+	rc = wait_exit(&gw, true, 15000);
+	log = kt_read_log(&gw);
+	ck_assert_msg(
+	    rc == 0 && now_ms() - t0 < 5000,
+	    "exit %d %lld ms after SIGTERM with nothing in flight (grace 20 s); log:\n%.3000s", rc,
+	    now_ms() - t0, log);
+	free(log);
+	unlink(gw.log_path);
+	rmtree(dir);
+	stop(&sim);
+}
+END_TEST
+
 /* ---- 8. production refuses to start ---------------------------------------------------------- */
 
 static int run_config(const char *text, char **out)
@@ -1823,6 +1896,7 @@ int main(void)
 	tcase_set_timeout(shutdown, 40);
 	tcase_add_test(shutdown, graceful_shutdown);
 	tcase_add_test(shutdown, shutdown_grace_expires);
+	tcase_add_test(shutdown, shutdown_after_clients_left);
 	suite_add_tcase(s, shutdown);
 	tcase_set_timeout(start, 40);
 	tcase_add_test(start, production_refusals);
