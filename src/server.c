@@ -335,7 +335,8 @@ static void remote_address(struct MHD_Connection *conn, char out[INET6_ADDRSTRLE
 /* The access line and the request metrics, once per request. */
 static void account(struct kg_req *req, enum MHD_RequestTerminationCode toe)
 {
-	const struct kg_route *route = req->match.route;
+	/* A 405 matched a path: its template, as in the problem's instance. */
+	const char *tmpl = req->match.route ? req->match.route->tmpl : req->match.path_tmpl;
 	char remote[INET6_ADDRSTRLEN] = "", user[KG_LOCATOR_HASH_LEN + 1];
 	const char *loc = NULL;
 	bool answered = req->state == KG_REQ_ANSWERED && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
@@ -344,7 +345,7 @@ static void account(struct kg_req *req, enum MHD_RequestTerminationCode toe)
 	    .client = req->client ? req->client->name : NULL,
 	    .remote = remote,
 	    .method = req->method,
-	    .route = route ? route->tmpl : NULL,
+	    .route = tmpl,
 	    .status = answered ? req->reply.status : 0,
 	    .outcome = answered ? req->outcome : "client-gone",
 	    .duration_ms = (double)(kg_now_us() - req->started_us) / 1000.0,
@@ -363,7 +364,7 @@ static void account(struct kg_req *req, enum MHD_RequestTerminationCode toe)
 		a.user_hash = user;
 	}
 	kg_log_access(&a);
-	kg_metrics_http(route ? route->tmpl : NULL, req->method, a.status, a.duration_ms / 1000.0,
+	kg_metrics_http(tmpl, req->method, a.status, a.duration_ms / 1000.0,
 	                req->wait_given && req->wait_s > 0);
 }
 

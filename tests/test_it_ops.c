@@ -433,25 +433,10 @@ static char *metrics_page(unsigned port)
 	return r.body;
 }
 
-/* The value of the sample that starts a line with `sample ` (name plus labels), or NAN-ish -1. */
-static double sample_value(const char *page, const char *sample)
-{
-	size_t n = strlen(sample);
-	const char *line = page;
-
-	while (line != NULL && *line != '\0') {
-		if (strncmp(line, sample, n) == 0 && line[n] == ' ')
-			return strtod(line + n + 1, NULL);
-		line = strchr(line, '\n');
-		line = line ? line + 1 : NULL;
-	}
-	return -1;
-}
-
 static double metric(unsigned port, const char *sample)
 {
 	char *page = metrics_page(port);
-	double v = sample_value(page, sample);
+	double v = kt_sample(page, sample);
 
 	free(page);
 	return v;
@@ -906,6 +891,31 @@ END_TEST
 
 /* ---- 2. /metrics ----------------------------------------------------------------------------- */
 
+/* A 405 (its access line names the route template), Crossmint's 429, and a status read whose
+ * answer is not JSON (502 upstream-invalid-response). */
+static void labelled_answers(const struct kt_proc *gw)
+{
+	const char *const h405[] = {AUTH_W, "X-Request-Id: ops-405", NULL};
+	const char *const hr[] = {AUTH_R, NULL};
+	struct kt_resp r;
+	char *line;
+
+	kt_http(gw->port, "PATCH", "/v1/users/" LOC, h405, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 405);
+	kt_resp_free(&r);
+	line = poll_log_line(gw, "\"requestId\":\"ops-405\"", "\"event\":\"request\"", 5000);
+	ck_assert_msg(line != NULL && strstr(line, "\"route\":\"/v1/users/{userLocator}\"") != NULL,
+	              "the 405's access line: %s", line ? line : "(none)");
+	free(line);
+	kt_http(gw->port, "GET", "/v1/users/userId:sim-ratelimit", hr, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 429);
+	kt_resp_free(&r);
+	kt_http(gw->port, "GET", "/v1/users/userId:sim-malformed/verification", hr, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 502);
+	ck_assert_str_eq(problem_type(&r), "urn:kycgate:problem:upstream-invalid-response");
+	kt_resp_free(&r);
+}
+
 START_TEST(metrics_page_and_promtool)
 {
 	struct kt_proc sim, gw;
@@ -927,6 +937,7 @@ START_TEST(metrics_page_and_promtool)
 	personal_flow(&f);
 	ck_assert_msg(poll_metric(gw.port, "kycgate_upstream_auth_ok", 1, 5000),
 	              "kycgate_upstream_auth_ok never became 1 (self-check with the right key)");
+	labelled_answers(&gw);
 
 	hreq(NULL, gw.port, "GET", "/metrics", NULL, &r);
 	ck_assert_int_eq(r.status, 200);
@@ -941,25 +952,38 @@ START_TEST(metrics_page_and_promtool)
 		ck_assert_str_eq(ct, "staging");
 	}
 	assert_clean(r.body, "/metrics", sim.port);
-	ck_assert_msg(sample_value(r.body, "kycgate_http_requests_total{route=\"/v1/users/"
-	                                   "{userLocator}\",method=\"PUT\",code=\"200\"}") == 1,
+	ck_assert_msg(kt_sample(r.body, "kycgate_http_requests_total{route=\"/v1/users/"
+	                                "{userLocator}\",method=\"PUT\",code=\"200\"}") == 1,
 	              "%s", r.body);
-	ck_assert(sample_value(r.body, "kycgate_http_requests_total{route=\"/v1/users/"
-	                               "{userLocator}\",method=\"PUT\",code=\"400\"}") == 2);
-	ck_assert(sample_value(r.body, "kycgate_http_requests_total{route=\"unmatched\","
-	                               "method=\"GET\",code=\"404\"}") == 1);
-	ck_assert(sample_value(r.body, "kycgate_http_requests_total{route=\"/v1/users/"
-	                               "{userLocator}\",method=\"GET\",code=\"401\"}") == 1);
+	ck_assert(kt_sample(r.body, "kycgate_http_requests_total{route=\"/v1/users/"
+	                            "{userLocator}\",method=\"PUT\",code=\"400\"}") == 2);
+	ck_assert(kt_sample(r.body, "kycgate_http_requests_total{route=\"unmatched\","
+	                            "method=\"GET\",code=\"404\"}") == 1);
+	ck_assert(kt_sample(r.body, "kycgate_http_requests_total{route=\"/v1/users/"
+	                            "{userLocator}\",method=\"GET\",code=\"401\"}") == 1);
 	ck_assert_msg(strstr(r.body, "\nkycgate_upstream_requests_total{") != NULL, "%s", r.body);
-	ck_assert_msg(sample_value(r.body, "kycgate_upstream_requests_total{operation=\"user.put\","
-	                                   "code=\"200\"}") == 1,
+	ck_assert_msg(kt_sample(r.body, "kycgate_upstream_requests_total{operation=\"user.put\","
+	                                "code=\"200\"}") == 1,
 	              "%s", r.body);
 	ck_assert_msg(strstr(r.body, "\nkycgate_build_info{") != NULL &&
 	                  strstr(r.body, "environment=\"staging\"} 1\n") != NULL,
 	              "%s", r.body);
-	ck_assert(sample_value(r.body, "kycgate_upstream_auth_ok") == 1);
-	ck_assert(sample_value(r.body, "kycgate_config_reloads_total{result=\"success\"}") == 0);
-	ck_assert(sample_value(r.body, "kycgate_config_reloads_total{result=\"failure\"}") == 0);
+	ck_assert(kt_sample(r.body, "kycgate_upstream_auth_ok") == 1);
+	/* What labelled_answers did: a 405 under its route, Crossmint's 429 under its reason, an
+	 * invalid eligibility answer counted. */
+	ck_assert_msg(kt_sample(r.body, "kycgate_http_requests_total{route=\"/v1/users/"
+	                                "{userLocator}\",method=\"other\",code=\"405\"}") == 1,
+	              "the 405 is not counted under its route template");
+	ck_assert_msg(kt_sample(r.body, "kycgate_rate_limited_total{client=\"reader\","
+	                                "reason=\"crossmint\"}") == 1,
+	              "Crossmint's 429 is not counted under reason crossmint");
+	ck_assert(kt_sample(r.body, "kycgate_rate_limited_total{client=\"reader\","
+	                            "reason=\"upstream-budget\"}") == -1);
+	ck_assert_msg(
+	    kt_sample(r.body, "kycgate_upstream_errors_total{reason=\"invalid_response\"}") == 1,
+	    "the invalid eligibility answer is not counted as invalid_response");
+	ck_assert(kt_sample(r.body, "kycgate_config_reloads_total{result=\"success\"}") == 0);
+	ck_assert(kt_sample(r.body, "kycgate_config_reloads_total{result=\"failure\"}") == 0);
 
 	/* promtool check metrics, the page on stdin. */
 	fd = mkstemp(out_path);
@@ -1181,11 +1205,10 @@ START_TEST(reload_sighup_valid_then_broken)
 	ck_assert_int_eq(get_status(gw.port, PROBE, R_TOKEN), 404);
 
 	page = metrics_page(gw.port);
-	ck_assert_msg(sample_value(page, "kycgate_config_reloads_total{result=\"success\"}") == 1 &&
-	                  sample_value(page, "kycgate_config_reloads_total{result=\"failure\"}") ==
-	                      1,
+	ck_assert_msg(kt_sample(page, "kycgate_config_reloads_total{result=\"success\"}") == 1 &&
+	                  kt_sample(page, "kycgate_config_reloads_total{result=\"failure\"}") == 1,
 	              "%s", page);
-	ck_assert(sample_value(page, "kycgate_config_last_reload_success_timestamp_seconds") > 0);
+	ck_assert(kt_sample(page, "kycgate_config_last_reload_success_timestamp_seconds") > 0);
 	free(page);
 	stop(&gw);
 	rmtree(dir);
@@ -1336,10 +1359,9 @@ START_TEST(reload_under_load)
 		              w[i].total, w[i].last_bad);
 	ck_assert_int_eq(bad, 0);
 	page = metrics_page(gw.port);
-	ck_assert_msg(
-	    sample_value(page, "kycgate_config_reloads_total{result=\"success\"}") >= 15 &&
-	        sample_value(page, "kycgate_config_reloads_total{result=\"failure\"}") >= 15,
-	    "%s", page);
+	ck_assert_msg(kt_sample(page, "kycgate_config_reloads_total{result=\"success\"}") >= 15 &&
+	                  kt_sample(page, "kycgate_config_reloads_total{result=\"failure\"}") >= 15,
+	              "%s", page);
 	free(page);
 	ck_assert_int_eq(get_status(gw.port, PROBE, R_TOKEN), 404);
 	stop(&gw);
@@ -1528,8 +1550,8 @@ static bool poll_inflight(unsigned port, double inflight, double waiting, long d
 
 	do {
 		char *page = metrics_page(port);
-		bool ok = sample_value(page, "kycgate_inflight_requests") >= inflight &&
-		          sample_value(page, "kycgate_longpoll_waiting") >= waiting;
+		bool ok = kt_sample(page, "kycgate_inflight_requests") >= inflight &&
+		          kt_sample(page, "kycgate_longpoll_waiting") >= waiting;
 
 		free(page);
 		if (ok)

@@ -391,6 +391,14 @@ START_TEST(read_budget)
 		kt_resp_free(&r);
 	}
 	ck_assert_int_eq(limited, 1);
+	/* Counted under the budget's reason, not as the caller's own limit nor Crossmint's. */
+	kt_http(gw_budget.port, "GET", "/metrics", NULL, NULL, 0, &r);
+	ck_assert_msg(kt_sample(r.body, "kycgate_rate_limited_total{client=\"svc\","
+	                                "reason=\"upstream-budget\"}") == 1,
+	              "%.2000s", r.body);
+	ck_assert(strstr(r.body, "reason=\"crossmint\"") == NULL);
+	ck_assert(strstr(r.body, "reason=\"client\"") == NULL);
+	kt_resp_free(&r);
 }
 END_TEST
 
