@@ -302,6 +302,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		return on_head(cls, conn, url, method, version, con_cls);
 	if (*upload_data_size > 0) {
 		on_body(req, upload_data, *upload_data_size);
+		/* The bytes are consumed (libmicrohttpd never reads them again) and may be personal
+		 * data: wiped in its read buffer, which is freed without a wipe. */
+		kg_wipe((char *)upload_data, *upload_data_size);
 		*upload_data_size = 0; /* always consume, even a body being refused (design §8) */
 		return MHD_YES;
 	}
@@ -368,6 +371,19 @@ static void account(struct kg_req *req, enum MHD_RequestTerminationCode toe)
 	                req->wait_given && req->wait_s > 0);
 }
 
+/* The caller's token stays in libmicrohttpd's read buffer, which is freed without a wipe: the
+ * request is over, so nothing reads its headers again. */
+static void wipe_token(struct MHD_Connection *conn)
+{
+	const char *v = NULL;
+	size_t n = 0;
+
+	if (MHD_lookup_connection_value_n(conn, MHD_HEADER_KIND, "Authorization", 13, &v, &n) ==
+	        MHD_YES &&
+	    v != NULL)
+		kg_wipe((char *)v, n);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -384,6 +400,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (req == NULL)
 		return;
 	account(req, toe);
+	wipe_token(conn);
 	req_free(req);
 	*con_cls = NULL;
 }
