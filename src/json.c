@@ -743,8 +743,10 @@ char *kg_json_to_bytes(struct json_object *obj, size_t *len_out)
 		*len_out = len;
 	}
 	/* json-c keeps the text in the object's print buffer and frees it without a wipe; nothing
-	 * reads it again (the next serialization rewrites it), so it is wiped here. */
-	kg_wipe((char *)text, len);
+	 * reads it again (the next serialization rewrites it), so it is wiped here. (For NULL it
+	 * returns a static "null".) */
+	if (obj != NULL)
+		kg_wipe((char *)text, len);
 	return copy;
 }
 
