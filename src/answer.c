@@ -175,6 +175,8 @@ enum kg_err kg_answer_view(struct kg_answer *a, const struct kg_view *v, char **
 		}
 	}
 	pthread_mutex_unlock(&a->lock);
+	if (fresh.bytes != NULL) /* another thread stored this view first, or no room */
+		kg_wipe(fresh.bytes, fresh.len);
 	free(fresh.bytes);
 	return e;
 }

@@ -195,6 +195,8 @@ static bool build(struct ybuild *b, yaml_event_t *ev, unsigned depth, struct yno
 		break;
 	}
 out:
+	if (ev->type == YAML_SCALAR_EVENT && ev->data.scalar.value != NULL) /* may be a secret */
+		kg_wipe(ev->data.scalar.value, ev->data.scalar.length);
 	yaml_event_delete(ev);
 	if (!ok) {
 		cfg_ynode_free(n);
@@ -204,6 +206,15 @@ out:
 	return true;
 }
 
+/* libyaml copies the whole text (secrets included) into its raw and decoded buffers and frees
+ * them without a wipe; their bounds are public fields of yaml_parser_t. */
+static void wipe_parser(yaml_parser_t *p)
+{
+	if (p->raw_buffer.start != NULL)
+		kg_wipe(p->raw_buffer.start, (size_t)(p->raw_buffer.end - p->raw_buffer.start));
+	if (p->buffer.start != NULL)
+		kg_wipe(p->buffer.start, (size_t)(p->buffer.end - p->buffer.start));
+}
 /* Reads the events after STREAM-START: nothing, or exactly one document. */
 static bool parse_stream(struct ybuild *b, struct ynode **root)
 {
@@ -254,6 +265,7 @@ out:
 		cfg_ynode_free(*root);
 		*root = NULL;
 	}
+	wipe_parser(&b.parser);
 	yaml_parser_delete(&b.parser);
 	return ok;
 }

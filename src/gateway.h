@@ -94,6 +94,8 @@ struct kg_req {
 	struct kg_match match;
 	const struct kg_client *client; /* NULL with auth.mode none */
 	enum kg_req_state state;
+	bool
+	    suspended_counted; /* counted in gw->suspended: from suspend until run again or ended */
 	unsigned long long started_ms;
 	unsigned long long started_us;   /* for the access line's duration */
 	char method[8];                  /* request method (cut), for the access line */

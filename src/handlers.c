@@ -47,8 +47,6 @@ static void reply_problem(struct kg_req *req, struct kg_problem_args *a)
 	req->reply.status = a->status > 0 ? a->status : kg_problem_status(kind);
 	req->reply.content_type = "application/problem+json";
 	req->outcome = kg_problem_code(kind);
-	if (kind == KG_PB_RATE_LIMITED)
-		kg_metrics_rate_limited(req->client ? req->client->name : "anonymous");
 	req->reply.body = kg_problem_render(a, &req->reply.len);
 	if (req->reply.body == NULL)
 		req->reply.status = 500;
@@ -738,6 +736,7 @@ static bool upstream_problem(struct kg_req *req)
 		                 NULL);
 		return true;
 	case KG_UP_BUDGET:
+		kg_metrics_rate_limited(client_name(req), KG_RL_UPSTREAM_BUDGET);
 		kg_reply_problem(req, KG_PB_RATE_LIMITED, 0,
 		                 "the gateway's upstream rate budget is spent", NULL);
 		req->reply.retry_after_s = c->budget_wait_s ? c->budget_wait_s : 1;
@@ -766,6 +765,7 @@ static bool upstream_problem(struct kg_req *req)
 	} else if (st == 408) {
 		kg_reply_problem(req, KG_PB_UPSTREAM_TIMEOUT, 0, "Crossmint answered 408", NULL);
 	} else if (st == 429) {
+		kg_metrics_rate_limited(client_name(req), KG_RL_CROSSMINT);
 		kg_reply_problem(req, KG_PB_RATE_LIMITED, 0, "Crossmint's rate limit was reached",
 		                 NULL);
 		req->reply.retry_after_s = c->retry_after_s ? c->retry_after_s : 1;
@@ -839,6 +839,10 @@ static bool answer_view(struct kg_req *req, struct kg_answer *a, bool *in_review
 	enum kg_err e = kg_answer_view(a, &v, &bytes, &len, in_review, &detail);
 
 	if (e == KG_ERR_UPSTREAM) {
+		/* Counted once per upstream answer: by the read that fetched it, not by the reads
+		 * that shared or reused it (as count_upstream). */
+		if (!req->call.shared && !req->call.cached)
+			kg_metrics_upstream_error(KG_UPERR_INVALID_RESPONSE);
 		kg_reply_problem(req, KG_PB_UPSTREAM_INVALID, 0, detail, NULL);
 		return false;
 	}

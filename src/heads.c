@@ -174,11 +174,10 @@ bool kg_conn_head_done(struct kg_conn *c)
 	return true;
 }
 
-bool kg_head_has_bare_cr(int fd)
+/* Whether the n bytes of a head's first segment hold a bare CR before the head's end. */
+static bool bare_cr(const char *buf, size_t n)
 {
-	char buf[PEEK_BYTES];
-	ssize_t got = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
-	size_t i, n = got > 0 ? (size_t)got : 0;
+	size_t i;
 
 	for (i = 0; i + 1 < n; i++) {
 		if (buf[i] == '\r' && buf[i + 1] != '\n')
@@ -189,4 +188,15 @@ bool kg_head_has_bare_cr(int fd)
 			return false;
 	}
 	return false;
+}
+
+bool kg_head_has_bare_cr(int fd)
+{
+	char buf[PEEK_BYTES];
+	ssize_t got = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+	size_t n = got > 0 ? (size_t)got : 0;
+	bool found = bare_cr(buf, n);
+
+	kg_wipe(buf, n); /* the caller's token and body bytes, on a thread's stack */
+	return found;
 }

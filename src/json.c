@@ -737,11 +737,16 @@ char *kg_json_to_bytes(struct json_object *obj, size_t *len_out)
 	if (text == NULL)
 		return NULL;
 	copy = malloc(len + 1);
-	if (copy == NULL)
-		return NULL;
-	memcpy(copy, text, len);
-	copy[len] = '\0';
-	*len_out = len;
+	if (copy != NULL) {
+		memcpy(copy, text, len);
+		copy[len] = '\0';
+		*len_out = len;
+	}
+	/* json-c keeps the text in the object's print buffer and frees it without a wipe; nothing
+	 * reads it again (the next serialization rewrites it), so it is wiped here. (For NULL it
+	 * returns a static "null".) */
+	if (obj != NULL)
+		kg_wipe((char *)text, len);
 	return copy;
 }
 

@@ -226,3 +226,52 @@ void kg_log_access(const struct kg_access *a)
 		put_field(&l, "user", a->user_hash, true);
 	end_line(&l);
 }
+
+/* Appends ,"key":["a","b"] (JSON) or  key=a,b (text) with each id escaped; all ids or none. */
+static void put_list(struct line *l, const char *key, const char *const *ids, size_t n)
+{
+	char field[KG_LOG_LINE_MAX], esc[KG_LOG_LINE_MAX / 2];
+	size_t used, i;
+	int k;
+
+	k = snprintf(field, sizeof(field), l->json ? ",\"%s\":[" : " %s=", key);
+	used = (size_t)k;
+	for (i = 0; i < n; i++) {
+		if (!escape(ids[i], esc, sizeof(esc)))
+			goto cut;
+		k = snprintf(field + used, sizeof(field) - used, l->json ? "%s\"%s\"" : "%s%s",
+		             i > 0 ? "," : "", esc);
+		if (k < 0 || (size_t)k >= sizeof(field) - used)
+			goto cut;
+		used += (size_t)k;
+	}
+	if (l->json) {
+		if (used + 1 >= sizeof(field))
+			goto cut;
+		field[used++] = ']';
+	}
+	put(l, field, used);
+	return;
+cut:
+	l->cut = true;
+}
+
+void kg_log_flight(const struct kg_flight_log *f)
+{
+	struct line l;
+	char num[32];
+
+	if (KG_LOG_INFO < atomic_load(&threshold))
+		return;
+	begin_line(&l, KG_LOG_INFO, "upstream-flight");
+	l.cut = false;
+	put_field(&l, "requestId", f->request_id, true);
+	put_list(&l, "joined", f->joined, f->n_joined);
+	snprintf(num, sizeof(num), "%zu", f->n_more);
+	put_field(&l, "joined_more", num, false);
+	snprintf(num, sizeof(num), "%ld", f->upstream_status);
+	put_field(&l, "upstream_status", num, false);
+	snprintf(num, sizeof(num), "%.3f", f->upstream_ms);
+	put_field(&l, "upstream_ms", num, false);
+	end_line(&l);
+}

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <time.h>
@@ -22,6 +23,7 @@
 #include "kycgate/runtime.h"
 #include "kycgate/server.h"
 #include "kycgate/simulator.h"
+#include "kycgate/upstream.h"
 
 #define DEFAULT_CONFIG "/etc/kycgate/kycgate.yaml"
 
@@ -129,9 +131,10 @@ static int probe_cmd(int argc, char **argv, const char *config)
 		config = argv[3];
 	else if (argc != 2)
 		return usage_error("unexpected argument", argv[argc - 1]);
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (kg_upstream_global_init() != KG_OK)
+		return 1;
 	rc = kg_probe_main(url, config ? config : DEFAULT_CONFIG);
-	curl_global_cleanup();
+	kg_upstream_global_cleanup();
 	return rc;
 }
 
@@ -251,8 +254,11 @@ int main(int argc, char **argv)
 	/* One large upload must not leave its pages in the heap for good (design §8). */
 	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	mallopt(M_ARENA_MAX, 4);
-	/* Memory holds personal data and the key: no core dumps (design §5). */
+	/* Memory holds personal data and the key: no core dumps, and no reading it through
+	 * /proc/PID/mem or ptrace by processes of the same user (design §5). Only a process with
+	 * CAP_SYS_PTRACE (root, usually) still can. */
 	setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0});
+	prctl(PR_SET_DUMPABLE, 0);
 	signal(SIGPIPE, SIG_IGN);
 	if (argc >= 2 && strcmp(argv[1], "simulator") == 0)
 		return kg_sim_main(argc - 1, argv + 1);
@@ -275,8 +281,11 @@ int main(int argc, char **argv)
 			config = value;
 		break;
 	}
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (kg_upstream_global_init() != KG_OK) {
+		fputs("cannot initialise libcurl\n", stderr);
+		return 1;
+	}
 	rc = serve(config ? config : DEFAULT_CONFIG);
-	curl_global_cleanup();
+	kg_upstream_global_cleanup();
 	return rc;
 }

@@ -56,6 +56,12 @@ static const char *const reason_names[KG_UPERR_COUNT] = {
     [KG_UPERR_OTHER] = "other",
 };
 
+static const char *const rl_reason_names[KG_RL_COUNT] = {
+    [KG_RL_CLIENT] = "client",
+    [KG_RL_UPSTREAM_BUDGET] = "upstream-budget",
+    [KG_RL_CROSSMINT] = "crossmint",
+};
+
 /* Upper bounds of one histogram's finite buckets, as numbers and as the le label text. */
 struct bounds {
 	const double *le;
@@ -96,7 +102,7 @@ struct code_map {
 struct client {
 	_Atomic int ready;
 	char name[KG_METRICS_MAX_CLIENT_BYTES + 1];
-	_Atomic uint64_t count;
+	_Atomic uint64_t count[KG_RL_COUNT]; /* by enum kg_metrics_rl_reason */
 };
 
 /* Declared under lock; an entry is written before the count that covers it is published. */
@@ -128,7 +134,7 @@ static _Atomic bool auth_known;
 
 static struct client clients[CLIENT_SLOTS];
 static unsigned n_clients; /* under lock */
-static _Atomic uint64_t clients_other;
+static _Atomic uint64_t clients_other[KG_RL_COUNT];
 
 static char env_name[KG_METRICS_MAX_ENV_BYTES + 1]; /* under lock; "" = unknown */
 
@@ -323,11 +329,13 @@ static struct client *client_find(const char *name, size_t len, struct client **
 	return NULL;
 }
 
-void kg_metrics_rate_limited(const char *client_name)
+void kg_metrics_rate_limited(const char *client_name, enum kg_metrics_rl_reason reason)
 {
 	size_t len;
 	struct client *c = NULL, *empty = NULL;
 
+	if ((unsigned)reason >= KG_RL_COUNT)
+		return;
 	if (client_name_ok(client_name, &len))
 		c = client_find(client_name, len, &empty);
 	if (c == NULL && empty != NULL) {
@@ -341,7 +349,7 @@ void kg_metrics_rate_limited(const char *client_name)
 		}
 		pthread_mutex_unlock(&lock);
 	}
-	add(c ? &c->count : &clients_other, 1);
+	add(c ? &c->count[reason] : &clients_other[reason], 1);
 }
 
 void kg_metrics_gauge_set(enum kg_metrics_gauge gauge, long long value)
@@ -666,25 +674,39 @@ static void render_upstream_faults(struct out *o)
 	}
 }
 
+/* One client's kycgate_rate_limited_total samples that are not 0. */
+static void render_client(struct out *o, const char *name, _Atomic uint64_t *count)
+{
+	size_t r;
+
+	for (r = 0; r < KG_RL_COUNT; r++) {
+		uint64_t v = get(&count[r]);
+
+		if (v == 0)
+			continue;
+		put(o, "kycgate_rate_limited_total{");
+		put_label(o, true, "client", name);
+		put_label(o, false, "reason", rl_reason_names[r]);
+		put(o, "}");
+		put_u64(o, v);
+	}
+}
+
 static void render_clients(struct out *o)
 {
-	uint64_t other = get(&clients_other);
 	size_t i;
 
-	family(o, "kycgate_rate_limited_total", "counter",
-	       "Requests refused by the per-client rate limit, by client name.");
+	family(
+	    o, "kycgate_rate_limited_total", "counter",
+	    "Requests answered 429, by client name and reason: client (the per-client limit), "
+	    "upstream-budget (the gateway's upstream rate budget), crossmint (Crossmint's 429).");
 	for (i = 0; i < CLIENT_SLOTS; i++) {
 		struct client *c = &clients[i];
 
-		if (!atomic_load_explicit(&c->ready, memory_order_acquire))
-			continue;
-		put_head(o, "kycgate_rate_limited_total", "", "client", c->name);
-		put_u64(o, get(&c->count));
+		if (atomic_load_explicit(&c->ready, memory_order_acquire))
+			render_client(o, c->name, c->count);
 	}
-	if (other != 0) {
-		put_head(o, "kycgate_rate_limited_total", "", "client", "other");
-		put_u64(o, other);
-	}
+	render_client(o, "other", clients_other);
 }
 
 static void gauge(struct out *o, const char *name, const char *help, enum kg_metrics_gauge g)

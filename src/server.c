@@ -114,10 +114,22 @@ static struct kg_req *req_new(struct kg_gateway *gw, struct MHD_Connection *conn
 	return req;
 }
 
+/* The request leaves gw->suspended: it runs again after the engine resumed it, or it ends. A
+ * client that went away while suspended ends right after the resume (MHD_REQUEST_TERMINATED_*)
+ * without the access callback running again, so the end must give the count back too. */
+static void unsuspend(struct kg_req *req)
+{
+	if (!req->suspended_counted)
+		return;
+	req->suspended_counted = false;
+	atomic_fetch_sub(&req->gw->suspended, 1);
+}
+
 static void req_free(struct kg_req *req)
 {
 	if (req == NULL)
 		return;
+	unsuspend(req);
 	kg_req_release(req);
 	if (req->reserved > 0)
 		atomic_fetch_sub(&req->gw->buffered, req->reserved);
@@ -201,6 +213,7 @@ static enum MHD_Result go_upstream(struct kg_req *req, bool continuing)
 	req->call.owner = req;
 	req->call.done = on_upstream_done;
 	req->state = KG_REQ_UPSTREAM;
+	req->suspended_counted = true;
 	atomic_fetch_add(&req->gw->suspended, 1);
 	MHD_suspend_connection(req->conn);
 	kg_upstream_submit(req->gw->up, &req->call);
@@ -289,13 +302,16 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		return on_head(cls, conn, url, method, version, con_cls);
 	if (*upload_data_size > 0) {
 		on_body(req, upload_data, *upload_data_size);
+		/* The bytes are consumed (libmicrohttpd never reads them again) and may be personal
+		 * data: wiped in its read buffer, which is freed without a wipe. */
+		kg_wipe((char *)upload_data, *upload_data_size);
 		*upload_data_size = 0; /* always consume, even a body being refused (design §8) */
 		return MHD_YES;
 	}
 	if (req->state == KG_REQ_BODY)
 		return on_complete(req);
 	if (req->state == KG_REQ_RESUMED) {
-		atomic_fetch_sub(&req->gw->suspended, 1);
+		unsuspend(req);
 		if (kg_handle_upstream(req))
 			return go_upstream(req, true);
 		return send_reply(req);
@@ -322,7 +338,8 @@ static void remote_address(struct MHD_Connection *conn, char out[INET6_ADDRSTRLE
 /* The access line and the request metrics, once per request. */
 static void account(struct kg_req *req, enum MHD_RequestTerminationCode toe)
 {
-	const struct kg_route *route = req->match.route;
+	/* A 405 matched a path: its template, as in the problem's instance. */
+	const char *tmpl = req->match.route ? req->match.route->tmpl : req->match.path_tmpl;
 	char remote[INET6_ADDRSTRLEN] = "", user[KG_LOCATOR_HASH_LEN + 1];
 	const char *loc = NULL;
 	bool answered = req->state == KG_REQ_ANSWERED && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
@@ -331,7 +348,7 @@ static void account(struct kg_req *req, enum MHD_RequestTerminationCode toe)
 	    .client = req->client ? req->client->name : NULL,
 	    .remote = remote,
 	    .method = req->method,
-	    .route = route ? route->tmpl : NULL,
+	    .route = tmpl,
 	    .status = answered ? req->reply.status : 0,
 	    .outcome = answered ? req->outcome : "client-gone",
 	    .duration_ms = (double)(kg_now_us() - req->started_us) / 1000.0,
@@ -350,8 +367,21 @@ static void account(struct kg_req *req, enum MHD_RequestTerminationCode toe)
 		a.user_hash = user;
 	}
 	kg_log_access(&a);
-	kg_metrics_http(route ? route->tmpl : NULL, req->method, a.status, a.duration_ms / 1000.0,
+	kg_metrics_http(tmpl, req->method, a.status, a.duration_ms / 1000.0,
 	                req->wait_given && req->wait_s > 0);
+}
+
+/* The caller's token stays in libmicrohttpd's read buffer, which is freed without a wipe: the
+ * request is over, so nothing reads its headers again. */
+static void wipe_token(struct MHD_Connection *conn)
+{
+	const char *v = NULL;
+	size_t n = 0;
+
+	if (MHD_lookup_connection_value_n(conn, MHD_HEADER_KIND, "Authorization", 13, &v, &n) ==
+	        MHD_YES &&
+	    v != NULL)
+		kg_wipe((char *)v, n);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -370,6 +400,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (req == NULL)
 		return;
 	account(req, toe);
+	wipe_token(conn);
 	req_free(req);
 	*con_cls = NULL;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "kycgate/log.h"
 #include "upstream_internal.h"
 
 static size_t hash(const char *s)
@@ -92,6 +93,31 @@ static void deliver(struct kg_upstream *up, struct kg_up_call *call, const struc
 	up_finish(up, call, result);
 }
 
+/* Ties the reads that joined f to the request id that went upstream (read before any of them is
+ * answered: an answered request may be freed at once). Nothing when no read joined. */
+static void log_flight(const struct kg_up_call *f)
+{
+	const char *ids[KG_LOG_MAX_JOINED];
+	struct kg_flight_log l = {
+	    .request_id = f->request_id,
+	    .joined = ids,
+	    .upstream_status = f->result == KG_UP_OK ? f->status : 0,
+	    .upstream_ms = f->upstream_ms,
+	};
+	const struct kg_up_call *j;
+
+	for (j = f->joiners; j != NULL; j = j->join_next) {
+		if (j == f->first)
+			continue;
+		if (l.n_joined < KG_LOG_MAX_JOINED)
+			ids[l.n_joined++] = j->request_id;
+		else
+			l.n_more++;
+	}
+	if (l.n_joined > 0)
+		kg_log_flight(&l);
+}
+
 /* A flight ended: build the shared answer, cache it if good and still current, wake its readers. */
 static void flight_done(struct kg_up_call *f)
 {
@@ -115,6 +141,7 @@ static void flight_done(struct kg_up_call *f)
 		e->answer_gen = f->flight_gen;
 		e->answer_ms = kg_now_ms();
 	}
+	log_flight(f);
 	while ((j = f->joiners) != NULL) {
 		j->shared = j != f->first;
 		deliver(up, j, f, answer);

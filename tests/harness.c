@@ -358,6 +358,20 @@ int kt_run(const char *const *argv, char **out)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+double kt_sample(const char *page, const char *sample)
+{
+	size_t n = strlen(sample);
+	const char *line = page;
+
+	while (line != NULL && *line != '\0') {
+		if (strncmp(line, sample, n) == 0 && line[n] == ' ')
+			return strtod(line + n + 1, NULL);
+		line = strchr(line, '\n');
+		line = line ? line + 1 : NULL;
+	}
+	return -1;
+}
+
 int kt_run_suite(Suite *s)
 {
 	SRunner *sr = srunner_create(s);

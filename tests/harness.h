@@ -74,6 +74,10 @@ int kt_run(const char *const *argv, char **out);
 void kt_concurrent_get(unsigned port, const char *target, const char *header, int n,
                        struct kt_resp *out);
 
+/* The value of the sample of a Prometheus page whose line starts with `sample ` (name and labels
+ * exactly), or -1 when there is none. */
+double kt_sample(const char *page, const char *sample);
+
 /* Runs a Check suite in the usual mode and frees the runner; returns how many tests failed. */
 int kt_run_suite(Suite *s);
 

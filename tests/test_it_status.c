@@ -130,15 +130,104 @@ static int concurrent_gets(unsigned port, const char *target, int n)
 	return same;
 }
 
+/* The request id the simulator received with the one call to target. */
+static void upstream_request_id(const char *target, char *out, size_t cap)
+{
+	struct json_object *reqs = kt_sim_requests(sim.port);
+	size_t i;
+
+	out[0] = '\0';
+	for (i = 0; i < json_object_array_length(reqs); i++) {
+		struct json_object *r = json_object_array_get_idx(reqs, i);
+
+		if (strcmp(kt_str(r, "target"), target) == 0 && kt_str(r, "requestId") != NULL)
+			snprintf(out, cap, "%s", kt_str(r, "requestId"));
+	}
+	json_object_put(reqs);
+}
+
+/* The gateway's upstream-flight line naming request id rid (new JSON object), or NULL. */
+static struct json_object *flight_line(const char *rid)
+{
+	char *log = kt_read_log(&gw), *line = log, *nl, want[200];
+	struct json_object *found = NULL;
+
+	snprintf(want, sizeof(want), "\"event\":\"upstream-flight\",\"requestId\":\"%s\"", rid);
+	for (; line != NULL && *line != '\0' && found == NULL; line = nl ? nl + 1 : NULL) {
+		nl = strchr(line, '\n');
+		if (nl != NULL)
+			*nl = '\0';
+		if (strstr(line, want) != NULL)
+			found = json_tokener_parse(line);
+	}
+	free(log);
+	return found;
+}
+
+#define FLIGHT_READS 30
+
+/* Concurrent reads of one user make one upstream call; its request id is the first read's, and
+ * one log line names the joined reads' ids (KG_LOG_MAX_JOINED of them, the rest counted). */
 START_TEST(single_flight)
 {
 	static const char up[] = "/2025-06-09/users/userId:sim-latency-400/identity-verification";
+	struct kt_resp r[FLIGHT_READS];
+	struct json_object *line, *joined;
+	char ids[FLIGHT_READS][160], rid[160];
+	int i, k, named;
 
 	consent("userId:sim-latency-400");
 	kt_sim_clear(sim.port);
-	ck_assert_int_eq(
-	    concurrent_gets(gw.port, "/v1/users/userId:sim-latency-400/verification", 30), 30);
+	kt_concurrent_get(gw.port, "/v1/users/userId:sim-latency-400/verification", TOKEN,
+	                  FLIGHT_READS, r);
+	for (i = 0; i < FLIGHT_READS; i++) {
+		ck_assert_msg(r[i].status == 200 && strcmp(r[i].body, r[0].body) == 0, "%ld",
+		              r[i].status);
+		ck_assert(kt_header(&r[i], "X-Request-Id", ids[i], sizeof(ids[i])));
+	}
+	for (i = 0; i < FLIGHT_READS; i++)
+		kt_resp_free(&r[i]);
 	ck_assert_int_eq(upstream_count("GET", up), 1);
+	upstream_request_id(up, rid, sizeof(rid));
+	for (k = 0; k < FLIGHT_READS && strcmp(ids[k], rid) != 0; k++)
+		;
+	ck_assert_msg(k < FLIGHT_READS, "upstream request id %s is no caller's", rid);
+
+	line = flight_line(rid);
+	ck_assert_msg(line != NULL, "no upstream-flight line for %s", rid);
+	ck_assert(json_object_object_get_ex(line, "joined", &joined));
+	named = (int)json_object_array_length(joined);
+	ck_assert_int_eq(named, FLIGHT_READS - 1 < 16 ? FLIGHT_READS - 1 : 16);
+	ck_assert_int_eq(json_object_get_int(json_object_object_get(line, "joined_more")),
+	                 FLIGHT_READS - 1 - named);
+	ck_assert_int_eq(json_object_get_int(json_object_object_get(line, "upstream_status")), 200);
+	for (i = 0; i < named; i++) {
+		const char *id = json_object_get_string(json_object_array_get_idx(joined, i));
+
+		for (k = 0; k < FLIGHT_READS && strcmp(ids[k], id) != 0; k++)
+			;
+		ck_assert_msg(k < FLIGHT_READS && strcmp(id, rid) != 0, "joined id %s", id);
+	}
+	ck_assert_ptr_null(strstr(json_object_to_json_string(line), "sim-latency"));
+	json_object_put(line);
+}
+END_TEST
+
+/* A read nobody joined writes no flight line (its access line says it all). */
+START_TEST(lone_read_no_flight_line)
+{
+	static const char up[] = "/2025-06-09/users/userId:lone-1/identity-verification";
+	struct kt_resp r;
+	char rid[160];
+
+	consent("userId:lone-1");
+	kt_sim_clear(sim.port);
+	get(gw.port, "/v1/users/userId:lone-1/verification", &r);
+	ck_assert_int_eq(r.status, 200);
+	kt_resp_free(&r);
+	upstream_request_id(up, rid, sizeof(rid));
+	ck_assert(rid[0] != '\0');
+	ck_assert_ptr_null(flight_line(rid));
 }
 END_TEST
 
@@ -391,6 +480,14 @@ START_TEST(read_budget)
 		kt_resp_free(&r);
 	}
 	ck_assert_int_eq(limited, 1);
+	/* Counted under the budget's reason, not as the caller's own limit nor Crossmint's. */
+	kt_http(gw_budget.port, "GET", "/metrics", NULL, NULL, 0, &r);
+	ck_assert_msg(kt_sample(r.body, "kycgate_rate_limited_total{client=\"svc\","
+	                                "reason=\"upstream-budget\"}") == 1,
+	              "%.2000s", r.body);
+	ck_assert(strstr(r.body, "reason=\"crossmint\"") == NULL);
+	ck_assert(strstr(r.body, "reason=\"client\"") == NULL);
+	kt_resp_free(&r);
 }
 END_TEST
 
@@ -403,6 +500,7 @@ int main(void)
 	tcase_add_unchecked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, single_flight);
+	tcase_add_test(tc, lone_read_no_flight_line);
 	tcase_add_test(tc, cache_generation_and_failures);
 	tcase_add_test(tc, long_poll);
 	tcase_add_test(tc, wait_values);

@@ -165,6 +165,67 @@ START_TEST(access_line)
 }
 END_TEST
 
+/* The flight line: ids as a JSON array (escaped), in text a comma-separated list; with ids too
+ * long for one line the list is left out whole and the line stays valid. */
+START_TEST(flight_line)
+{
+	static char big[KG_LOG_MAX_JOINED][300];
+	const char *ids[] = {"a-1", "b\"2"}, *bigs[KG_LOG_MAX_JOINED];
+	struct kg_flight_log f = {.request_id = "lead",
+	                          .joined = ids,
+	                          .n_joined = 2,
+	                          .n_more = 5,
+	                          .upstream_status = 200,
+	                          .upstream_ms = 12.5};
+	struct json_object *o, *j;
+	char *out;
+	size_t i;
+
+	kg_log_setup(KG_LOG_INFO, KG_LOG_JSON);
+	capture();
+	kg_log_flight(&f);
+	out = captured();
+	o = json_tokener_parse(out);
+	ck_assert_msg(o != NULL, "%s", out);
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(o, "event")),
+	                 "upstream-flight");
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(o, "requestId")), "lead");
+	j = json_object_object_get(o, "joined");
+	ck_assert_uint_eq(json_object_array_length(j), 2);
+	ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(j, 1)), "b\"2");
+	ck_assert_int_eq(json_object_get_int(json_object_object_get(o, "joined_more")), 5);
+	ck_assert_int_eq(json_object_get_int(json_object_object_get(o, "upstream_status")), 200);
+	json_object_put(o);
+	free(out);
+
+	kg_log_setup(KG_LOG_INFO, KG_LOG_TEXT);
+	capture();
+	kg_log_flight(&f);
+	out = captured();
+	ck_assert_msg(strstr(out, " info upstream-flight requestId=lead joined=a-1,b\\\"2 "
+	                          "joined_more=5 upstream_status=200") != NULL,
+	              "%s", out);
+	free(out);
+
+	for (i = 0; i < KG_LOG_MAX_JOINED; i++) {
+		memset(big[i], 'x', sizeof(big[i]) - 1);
+		bigs[i] = big[i];
+	}
+	f.joined = bigs;
+	f.n_joined = KG_LOG_MAX_JOINED;
+	kg_log_setup(KG_LOG_INFO, KG_LOG_JSON);
+	capture();
+	kg_log_flight(&f);
+	out = captured();
+	o = json_tokener_parse(out);
+	ck_assert_msg(o != NULL, "%.300s", out);
+	ck_assert(json_object_get_boolean(json_object_object_get(o, "truncated")));
+	ck_assert_int_eq(json_object_get_int(json_object_object_get(o, "joined_more")), 5);
+	json_object_put(o);
+	free(out);
+}
+END_TEST
+
 START_TEST(locator_hash_is_keyed_hmac)
 {
 	static const unsigned char key[] = "0123456789abcdef0123456789abcdef";
@@ -197,6 +258,7 @@ int main(void)
 	tcase_add_test(tc, threshold);
 	tcase_add_test(tc, long_values_keep_the_line_valid);
 	tcase_add_test(tc, access_line);
+	tcase_add_test(tc, flight_line);
 	tcase_add_test(tc, locator_hash_is_keyed_hmac);
 	suite_add_tcase(s, tc);
 	failed = kt_run_suite(s);

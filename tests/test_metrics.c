@@ -98,7 +98,7 @@ static void *hammer(void *arg)
 		kg_metrics_http(tmpl, "GET", i % 2 ? 404 : 200, 0.003, false);
 		kg_metrics_upstream("user.get", i % 2 ? 404 : 200, 0.02);
 		kg_metrics_upstream_error(KG_UPERR_TIMEOUT);
-		kg_metrics_rate_limited(client);
+		kg_metrics_rate_limited(client, (enum kg_metrics_rl_reason)(i % KG_RL_COUNT));
 		kg_metrics_log_dropped(1);
 		kg_metrics_header_timeout();
 		kg_metrics_gauge_add(KG_GAUGE_INFLIGHT, -1);
@@ -142,7 +142,12 @@ START_TEST(test_concurrent_exact)
 	    total);
 	ck_assert_double_eq(sample(page, "kycgate_upstream_errors_total{reason=\"timeout\"}"),
 	                    total);
-	ck_assert_double_eq(sample(page, "kycgate_rate_limited_total{client=\"svc-3\"}"), CALLS);
+	ck_assert_double_eq(
+	    sample(page, "kycgate_rate_limited_total{client=\"svc-3\",reason=\"client\"}") +
+	        sample(page, "kycgate_rate_limited_total{client=\"svc-3\",reason=\"crossmint\"}") +
+	        sample(page,
+	               "kycgate_rate_limited_total{client=\"svc-3\",reason=\"upstream-budget\"}"),
+	    CALLS);
 	ck_assert_double_eq(sample(page, "kycgate_log_lines_dropped_total"), total);
 	ck_assert_double_eq(sample(page, "kycgate_http_header_timeouts_total"), total);
 	ck_assert_double_eq(sample(page, "kycgate_inflight_requests"), 0);
@@ -384,23 +389,52 @@ START_TEST(test_client_cap)
 
 	for (i = 0; i < KG_METRICS_MAX_CLIENTS + 44; i++) {
 		snprintf(name, sizeof(name), "client-%d", i);
-		kg_metrics_rate_limited(name);
-		kg_metrics_rate_limited(name);
+		kg_metrics_rate_limited(name, KG_RL_CROSSMINT);
+		kg_metrics_rate_limited(name, KG_RL_CROSSMINT);
 	}
-	kg_metrics_rate_limited("client-0"); /* known names still count on their own */
+	/* known names still count on their own */
+	kg_metrics_rate_limited("client-0", KG_RL_CROSSMINT);
 	memset(long_name, 'x', 65);
 	long_name[65] = '\0';
-	kg_metrics_rate_limited(long_name);
-	kg_metrics_rate_limited("jane@example.com");
-	kg_metrics_rate_limited("");
-	kg_metrics_rate_limited(NULL);
+	kg_metrics_rate_limited(long_name, KG_RL_CROSSMINT);
+	kg_metrics_rate_limited("jane@example.com", KG_RL_CROSSMINT);
+	kg_metrics_rate_limited("", KG_RL_CROSSMINT);
+	kg_metrics_rate_limited(NULL, KG_RL_CROSSMINT);
 	page = render();
-	ck_assert_double_eq(sample(page, "kycgate_rate_limited_total{client=\"client-0\"}"), 3);
-	ck_assert_double_eq(sample(page, "kycgate_rate_limited_total{client=\"client-255\"}"), 2);
-	ck_assert(isnan(sample(page, "kycgate_rate_limited_total{client=\"client-256\"}")));
-	ck_assert_double_eq(sample(page, "kycgate_rate_limited_total{client=\"other\"}"),
-	                    44 * 2 + 4);
+#define RL(c) "kycgate_rate_limited_total{client=\"" c "\",reason=\"crossmint\"}"
+	ck_assert_double_eq(sample(page, RL("client-0")), 3);
+	ck_assert_double_eq(sample(page, RL("client-255")), 2);
+	ck_assert(isnan(sample(page, RL("client-256"))));
+	ck_assert_double_eq(sample(page, RL("other")), 44 * 2 + 4);
+#undef RL
 	ck_assert_ptr_null(strstr(page, "jane"));
+	free(page);
+}
+END_TEST
+
+/* 429s are counted by who refused them; a pair never counted is not rendered, and a reason out of
+ * range is not counted. */
+START_TEST(test_rate_limited_reasons)
+{
+	char *page;
+
+	kg_metrics_rate_limited("svc", KG_RL_UPSTREAM_BUDGET);
+	kg_metrics_rate_limited("svc", KG_RL_UPSTREAM_BUDGET);
+	kg_metrics_rate_limited("svc", KG_RL_CROSSMINT);
+	kg_metrics_rate_limited("svc", (enum kg_metrics_rl_reason)99);
+	kg_metrics_rate_limited("other-svc", KG_RL_CLIENT);
+	page = render();
+	ck_assert_double_eq(
+	    sample(page, "kycgate_rate_limited_total{client=\"svc\",reason=\"upstream-budget\"}"),
+	    2);
+	ck_assert_double_eq(
+	    sample(page, "kycgate_rate_limited_total{client=\"svc\",reason=\"crossmint\"}"), 1);
+	ck_assert(
+	    isnan(sample(page, "kycgate_rate_limited_total{client=\"svc\",reason=\"client\"}")));
+	ck_assert_double_eq(
+	    sample(page, "kycgate_rate_limited_total{client=\"other-svc\",reason=\"client\"}"), 1);
+	ck_assert_ptr_null(strstr(page, "kycgate_rate_limited_total{client=\"svc\"}"));
+	ck_assert_ptr_null(strstr(page, "per-client rate limit, by client name."));
 	free(page);
 }
 END_TEST
@@ -472,8 +506,9 @@ static void fill_everything(void)
 	kg_metrics_upstream("selfcheck", 404, 0.2);
 	kg_metrics_upstream("user.put", 0, 15.5);
 	kg_metrics_upstream_error(KG_UPERR_RESET);
-	kg_metrics_rate_limited("svc.a_b-1");
-	kg_metrics_rate_limited("bad name");
+	kg_metrics_rate_limited("svc.a_b-1", KG_RL_CLIENT);
+	kg_metrics_rate_limited("svc.a_b-1", KG_RL_UPSTREAM_BUDGET);
+	kg_metrics_rate_limited("bad name", KG_RL_CROSSMINT);
 	kg_metrics_gauge_set(KG_GAUGE_UPSTREAM_AUTH_OK, 1);
 	kg_metrics_gauge_add(KG_GAUGE_INFLIGHT, 3);
 	kg_metrics_log_dropped(9);
@@ -515,6 +550,7 @@ int main(void)
 	tcase_add_test(tc, test_status_codes);
 	tcase_add_test(tc, test_label_escaping);
 	tcase_add_test(tc, test_client_cap);
+	tcase_add_test(tc, test_rate_limited_reasons);
 	tcase_add_test(tc, test_gauges_and_reloads);
 	tcase_add_test(tc, test_promtool_accepts_page);
 	suite_add_tcase(s, tc);

@@ -38,7 +38,7 @@ struct kg_view {
 /* The normalized bytes of this answer for view v: computed on the first call for a given
  * (products, country, cache_ttl_ms, budget_wait_s) and shared after that (at most KG_ANSWER_VIEWS
  * distinct views are kept; further ones are computed each time). On success *bytes is new memory
- * (caller frees, wipe not needed: it holds no more than the answer), *in_review tells whether a
+ * (caller wipes and frees: it holds personal data), *in_review tells whether a
  * product in scope is in review. On upstream junk returns KG_ERR_UPSTREAM with *detail. */
 #define KG_ANSWER_VIEWS 4
 enum kg_err kg_answer_view(struct kg_answer *a, const struct kg_view *v, char **bytes, size_t *len,

@@ -54,4 +54,23 @@ struct kg_access {
 /* Writes the access line (level info, warn for 5xx). */
 void kg_log_access(const struct kg_access *a);
 
+/* Request ids named in one upstream-flight line; more joined reads are only counted. */
+#define KG_LOG_MAX_JOINED 16
+
+/* One upstream read shared by several status reads (single flight): only the request id of the
+ * read that started it went to Crossmint, so this line ties the others to it. */
+struct kg_flight_log {
+	const char *request_id; /* the one sent upstream (X-Request-Id) */
+	const char *const
+	    *joined; /* request ids of the reads that joined, at most KG_LOG_MAX_JOINED */
+	size_t n_joined;
+	size_t n_more;        /* joined reads beyond the named ones */
+	long upstream_status; /* 0: no HTTP answer */
+	double upstream_ms;
+};
+
+/* Writes the upstream-flight line (level info): requestId, joined (a JSON array; comma-separated
+ * in text), joined_more, upstream_status, upstream_ms. Borrows f for the call only. */
+void kg_log_flight(const struct kg_flight_log *f);
+
 #endif

@@ -41,6 +41,14 @@ enum kg_metrics_reason {
 	KG_UPERR_COUNT
 };
 
+/* The fixed reasons of kycgate_rate_limited_total{client,reason}: who refused the request. */
+enum kg_metrics_rl_reason {
+	KG_RL_CLIENT = 0,      /* "client": the caller's own per-client limit */
+	KG_RL_UPSTREAM_BUDGET, /* "upstream-budget": the gateway's upstream rate budget was spent */
+	KG_RL_CROSSMINT,       /* "crossmint": Crossmint answered 429 */
+	KG_RL_COUNT
+};
+
 /* The gauges set or moved by other modules:
  * circuit state   kycgate_circuit_breaker_state (enum kg_metrics_circuit: 0 closed, 1 half-open,
  *                 2 open), set by the upstream engine;
@@ -90,10 +98,12 @@ void kg_metrics_upstream_error(enum kg_metrics_reason reason);
 /* The label value of a reason ("connect"); "other" when out of range. Static. */
 const char *kg_metrics_reason_name(enum kg_metrics_reason reason);
 
-/* Adds one to kycgate_rate_limited_total{client}. client_name is a configured client's name; a
- * name that breaks [A-Za-z0-9._-]{1,64}, NULL, or a new name once KG_METRICS_MAX_CLIENTS are known
- * counts as client="other". The name is copied. Thread-safe; locks only to add a new name. */
-void kg_metrics_rate_limited(const char *client_name);
+/* Adds one to kycgate_rate_limited_total{client,reason}: a request answered 429, by the caller's
+ * name and what refused it. client_name is a configured client's name; a name that breaks
+ * [A-Za-z0-9._-]{1,64}, NULL, or a new name once KG_METRICS_MAX_CLIENTS are known counts as
+ * client="other". An out-of-range reason is not counted. Only (client, reason) pairs counted at
+ * least once are rendered. The name is copied. Thread-safe; locks only to add a new name. */
+void kg_metrics_rate_limited(const char *client_name, enum kg_metrics_rl_reason reason);
 
 /* Sets a gauge. For KG_GAUGE_UPSTREAM_AUTH_OK, any non-zero value is stored as 1, and the first
  * call makes the sample appear (until then the gauge has no sample: the self-check has not run).

@@ -107,6 +107,13 @@ struct kg_up_call {
 	unsigned long long started_us;
 };
 
+/* Initialises libcurl for the process with allocation callbacks that wipe every block libcurl
+ * frees (its header lists and request buffers hold the API key). Call once, before any thread
+ * starts and instead of curl_global_init(); undo with kg_upstream_global_cleanup() at exit.
+ * Not thread-safe. */
+enum kg_err kg_upstream_global_init(void);
+void kg_upstream_global_cleanup(void);
+
 /* Starts the engine thread. cfg is borrowed only during the call (the engine copies what it
  * needs); base_url is the resolved base URL (with the embedded simulator's port when that
  * applies) and api_key the key to send (NULL: none), both copied. Returns NULL on failure with a
