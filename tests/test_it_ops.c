@@ -1312,6 +1312,16 @@ START_TEST(secrets_not_left_in_memory)
 	stop(&sim);
 	return;
 #endif
+	if (geteuid() != 0) {
+		/* Reading a non-dumpable process's memory needs CAP_SYS_PTRACE: as another user the
+		 * dumpability above is all this test can check. CI runs as root. */
+		fprintf(stderr,
+		        "secrets_not_left_in_memory: not root, the memory scan is skipped\n");
+		stop(&gw);
+		rmtree(dir);
+		stop(&sim);
+		return;
+	}
 	key_before = mem_count(gw.pid, KEY);
 	kt_http(gw.port, "PUT", "/v1/users/userId:memscan-1", hw, us_user, strlen(us_user), &r);
 	ck_assert_int_eq(r.status, 201);
