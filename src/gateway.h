@@ -169,8 +169,9 @@ bool kg_conn_head_done(struct kg_conn *c);
 void kg_request_id_new(char out[KG_MAX_REQUEST_ID_BYTES + 1]);
 
 /* heads.c: peeks (without consuming) at the bytes already received on a new plain-HTTP
- * connection; true when the first request head in them has a CR not followed by LF. */
-bool kg_head_has_bare_cr(int fd);
+ * connection; the rule its first request head breaks (static text: a bare CR, a Content-Length
+ * that is not bare digits), or NULL when none is seen in them. */
+const char *kg_head_precheck(int fd);
 
 /* checks.c: decides a request whose headers arrived. Fills req->reply and returns false when it
  * must be refused now (framing 400, 404 ... 415); true to go on reading the body. */

@@ -10,11 +10,12 @@
  * then sees the socket end and closes the connection the usual way.
  *
  * A bare CR line ending: libmicrohttpd 0.9.75 ends lines only at LF, keeps reading a request line
- * that never ends, and offers no hook on the bytes before a line is complete. kg_head_has_bare_cr()
+ * that never ends, and offers no hook on the bytes before a line is complete. kg_head_precheck()
  * looks at what arrived with a new connection (the listener defers accept until data arrives, so
  * the first segment is there) and server.c refuses it at once; a bare CR in a later segment or a
  * later request of a kept-alive connection is cut by this deadline instead (or, once an LF comes,
- * refused as a control character in the target).
+ * refused as a control character in the target). The same look refuses a malformed
+ * Content-Length, which libmicrohttpd would otherwise answer itself (HTML, headers twice).
  *
  * Locking: the list and every fd in it are under one mutex, taken when a connection opens or
  * closes and by the sweeping thread. libmicrohttpd calls the closed notification before it closes
@@ -25,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <stdint.h>
 #include <time.h>
 #include <sys/socket.h>
 
@@ -174,29 +177,71 @@ bool kg_conn_head_done(struct kg_conn *c)
 	return true;
 }
 
-/* Whether the n bytes of a head's first segment hold a bare CR before the head's end. */
-static bool bare_cr(const char *buf, size_t n)
+/* The end of the line that starts at buf[at] (the index of its LF, or n when it is not in the
+ * bytes), or SIZE_MAX when a CR in it is not followed by LF. */
+static size_t line_end(const char *buf, size_t n, size_t at)
 {
 	size_t i;
 
-	for (i = 0; i + 1 < n; i++) {
-		if (buf[i] == '\r' && buf[i + 1] != '\n')
-			return true;
-		/* The head ends at an empty line; a body may hold any byte. */
-		if (buf[i] == '\n' &&
-		    (buf[i + 1] == '\n' || (i + 2 < n && buf[i + 1] == '\r' && buf[i + 2] == '\n')))
-			return false;
+	for (i = at; i < n; i++) {
+		if (buf[i] == '\n')
+			return i;
+		if (buf[i] == '\r' && i + 1 < n && buf[i + 1] != '\n')
+			return SIZE_MAX;
 	}
-	return false;
+	return n;
 }
 
-bool kg_head_has_bare_cr(int fd)
+/* Whether a Content-Length line (len bytes, CR LF excluded) is "Content-Length:", at most one
+ * SP or HTAB, and bare digits: what kycgate accepts (a sign, a trailing blank, hex or a second
+ * value would be read otherwise by another parser). */
+static bool content_length_ok(const char *line, size_t len)
+{
+	static const char name[] = "content-length:";
+	size_t i = sizeof(name) - 1;
+
+	if (i < len && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	if (i == len)
+		return false;
+	for (; i < len; i++)
+		if (line[i] < '0' || line[i] > '9')
+			return false;
+	return true;
+}
+
+/* What is wrong with the first head among the n bytes, or NULL: a bare CR, or a Content-Length
+ * libmicrohttpd would answer by itself (with an HTML page, not a problem). Stops at the head's
+ * end: a body may hold any byte. */
+static const char *head_fault(const char *buf, size_t n)
+{
+	size_t at = 0, end, len;
+
+	while (at < n) {
+		end = line_end(buf, n, at);
+		if (end == SIZE_MAX)
+			return "a line of the request head ends in a bare CR";
+		if (end == n)
+			return NULL; /* the rest of the head has not arrived: libmicrohttpd decides
+			              */
+		len = end > at && buf[end - 1] == '\r' ? end - at - 1 : end - at;
+		if (len == 0)
+			return NULL; /* the empty line: the head is complete */
+		if (len >= 15 && strncasecmp(buf + at, "content-length:", 15) == 0 &&
+		    !content_length_ok(buf + at, len))
+			return "Content-Length must be bare digits";
+		at = end + 1;
+	}
+	return NULL;
+}
+
+const char *kg_head_precheck(int fd)
 {
 	char buf[PEEK_BYTES];
 	ssize_t got = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
 	size_t n = got > 0 ? (size_t)got : 0;
-	bool found = bare_cr(buf, n);
+	const char *fault = head_fault(buf, n);
 
 	kg_wipe(buf, n); /* the caller's token and body bytes, on a thread's stack */
-	return found;
+	return fault;
 }

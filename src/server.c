@@ -405,12 +405,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
-/* A first request head with a bare CR (RFC 9112 §2.2: invalid) is answered before libmicrohttpd,
- * which would wait for an LF that never comes, reads it: a 400 problem with Connection: close,
- * then the write side is shut. The client's close (or the head deadline) ends the connection. */
-static void refuse_bare_cr(const struct kg_listener *l, struct MHD_Connection *conn, int fd)
+/* A first request head that breaks a framing rule libmicrohttpd does not check (a bare CR, RFC
+ * 9112 §2.2: it would wait for an LF that never comes) or answers by itself without a problem (a
+ * malformed Content-Length) is answered before libmicrohttpd reads it: a 400 problem with
+ * Connection: close, then the write side is shut. The client's close (or the head deadline) ends
+ * the connection. */
+static void refuse_head(const struct kg_listener *l, struct MHD_Connection *conn, int fd,
+                        const char *detail)
 {
-	static const char detail[] = "a line of the request head ends in a bare CR";
 	char id[KG_MAX_REQUEST_ID_BYTES + 1], head[512], remote[INET6_ADDRSTRLEN];
 	unsigned long long t0 = kg_now_us();
 	struct kg_problem_args a = {
@@ -451,6 +453,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 {
 	const struct kg_listener *l = cls;
 	const union MHD_ConnectionInfo *ci;
+	const char *fault = NULL;
 
 	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
 		kg_heads_remove(l->gw->heads, *socket_context);
@@ -462,8 +465,10 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 		return;
 	*socket_context = kg_heads_add(l->gw->heads, ci->connect_fd,
 	                               kg_now_ms() + atomic_load(&l->gw->header_timeout_ms));
-	if ((l->metrics_only || l->gw->tls_cert == NULL) && kg_head_has_bare_cr(ci->connect_fd))
-		refuse_bare_cr(l, conn, ci->connect_fd);
+	if (l->metrics_only || l->gw->tls_cert == NULL)
+		fault = kg_head_precheck(ci->connect_fd);
+	if (fault != NULL)
+		refuse_head(l, conn, ci->connect_fd, fault);
 }
 
 /* A request line arrived, before any unescaping: measures the target up to its first NUL and
@@ -653,7 +658,7 @@ static struct MHD_Daemon *start_daemon(struct kg_gateway *gw, const struct kg_co
 }
 
 /* A plain-HTTP listener hands a connection over only once its first bytes arrived (Linux's
- * TCP_DEFER_ACCEPT, nginx's "deferred"), so refuse_bare_cr() sees the first segment, and a
+ * TCP_DEFER_ACCEPT, nginx's "deferred"), so refuse_head() sees the first segment, and a
  * connection that never sends costs no libmicrohttpd slot. Best effort: without it the check
  * sees what happens to be there, and the head deadline covers the rest. */
 static void defer_accept(struct MHD_Daemon *d, unsigned timeout_s)

@@ -250,8 +250,7 @@ END_TEST
 struct framing_case {
 	const char *name;
 	const char *request;
-	size_t len;   /* bytes of request; 0 = strlen (a NUL inside needs the length) */
-	bool library; /* libmicrohttpd answers it itself (a 400 without a problem body) */
+	size_t len; /* bytes of request; 0 = strlen (a NUL inside needs the length) */
 };
 
 /* After a head that kycgate misreads as body-less, this would run as a request of its own. */
@@ -274,78 +273,76 @@ static const struct framing_case framing[] = {
      "Content-Type: application/json\r\n"
      "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
      "2\r\n{}\r\n0\r\n\r\n",
-     0, false},
+     0},
     {"two Content-Length",
      "PUT /v1/users/userId:h1 HTTP/1.1\r\nHost: x\r\n"
      "Authorization: Bearer writer-token-0123456789abcdef\r\n"
      "Content-Type: application/json\r\n"
      "Content-Length: 2\r\nContent-Length: 40\r\n\r\n{}",
-     0, false},
+     0},
     {"gzip, chunked",
      "PUT /v1/users/userId:h1 HTTP/1.1\r\nHost: x\r\n"
      "Authorization: Bearer writer-token-0123456789abcdef\r\n"
      "Content-Type: application/json\r\n"
      "Transfer-Encoding: gzip, chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
-     0, false},
+     0},
     {"Content-Length and chunked",
      "PUT /v1/users/userId:h1 HTTP/1.1\r\nHost: x\r\n"
      "Authorization: Bearer writer-token-0123456789abcdef\r\n"
      "Content-Type: application/json\r\nContent-Length: 2\r\n"
      "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
-     0, false},
+     0},
     {"space before colon",
      "PUT /v1/users/userId:h1 HTTP/1.1\r\nHost: x\r\n"
      "Authorization: Bearer writer-token-0123456789abcdef\r\n"
      "Content-Type: application/json\r\n"
      "Content-Length : 2\r\n\r\n{}",
-     0, false},
+     0},
     {"two Authorization",
      "GET /v1/users/userId:h1 HTTP/1.1\r\nHost: x\r\n"
      "Authorization: Bearer writer-token-0123456789abcdef\r\n"
      "Authorization: Bearer reader-token-0123456789abcdef\r\n\r\n",
-     0, false},
+     0},
     /* obs-fold: libmicrohttpd would read no Content-Length (or Transfer-Encoding) here and run
      * the body as a second request, which reaches upstream. */
-    {"folded Content-Length (space)", PUT_HEAD "Content-Length:\r\n 93\r\n\r\n" SMUGGLED, 0, false},
-    {"folded Content-Length (tab)", PUT_HEAD "Content-Length:\r\n\t93\r\n\r\n" SMUGGLED, 0, false},
-    {"folded Content-Length value", PUT_HEAD "Content-Length: 9\r\n 3\r\n\r\n" SMUGGLED, 0, false},
-    {"folded Transfer-Encoding", PUT_HEAD "Transfer-Encoding:\r\n chunked\r\n\r\n" SMUGGLED, 0,
-     false},
+    {"folded Content-Length (space)", PUT_HEAD "Content-Length:\r\n 93\r\n\r\n" SMUGGLED, 0},
+    {"folded Content-Length (tab)", PUT_HEAD "Content-Length:\r\n\t93\r\n\r\n" SMUGGLED, 0},
+    {"folded Content-Length value", PUT_HEAD "Content-Length: 9\r\n 3\r\n\r\n" SMUGGLED, 0},
+    {"folded Transfer-Encoding", PUT_HEAD "Transfer-Encoding:\r\n chunked\r\n\r\n" SMUGGLED, 0},
     {"folded other header",
      "GET /v1/users/userId:h1 HTTP/1.1\r\nHost: x\r\n"
      "X-Note: a\r\n b\r\n"
      "Authorization: Bearer reader-token-0123456789abcdef\r\n\r\n",
-     0, false},
+     0},
     {"blank fold line",
      "GET /v1/users/userId:h1 HTTP/1.1\r\nHost: x\r\n"
      "X-Note: a\r\n \r\n"
      "Authorization: Bearer reader-token-0123456789abcdef\r\n\r\n",
-     0, false},
-    {"Content-Length +5", PUT_HEAD "Content-Length: +5\r\n\r\n{}   ", 0, true},
-    {"Content-Length 5 after two spaces", PUT_HEAD "Content-Length:  5\r\n\r\n{}   ", 0, false},
-    {"Content-Length 5 after a tab and a space", PUT_HEAD "Content-Length:\t 5\r\n\r\n{}   ", 0,
-     false},
-    {"Content-Length 5 and a space", PUT_HEAD "Content-Length: 5 \r\n\r\n{}   ", 0, true},
-    {"Content-Length 0x5", PUT_HEAD "Content-Length: 0x5\r\n\r\n{}   ", 0, true},
+     0},
+    {"Content-Length +5", PUT_HEAD "Content-Length: +5\r\n\r\n{}   ", 0},
+    {"Content-Length 5 after two spaces", PUT_HEAD "Content-Length:  5\r\n\r\n{}   ", 0},
+    {"Content-Length 5 after a tab and a space", PUT_HEAD "Content-Length:\t 5\r\n\r\n{}   ", 0},
+    {"Content-Length 5 and a space", PUT_HEAD "Content-Length: 5 \r\n\r\n{}   ", 0},
+    {"Content-Length 0x5", PUT_HEAD "Content-Length: 0x5\r\n\r\n{}   ", 0},
     {"Transfer-Encoding Chunked", PUT_HEAD "Transfer-Encoding: Chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
-     0, false},
+     0},
     {"Transfer-Encoding chunked and a space",
-     PUT_HEAD "Transfer-Encoding: chunked \r\n\r\n2\r\n{}\r\n0\r\n\r\n", 0, false},
+     PUT_HEAD "Transfer-Encoding: chunked \r\n\r\n2\r\n{}\r\n0\r\n\r\n", 0},
     {"Transfer-Encoding Chunked and a space",
-     PUT_HEAD "Transfer-Encoding: Chunked \r\n\r\n2\r\n{}\r\n0\r\n\r\n", 0, false},
+     PUT_HEAD "Transfer-Encoding: Chunked \r\n\r\n2\r\n{}\r\n0\r\n\r\n", 0},
     {"Transfer-Encoding chunked after two spaces",
-     PUT_HEAD "Transfer-Encoding:  chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", 0, false},
+     PUT_HEAD "Transfer-Encoding:  chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", 0},
     /* A NUL cuts libmicrohttpd's C strings: this would be served as GET /v1/users/{locator}. */
-    {"NUL in the target", NUL_TARGET, sizeof(NUL_TARGET) - 1, false},
-    {"NUL in the method", NUL_METHOD, sizeof(NUL_METHOD) - 1, false},
-    {"0x01 in the target", "GET /v1/users/userId:a\x01b/verification" GET_TAIL, 0, false},
+    {"NUL in the target", NUL_TARGET, sizeof(NUL_TARGET) - 1},
+    {"NUL in the method", NUL_METHOD, sizeof(NUL_METHOD) - 1},
+    {"0x01 in the target", "GET /v1/users/userId:a\x01b/verification" GET_TAIL, 0},
     {"DEL in the target",
      "GET /v1/users/userId:a\x7f"
      "b/verification" GET_TAIL,
-     0, false},
-    {"tab in the target", "GET /v1/users/userId:a\tb/verification" GET_TAIL, 0, false},
-    {"CR in the target", "GET /v1/users/userId:a\rb/verification" GET_TAIL, 0, false},
-    {"space in the target", "GET /v1/users/userId:a b/verification" GET_TAIL, 0, false},
+     0},
+    {"tab in the target", "GET /v1/users/userId:a\tb/verification" GET_TAIL, 0},
+    {"CR in the target", "GET /v1/users/userId:a\rb/verification" GET_TAIL, 0},
+    {"space in the target", "GET /v1/users/userId:a b/verification" GET_TAIL, 0},
 };
 
 START_TEST(framing_refused)
@@ -357,14 +354,15 @@ START_TEST(framing_refused)
 	kt_sim_clear(it_sim.port);
 	out = kt_raw(it_gw.port, f->request, f->len ? f->len : strlen(f->request), 5000);
 	ck_assert_msg(strncmp(out, "HTTP/1.1 400", 12) == 0, "%s: got %s", f->name, out);
-	ck_assert_msg(f->library || strstr(out, "urn:kycgate:problem:invalid-request") != NULL,
-	              "%s: got %s", f->name, out);
+	ck_assert_msg(strstr(out, "urn:kycgate:problem:invalid-request") != NULL, "%s: got %s",
+	              f->name, out);
 	ck_assert_msg(strstr(out, "Connection: close") != NULL, "%s: no Connection: close",
 	              f->name);
-	/* One answer only: nothing after the refusal was read as a request of its own. (The
-	 * library's own 400 repeats its header block, a libmicrohttpd 0.9.75 quirk.) */
-	ck_assert_msg(f->library || strstr(out + 12, "HTTP/1.1 ") == NULL,
-	              "%s: a second answer: %s", f->name, out);
+	/* One answer only: nothing after the refusal was read as a request of its own. (A malformed
+	 * Content-Length is answered before libmicrohttpd reads it: its own 400 is HTML and repeats
+	 * its header block, a libmicrohttpd 0.9.75 quirk.) */
+	ck_assert_msg(strstr(out + 12, "HTTP/1.1 ") == NULL, "%s: a second answer: %s", f->name,
+	              out);
 	free(out);
 	reqs = kt_sim_requests(it_sim.port);
 	ck_assert_msg(json_object_array_length(reqs) == 0, "%s reached upstream", f->name);
