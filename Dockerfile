@@ -21,6 +21,9 @@ COPY --from=build /src/build/kycgate /usr/local/bin/kycgate
 COPY conf/kycgate.yaml /etc/kycgate/kycgate.yaml
 # Both the server and the HEALTHCHECK's probe read this file (set KYCGATE_CONFIG to use another).
 ENV KYCGATE_CONFIG=/etc/kycgate/kycgate.yaml
+# conf/dev.yaml listens on ${KYCGATE_LISTEN:-127.0.0.1:8080}: in a container, loopback is the
+# container's own, so a mounted dev config listens on every interface (publish with -p).
+ENV KYCGATE_LISTEN=0.0.0.0:8080
 USER 10001:10001
 EXPOSE 8080
 # `kycgate --probe` reads the config the server reads and GETs /healthz on its scheme, address and

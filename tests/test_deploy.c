@@ -77,6 +77,9 @@ START_TEST(healthcheck_and_build)
 	ASSERT_HAS(hc, "CMD [\"kycgate\", \"--probe\"]\n", "Dockerfile");
 	ASSERT_HAS(docker, "RUN KYCGATE_SETUP_BUILD_ONLY=1 scripts/setup.sh\n", "Dockerfile");
 	ASSERT_HAS(docker, "strip --strip-unneeded build/kycgate", "Dockerfile");
+	/* conf/dev.yaml reads its listen address from KYCGATE_LISTEN; mounted in the image it must
+	 * be reachable through a published port, so not on the container's loopback. */
+	ASSERT_HAS(docker, "\nENV KYCGATE_LISTEN=0.0.0.0:8080\n", "Dockerfile");
 	ASSERT_HAS(ignore, "\ncmake-build*\n", ".dockerignore");
 	ASSERT_HAS(ignore, "\ncompile_commands.json\n", ".dockerignore");
 	free(docker);
