@@ -15,6 +15,7 @@
 #include "kycgate/router.h"
 #include "kycgate/runtime.h"
 #include "kycgate/upstream.h"
+#include "reply.h"
 
 struct kg_sim;
 struct kg_heads;
@@ -61,19 +62,6 @@ struct kg_gateway {
 	char sim_key[80];    /* the key made up for the embedded simulator, or "" */
 	const char *openapi; /* the spec served at /openapi.yaml (static) */
 	size_t openapi_len;
-};
-
-/* What the gateway answers; built by handlers, sent by server.c. */
-struct kg_reply {
-	int status;
-	const char *content_type; /* static */
-	char *body;               /* new, wiped and freed after sending; NULL for none */
-	size_t len;
-	const char *allow;      /* Allow header, or NULL */
-	bool www_authenticate;  /* WWW-Authenticate: Bearer */
-	unsigned retry_after_s; /* Retry-After when > 0 */
-	bool close;             /* Connection: close */
-	bool is_static;         /* body is static memory, not freed */
 };
 
 enum kg_req_state {
@@ -192,12 +180,5 @@ void kg_reply_refused(struct kg_req *req);
 /* handlers.c: gives back what a request holds beyond its memory (its long-poll place, its latest
  * answer). Called once when the request ends. */
 void kg_req_release(struct kg_req *req);
-
-/* handlers.c: sets req->reply to a 413 that names the route's body limit, req->body_limit. */
-void kg_reply_too_large(struct kg_req *req);
-
-/* handlers.c: sets req->reply to a problem answer. detail names the rule, never a value. */
-void kg_reply_problem(struct kg_req *req, enum kg_problem kind, int status, const char *detail,
-                      struct json_object *errors);
 
 #endif

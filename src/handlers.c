@@ -16,85 +16,7 @@
 #include "kycgate/metrics.h"
 #include "kycgate/normalize.h"
 #include "kycgate/validate.h"
-
-/* ---- replies ------------------------------------------------------------------------------- */
-
-/* Drops a reply being replaced (its body may hold personal data: wiped). */
-static void reply_clear(struct kg_req *req)
-{
-	if (req->reply.body != NULL && !req->reply.is_static) {
-		kg_wipe(req->reply.body, req->reply.len);
-		free(req->reply.body);
-	}
-	memset(&req->reply, 0, sizeof(req->reply));
-}
-
-/* Sets req->reply to the problem a describes (a->instance and a->request_id filled here). */
-static void reply_problem(struct kg_req *req, struct kg_problem_args *a)
-{
-	enum kg_problem kind = a->kind;
-
-	a->instance = req->match.route ? req->match.route->tmpl : req->match.path_tmpl;
-	a->request_id = req->request_id;
-	if (kind == KG_PB_UPSTREAM_REJECTED) {
-		a->upstream_status = (int)req->call.status;
-		a->upstream_body = req->call.resp;
-		a->upstream_body_len = req->call.resp_len;
-		if (a->upstream_body == NULL && req->call.answer != NULL) /* a shared status read */
-			a->upstream_body = kg_answer_body(req->call.answer, &a->upstream_body_len);
-	}
-	reply_clear(req);
-	req->reply.status = a->status > 0 ? a->status : kg_problem_status(kind);
-	req->reply.content_type = "application/problem+json";
-	req->outcome = kg_problem_code(kind);
-	req->reply.body = kg_problem_render(a, &req->reply.len);
-	if (req->reply.body == NULL)
-		req->reply.status = 500;
-	if (req->reply.status == 503)
-		req->reply.retry_after_s = 1; /* callers may set a longer one after this */
-}
-
-void kg_reply_problem(struct kg_req *req, enum kg_problem kind, int status, const char *detail,
-                      struct json_object *errors)
-{
-	struct kg_problem_args a = {
-	    .kind = kind,
-	    .status = status,
-	    .detail = detail,
-	    .errors = errors,
-	};
-
-	reply_problem(req, &a);
-}
-
-void kg_reply_too_large(struct kg_req *req)
-{
-	char detail[96];
-
-	snprintf(detail, sizeof(detail), "the body is over this route's limit of %zu bytes",
-	         req->body_limit);
-	kg_reply_problem(req, KG_PB_PAYLOAD_TOO_LARGE, 0, detail, NULL);
-}
-
-static void reply_json(struct kg_req *req, int status, char *body, size_t len)
-{
-	reply_clear(req);
-	req->reply.status = status;
-	req->reply.content_type = "application/json";
-	req->reply.body = body;
-	req->reply.len = len;
-}
-
-static void reply_static(struct kg_req *req, int status, const char *ctype, const char *body,
-                         size_t len)
-{
-	memset(&req->reply, 0, sizeof(req->reply));
-	req->reply.status = status;
-	req->reply.content_type = ctype;
-	req->reply.body = (char *)body;
-	req->reply.len = len;
-	req->reply.is_static = true;
-}
+#include "reply.h"
 
 /* ---- parameters ---------------------------------------------------------------------------- */
 
@@ -534,33 +456,33 @@ static bool build_path(struct kg_req *req)
 static void local_route(struct kg_req *req)
 {
 	static const char healthy[] = "{\"status\":\"ok\"}";
-	char buf[128];
+	char buf[128], *body;
+	size_t len = 0;
 	int n;
 
 	switch (req->match.route->op) {
 	case KG_OP_HEALTHZ:
-		reply_static(req, 200, "application/json", healthy, sizeof(healthy) - 1);
+		kg_reply_static(req, 200, "application/json", healthy, sizeof(healthy) - 1);
 		return;
 	case KG_OP_READYZ: {
 		bool ready = !atomic_load(&req->gw->draining);
 
 		n = snprintf(buf, sizeof(buf), "{\"status\":\"%s\",\"environment\":\"%s\"}",
 		             ready ? "ready" : "draining", kg_env_name(req->gw->environment));
-		reply_json(req, ready ? 200 : 503, strndup(buf, (size_t)n), (size_t)n);
+		kg_reply_json(req, ready ? 200 : 503, strndup(buf, (size_t)n), (size_t)n);
 		return;
 	}
 	case KG_OP_OPENAPI:
-		reply_static(req, 200, "application/yaml", req->gw->openapi, req->gw->openapi_len);
+		kg_reply_static(req, 200, "application/yaml", req->gw->openapi,
+		                req->gw->openapi_len);
 		return;
 	case KG_OP_METRICS:
 		if (!req->cfg->metrics.enabled) {
 			kg_reply_problem(req, KG_PB_NOT_FOUND, 0, "metrics are disabled", NULL);
 			return;
 		}
-		memset(&req->reply, 0, sizeof(req->reply));
-		req->reply.status = 200;
-		req->reply.content_type = "text/plain; version=0.0.4; charset=utf-8";
-		req->reply.body = kg_metrics_render(&req->reply.len);
+		body = kg_metrics_render(&len);
+		kg_reply_owned(req, 200, "text/plain; version=0.0.4; charset=utf-8", body, len);
 		if (req->reply.body == NULL)
 			kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "out of memory", NULL);
 		return;
@@ -808,8 +730,7 @@ static void pass_through(struct kg_req *req)
 	struct json_object *obj;
 
 	if (req->call.resp_len == 0) {
-		memset(&req->reply, 0, sizeof(req->reply));
-		req->reply.status = 204;
+		kg_reply_empty(req, 204);
 		return;
 	}
 	obj = upstream_object(req);
@@ -817,7 +738,7 @@ static void pass_through(struct kg_req *req)
 		return;
 	json_object_put(obj);
 	/* The validated bytes go back as they came: hand the buffer over to the reply. */
-	reply_json(req, (int)req->call.status, req->call.resp, req->call.resp_len);
+	kg_reply_json(req, (int)req->call.status, req->call.resp, req->call.resp_len);
 	req->call.resp = NULL;
 	req->call.resp_len = req->call.resp_cap = 0;
 }
@@ -850,7 +771,7 @@ static bool answer_view(struct kg_req *req, struct kg_answer *a, bool *in_review
 		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "out of memory", NULL);
 		return false;
 	}
-	reply_json(req, 200, bytes, len);
+	kg_reply_json(req, 200, bytes, len);
 	return true;
 }
 
@@ -902,7 +823,7 @@ static bool keep_waiting(struct kg_req *req, struct kg_answer *a, bool in_review
 	req->latest = kg_answer_ref(a);
 	if (!next_poll(req))
 		return false;
-	reply_clear(req);
+	kg_reply_clear(&req->reply);
 	return true;
 }
 
@@ -1027,7 +948,7 @@ static void reply_would_erase(struct kg_req *req, unsigned erase)
 	         "erase %s: send %s again, or add ?replace=true to erase %s",
 	         n == 1 ? "it" : "them", n == 1 ? "it" : "them", n == 1 ? "it" : "them");
 	a.detail = detail;
-	reply_problem(req, &a);
+	kg_reply_problem_args(req, &a);
 }
 
 /* The read of the erase guard finished: 409 when Crossmint holds a section the body leaves out;
