@@ -64,6 +64,24 @@ struct kg_gateway {
 	size_t openapi_len;
 };
 
+/* The request headers the request path reads: the first of each name, or NULL. */
+struct kg_req_head {
+	const char *request_id;     /* X-Request-Id */
+	const char *traceparent;    /* traceparent */
+	const char *tracestate;     /* tracestate */
+	const char *authorization;  /* Authorization */
+	const char *content_type;   /* Content-Type */
+	const char *content_length; /* Content-Length */
+	const char *framing;        /* the framing rule the head breaks (static text), or NULL */
+	bool oom;                   /* the head could not be captured: answer 503 */
+};
+
+/* One query argument: name and raw value (value NULL for "?name" without "="). */
+struct kg_query_arg {
+	const char *name;
+	const char *value;
+};
+
 enum kg_req_state {
 	KG_REQ_BODY = 0, /* accepting body bytes */
 	KG_REQ_UPSTREAM, /* suspended, the engine holds the call */
@@ -131,6 +149,14 @@ struct kg_req {
 	bool replace;           /* ?replace=true: erasing what the body leaves out is intended */
 	bool erase_check;       /* the read before the PUT is the call in flight */
 
+	/* The request head as the handlers see it, captured at the first callback (capture.c).
+	 * Strings are borrowed from libmicrohttpd's connection memory (or, in unit tests, from the
+	 * test) until the request ends; NULL when absent. */
+	struct kg_req_head head;
+	struct kg_query_arg *query; /* the query's arguments in order (owned), raw (not decoded) */
+	size_t n_query;
+	int fd; /* the client's socket (only peeked at), -1 when none */
+
 	struct kg_reply reply;
 };
 
@@ -160,6 +186,13 @@ void kg_request_id_new(char out[KG_MAX_REQUEST_ID_BYTES + 1]);
  * connection; the rule its first request head breaks (static text: a bare CR, a Content-Length
  * that is not bare digits), or NULL when none is seen in them. */
 const char *kg_head_precheck(int fd);
+
+/* capture.c: copies what the request path reads of the head (the headers of struct kg_req_head,
+ * the framing verdict, Content-Length into declared / declared_len, the query arguments) from
+ * conn into req, so that nothing after it calls libmicrohttpd for them. Out of memory sets
+ * req->head.oom. Frees nothing: kg_req_capture_free() does. */
+void kg_req_capture(struct kg_req *req, struct MHD_Connection *conn);
+void kg_req_capture_free(struct kg_req *req);
 
 /* checks.c: decides a request whose headers arrived. Fills req->reply and returns false when it
  * must be refused now (framing 400, 404 ... 415); true to go on reading the body. */

@@ -131,10 +131,8 @@ static void collect_products(struct query *q, const char *raw)
 	q->products |= mask;
 }
 
-static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const char *key,
-                                     const char *value)
+static void collect_query(struct query *q, const char *key, const char *value)
 {
-	struct query *q = cls;
 	size_t i;
 
 	for (i = 0; q->known[i] != NULL; i++) {
@@ -144,13 +142,12 @@ static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const c
 			else if (q->values[i] != NULL)
 				q->bad = "a query parameter is given twice";
 			q->values[i] = value ? value : "";
-			return MHD_YES;
+			return;
 		}
 	}
 	q->bad = "unknown query parameter";
 	if (q->unknown == NULL)
 		q->unknown = key;
-	return MHD_YES;
 }
 
 /* A parameter name short and plain enough to echo: 1 to 32 of A-Z a-z 0-9 _ . - (a name is not
@@ -253,7 +250,8 @@ static bool parse_query(struct kg_req *req, char *expires_at, size_t cap)
 		q.known = document_query;
 	else if (op == KG_OP_USER_PUT)
 		q.known = user_put_query;
-	MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, collect_query, &q);
+	for (size_t i = 0; i < req->n_query; i++)
+		collect_query(&q, req->query[i].name, req->query[i].value);
 	if (q.unknown != NULL) {
 		reply_unknown_query(req, &q);
 		return false;

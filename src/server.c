@@ -40,6 +40,7 @@ static struct kg_req *req_new(struct kg_gateway *gw, struct MHD_Connection *conn
 		return NULL;
 	req->gw = gw;
 	req->conn = conn;
+	req->fd = -1;
 	req->started_ms = kg_now_ms();
 	req->started_us = kg_now_us();
 	req->outcome = "ok";
@@ -79,6 +80,7 @@ static void req_free(struct kg_req *req)
 	}
 	kg_up_call_cleanup(&req->call);
 	kg_reply_clear(&req->reply);
+	kg_req_capture_free(req);
 	kg_runtime_put(req->cfgref);
 	kg_metrics_gauge_add(KG_GAUGE_INFLIGHT, -1);
 	atomic_fetch_sub(&req->gw->requests, 1);
@@ -219,6 +221,7 @@ static enum MHD_Result on_head(const struct kg_listener *l, struct MHD_Connectio
 	req->line_broken = !line_intact(c, method, url, version);
 	*con_cls = req;
 	snprintf(req->method, sizeof(req->method), "%s", method);
+	kg_req_capture(req, conn);
 	kg_route_match(url, method, &req->match);
 	if (!kg_handle_headers(req))
 		return kg_reply_send(req);
