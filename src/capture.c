@@ -1,7 +1,8 @@
 /* The one place the request path reads libmicrohttpd's view of a request head: at the first
- * callback, the headers the handlers need, the framing verdict and the query arguments are
- * copied into the request (struct kg_req_head, req->query), so that the header phase
- * (checks.c) and the handlers see plain data and can be tested without a socket.
+ * callback, the headers the handlers need, the framing verdict, the query arguments and the
+ * socket (for the long-poll's hung-up check) are copied into the request (struct kg_req_head,
+ * req->query), so that the header phase (checks.c) and the handlers see plain data and can be
+ * tested without a socket.
  *
  * The framing scan must run here: it reads where libmicrohttpd put each header value in its
  * read buffer (see value_gap). */
@@ -144,6 +145,8 @@ static const char *header(struct MHD_Connection *conn, const char *name)
 void kg_req_capture(struct kg_req *req, struct MHD_Connection *conn)
 {
 	struct kg_req_head *h = &req->head;
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 
 	h->request_id = header(conn, "X-Request-Id");
 	h->traceparent = header(conn, "traceparent");
@@ -153,6 +156,7 @@ void kg_req_capture(struct kg_req *req, struct MHD_Connection *conn)
 	h->content_length = header(conn, "Content-Length");
 	h->framing = framing_refusal(req, conn);
 	h->oom = !capture_query(req, conn);
+	req->fd = ci != NULL ? ci->connect_fd : -1;
 }
 
 void kg_req_capture_free(struct kg_req *req)

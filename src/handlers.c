@@ -5,14 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <pthread.h>
-#include <sys/socket.h>
 #include <time.h>
 
 #include "gateway.h"
 #include "kycgate/answer.h"
 #include "kycgate/json.h"
 #include "kycgate/log.h"
+#include "kycgate/longpoll.h"
 #include "kycgate/metrics.h"
 #include "kycgate/normalize.h"
 #include "kycgate/validate.h"
@@ -108,8 +107,8 @@ struct query {
 	const char *const *known; /* names this route takes */
 	const char *values[4];    /* raw values, by index in known */
 	const char *bad;          /* the rule a parameter broke */
-	const char *unknown;      /* the first unknown name (raw, MHD's), or NULL */
-	unsigned products;        /* ?products: the names of every occurrence */
+	const char *unknown; /* the first unknown name (raw, borrowed from req->query), or NULL */
+	unsigned products;   /* ?products: the names of every occurrence */
 };
 
 static const char D_PRODUCTS[] = "products: a comma-separated list of onramp, onramp-light, "
@@ -489,29 +488,6 @@ static void local_route(struct kg_req *req)
 	}
 }
 
-/* Long-poll waiters per client, process state across reloads (verification.max_waiting_per_client).
- */
-#define MAX_WAIT_CLIENTS 1024
-
-static pthread_mutex_t waiting_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-	char name[65];
-	unsigned n;
-} waiting[MAX_WAIT_CLIENTS];
-
-static unsigned *waiting_slot(const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < MAX_WAIT_CLIENTS && waiting[i].name[0] != '\0'; i++)
-		if (strcmp(waiting[i].name, name) == 0)
-			return &waiting[i].n;
-	if (i == MAX_WAIT_CLIENTS)
-		return &waiting[MAX_WAIT_CLIENTS - 1].n; /* more clients than configurable: share */
-	snprintf(waiting[i].name, sizeof(waiting[i].name), "%s", name);
-	return &waiting[i].n;
-}
-
 static const char *client_name(const struct kg_req *req)
 {
 	return req->client ? req->client->name : "anonymous";
@@ -519,32 +495,19 @@ static const char *client_name(const struct kg_req *req)
 
 static bool waiting_enter(struct kg_req *req)
 {
-	unsigned *n;
-	bool ok;
-
-	pthread_mutex_lock(&waiting_lock);
-	n = waiting_slot(client_name(req));
-	ok = *n < req->cfg->verification.max_waiting_per_client;
-	*n += ok;
-	pthread_mutex_unlock(&waiting_lock);
-	req->waiting_counted = ok;
-	if (ok)
-		kg_metrics_gauge_add(KG_GAUGE_LONGPOLL_WAITING, 1);
-	if (!ok) {
+	req->waiting_counted =
+	    kg_longpoll_enter(client_name(req), req->cfg->verification.max_waiting_per_client);
+	if (!req->waiting_counted)
 		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0,
 		                 "this client has too many long-poll requests waiting", NULL);
-	}
-	return ok;
+	return req->waiting_counted;
 }
 
 void kg_req_release(struct kg_req *req)
 {
 	if (req->waiting_counted) {
-		pthread_mutex_lock(&waiting_lock);
-		(*waiting_slot(client_name(req)))--;
-		pthread_mutex_unlock(&waiting_lock);
+		kg_longpoll_leave(client_name(req));
 		req->waiting_counted = false;
-		kg_metrics_gauge_add(KG_GAUGE_LONGPOLL_WAITING, -1);
 	}
 	kg_answer_put(req->latest);
 	req->latest = NULL;
@@ -773,16 +736,6 @@ static bool answer_view(struct kg_req *req, struct kg_answer *a, bool *in_review
 	return true;
 }
 
-/* The caller hung up: libmicrohttpd does not notice while the connection is suspended. */
-static bool client_gone(struct kg_req *req)
-{
-	const union MHD_ConnectionInfo *ci =
-	    MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-	char c;
-
-	return ci != NULL && recv(ci->connect_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
-}
-
 #define LAST_READ_MARGIN_MS 100
 
 /* Schedules the next long-poll re-read (backoff 250 ms doubling to 2 s, bounded by the deadline);
@@ -796,7 +749,8 @@ static bool next_poll(struct kg_req *req)
 	 */
 	if (at + LAST_READ_MARGIN_MS > req->wait_deadline_ms)
 		at = req->wait_deadline_ms - LAST_READ_MARGIN_MS;
-	if (at <= now || req->wait_deadline_ms <= now + LAST_READ_MARGIN_MS || client_gone(req))
+	if (at <= now || req->wait_deadline_ms <= now + LAST_READ_MARGIN_MS ||
+	    kg_longpoll_client_gone(req->fd))
 		return false;
 	kg_up_call_cleanup(&req->call);
 	req->call.kind = KG_CALL_STATUS_READ;
