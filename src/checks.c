@@ -214,11 +214,11 @@ static bool body_checks(struct kg_req *req)
  * longer serves /metrics. Anything else there is "no such route". */
 static bool listener_serves(struct kg_req *req)
 {
-	enum kg_op op = req->match.route->op;
-	bool local = op == KG_OP_METRICS || op == KG_OP_HEALTHZ || op == KG_OP_READYZ;
+	enum kg_listen listen = req->match.route->listen;
 
-	if ((req->metrics_only && !local) ||
-	    (!req->metrics_only && op == KG_OP_METRICS && req->gw->metrics_daemon != NULL)) {
+	if ((req->metrics_only && listen == KG_LISTEN_MAIN) ||
+	    (!req->metrics_only && listen == KG_LISTEN_METRICS &&
+	     req->gw->metrics_daemon != NULL)) {
 		req->match.route = NULL;
 		kg_reply_problem(req, KG_PB_NOT_FOUND, 0, "no route has this path", NULL);
 		return false;

@@ -147,7 +147,8 @@ struct kg_req {
 	/* PUT of a user: the erase guard (design §2, "Create or replace a user"). */
 	unsigned user_sections; /* the sections the body holds (kg_user_sections) */
 	bool replace;           /* ?replace=true: erasing what the body leaves out is intended */
-	bool erase_check;       /* the read before the PUT is the call in flight */
+	char expires_at[KG_MAX_QUERY_VALUE_BYTES + 1]; /* ?expiresAt= of a document, decoded; "" */
+	bool erase_check; /* the read before the PUT is the call in flight */
 
 	/* The request head as the handlers see it, captured at the first callback (capture.c).
 	 * Strings are borrowed from libmicrohttpd's connection memory (or, in unit tests, from the
