@@ -12,6 +12,7 @@
 #include "gateway.h"
 #include "kycgate/config.h"
 #include "kycgate/problem.h"
+#include "routes.h"
 
 #define RT_WRITER "Bearer writer-token-0123456789abcdef"
 #define RT_READER "Bearer reader-token-0123456789abcdef"
