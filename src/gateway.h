@@ -1,5 +1,7 @@
-/* Private to the request path (server.c, checks.c, handlers.c): the gateway's process state, one
- * request's state and the reply being built. Nothing outside src/ includes this. */
+/* Private to the request path (server.c, capture.c, checks.c, handlers.c, routes_*.c, reply.c):
+ * the gateway's process state and one request's state. Nothing outside src/ includes this, but
+ * the unit tests of the header phase and the routes (tests/test_checks.c, tests/test_routes.c),
+ * which build requests by hand. */
 #ifndef KYCGATE_GATEWAY_H
 #define KYCGATE_GATEWAY_H
 
