@@ -19,7 +19,7 @@
 
 struct kg_req;
 
-/* ---- handlers.c: the steps every route shares ----------------------------------------------- */
+/* ---- handlers.c: the steps every route shares ---------------------------------------------- */
 
 /* The decoded value of the path parameter of this kind (borrowed from req), or NULL when the
  * route has none; *len (when not NULL) its length. Valid once the parameters were decoded. */
@@ -55,7 +55,7 @@ struct json_object *kg_handle_up_object(struct kg_req *req);
  * through. Always false (no follow-up). */
 bool kg_handle_pass(struct kg_req *req);
 
-/* ---- routes_users.c: PUT / GET of a user, consent ------------------------------------------- */
+/* ---- routes_users.c: PUT / GET of a user, consent ------------------------------------------ */
 
 extern const struct kg_query_param kg_users_put_query[];
 bool kg_users_put_shape(struct kg_req *req);
@@ -63,13 +63,12 @@ void kg_users_put_begin(struct kg_req *req);
 bool kg_users_put_answer(struct kg_req *req);
 bool kg_users_consent_shape(struct kg_req *req);
 
-/* ---- routes_documents.c: upload and read of a document --------------------------------------- */
+/* ---- routes_documents.c: upload and read of a document ------------------------------------- */
 
 extern const struct kg_query_param kg_documents_put_query[];
 bool kg_documents_put_shape(struct kg_req *req);
 
-/* ---- routes_verification.c: trigger, status and the long-poll view ----------------------------
- */
+/* ---- routes_verification.c: trigger, status and the long-poll view ------------------------- */
 
 extern const struct kg_query_param kg_verification_query[];
 bool kg_verification_get_answer(struct kg_req *req);
@@ -79,13 +78,11 @@ bool kg_verification_trigger_answer(struct kg_req *req);
  * *in_review tells whether a product in scope is in review. False with a problem in req->reply. */
 bool kg_verification_view(struct kg_req *req, struct kg_answer *a, bool *in_review);
 
-/* ---- routes_wallets.c: linked wallets ---------------------------------------------------------
- */
+/* ---- routes_wallets.c: linked wallets ------------------------------------------------------ */
 
 bool kg_wallets_put_shape(struct kg_req *req);
 
-/* ---- routes_local.c: answered by the gateway itself --------------------------------------------
- */
+/* ---- routes_local.c: answered by the gateway itself ---------------------------------------- */
 
 void kg_local_healthz(struct kg_req *req);
 void kg_local_readyz(struct kg_req *req);

@@ -15,8 +15,7 @@
 #include "reply.h"
 #include "routes.h"
 
-/* ---- the query ----------------------------------------------------------------------------------
- */
+/* ---- the query ----------------------------------------------------------------------------- */
 
 static const char D_PRODUCTS[] = "products: a comma-separated list of onramp, onramp-light, "
                                  "offramp, regulated-transfer (the parameter may repeat)";
@@ -74,8 +73,7 @@ const struct kg_query_param kg_verification_query[] = {
     {.name = NULL},
 };
 
-/* ---- the answer ---------------------------------------------------------------------------------
- */
+/* ---- the answer ---------------------------------------------------------------------------- */
 
 /* The normalized view of a status answer for this request; the bytes become the reply. */
 bool kg_verification_view(struct kg_req *req, struct kg_answer *a, bool *in_review)
