@@ -6,8 +6,8 @@
  * that turns the upstream answer into the reply (or the local answer), and the operation name of
  * the metrics. The functions live in the route family files (src/routes_*.c, declared in
  * src/routes.h). Adding a route is its row, its functions and its path in openapi/kycgate.yaml
- * (tests/test_router.c holds the table against the spec); an operation that calls upstream is
- * also named in metrics.c's list of operations. */
+ * (tests/test_router.c holds the table against the spec). The gateway declares the templates and
+ * operation names to the metrics at start (server.c). */
 #include <stdio.h>
 #include <string.h>
 

@@ -672,14 +672,18 @@ static const char *effective_key(const struct kg_gateway *gw, const struct kg_co
 	return gw->sim_key[0] ? gw->sim_key : NULL;
 }
 
-/* The route templates become the metrics' route labels (metrics does not know the router). */
+/* The route templates become the metrics' route labels, and the operations of the routes that
+ * call upstream its operation labels (metrics does not know the router). */
 static void declare_routes(void)
 {
 	size_t n, i;
 	const struct kg_route *r = kg_routes(&n);
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		kg_metrics_add_route(r[i].tmpl);
+		if (r[i].up_method != NULL)
+			kg_metrics_add_operation(r[i].operation);
+	}
 }
 
 struct kg_gateway *kg_gateway_start(char *err, size_t errcap)
