@@ -2,7 +2,6 @@
  * and trace context, framing refusals, then 404, 405, 401, 403, 413 and 415, all decided before
  * one body byte is read, so an anonymous caller cannot make kycgate buffer a body. */
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,11 +9,6 @@
 
 #include "gateway.h"
 #include "kycgate/sha256.h"
-
-static const char *header(struct kg_req *req, const char *name)
-{
-	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
-}
 
 static bool id_char(char c)
 {
@@ -59,7 +53,7 @@ void kg_request_id_new(char out[KG_MAX_REQUEST_ID_BYTES + 1])
 /* The caller's X-Request-Id when it is 1..128 of [A-Za-z0-9._-], else a new UUID (v4). */
 static void request_id(struct kg_req *req)
 {
-	const char *id = header(req, "X-Request-Id");
+	const char *id = req->head.request_id;
 	size_t n = id ? strnlen(id, KG_MAX_REQUEST_ID_BYTES + 1) : 0, i;
 
 	for (i = 0; i < n && id_char(id[i]); i++)
@@ -87,7 +81,7 @@ static bool lower_hex(const char *s, size_t n, bool nonzero)
 /* W3C trace context: version-traceid-parentid-flags, passed through only when valid. */
 static void trace_headers(struct kg_req *req)
 {
-	const char *tp = header(req, "traceparent"), *ts = header(req, "tracestate");
+	const char *tp = req->head.traceparent, *ts = req->head.tracestate;
 	size_t i, n;
 
 	if (tp != NULL && strlen(tp) == 55 && tp[2] == '-' && tp[35] == '-' && tp[52] == '-' &&
@@ -103,103 +97,19 @@ static void trace_headers(struct kg_req *req)
 		memcpy(req->tracestate, ts, n + 1);
 }
 
-struct framing {
-	struct kg_req *req;
-	unsigned content_length, transfer_encoding, authorization;
-	bool bad_name, folded, bad_cl, bad_te;
-};
-
-/* libmicrohttpd 0.9.75 parses each header line in place: the name ends at the colon (made a
- * NUL), the value starts after the spaces and tabs that follow. A folded line (obs-fold, a line
- * starting with a space or tab) is joined onto the previous header's *name*, which is copied
- * elsewhere, and the value is left where it was ("Content-Length:\r\n 112" becomes the header
- * "Content-Length112" with an empty value). So a header whose value does not sit right after its
- * name's NUL and some blanks was folded. Returns the number of blanks before the value, or -1 for a
- * folded header. Reads only bytes of the header line, back from the value to the colon. */
-static int value_gap(const char *key, const char *value)
+/* Framing libmicrohttpd accepts but a proxy in front would read differently (design §2, §8): the
+ * request line here, the headers scanned by capture.c. */
+static const char *framing_refusal(const struct kg_req *req)
 {
-	const char *p = value;
-
-	while (p[-1] == ' ' || p[-1] == '\t')
-		p--;
-	if (p[-1] != '\0' || p - 1 != key + strlen(key))
-		return -1;
-	return (int)(value - p);
-}
-
-static bool all_digits(const char *s)
-{
-	if (*s == '\0')
-		return false;
-	for (; *s != '\0'; s++)
-		if (*s < '0' || *s > '9')
-			return false;
-	return true;
-}
-
-/* Framing headers are taken only in their plain form: at most one blank after the colon, then
- * bare digits or exactly "chunked", nothing after (a proxy may read any other form differently). */
-static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
-                                    const char *value)
-{
-	struct framing *f = cls;
-	const char *p;
-	int gap = value != NULL ? value_gap(key, value) : -1;
-
-	for (p = key; *p != '\0'; p++)
-		f->bad_name |= isspace((unsigned char)*p) != 0;
-	f->folded |= gap < 0;
-	if (strcasecmp(key, "Content-Length") == 0) {
-		f->content_length++;
-		f->bad_cl |= gap != 0 && gap != 1;
-		if (value != NULL && all_digits(value)) {
-			errno = 0;
-			f->req->declared_len = strtoull(value, NULL, 10);
-			f->req->declared = errno == 0;
-		}
-		f->bad_cl |= !f->req->declared;
-	}
-	if (strcasecmp(key, "Authorization") == 0)
-		f->authorization++;
-	if (strcasecmp(key, "Transfer-Encoding") == 0) {
-		f->transfer_encoding++;
-		f->bad_te |=
-		    value == NULL || (gap != 0 && gap != 1) || strcmp(value, "chunked") != 0;
-	}
-	return MHD_YES;
-}
-
-/* Framing libmicrohttpd accepts but a proxy in front would read differently (design §2, §8). */
-static const char *framing_refusal(struct kg_req *req)
-{
-	struct framing f = {.req = req};
-
 	if (req->line_broken)
 		return "the request line holds a control character or a NUL";
-	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_header, &f);
-	if (f.folded)
-		return "a header line is folded (continued on the next line)";
-	if (f.bad_name)
-		return "a header name contains whitespace";
-	if (f.content_length > 1)
-		return "more than one Content-Length header";
-	if (f.transfer_encoding > 1)
-		return "more than one Transfer-Encoding header";
-	if (f.content_length > 0 && f.transfer_encoding > 0)
-		return "both Content-Length and Transfer-Encoding";
-	if (f.bad_cl)
-		return "a Content-Length other than bare digits";
-	if (f.bad_te)
-		return "a Transfer-Encoding other than chunked";
-	if (f.authorization > 1)
-		return "more than one Authorization header";
-	return NULL;
+	return req->head.framing;
 }
 
 /* 401 / 403: the bearer token's client and the route's scope. */
 static bool authorize(struct kg_req *req)
 {
-	const char *h = header(req, "Authorization");
+	const char *h = req->head.authorization;
 	unsigned char digest[KG_SHA256_LEN];
 	size_t n;
 
@@ -236,7 +146,7 @@ static bool authorize(struct kg_req *req)
 /* The media type without parameters, lower-cased, into req->content_type. */
 static void content_type(struct kg_req *req)
 {
-	const char *ct = header(req, "Content-Type");
+	const char *ct = req->head.content_type;
 	size_t i;
 
 	if (ct == NULL)
@@ -264,7 +174,7 @@ static bool is_raw_document_type(const char *ct)
 static bool body_checks(struct kg_req *req)
 {
 	const struct kg_route *r = req->match.route;
-	const char *cl = header(req, "Content-Length");
+	const char *cl = req->head.content_length;
 	unsigned long long declared = 0;
 	char *end = NULL;
 
@@ -304,11 +214,11 @@ static bool body_checks(struct kg_req *req)
  * longer serves /metrics. Anything else there is "no such route". */
 static bool listener_serves(struct kg_req *req)
 {
-	enum kg_op op = req->match.route->op;
-	bool local = op == KG_OP_METRICS || op == KG_OP_HEALTHZ || op == KG_OP_READYZ;
+	enum kg_listen listen = req->match.route->listen;
 
-	if ((req->metrics_only && !local) ||
-	    (!req->metrics_only && op == KG_OP_METRICS && req->gw->metrics_daemon != NULL)) {
+	if ((req->metrics_only && listen == KG_LISTEN_MAIN) ||
+	    (!req->metrics_only && listen == KG_LISTEN_METRICS &&
+	     req->gw->metrics_daemon != NULL)) {
 		req->match.route = NULL;
 		kg_reply_problem(req, KG_PB_NOT_FOUND, 0, "no route has this path", NULL);
 		return false;
@@ -322,6 +232,10 @@ bool kg_handle_headers(struct kg_req *req)
 
 	request_id(req);
 	trace_headers(req);
+	if (req->head.oom) {
+		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "out of memory", NULL);
+		return false;
+	}
 	refusal = framing_refusal(req);
 	if (refusal != NULL) {
 		kg_reply_problem(req, KG_PB_INVALID_REQUEST, 0, refusal, NULL);

@@ -1,5 +1,7 @@
-/* Private to the request path (server.c, checks.c, handlers.c): the gateway's process state, one
- * request's state and the reply being built. Nothing outside src/ includes this. */
+/* Private to the request path (server.c, capture.c, checks.c, handlers.c, routes_*.c, reply.c):
+ * the gateway's process state and one request's state. Nothing outside src/ includes this, but
+ * the unit tests of the header phase and the routes (tests/test_checks.c, tests/test_routes.c),
+ * which build requests by hand. */
 #ifndef KYCGATE_GATEWAY_H
 #define KYCGATE_GATEWAY_H
 
@@ -15,6 +17,7 @@
 #include "kycgate/router.h"
 #include "kycgate/runtime.h"
 #include "kycgate/upstream.h"
+#include "reply.h"
 
 struct kg_sim;
 struct kg_heads;
@@ -63,17 +66,22 @@ struct kg_gateway {
 	size_t openapi_len;
 };
 
-/* What the gateway answers; built by handlers, sent by server.c. */
-struct kg_reply {
-	int status;
-	const char *content_type; /* static */
-	char *body;               /* new, wiped and freed after sending; NULL for none */
-	size_t len;
-	const char *allow;      /* Allow header, or NULL */
-	bool www_authenticate;  /* WWW-Authenticate: Bearer */
-	unsigned retry_after_s; /* Retry-After when > 0 */
-	bool close;             /* Connection: close */
-	bool is_static;         /* body is static memory, not freed */
+/* The request headers the request path reads: the first of each name, or NULL. */
+struct kg_req_head {
+	const char *request_id;     /* X-Request-Id */
+	const char *traceparent;    /* traceparent */
+	const char *tracestate;     /* tracestate */
+	const char *authorization;  /* Authorization */
+	const char *content_type;   /* Content-Type */
+	const char *content_length; /* Content-Length */
+	const char *framing;        /* the framing rule the head breaks (static text), or NULL */
+	bool oom;                   /* the head could not be captured: answer 503 */
+};
+
+/* One query argument: name and raw value (value NULL for "?name" without "="). */
+struct kg_query_arg {
+	const char *name;
+	const char *value;
 };
 
 enum kg_req_state {
@@ -141,7 +149,16 @@ struct kg_req {
 	/* PUT of a user: the erase guard (design §2, "Create or replace a user"). */
 	unsigned user_sections; /* the sections the body holds (kg_user_sections) */
 	bool replace;           /* ?replace=true: erasing what the body leaves out is intended */
-	bool erase_check;       /* the read before the PUT is the call in flight */
+	char expires_at[KG_MAX_QUERY_VALUE_BYTES + 1]; /* ?expiresAt= of a document, decoded; "" */
+	bool erase_check; /* the read before the PUT is the call in flight */
+
+	/* The request head as the handlers see it, captured at the first callback (capture.c).
+	 * Strings are borrowed from libmicrohttpd's connection memory (or, in unit tests, from the
+	 * test) until the request ends; NULL when absent. */
+	struct kg_req_head head;
+	struct kg_query_arg *query; /* the query's arguments in order (owned), raw (not decoded) */
+	size_t n_query;
+	int fd; /* the client's socket (only peeked at), -1 when none */
 
 	struct kg_reply reply;
 };
@@ -173,6 +190,13 @@ void kg_request_id_new(char out[KG_MAX_REQUEST_ID_BYTES + 1]);
  * that is not bare digits), or NULL when none is seen in them. */
 const char *kg_head_precheck(int fd);
 
+/* capture.c: copies what the request path reads of the head (the headers of struct kg_req_head,
+ * the framing verdict, Content-Length into declared / declared_len, the query arguments) from
+ * conn into req, so that nothing after it calls libmicrohttpd for them. Out of memory sets
+ * req->head.oom. Frees nothing: kg_req_capture_free() does. */
+void kg_req_capture(struct kg_req *req, struct MHD_Connection *conn);
+void kg_req_capture_free(struct kg_req *req);
+
 /* checks.c: decides a request whose headers arrived. Fills req->reply and returns false when it
  * must be refused now (framing 400, 404 ... 415); true to go on reading the body. */
 bool kg_handle_headers(struct kg_req *req);
@@ -192,12 +216,5 @@ void kg_reply_refused(struct kg_req *req);
 /* handlers.c: gives back what a request holds beyond its memory (its long-poll place, its latest
  * answer). Called once when the request ends. */
 void kg_req_release(struct kg_req *req);
-
-/* handlers.c: sets req->reply to a 413 that names the route's body limit, req->body_limit. */
-void kg_reply_too_large(struct kg_req *req);
-
-/* handlers.c: sets req->reply to a problem answer. detail names the rule, never a value. */
-void kg_reply_problem(struct kg_req *req, enum kg_problem kind, int status, const char *detail,
-                      struct json_object *errors);
 
 #endif

@@ -35,13 +35,11 @@
 static const char *const method_names[N_METHODS] = {"GET",    "PUT",  "POST",
                                                     "DELETE", "HEAD", "other"};
 
-static const char *const op_names[] = {
-    "user.put",         "user.get",     "consent.put",
-    "document.put",     "document.get", "verification.trigger",
-    "verification.get", "wallet.put",   "wallet.get",
-    "wallet.delete",    "selfcheck",    "other",
-};
-#define N_OPS COUNT(op_names)
+/* Operation slots: the names the gateway declares (its route table's, in order), then two fixed
+ * ones. */
+#define N_OPS 32                 /* declared operations kept, the two fixed ones included */
+#define OP_SELFCHECK (N_OPS - 2) /* the start-up read of the key */
+#define OP_OTHER (N_OPS - 1)     /* anything not declared */
 
 static const char *const reason_names[KG_UPERR_COUNT] = {
     [KG_UPERR_TIMEOUT] = "timeout",
@@ -108,6 +106,8 @@ struct client {
 /* Declared under lock; an entry is written before the count that covers it is published. */
 static const char *route_names[MAX_ROUTES]; /* unique templates, static strings */
 static _Atomic size_t n_routes;
+static const char *op_names[N_OPS] = {[OP_SELFCHECK] = "selfcheck", [OP_OTHER] = "other"};
+static _Atomic size_t n_ops;                 /* declared operations, in op_names[0 .. n_ops) */
 static const char *row_tmpl[MAX_ROUTE_ROWS]; /* every declared template pointer ... */
 static size_t row_route[MAX_ROUTE_ROWS];     /* ... and its route slot */
 static _Atomic size_t n_rows;
@@ -165,6 +165,24 @@ void kg_metrics_add_route(const char *tmpl)
 	pthread_mutex_unlock(&lock);
 }
 
+void kg_metrics_add_operation(const char *operation)
+{
+	size_t n, i;
+
+	if (operation == NULL)
+		return;
+	pthread_mutex_lock(&lock);
+	n = atomic_load_explicit(&n_ops, memory_order_relaxed);
+	for (i = 0; i < n && strcmp(op_names[i], operation) != 0; i++)
+		;
+	if (i == n && n < OP_SELFCHECK && strcmp(operation, op_names[OP_SELFCHECK]) != 0 &&
+	    strcmp(operation, op_names[OP_OTHER]) != 0) {
+		op_names[n] = operation;
+		atomic_store_explicit(&n_ops, n + 1, memory_order_release);
+	}
+	pthread_mutex_unlock(&lock);
+}
+
 static size_t route_index(const char *tmpl)
 {
 	size_t rows = atomic_load_explicit(&n_rows, memory_order_acquire);
@@ -196,14 +214,27 @@ static size_t method_index(const char *method)
 
 static size_t op_index(const char *operation)
 {
-	size_t i;
+	size_t n = atomic_load_explicit(&n_ops, memory_order_acquire), i;
 
 	if (operation == NULL)
-		return N_OPS - 1;
-	for (i = 0; i < N_OPS - 1; i++)
+		return OP_OTHER;
+	for (i = 0; i < n; i++)
 		if (strcmp(op_names[i], operation) == 0)
 			return i;
-	return N_OPS - 1;
+	if (strcmp(operation, op_names[OP_SELFCHECK]) == 0)
+		return OP_SELFCHECK;
+	return OP_OTHER;
+}
+
+/* The k-th operation slot in rendering order (declared ones, then selfcheck, then other), of n
+ * declared; N_OPS past the end. */
+static size_t op_at(size_t k, size_t n)
+{
+	if (k < n)
+		return k;
+	if (k == n)
+		return OP_SELFCHECK;
+	return k == n + 1 ? OP_OTHER : N_OPS;
 }
 
 /* The slot of a status code in map, handing one out on first sight. */
@@ -630,12 +661,12 @@ static void render_http_hist(struct out *o)
 static void render_upstream(struct out *o)
 {
 	unsigned n = atomic_load_explicit(&up_codes.n, memory_order_acquire), c;
-	size_t op;
+	size_t ops = atomic_load_explicit(&n_ops, memory_order_acquire), op, k;
 	char buf[8];
 
 	family(o, "kycgate_upstream_requests_total", "counter",
 	       "Upstream exchanges, by operation and status code (none = no HTTP answer).");
-	for (op = 0; op < N_OPS; op++) {
+	for (k = 0; (op = op_at(k, ops)) < N_OPS; k++) {
 		for (c = 0; c < n; c++) {
 			uint64_t v = get(&up_count[op][c]);
 
@@ -650,7 +681,7 @@ static void render_upstream(struct out *o)
 	}
 	family(o, "kycgate_upstream_request_duration_seconds", "histogram",
 	       "Duration of one upstream exchange, by operation.");
-	for (op = 0; op < N_OPS; op++) {
+	for (k = 0; (op = op_at(k, ops)) < N_OPS; k++) {
 		if (hist_total(&up_hist[op], &up_bounds) != 0)
 			put_hist(o, "kycgate_upstream_request_duration_seconds", "operation",
 			         op_names[op], &up_hist[op], &up_bounds);

@@ -1,43 +1,137 @@
 /* The route table (design §2) and a matcher over the raw path.
  *
- * A row names the method, the template, the op, the scope, the body kind, the upstream method
- * and path, and the operation name of the metrics. The behaviour is not in the row: adding a
- * route also takes its op's cases in handlers.c (parameters, body, upstream call, answer) and,
- * for a local route, in checks.c, its operation name in metrics.c's list, and a path in
- * openapi/kycgate.yaml (tests/test_router.c holds the table against the spec). */
+ * A row names everything about its route: method, template, scope, the listener, the query
+ * parameters it takes by name (each with its parser), the body kind (its limit and media types)
+ * and the shaper of what goes upstream, the upstream method, path and kind of call, the function
+ * that turns the upstream answer into the reply (or the local answer), and the operation name of
+ * the metrics. The functions live in the route family files (src/routes_*.c, declared in
+ * src/routes.h). Adding a route is its row, its functions and its path in openapi/kycgate.yaml
+ * (tests/test_router.c holds the table against the spec). The gateway declares the templates and
+ * operation names to the metrics at start (server.c). */
 #include <stdio.h>
 #include <string.h>
 
 #include "kycgate/config.h"
 #include "kycgate/router.h"
+#include "routes.h"
 
 #define LOC "{userLocator}"
 
 static const struct kg_route routes[] = {
-    {"PUT", "/v1/users/" LOC, KG_OP_USER_PUT, KG_SCOPE_CREATE, KG_BODY_JSON, "PUT", "/users/" LOC,
-     "user.put"},
-    {"GET", "/v1/users/" LOC, KG_OP_USER_GET, KG_SCOPE_READ, KG_BODY_NONE, "GET", "/users/" LOC,
-     "user.get"},
-    {"PUT", "/v1/users/" LOC "/consent", KG_OP_CONSENT_PUT, KG_SCOPE_CREATE, KG_BODY_JSON, "PUT",
-     "/users/" LOC "/legal-documents", "consent.put"},
-    {"PUT", "/v1/users/" LOC "/documents/{documentType}", KG_OP_DOCUMENT_PUT, KG_SCOPE_CREATE,
-     KG_BODY_DOCUMENT, "POST", "/documents", "document.put"},
-    {"GET", "/v1/documents/{documentId}", KG_OP_DOCUMENT_GET, KG_SCOPE_READ, KG_BODY_NONE, "GET",
-     "/documents/{documentId}", "document.get"},
-    {"POST", "/v1/users/" LOC "/verification", KG_OP_VERIFY_POST, KG_SCOPE_CREATE, KG_BODY_NONE,
-     "PUT", "/users/" LOC "/identity-verification", "verification.trigger"},
-    {"GET", "/v1/users/" LOC "/verification", KG_OP_VERIFY_GET, KG_SCOPE_READ, KG_BODY_NONE, "GET",
-     "/users/" LOC "/identity-verification", "verification.get"},
-    {"PUT", "/v1/users/" LOC "/wallets/{address}", KG_OP_WALLET_PUT, KG_SCOPE_CREATE, KG_BODY_JSON,
-     "PUT", "/users/" LOC "/linked-wallets/{address}", "wallet.put"},
-    {"GET", "/v1/users/" LOC "/wallets/{address}", KG_OP_WALLET_GET, KG_SCOPE_READ, KG_BODY_NONE,
-     "GET", "/users/" LOC "/linked-wallets/{address}", "wallet.get"},
-    {"DELETE", "/v1/users/" LOC "/wallets/{address}", KG_OP_WALLET_DELETE, KG_SCOPE_CREATE,
-     KG_BODY_NONE, "DELETE", "/users/" LOC "/linked-wallets/{address}", "wallet.delete"},
-    {"GET", "/healthz", KG_OP_HEALTHZ, 0, KG_BODY_NONE, NULL, NULL, "healthz"},
-    {"GET", "/readyz", KG_OP_READYZ, 0, KG_BODY_NONE, NULL, NULL, "readyz"},
-    {"GET", "/openapi.yaml", KG_OP_OPENAPI, 0, KG_BODY_NONE, NULL, NULL, "openapi"},
-    {"GET", "/metrics", KG_OP_METRICS, 0, KG_BODY_NONE, NULL, NULL, "metrics"},
+    /* src/routes_users.c */
+    {.method = "PUT",
+     .tmpl = "/v1/users/" LOC,
+     .scope = KG_SCOPE_CREATE,
+     .query = kg_users_put_query,
+     .body = KG_BODY_JSON,
+     .shape = kg_users_put_shape,
+     .up_method = "PUT",
+     .up_path = "/users/" LOC,
+     .up_kind = KG_CALL_WRITE,
+     .begin = kg_users_put_begin,
+     .answer = kg_users_put_answer,
+     .operation = "user.put"},
+    {.method = "GET",
+     .tmpl = "/v1/users/" LOC,
+     .scope = KG_SCOPE_READ,
+     .up_method = "GET",
+     .up_path = "/users/" LOC,
+     .up_kind = KG_CALL_PLAIN,
+     .answer = kg_handle_pass,
+     .operation = "user.get"},
+    {.method = "PUT",
+     .tmpl = "/v1/users/" LOC "/consent",
+     .scope = KG_SCOPE_CREATE,
+     .body = KG_BODY_JSON,
+     .shape = kg_users_consent_shape,
+     .up_method = "PUT",
+     .up_path = "/users/" LOC "/legal-documents",
+     .up_kind = KG_CALL_WRITE,
+     .answer = kg_handle_pass,
+     .operation = "consent.put"},
+    /* src/routes_documents.c */
+    {.method = "PUT",
+     .tmpl = "/v1/users/" LOC "/documents/{documentType}",
+     .scope = KG_SCOPE_CREATE,
+     .query = kg_documents_put_query,
+     .body = KG_BODY_DOCUMENT,
+     .shape = kg_documents_put_shape,
+     .up_method = "POST",
+     .up_path = "/documents",
+     .up_kind = KG_CALL_WRITE,
+     .answer = kg_handle_pass,
+     .operation = "document.put"},
+    {.method = "GET",
+     .tmpl = "/v1/documents/{documentId}",
+     .scope = KG_SCOPE_READ,
+     .up_method = "GET",
+     .up_path = "/documents/{documentId}",
+     .up_kind = KG_CALL_PLAIN,
+     .answer = kg_handle_pass,
+     .operation = "document.get"},
+    /* src/routes_verification.c */
+    {.method = "POST",
+     .tmpl = "/v1/users/" LOC "/verification",
+     .scope = KG_SCOPE_CREATE,
+     .query = kg_verification_query,
+     .up_method = "PUT",
+     .up_path = "/users/" LOC "/identity-verification",
+     .up_kind = KG_CALL_WRITE,
+     .answer = kg_verification_trigger_answer,
+     .operation = "verification.trigger"},
+    {.method = "GET",
+     .tmpl = "/v1/users/" LOC "/verification",
+     .scope = KG_SCOPE_READ,
+     .query = kg_verification_query,
+     .up_method = "GET",
+     .up_path = "/users/" LOC "/identity-verification",
+     .up_kind = KG_CALL_STATUS_READ,
+     .answer = kg_verification_get_answer,
+     .operation = "verification.get"},
+    /* src/routes_wallets.c */
+    {.method = "PUT",
+     .tmpl = "/v1/users/" LOC "/wallets/{address}",
+     .scope = KG_SCOPE_CREATE,
+     .body = KG_BODY_JSON,
+     .shape = kg_wallets_put_shape,
+     .up_method = "PUT",
+     .up_path = "/users/" LOC "/linked-wallets/{address}",
+     .up_kind = KG_CALL_WRITE,
+     .answer = kg_handle_pass,
+     .operation = "wallet.put"},
+    {.method = "GET",
+     .tmpl = "/v1/users/" LOC "/wallets/{address}",
+     .scope = KG_SCOPE_READ,
+     .up_method = "GET",
+     .up_path = "/users/" LOC "/linked-wallets/{address}",
+     .up_kind = KG_CALL_PLAIN,
+     .answer = kg_handle_pass,
+     .operation = "wallet.get"},
+    {.method = "DELETE",
+     .tmpl = "/v1/users/" LOC "/wallets/{address}",
+     .scope = KG_SCOPE_CREATE,
+     .up_method = "DELETE",
+     .up_path = "/users/" LOC "/linked-wallets/{address}",
+     .up_kind = KG_CALL_WRITE,
+     .answer = kg_handle_pass,
+     .operation = "wallet.delete"},
+    /* src/routes_local.c */
+    {.method = "GET",
+     .tmpl = "/healthz",
+     .listen = KG_LISTEN_BOTH,
+     .local = kg_local_healthz,
+     .operation = "healthz"},
+    {.method = "GET",
+     .tmpl = "/readyz",
+     .listen = KG_LISTEN_BOTH,
+     .local = kg_local_readyz,
+     .operation = "readyz"},
+    {.method = "GET", .tmpl = "/openapi.yaml", .local = kg_local_openapi, .operation = "openapi"},
+    {.method = "GET",
+     .tmpl = "/metrics",
+     .listen = KG_LISTEN_METRICS,
+     .local = kg_local_metrics,
+     .operation = "metrics"},
 };
 
 static const char *const param_names[] = {

@@ -30,70 +30,6 @@
 extern const unsigned char kg_openapi_yaml[];
 extern const size_t kg_openapi_yaml_len;
 
-/* ---- replies ------------------------------------------------------------------------------- */
-
-/* Response bodies may hold personal data: the buffer carries its length in front so the free
- * callback can wipe it. */
-struct owned {
-	size_t len;
-	char bytes[];
-};
-
-static void owned_free(void *cls)
-{
-	struct owned *o = cls;
-
-	kg_wipe(o->bytes, o->len);
-	free(o);
-}
-
-static struct MHD_Response *make_response(struct kg_reply *r)
-{
-	struct owned *o;
-
-	if (r->body == NULL || r->is_static)
-		return MHD_create_response_from_buffer(r->len, r->body ? r->body : (char *)"",
-		                                       MHD_RESPMEM_PERSISTENT);
-	o = malloc(sizeof(*o) + r->len);
-	if (o == NULL)
-		return NULL;
-	o->len = r->len;
-	memcpy(o->bytes, r->body, r->len);
-	return MHD_create_response_from_buffer_with_free_callback_cls(r->len, o->bytes, owned_free,
-	                                                              o);
-}
-
-static enum MHD_Result send_reply(struct kg_req *req)
-{
-	struct kg_reply *r = &req->reply;
-	struct MHD_Response *resp = make_response(r);
-	char retry[16];
-	enum MHD_Result rc;
-
-	req->state = KG_REQ_ANSWERED;
-	if (resp == NULL)
-		return MHD_NO;
-	MHD_add_response_header(resp, "X-Request-Id", req->request_id);
-	MHD_add_response_header(resp, "X-Kycgate-Environment", kg_env_name(req->gw->environment));
-	MHD_add_response_header(resp, "Cache-Control", "no-store");
-	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-	if (r->content_type != NULL && r->status != 204)
-		MHD_add_response_header(resp, "Content-Type", r->content_type);
-	if (r->allow != NULL)
-		MHD_add_response_header(resp, "Allow", r->allow);
-	if (r->www_authenticate)
-		MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
-	if (r->retry_after_s > 0) {
-		snprintf(retry, sizeof(retry), "%u", r->retry_after_s);
-		MHD_add_response_header(resp, "Retry-After", retry);
-	}
-	if (r->close || atomic_load(&req->gw->closing))
-		MHD_add_response_header(resp, "Connection", "close");
-	rc = MHD_queue_response(req->conn, (unsigned)r->status, resp);
-	MHD_destroy_response(resp);
-	return rc;
-}
-
 /* ---- request lifecycle ----------------------------------------------------------------------- */
 
 static struct kg_req *req_new(struct kg_gateway *gw, struct MHD_Connection *conn)
@@ -104,6 +40,7 @@ static struct kg_req *req_new(struct kg_gateway *gw, struct MHD_Connection *conn
 		return NULL;
 	req->gw = gw;
 	req->conn = conn;
+	req->fd = -1;
 	req->started_ms = kg_now_ms();
 	req->started_us = kg_now_us();
 	req->outcome = "ok";
@@ -142,10 +79,8 @@ static void req_free(struct kg_req *req)
 		free(req->up_body);
 	}
 	kg_up_call_cleanup(&req->call);
-	if (req->reply.body != NULL && !req->reply.is_static) {
-		kg_wipe(req->reply.body, req->reply.len);
-		free(req->reply.body);
-	}
+	kg_reply_clear(&req->reply);
+	kg_req_capture_free(req);
 	kg_runtime_put(req->cfgref);
 	kg_metrics_gauge_add(KG_GAUGE_INFLIGHT, -1);
 	atomic_fetch_sub(&req->gw->requests, 1);
@@ -208,7 +143,7 @@ static enum MHD_Result go_upstream(struct kg_req *req, bool continuing)
 {
 	if (kg_upstream_reserve(req->gw->up, continuing) != KG_OK) {
 		kg_reply_refused(req);
-		return send_reply(req);
+		return kg_reply_send(req);
 	}
 	req->call.owner = req;
 	req->call.done = on_upstream_done;
@@ -228,20 +163,20 @@ static enum MHD_Result on_complete(struct kg_req *req)
 		kg_reply_problem(req, KG_PB_INVALID_REQUEST, 0,
 		                 "the body length differs from Content-Length", NULL);
 		req->reply.close = true;
-		return send_reply(req);
+		return kg_reply_send(req);
 	}
 	if (req->body_over) {
 		kg_reply_too_large(req);
-		return send_reply(req);
+		return kg_reply_send(req);
 	}
 	if (req->budget_over) {
 		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0,
 		                 "the gateway holds too many request bodies", NULL);
-		return send_reply(req);
+		return kg_reply_send(req);
 	}
 	if (kg_handle_request(req))
 		return go_upstream(req, false);
-	return send_reply(req);
+	return kg_reply_send(req);
 }
 
 /* The connection's state of heads.c, or NULL (out of memory when it opened). */
@@ -286,9 +221,10 @@ static enum MHD_Result on_head(const struct kg_listener *l, struct MHD_Connectio
 	req->line_broken = !line_intact(c, method, url, version);
 	*con_cls = req;
 	snprintf(req->method, sizeof(req->method), "%s", method);
+	kg_req_capture(req, conn);
 	kg_route_match(url, method, &req->match);
 	if (!kg_handle_headers(req))
-		return send_reply(req);
+		return kg_reply_send(req);
 	return MHD_YES;
 }
 
@@ -314,7 +250,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		unsuspend(req);
 		if (kg_handle_upstream(req))
 			return go_upstream(req, true);
-		return send_reply(req);
+		return kg_reply_send(req);
 	}
 	return MHD_YES;
 }
@@ -736,14 +672,18 @@ static const char *effective_key(const struct kg_gateway *gw, const struct kg_co
 	return gw->sim_key[0] ? gw->sim_key : NULL;
 }
 
-/* The route templates become the metrics' route labels (metrics does not know the router). */
+/* The route templates become the metrics' route labels, and the operations of the routes that
+ * call upstream its operation labels (metrics does not know the router). */
 static void declare_routes(void)
 {
 	size_t n, i;
 	const struct kg_route *r = kg_routes(&n);
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		kg_metrics_add_route(r[i].tmpl);
+		if (r[i].up_method != NULL)
+			kg_metrics_add_operation(r[i].operation);
+	}
 }
 
 struct kg_gateway *kg_gateway_start(char *err, size_t errcap)

@@ -16,30 +16,30 @@ START_TEST(matches_each_route)
 	struct kg_match m;
 
 	ck_assert(kg_route_match("/v1/users/userId:a", "PUT", &m));
-	ck_assert_int_eq(m.route->op, KG_OP_USER_PUT);
+	ck_assert_str_eq(m.route->operation, "user.put");
 	ck_assert_uint_eq(m.n_params, 1);
 	ck_assert_int_eq(m.params[0].kind, KG_PARAM_LOCATOR);
 	ck_assert_uint_eq(m.params[0].len, 8);
 	ck_assert(strncmp(m.params[0].raw, "userId:a", 8) == 0);
 
 	ck_assert(kg_route_match("/v1/users/x/wallets/0xab", "DELETE", &m));
-	ck_assert_int_eq(m.route->op, KG_OP_WALLET_DELETE);
+	ck_assert_str_eq(m.route->operation, "wallet.delete");
 	ck_assert_uint_eq(m.n_params, 2);
 	ck_assert_int_eq(m.params[1].kind, KG_PARAM_ADDRESS);
 	ck_assert(strncmp(m.params[1].raw, "0xab", 4) == 0);
 
 	ck_assert(kg_route_match("/v1/users/x/documents/id-passport", "PUT", &m));
-	ck_assert_int_eq(m.route->op, KG_OP_DOCUMENT_PUT);
+	ck_assert_str_eq(m.route->operation, "document.put");
 	ck_assert_str_eq(m.route->up_method, "POST");
 	ck_assert_str_eq(m.route->up_path, "/documents");
 
 	ck_assert(kg_route_match("/v1/users/x/verification", "POST", &m));
-	ck_assert_int_eq(m.route->op, KG_OP_VERIFY_POST);
+	ck_assert_str_eq(m.route->operation, "verification.trigger");
 	ck_assert_str_eq(m.route->up_method, "PUT");
 	ck_assert_uint_eq(m.route->scope, KG_SCOPE_CREATE);
 
 	ck_assert(kg_route_match("/healthz", "GET", &m));
-	ck_assert_int_eq(m.route->op, KG_OP_HEALTHZ);
+	ck_assert_str_eq(m.route->operation, "healthz");
 	ck_assert_uint_eq(m.route->scope, 0);
 }
 END_TEST
@@ -125,7 +125,7 @@ START_TEST(empty_placeholder_matches)
 
 	/* Parameters are checked later (400 comes after 401 / 403), so an empty one matches. */
 	ck_assert(kg_route_match("/v1/users//verification", "GET", &m));
-	ck_assert_int_eq(m.route->op, KG_OP_VERIFY_GET);
+	ck_assert_str_eq(m.route->operation, "verification.get");
 	ck_assert_uint_eq(m.params[0].len, 0);
 }
 END_TEST
@@ -143,6 +143,33 @@ START_TEST(bounds)
 	ck_assert(!kg_route_match(long_path, "GET", &m));
 	ck_assert(!m.path_found);
 	free(long_path);
+}
+END_TEST
+
+/* Every row names a complete behaviour: a local answer or an upstream call with its answer, a
+ * shaper for a body, named query parameters each with a parser, a unique operation name. */
+START_TEST(rows_are_complete)
+{
+	size_t n, i, j, k;
+	const struct kg_route *r = kg_routes(&n);
+
+	for (i = 0; i < n; i++) {
+		ck_assert_msg((r[i].local != NULL) == (r[i].up_method == NULL), "%s", r[i].tmpl);
+		ck_assert_msg(r[i].local != NULL || (r[i].answer != NULL && r[i].up_path != NULL),
+		              "%s %s", r[i].method, r[i].tmpl);
+		ck_assert_msg((r[i].body != KG_BODY_NONE) == (r[i].shape != NULL), "%s %s",
+		              r[i].method, r[i].tmpl);
+		ck_assert_msg(r[i].local == NULL || r[i].scope == 0, "%s", r[i].tmpl);
+		ck_assert_ptr_nonnull(r[i].operation);
+		for (j = 0; r[i].query != NULL && r[i].query[j].name != NULL; j++) {
+			ck_assert(r[i].query[j].parse != NULL);
+			for (k = 0; k < j; k++)
+				ck_assert_str_ne(r[i].query[k].name, r[i].query[j].name);
+		}
+		ck_assert_uint_le(j, KG_MAX_QUERY_PARAMS);
+		for (k = 0; k < i; k++)
+			ck_assert_str_ne(r[k].operation, r[i].operation);
+	}
 }
 END_TEST
 
@@ -254,6 +281,7 @@ int main(void)
 	tcase_add_test(tc, crossmint_paths_hint);
 	tcase_add_test(tc, empty_placeholder_matches);
 	tcase_add_test(tc, bounds);
+	tcase_add_test(tc, rows_are_complete);
 	tcase_add_test(tc, table_matches_spec);
 	suite_add_tcase(s, tc);
 	failed = kt_run_suite(s);

@@ -84,11 +84,17 @@ void kg_metrics_add_route(const char *tmpl);
 void kg_metrics_http(const char *route_tmpl, const char *method, int status, double seconds,
                      bool longpoll);
 
+/* Declares an operation name that may become an operation label (the gateway declares the
+ * operation of every upstream route of its table at start, in table order; a name declared again
+ * keeps one label). operation is borrowed for the life of the process (a static string). Past 30
+ * distinct names, later ones stay undeclared. "selfcheck" and "other" are always there.
+ * Thread-safe. */
+void kg_metrics_add_operation(const char *operation);
+
 /* Counts one upstream exchange: kycgate_upstream_requests_total{operation,code} and one observation
- * of kycgate_upstream_request_duration_seconds{operation}. operation is one of user.put user.get
- * consent.put document.put document.get verification.trigger verification.get wallet.put
- * wallet.get wallet.delete selfcheck (anything else, NULL included, counts as "other"). status 0
- * (no HTTP answer) gives code="none". Thread-safe, as kg_metrics_http(). */
+ * of kycgate_upstream_request_duration_seconds{operation}. operation is a declared name
+ * (kg_metrics_add_operation) or selfcheck (anything else, NULL included, counts as "other").
+ * status 0 (no HTTP answer) gives code="none". Thread-safe, as kg_metrics_http(). */
 void kg_metrics_upstream(const char *operation, int status, double seconds);
 
 /* Adds one to kycgate_upstream_errors_total{reason}; out-of-range reasons count as "other".

@@ -1,4 +1,6 @@
-/* The static route table and the matcher over the raw request path (design §2). */
+/* The static route table and the matcher over the raw request path (design §2). A route is one
+ * row of data that names its behaviour (functions of src/routes_*.c); nothing switches on a kind
+ * of route. */
 #ifndef KYCGATE_ROUTER_H
 #define KYCGATE_ROUTER_H
 
@@ -6,41 +8,62 @@
 #include <stddef.h>
 
 #include "kycgate/common.h"
+#include "kycgate/upstream.h"
 
-/* What a route does once checks pass. */
-enum kg_op {
-	KG_OP_USER_PUT = 0,
-	KG_OP_USER_GET,
-	KG_OP_CONSENT_PUT,
-	KG_OP_DOCUMENT_PUT,
-	KG_OP_DOCUMENT_GET,
-	KG_OP_VERIFY_POST,
-	KG_OP_VERIFY_GET,
-	KG_OP_WALLET_PUT,
-	KG_OP_WALLET_GET,
-	KG_OP_WALLET_DELETE,
-	KG_OP_HEALTHZ,
-	KG_OP_READYZ,
-	KG_OP_OPENAPI,
-	KG_OP_METRICS,
-	KG_OP_COUNT
-};
+struct kg_req;
 
-/* The kind of body a route takes. */
+/* The kind of body a route takes: it sets the body's limit and media types (checks.c: 413, 415)
+ * before one byte is read. JSON: application/json up to server.max_body_bytes; DOCUMENT: a file
+ * (image/jpeg, image/png, application/pdf) up to server.max_document_bytes, or its JSON form. */
 enum kg_body { KG_BODY_NONE = 0, KG_BODY_JSON, KG_BODY_DOCUMENT };
 
 /* The grammar a path parameter must follow. */
 enum kg_param { KG_PARAM_LOCATOR = 0, KG_PARAM_DOC_TYPE, KG_PARAM_DOC_ID, KG_PARAM_ADDRESS };
 
-/* One row of the route table: plain data, read-only. */
+/* Which listener serves a route. */
+enum kg_listen {
+	KG_LISTEN_MAIN = 0, /* the main listener only */
+	KG_LISTEN_BOTH,     /* the main listener and metrics.listen */
+	KG_LISTEN_METRICS,  /* metrics.listen when it is set, else the main listener */
+};
+
+/* A query parameter a route takes, by name. parse reads one raw (still percent-encoded) value
+ * into the request's own field for it; it returns NULL, or the rule the value breaks (static
+ * text, the 400's detail). A parameter that repeats is parsed at each occurrence, as the query is
+ * read; any other is parsed once the whole query was read (given twice: 400), in row order. */
+struct kg_query_param {
+	const char *name;
+	const char *(*parse)(struct kg_req *req, const char *raw);
+	bool repeats;
+};
+
+/* Most query parameters one route takes. */
+#define KG_MAX_QUERY_PARAMS 4
+
+/* One row of the route table: everything about a route, read-only. The functions run on the
+ * request's thread and see only the request (src/gateway.h); they fill req->reply when they
+ * refuse or answer. */
 struct kg_route {
 	const char *method; /* "PUT", "GET", ... */
 	const char *tmpl;   /* "/v1/users/{userLocator}/consent" (also the problem instance) */
-	enum kg_op op;
-	unsigned scope; /* KG_SCOPE_* needed, 0 = public */
+	unsigned scope;     /* KG_SCOPE_* needed, 0 = public */
+	enum kg_listen listen;
+	/* The query parameters taken, ended by a row without a name; NULL: none. */
+	const struct kg_query_param *query;
 	enum kg_body body;
-	const char *up_method; /* upstream method, NULL when the route is answered locally */
-	const char *up_path;   /* upstream path after base URL and version, with {params} */
+	/* Turns the caller's body into what goes upstream (req->up_body); false with req->reply
+	 * (400, 413, 415). NULL: the route takes no body. */
+	bool (*shape)(struct kg_req *req);
+	const char *up_method;     /* upstream method; NULL when the route is answered locally */
+	const char *up_path;       /* upstream path after base URL and version, with {params} */
+	enum kg_call_kind up_kind; /* what the call is, when it names a user (else PLAIN) */
+	/* Optional: adjusts the first upstream call once it is prepared (the erase guard). */
+	void (*begin)(struct kg_req *req);
+	/* The engine finished req->call: fills req->reply (false), or prepares a follow-up call
+	 * (true). */
+	bool (*answer)(struct kg_req *req);
+	/* A local route's answer into req->reply (up_method NULL). */
+	void (*local)(struct kg_req *req);
 	const char *operation; /* short name for metrics and logs ("user.put") */
 };
 

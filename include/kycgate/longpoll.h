@@ -1,0 +1,20 @@
+/* Long-poll bookkeeping (design §2, GET .../verification?wait=N): how many requests each client
+ * has waiting (verification.max_waiting_per_client), and whether a waiting caller hung up. */
+#ifndef KYCGATE_LONGPOLL_H
+#define KYCGATE_LONGPOLL_H
+
+#include <stdbool.h>
+
+/* Counts one more waiting request of client (a name, copied) unless it has max waiting already:
+ * true when counted (the kycgate_longpoll_waiting gauge moves with it). The table is process
+ * state across reloads; more distinct clients than it holds share its last place. Thread-safe. */
+bool kg_longpoll_enter(const char *client, unsigned max);
+
+/* Gives back a place kg_longpoll_enter() counted for client. Thread-safe. */
+void kg_longpoll_leave(const char *client);
+
+/* The caller on socket fd hung up (an orderly close seen by a peek that consumes nothing):
+ * libmicrohttpd does not notice while the connection is suspended. fd < 0: false. Never blocks. */
+bool kg_longpoll_client_gone(int fd);
+
+#endif

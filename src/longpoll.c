@@ -1,0 +1,60 @@
+/* Long-poll waiters per client and the hung-up check (include/kycgate/longpoll.h). */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "kycgate/longpoll.h"
+#include "kycgate/metrics.h"
+
+#define MAX_WAIT_CLIENTS 1024
+
+static pthread_mutex_t waiting_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	char name[65];
+	unsigned n;
+} waiting[MAX_WAIT_CLIENTS];
+
+/* The count of client name, under waiting_lock. */
+static unsigned *waiting_slot(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < MAX_WAIT_CLIENTS && waiting[i].name[0] != '\0'; i++)
+		if (strcmp(waiting[i].name, name) == 0)
+			return &waiting[i].n;
+	if (i == MAX_WAIT_CLIENTS)
+		return &waiting[MAX_WAIT_CLIENTS - 1].n; /* more clients than configurable: share */
+	snprintf(waiting[i].name, sizeof(waiting[i].name), "%s", name);
+	return &waiting[i].n;
+}
+
+bool kg_longpoll_enter(const char *client, unsigned max)
+{
+	unsigned *n;
+	bool ok;
+
+	pthread_mutex_lock(&waiting_lock);
+	n = waiting_slot(client);
+	ok = *n < max;
+	*n += ok;
+	pthread_mutex_unlock(&waiting_lock);
+	if (ok)
+		kg_metrics_gauge_add(KG_GAUGE_LONGPOLL_WAITING, 1);
+	return ok;
+}
+
+void kg_longpoll_leave(const char *client)
+{
+	pthread_mutex_lock(&waiting_lock);
+	(*waiting_slot(client))--;
+	pthread_mutex_unlock(&waiting_lock);
+	kg_metrics_gauge_add(KG_GAUGE_LONGPOLL_WAITING, -1);
+}
+
+bool kg_longpoll_client_gone(int fd)
+{
+	char c;
+
+	return fd >= 0 && recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}

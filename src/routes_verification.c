@@ -1,0 +1,233 @@
+/* The verification routes: the trigger (POST, Crossmint's PUT identity-verification), the status
+ * (GET, a shared status read) and the long-poll (?wait=N re-reads with backoff while a product in
+ * scope is in review). Their rows are in router.c. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kycgate/answer.h"
+#include "kycgate/longpoll.h"
+#include "kycgate/metrics.h"
+#include "kycgate/normalize.h"
+#include "kycgate/validate.h"
+#include "gateway.h"
+#include "reply.h"
+#include "routes.h"
+
+/* ---- the query ----------------------------------------------------------------------------- */
+
+static const char D_PRODUCTS[] = "products: a comma-separated list of onramp, onramp-light, "
+                                 "offramp, regulated-transfer (the parameter may repeat)";
+
+/* One ?products value: its names join req->products. The parameter may repeat
+ * (?products=onramp&products=offramp, what generated clients send), mixed with the comma form. */
+static const char *parse_products(struct kg_req *req, const char *raw)
+{
+	char buf[KG_MAX_QUERY_VALUE_BYTES + 1];
+	size_t n = 0;
+	unsigned mask = 0;
+
+	if (kg_pct_decode(raw, strlen(raw), buf, sizeof(buf), &n) != KG_OK || n == 0 ||
+	    kg_products_parse(buf, n, &mask) != KG_OK)
+		return D_PRODUCTS;
+	req->products |= mask;
+	return NULL;
+}
+
+static const char *parse_country(struct kg_req *req, const char *raw)
+{
+	char buf[KG_MAX_QUERY_VALUE_BYTES + 1];
+
+	if (!kg_handle_query_decode(raw, buf, sizeof(buf)) || !kg_country_valid(buf, strlen(buf)))
+		return "country: an ISO 3166-1 alpha-2 code in upper case";
+	memcpy(req->country, buf, 3);
+	return NULL;
+}
+
+/* ?wait=N: a run of decimal digits, of any length; more than verification.max_wait_s (at most
+ * 300) is clamped to it (design §2). A sign, a fraction or an empty value is a 400. */
+static const char *parse_wait(struct kg_req *req, const char *raw)
+{
+	unsigned long long n = 0;
+	size_t i;
+
+	for (i = 0; raw[i] >= '0' && raw[i] <= '9'; i++) {
+		if (n < 1000000) /* past any max_wait_s: stop growing, keep reading digits */
+			n = n * 10 + (unsigned long long)(raw[i] - '0');
+	}
+	if (i == 0 || raw[i] != '\0')
+		return "wait: an integer number of seconds from 0";
+	req->wait_given = true;
+	req->wait_s =
+	    n > req->cfg->verification.max_wait_s ? req->cfg->verification.max_wait_s : (unsigned)n;
+	req->wait_deadline_ms = req->started_ms + 1000ull * req->wait_s;
+	req->backoff_ms = 250;
+	return NULL;
+}
+
+const struct kg_query_param kg_verification_query[] = {
+    {.name = "products", .parse = parse_products, .repeats = true},
+    {.name = "country", .parse = parse_country},
+    {.name = "wait", .parse = parse_wait},
+    {.name = NULL},
+};
+
+/* ---- the answer ---------------------------------------------------------------------------- */
+
+/* The normalized view of a status answer for this request; the bytes become the reply. */
+bool kg_verification_view(struct kg_req *req, struct kg_answer *a, bool *in_review)
+{
+	struct kg_view v = {
+	    .locator = kg_handle_param(req, KG_PARAM_LOCATOR, NULL),
+	    .environment = kg_env_name(req->gw->environment),
+	    .products = req->products,
+	    .country = req->country[0] ? req->country : NULL,
+	    .cache_ttl_ms = req->cfg->verification.cache_ttl_ms,
+	    .budget_wait_s = req->call.budget_wait_s,
+	};
+	const char *detail = NULL;
+	char *bytes = NULL;
+	size_t len = 0;
+	enum kg_err e = kg_answer_view(a, &v, &bytes, &len, in_review, &detail);
+
+	if (e == KG_ERR_UPSTREAM) {
+		/* Counted once per upstream answer: by the read that fetched it, not by the reads
+		 * that shared or reused it (as count_upstream). */
+		if (!req->call.shared && !req->call.cached)
+			kg_metrics_upstream_error(KG_UPERR_INVALID_RESPONSE);
+		kg_reply_problem(req, KG_PB_UPSTREAM_INVALID, 0, detail, NULL);
+		return false;
+	}
+	if (e != KG_OK) {
+		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "out of memory", NULL);
+		return false;
+	}
+	kg_reply_json(req, 200, bytes, len);
+	return true;
+}
+
+#define LAST_READ_MARGIN_MS 100
+
+/* Schedules the next long-poll re-read (backoff 250 ms doubling to 2 s, bounded by the deadline);
+ * false when the wait is over. */
+static bool next_poll(struct kg_req *req)
+{
+	unsigned long long now = kg_now_ms(), at = now + req->backoff_ms;
+
+	/* The last re-read is placed shortly before the deadline, so the answer is as fresh as
+	 * the wait allows; a re-read still running at the deadline gives way to the latest state.
+	 */
+	if (at + LAST_READ_MARGIN_MS > req->wait_deadline_ms)
+		at = req->wait_deadline_ms - LAST_READ_MARGIN_MS;
+	if (at <= now || req->wait_deadline_ms <= now + LAST_READ_MARGIN_MS ||
+	    kg_longpoll_client_gone(req->fd))
+		return false;
+	kg_up_call_cleanup(&req->call);
+	req->call.kind = KG_CALL_STATUS_READ;
+	req->call.method = "GET";
+	req->call.body = NULL;
+	req->call.body_len = 0;
+	req->call.force_budget = false;
+	req->call.low_priority = true;
+	req->call.not_before_ms = at;
+	req->call.deadline_ms = req->wait_deadline_ms;
+	req->backoff_ms = req->backoff_ms >= 1000 ? 2000 : req->backoff_ms * 2;
+	return true;
+}
+
+/* After an answer in review: keep the answer as the latest state and schedule the next re-read
+ * when the caller asked to wait (true), else let the reply stand (false). */
+static bool keep_waiting(struct kg_req *req, struct kg_answer *a, bool in_review)
+{
+	if (!in_review || !req->wait_given || req->wait_s == 0 || atomic_load(&req->gw->closing))
+		return false;
+	kg_answer_put(req->latest);
+	req->latest = kg_answer_ref(a);
+	if (!next_poll(req))
+		return false;
+	kg_reply_clear(&req->reply);
+	return true;
+}
+
+/* A status answer arrived (or a waiter's deadline passed): answer, or keep waiting. */
+static bool status_answer(struct kg_req *req)
+{
+	struct kg_answer *a = req->call.answer;
+	bool in_review = false;
+
+	if (req->latest != NULL && (req->call.result != KG_UP_OK || a == NULL ||
+	                            kg_answer_status(a) < 200 || kg_answer_status(a) >= 300)) {
+		/* Mid-wait: a deadline, a failed re-read or shutdown answers the latest state. */
+		kg_verification_view(req, req->latest, &in_review);
+		return false;
+	}
+	if (kg_handle_up_problem(req))
+		return false;
+	if (!kg_verification_view(req, a, &in_review))
+		return false;
+	return keep_waiting(req, a, in_review);
+}
+
+/* A trigger answer without a valid eligibility list is followed by one status read. */
+static bool follow_up_read(struct kg_req *req)
+{
+	req->followup_read = true;
+	kg_up_call_cleanup(&req->call);
+	req->call.kind = KG_CALL_STATUS_READ;
+	req->call.method = "GET";
+	req->call.body = NULL;
+	req->call.body_len = 0;
+	/* Crossmint accepted the trigger: this read is not refused for budget. */
+	req->call.force_budget = true;
+	return true;
+}
+
+/* The trigger's own answer, normalized when it holds eligibility. */
+static bool trigger_answer(struct kg_req *req)
+{
+	struct json_object *obj;
+	struct kg_answer *a;
+	bool present, in_review;
+
+	if (req->call.resp_len == 0)
+		return follow_up_read(req);
+	obj = kg_handle_up_object(req);
+	if (obj == NULL)
+		return false;
+	present = kg_eligibility_present(obj);
+	json_object_put(obj);
+	if (!present)
+		return follow_up_read(req);
+	a = kg_answer_new(req->call.status, req->call.resp, req->call.resp_len,
+	                  req->call.retry_after_s, time(NULL));
+	req->call.resp = NULL;
+	req->call.resp_len = req->call.resp_cap = 0;
+	if (a == NULL) {
+		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "out of memory", NULL);
+		return false;
+	}
+	if (!kg_verification_view(req, a, &in_review)) {
+		kg_answer_put(a);
+		return false;
+	}
+	/* ?wait on the trigger: re-read while a product in scope is in review. */
+	in_review = keep_waiting(req, a, in_review);
+	kg_answer_put(a);
+	return in_review;
+}
+
+bool kg_verification_get_answer(struct kg_req *req)
+{
+	return status_answer(req);
+}
+
+/* The trigger's answer, or (after it) the status read that follows it or a long-poll re-read. */
+bool kg_verification_trigger_answer(struct kg_req *req)
+{
+	if (req->call.kind == KG_CALL_STATUS_READ)
+		return status_answer(req);
+	if (kg_handle_up_problem(req))
+		return false;
+	return trigger_answer(req);
+}
