@@ -87,6 +87,13 @@ static enum MHD_Result send_reply(struct kg_req *req)
 		snprintf(retry, sizeof(retry), "%u", r->retry_after_s);
 		MHD_add_response_header(resp, "Retry-After", retry);
 	}
+	if (req->limit.limit > 0) { /* issue 9: the client's limit (client_limit.h) */
+		char policy[64], state[64];
+
+		kg_climit_headers(&req->limit, policy, sizeof(policy), state, sizeof(state));
+		MHD_add_response_header(resp, "RateLimit-Policy", policy);
+		MHD_add_response_header(resp, "RateLimit", state);
+	}
 	if (r->close || atomic_load(&req->gw->closing))
 		MHD_add_response_header(resp, "Connection", "close");
 	rc = MHD_queue_response(req->conn, (unsigned)r->status, resp);
@@ -783,6 +790,11 @@ struct kg_gateway *kg_gateway_start(char *err, size_t errcap)
 	gw->up = kg_upstream_start(cfg, gw->base_url, effective_key(gw, cfg), err, errcap);
 	if (gw->up == NULL)
 		goto fail;
+	gw->climits = kg_climits_new(); /* issue 9: per-client limits */
+	if (gw->climits == NULL) {
+		snprintf(err, errcap, "out of memory");
+		goto fail;
+	}
 	gw->daemon = start_daemon(gw, cfg, err, errcap);
 	if (gw->daemon == NULL)
 		goto fail;
@@ -924,6 +936,7 @@ void kg_gateway_stop(struct kg_gateway *gw)
 	kg_heads_free(gw->heads); /* every connection is closed now */
 	/* Only now can no request thread reach the engine. */
 	kg_upstream_free(gw->up);
+	kg_climits_free(gw->climits); /* issue 9 */
 	if (lsock != MHD_INVALID_SOCKET)
 		close(lsock);
 	kg_sim_stop(gw->sim);
