@@ -2,6 +2,7 @@
  * driven by the simulator's fault locators through the real binary. Timings are asserted only
  * with generous bounds ("504 in under 4 s, not 8"). */
 #include <check.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -503,6 +504,72 @@ START_TEST(circuit_breaker)
 }
 END_TEST
 
+/* A long-poll in a thread of its own. */
+struct waiter {
+	unsigned port;
+	struct kt_resp r;
+};
+
+static void *wait_thread(void *arg)
+{
+	struct waiter *w = arg;
+	const char *const h[] = {READER, NULL};
+
+	kt_http(w->port, "GET",
+	        "/v1/users/userId:res-waiter/verification?wait=4&products=regulated-transfer", h,
+	        NULL, 0, &w->r);
+	return NULL;
+}
+
+/* Backpressure stays honest: a long-poll whose re-read meets the breaker opened mid-wait answers
+ * its latest state (200, in review), not an error. */
+START_TEST(waiter_gets_latest_state_when_breaker_opens)
+{
+	static const char yaml[] =
+	    "server:\n  listen: \"127.0.0.1:0\"\n  drain_delay_s: 0\n  shutdown_grace_s: 1\n"
+	    "crossmint:\n  environment: staging\n  base_url: \"http://127.0.0.1:@SIMPORT@\"\n"
+	    "  api_key: \"" KEY "\"\n  timeout_ms: 2000\n"
+	    "  rate_limit: {writes_per_minute: 0, reads_per_minute: 0}\n"
+	    "  retry: {max_attempts: 1}\n  circuit_breaker: {failure_threshold: 2, open_s: 60}\n"
+	    "verification:\n  cache_ttl_ms: 0\n"
+	    "auth:\n  clients:\n    - name: writer\n"
+	    "      token: \"writer-token-0123456789abcdef\"\n"
+	    "      scopes: [users.create, users.read]\n    - name: reader\n"
+	    "      token: \"reader-token-0123456789abcdef\"\n      scopes: [users.read]\n";
+	struct waiter w = {0};
+	struct kt_proc g;
+	struct kt_resp r;
+	pthread_t t;
+	int i;
+
+	kt_start_gateway(&g, yaml, sim.port, NULL);
+	w.port = g.port;
+	call(g.port, "PUT", "/v1/users/userId:res-waiter/consent", WRITER, "w-1", CONSENT, 200, &r);
+	kt_resp_free(&r);
+	call(g.port, "PUT", "/v1/users/userId:res-waiter", WRITER, "w-2",
+	     "{\"userDetails\":{\"firstName\":\"A\",\"lastName\":\"B\","
+	     "\"dateOfBirth\":\"1990-01-01\",\"countryOfResidence\":\"BR\"}}",
+	     200, &r);
+	kt_resp_free(&r);
+	call(g.port, "POST", "/v1/users/userId:res-waiter/verification", WRITER, "w-3", NULL, 200,
+	     &r);
+	kt_resp_free(&r);
+	ck_assert_int_eq(pthread_create(&t, NULL, wait_thread, &w), 0);
+	pause_ms(400); /* the first read is answered, the waiter is between re-reads */
+	for (i = 0; i < 2; i++) {
+		call(g.port, "GET", "/v1/users/userId:sim-status-503", READER, "w-503", NULL, 502,
+		     &r);
+		kt_resp_free(&r);
+	}
+	ck_assert_double_eq(metric(g.port, "kycgate_circuit_breaker_state"), 1);
+	pthread_join(t, NULL);
+	ck_assert_msg(w.r.status == 200, "%ld %s", w.r.status, w.r.body);
+	ck_assert_msg(strcmp(kt_str(w.r.json, "overall"), "in-review") == 0, "%s", w.r.body);
+	kt_resp_free(&w.r);
+	ck_assert_int_eq(kt_stop(&g), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("it_resilience");
@@ -519,6 +586,7 @@ int main(void)
 	tcase_add_test(tc, client_limit_refuses_the_fourth);
 	tcase_add_test(tc, long_poll_rereads_not_counted);
 	tcase_add_test(tc, circuit_breaker);
+	tcase_add_test(tc, waiter_gets_latest_state_when_breaker_opens);
 	suite_add_tcase(s, tc);
 	failed = kt_run_suite(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
