@@ -346,6 +346,10 @@ void up_finish(struct kg_upstream *up, struct kg_up_call *call, enum kg_up_resul
 		call->result = result;
 		call->error_text[0] = '\0';
 	}
+	if (call->probe) { /* admitted as the probe, but it never reached curl */
+		kg_breaker_probe_lost(&up->breaker);
+		call->probe = false;
+	}
 	if (call->kind == KG_CALL_WRITE)
 		up_write_touch(up, call->user_key);
 	if (call->kind == KG_CALL_STATUS_READ) {
