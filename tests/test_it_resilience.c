@@ -504,6 +504,36 @@ START_TEST(circuit_breaker)
 }
 END_TEST
 
+/* Retries take tokens of the same upstream budget as first attempts: with 2 reads a minute, one
+ * taken by the start-up self-check, a read of sim-status-502 takes the last one and cannot retry
+ * (one attempt, one upstream call); the next read is refused for budget. */
+START_TEST(retries_draw_from_the_budget)
+{
+	static const char yaml[] =
+	    "server:\n  listen: \"127.0.0.1:0\"\n  drain_delay_s: 0\n  shutdown_grace_s: 1\n"
+	    "crossmint:\n  environment: staging\n  base_url: \"http://127.0.0.1:@SIMPORT@\"\n"
+	    "  api_key: \"" KEY "\"\n  timeout_ms: 2000\n"
+	    "  rate_limit: {writes_per_minute: 0, reads_per_minute: 2}\n"
+	    "  retry: {max_attempts: 3, base_delay_ms: 10, max_delay_ms: 20}\n"
+	    "auth:\n  clients:\n    - name: reader\n"
+	    "      token: \"reader-token-0123456789abcdef\"\n      scopes: [users.read]\n";
+	struct kt_proc g;
+	struct kt_resp r;
+
+	kt_start_gateway(&g, yaml, sim.port, NULL);
+	/* The start-up self-check is a read too: wait until it took its token. */
+	ck_assert_msg(metric_becomes(g.port, "kycgate_upstream_auth_ok", 1, 5000), "no self-check");
+	call(g.port, "GET", "/v1/users/userId:sim-status-502", READER, "budget-1", NULL, 502, &r);
+	kt_resp_free(&r);
+	ck_assert_int_eq(attempts_of(&g, "budget-1"), 1);
+	ck_assert_int_eq(upstream_count("GET", "/2025-06-09/users/userId:sim-status-502"), 1);
+	call(g.port, "GET", "/v1/users/userId:sim-status-502", READER, "budget-2", NULL, 429, &r);
+	assert_code(&r, "rate-limited");
+	kt_resp_free(&r);
+	ck_assert_int_eq(kt_stop(&g), 0);
+}
+END_TEST
+
 /* A long-poll in a thread of its own. */
 struct waiter {
 	unsigned port;
@@ -587,6 +617,7 @@ int main(void)
 	tcase_add_test(tc, long_poll_rereads_not_counted);
 	tcase_add_test(tc, circuit_breaker);
 	tcase_add_test(tc, waiter_gets_latest_state_when_breaker_opens);
+	tcase_add_test(tc, retries_draw_from_the_budget);
 	suite_add_tcase(s, tc);
 	failed = kt_run_suite(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
