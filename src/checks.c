@@ -260,5 +260,6 @@ bool kg_handle_headers(struct kg_req *req)
 		req->body_limit = 0;
 		return true;
 	}
-	return authorize(req) && body_checks(req);
+	/* the per-client limit (client_limit.c) after 401 / 403 */
+	return authorize(req) && kg_client_limit_check(req) && body_checks(req);
 }

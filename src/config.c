@@ -259,61 +259,6 @@ static void check_auth(struct cfg_ctx *c)
 		        "at least one client is required when auth.mode is tokens");
 }
 
-/* Keys set to a non-default value whose feature has not landed yet. */
-static const struct {
-	const char *key;
-	size_t off;
-} inactive_uint[] = {
-    {"crossmint.retry.max_attempts", OFF(crossmint.retry.max_attempts)},
-    {"crossmint.retry.base_delay_ms", OFF(crossmint.retry.base_delay_ms)},
-    {"crossmint.retry.max_delay_ms", OFF(crossmint.retry.max_delay_ms)},
-    {"crossmint.circuit_breaker.failure_threshold",
-     OFF(crossmint.circuit_breaker.failure_threshold)},
-    {"crossmint.circuit_breaker.open_s", OFF(crossmint.circuit_breaker.open_s)},
-};
-
-static void add_inactive(struct cfg_ctx *c, const char *key)
-{
-	struct kg_config *cfg = c->cfg;
-	char **k = realloc(cfg->inactive_keys, (cfg->n_inactive_keys + 1) * sizeof(*k));
-
-	if (k == NULL) {
-		c->nomem = true;
-		return;
-	}
-	cfg->inactive_keys = k;
-	k[cfg->n_inactive_keys] = strdup(key);
-	if (k[cfg->n_inactive_keys] == NULL)
-		c->nomem = true;
-	else
-		cfg->n_inactive_keys++;
-}
-
-static void collect_inactive(struct cfg_ctx *c)
-{
-	const char *cfgp = (const char *)c->cfg, *defp;
-	struct kg_config def;
-	char key[CFG_PATH_MAX];
-	size_t i;
-
-	memset(&def, 0, sizeof(def));
-	set_numbers(&def);
-	defp = (const char *)&def;
-	for (i = 0; i < sizeof(inactive_uint) / sizeof(inactive_uint[0]); i++) {
-		size_t off = inactive_uint[i].off;
-
-		if (*(const unsigned *)(const void *)(cfgp + off) !=
-		    *(const unsigned *)(const void *)(defp + off))
-			add_inactive(c, inactive_uint[i].key);
-	}
-	for (i = 0; i < c->cfg->auth.n_clients; i++) {
-		if (c->cfg->auth.clients[i].requests_per_minute == 0)
-			continue;
-		snprintf(key, sizeof(key), "auth.clients[%zu].requests_per_minute", i);
-		add_inactive(c, key);
-	}
-}
-
 static void finalize(struct cfg_ctx *c)
 {
 	check_tls(c);
@@ -322,8 +267,6 @@ static void finalize(struct cfg_ctx *c)
 	check_api_key(c);
 	check_lockey(c);
 	check_auth(c);
-	if (c->n_errs == 0)
-		collect_inactive(c);
 }
 
 /* ---- loading ---- */
@@ -488,9 +431,6 @@ void kg_config_free(struct kg_config *cfg)
 	free(cfg->log.locator_hash_key_file);
 	free(cfg->metrics.listen);
 	free(cfg->metrics.listen_host);
-	for (i = 0; i < cfg->n_inactive_keys; i++)
-		free(cfg->inactive_keys[i]);
-	free(cfg->inactive_keys);
 	for (i = 0; i < cfg->n_warnings; i++)
 		free(cfg->warnings[i]);
 	free(cfg->warnings);

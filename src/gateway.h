@@ -12,6 +12,7 @@
 #include <microhttpd.h>
 #include <json-c/json.h>
 
+#include "kycgate/client_limit.h"
 #include "kycgate/config.h"
 #include "kycgate/problem.h"
 #include "kycgate/router.h"
@@ -64,6 +65,7 @@ struct kg_gateway {
 	char sim_key[80];    /* the key made up for the embedded simulator, or "" */
 	const char *openapi; /* the spec served at /openapi.yaml (static) */
 	size_t openapi_len;
+	struct kg_climits *climits; /* per-client limits (client_limit.c), or NULL */
 };
 
 /* The request headers the request path reads: the first of each name, or NULL. */
@@ -101,6 +103,7 @@ struct kg_req {
 	const struct kg_config *cfg; /* borrowed from cfgref */
 	struct kg_match match;
 	const struct kg_client *client; /* NULL with auth.mode none */
+	struct kg_climit_note limit;    /* the client's limit, for RateLimit headers */
 	enum kg_req_state state;
 	bool
 	    suspended_counted; /* counted in gw->suspended: from suspend until run again or ended */

@@ -343,6 +343,7 @@ void kg_handle_call_kind(struct kg_req *req)
 	const char *loc = kg_handle_param(req, KG_PARAM_LOCATOR, NULL);
 
 	req->call.kind = KG_CALL_PLAIN;
+	req->call.once_only = req->match.route->once_only;
 	if (loc == NULL)
 		return;
 	snprintf(req->call.user_key, sizeof(req->call.user_key), "%s", loc);
@@ -389,6 +390,8 @@ static void count_upstream(const struct kg_req *req)
 
 	if (c->shared || c->cached || c->result == KG_UP_BUDGET || c->result == KG_UP_DEADLINE)
 		return;
+	if (c->result == KG_UP_OPEN) /* the circuit breaker refused, no upstream call */
+		return;
 	kg_metrics_upstream(req->erase_check ? "user.get" : req->match.route->operation,
 	                    c->result == KG_UP_OK ? (int)c->status : 0, c->upstream_ms / 1000.0);
 	if (c->result != KG_UP_OK) {
@@ -430,6 +433,13 @@ bool kg_handle_up_problem(struct kg_req *req)
 	case KG_UP_SHUTDOWN:
 		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "the gateway is shutting down", NULL);
 		req->reply.close = true;
+		return true;
+	case KG_UP_OPEN: /* the circuit breaker is open (upstream.c, breaker.c) */
+		kg_reply_problem(req, KG_PB_UPSTREAM_UNAVAILABLE, 0,
+		                 "recent calls to Crossmint failed; the gateway waits before it "
+		                 "tries again",
+		                 NULL);
+		req->reply.retry_after_s = c->retry_after_s ? c->retry_after_s : 1;
 		return true;
 	default:
 		kg_reply_problem(req, KG_PB_UPSTREAM_ERROR, 0,

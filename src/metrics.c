@@ -124,6 +124,7 @@ static _Atomic uint64_t up_count[N_OPS][KG_METRICS_MAX_CODES];
 static struct hist up_hist[N_OPS];
 
 static _Atomic uint64_t up_errors[KG_UPERR_COUNT];
+static _Atomic uint64_t up_retries;
 static _Atomic uint64_t log_dropped;
 static _Atomic uint64_t header_timeouts;
 static _Atomic uint64_t reloads[2];     /* [0] failure, [1] success */
@@ -315,6 +316,11 @@ void kg_metrics_upstream_error(enum kg_metrics_reason reason)
 	if ((unsigned)reason >= KG_UPERR_COUNT)
 		reason = KG_UPERR_OTHER;
 	add(&up_errors[reason], 1);
+}
+
+void kg_metrics_upstream_retry(void)
+{
+	add(&up_retries, 1);
 }
 
 const char *kg_metrics_reason_name(enum kg_metrics_reason reason)
@@ -692,11 +698,10 @@ static void render_upstream_faults(struct out *o)
 {
 	size_t i;
 
-	/* Always 0: upstream calls are not retried in this release (crossmint.retry is accepted but
-	 * not active); the family is there so dashboards need no change when retries land. */
-	family(o, "kycgate_upstream_retries_total", "counter", "Upstream requests retried.");
+	family(o, "kycgate_upstream_retries_total", "counter",
+	       "Upstream attempts made after a failed attempt of the same exchange.");
 	put(o, "kycgate_upstream_retries_total");
-	put_u64(o, 0);
+	put_u64(o, get(&up_retries));
 	family(o, "kycgate_upstream_errors_total", "counter",
 	       "Upstream exchanges that failed, by reason.");
 	for (i = 0; i < KG_UPERR_COUNT; i++) {
@@ -752,7 +757,7 @@ static void gauge(struct out *o, const char *name, const char *help, enum kg_met
 static void render_gauges(struct out *o)
 {
 	gauge(o, "kycgate_circuit_breaker_state",
-	      "Upstream circuit breaker: 0 closed, 1 half-open, 2 open.", KG_GAUGE_CIRCUIT_STATE);
+	      "Upstream circuit breaker: 0 closed, 1 open, 2 half-open.", KG_GAUGE_CIRCUIT_STATE);
 	gauge(o, "kycgate_inflight_requests", "Requests being handled now.", KG_GAUGE_INFLIGHT);
 	gauge(o, "kycgate_longpoll_waiting", "Long-poll requests waiting now.",
 	      KG_GAUGE_LONGPOLL_WAITING);

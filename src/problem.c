@@ -35,6 +35,8 @@ static const struct kind kinds[KG_PB_COUNT] = {
                                 "Crossmint's answer was not understood"},
     [KG_PB_UPSTREAM_TIMEOUT] = {504, "upstream-timeout", "Crossmint did not answer in time"},
     [KG_PB_UNAVAILABLE] = {503, "unavailable", "The gateway cannot take this request now"},
+    [KG_PB_UPSTREAM_UNAVAILABLE] = {503, "upstream-unavailable",
+                                    "Crossmint is failing; the gateway is not calling it now"},
     [KG_PB_INTERNAL] = {500, "internal", "Internal error"},
 };
 

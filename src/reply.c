@@ -151,6 +151,13 @@ enum MHD_Result kg_reply_send(struct kg_req *req)
 		snprintf(retry, sizeof(retry), "%u", r->retry_after_s);
 		MHD_add_response_header(resp, "Retry-After", retry);
 	}
+	if (req->limit.limit > 0) { /* the client's per-minute limit (client_limit.h) */
+		char policy[64], state[64];
+
+		kg_climit_headers(&req->limit, policy, sizeof(policy), state, sizeof(state));
+		MHD_add_response_header(resp, "RateLimit-Policy", policy);
+		MHD_add_response_header(resp, "RateLimit", state);
+	}
 	if (r->close || atomic_load(&req->gw->closing))
 		MHD_add_response_header(resp, "Connection", "close");
 	rc = MHD_queue_response(req->conn, (unsigned)r->status, resp);

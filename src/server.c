@@ -723,6 +723,11 @@ struct kg_gateway *kg_gateway_start(char *err, size_t errcap)
 	gw->up = kg_upstream_start(cfg, gw->base_url, effective_key(gw, cfg), err, errcap);
 	if (gw->up == NULL)
 		goto fail;
+	gw->climits = kg_climits_new(); /* per-client limits */
+	if (gw->climits == NULL) {
+		snprintf(err, errcap, "out of memory");
+		goto fail;
+	}
 	gw->daemon = start_daemon(gw, cfg, err, errcap);
 	if (gw->daemon == NULL)
 		goto fail;
@@ -864,6 +869,7 @@ void kg_gateway_stop(struct kg_gateway *gw)
 	kg_heads_free(gw->heads); /* every connection is closed now */
 	/* Only now can no request thread reach the engine. */
 	kg_upstream_free(gw->up);
+	kg_climits_free(gw->climits);
 	if (lsock != MHD_INVALID_SOCKET)
 		close(lsock);
 	kg_sim_stop(gw->sim);

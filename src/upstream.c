@@ -13,11 +13,15 @@
 #include <unistd.h>
 
 #include "kycgate/config.h"
+#include "kycgate/log.h"
+#include "kycgate/metrics.h"
+#include "kycgate/retry.h"
 #include "upstream_internal.h"
 
 #define MAX_EVENTS 128
 #define MAXAGE_CONN_S 30 /* below the idle timeouts of common load balancers in front of APIs */
 #define SWEEP_MS 10000   /* how often idle user entries are freed */
+#define RETRY_MIN_LEFT_MS 100 /* a retry needs at least this long before the exchange deadline */
 
 /* Per-call private data kept on the engine thread. */
 struct callpriv {
@@ -102,6 +106,11 @@ static struct settings *settings_new(const struct kg_config *cfg, const char *ba
 	s->cache_ttl_ms = cfg->verification.cache_ttl_ms;
 	s->reads_per_minute = cfg->crossmint.rate_limit.reads_per_minute;
 	s->writes_per_minute = cfg->crossmint.rate_limit.writes_per_minute;
+	s->max_attempts = cfg->crossmint.retry.max_attempts;
+	s->base_delay_ms = cfg->crossmint.retry.base_delay_ms;
+	s->max_delay_ms = cfg->crossmint.retry.max_delay_ms;
+	s->failure_threshold = cfg->crossmint.circuit_breaker.failure_threshold;
+	s->open_ms = 1000ull * cfg->crossmint.circuit_breaker.open_s;
 	return s;
 fail:
 	settings_put(s);
@@ -212,6 +221,8 @@ static enum kg_up_result map_result(CURLcode rc, bool too_large)
 
 static void fire_start(struct kg_upstream *up, struct kg_up_timer *t);
 static void fire_deadline(struct kg_upstream *up, struct kg_up_timer *t);
+static bool up_budget_take(struct kg_upstream *up, bool read, bool low, bool force,
+                           unsigned long long *wait_ms);
 
 static void unlink_live(struct kg_upstream *up, struct kg_up_call *call)
 {
@@ -224,18 +235,67 @@ static void unlink_live(struct kg_upstream *up, struct kg_up_call *call)
 	call->live_prev = call->live_next = NULL;
 }
 
-/* Ends a call wherever it is in the engine and calls its done, exactly once. */
-void up_finish(struct kg_upstream *up, struct kg_up_call *call, enum kg_up_result result)
+/* ---- the circuit breaker ---------------------------------------------------------------- */
+
+/* Logs a change of the breaker's state and sets its gauge; arms the half-open timer when open. */
+static void breaker_changed(struct kg_upstream *up, enum kg_breaker_state was)
+{
+	const struct kg_breaker *b = &up->breaker;
+	char until[32];
+
+	if (b->state == was)
+		return;
+	kg_metrics_gauge_set(KG_GAUGE_CIRCUIT_STATE, (long long)b->state);
+	snprintf(until, sizeof(until), "%llu",
+	         b->state == KG_BREAKER_OPEN ? (b->open_until_ms - kg_now_ms() + 999) / 1000 : 0);
+	kg_log(b->state == KG_BREAKER_OPEN ? KG_LOG_WARN : KG_LOG_INFO, "circuit-breaker", "state",
+	       kg_breaker_state_name(b->state), "was", kg_breaker_state_name(was), "open_s", until,
+	       NULL);
+	if (b->state == KG_BREAKER_OPEN) {
+		up_heap_disarm(&up->heap, &up->breaker_timer);
+		up_heap_arm(&up->heap, &up->breaker_timer, b->open_until_ms);
+	}
+}
+
+static void fire_breaker(struct kg_upstream *up, struct kg_up_timer *t)
+{
+	enum kg_breaker_state was = up->breaker.state;
+
+	(void)t;
+	kg_breaker_tick(&up->breaker, kg_now_ms());
+	breaker_changed(up, was);
+}
+
+enum kg_up_result up_gate(struct kg_upstream *up, bool read, bool low, bool force,
+                          unsigned long long *wait_ms, bool *probe)
+{
+	enum kg_breaker_state was = up->breaker.state;
+	enum kg_breaker_verdict v = kg_breaker_admit(&up->breaker, kg_now_ms(), wait_ms);
+
+	breaker_changed(up, was);
+	if (v == KG_BREAKER_REFUSE)
+		return KG_UP_OPEN;
+	if (!up_budget_take(up, read, low, force, wait_ms)) {
+		if (v == KG_BREAKER_PROBE)
+			kg_breaker_probe_lost(&up->breaker);
+		return KG_UP_BUDGET;
+	}
+	*probe = v == KG_BREAKER_PROBE;
+	return KG_UP_OK;
+}
+
+/* ---- ending attempts and calls ----------------------------------------------------------- */
+
+/* Ends the attempt call has in curl with result: its status and curl's words, the handle back to
+ * the pool. With report the outcome goes to the circuit breaker; without (shutdown) a probe is
+ * only given back. */
+static void attempt_close(struct kg_upstream *up, struct kg_up_call *call, enum kg_up_result result,
+                          bool report)
 {
 	struct callpriv *p = call->priv;
 	CURL *easy = call->easy;
+	enum kg_breaker_state was = up->breaker.state;
 
-	if (call->state == CS_DONE)
-		return;
-	up_heap_disarm(&up->heap, &call->start_timer);
-	up_heap_disarm(&up->heap, &call->deadline_timer);
-	if (call->state == CS_JOINED)
-		up_status_unjoin(up, call);
 	if (call->state == CS_LIVE)
 		unlink_live(up, call);
 	call->result = result;
@@ -259,6 +319,36 @@ void up_finish(struct kg_upstream *up, struct kg_up_call *call, enum kg_up_resul
 		settings_put(p->settings);
 		kg_wipe(p, sizeof(*p));
 		free(p);
+	}
+	if (report && easy != NULL)
+		kg_breaker_record(&up->breaker, kg_breaker_classify(result, call->status),
+		                  call->probe, up->cur->failure_threshold, up->cur->open_ms,
+		                  kg_now_ms());
+	else if (call->probe)
+		kg_breaker_probe_lost(&up->breaker);
+	call->probe = false;
+	breaker_changed(up, was);
+}
+
+/* Ends a call wherever it is in the engine and calls its done, exactly once. A call between
+ * attempts keeps its last attempt's answer unless result says otherwise. */
+void up_finish(struct kg_upstream *up, struct kg_up_call *call, enum kg_up_result result)
+{
+	if (call->state == CS_DONE)
+		return;
+	up_heap_disarm(&up->heap, &call->start_timer);
+	up_heap_disarm(&up->heap, &call->deadline_timer);
+	if (call->state == CS_JOINED)
+		up_status_unjoin(up, call);
+	if (call->state == CS_LIVE || call->easy != NULL || call->priv != NULL) {
+		attempt_close(up, call, result, false);
+	} else if (call->attempts == 0 || result != call->result) {
+		call->result = result;
+		call->error_text[0] = '\0';
+	}
+	if (call->probe) { /* admitted as the probe, but it never reached curl */
+		kg_breaker_probe_lost(&up->breaker);
+		call->probe = false;
 	}
 	if (call->kind == KG_CALL_WRITE)
 		up_write_touch(up, call->user_key);
@@ -312,6 +402,10 @@ static void set_method(CURL *easy, struct kg_up_call *call)
 static void set_options(CURL *easy, struct kg_up_call *call, struct callpriv *p)
 {
 	const struct settings *s = p->settings;
+	unsigned long long now = kg_now_ms();
+	/* Every attempt ends by the exchange's deadline: retries never add to timeout_ms. */
+	long left_ms =
+	    call->exchange_deadline_ms > now ? (long)(call->exchange_deadline_ms - now) : 1;
 
 	curl_easy_setopt(easy, CURLOPT_URL, p->url);
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
@@ -324,8 +418,9 @@ static void set_options(CURL *easy, struct kg_up_call *call, struct callpriv *p)
 	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, s->connect_timeout_ms);
-	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, s->timeout_ms);
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
+	                 s->connect_timeout_ms < left_ms ? s->connect_timeout_ms : left_ms);
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, left_ms);
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, call_headers(call, p));
 	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(easy, CURLOPT_WRITEDATA, call);
@@ -333,6 +428,11 @@ static void set_options(CURL *easy, struct kg_up_call *call, struct callpriv *p)
 	curl_easy_setopt(easy, CURLOPT_HEADERDATA, call);
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, p->errbuf);
 	curl_easy_setopt(easy, CURLOPT_PRIVATE, call);
+	/* libcurl silently sends a request again when a reused connection dies before any answer;
+	 * a call that may start work at Crossmint goes on a fresh connection, so that it is sent
+	 * once (design §6). */
+	if (call->once_only && strcmp(call->method, "GET") != 0)
+		curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
 	set_method(easy, call);
 }
 
@@ -343,7 +443,14 @@ void up_start_exchange(struct kg_upstream *up, struct kg_up_call *call)
 	struct settings *s = up->cur;
 	CURL *easy;
 
-	call->started_us = kg_now_us();
+	if (call->attempts++ == 0) {
+		call->started_us = kg_now_us();
+		call->exchange_deadline_ms = kg_now_ms() + (unsigned long long)s->timeout_ms;
+	} else {
+		kg_up_call_cleanup(call); /* the last attempt's answer */
+	}
+	call->status = 0;
+	call->retry_after_s = 0;
 	if (p == NULL) {
 		up_finish(up, call, KG_UP_ERROR);
 		return;
@@ -377,6 +484,64 @@ void up_start_exchange(struct kg_upstream *up, struct kg_up_call *call)
 	up->live = call;
 }
 
+static uint32_t rng_next(struct kg_upstream *up)
+{
+	uint64_t x = up->rng;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	up->rng = x;
+	return (uint32_t)(x >> 32);
+}
+
+/* After a failed attempt: schedules the next one on the timer heap (true) when design §6 allows
+ * it, there are attempts left, the breaker is not open and the backoff ends early enough before
+ * the exchange's deadline. */
+static bool retry_later(struct kg_upstream *up, struct kg_up_call *call)
+{
+	const struct settings *s = up->cur;
+	unsigned long long now = kg_now_ms(), delay;
+	bool once = call->once_only && strcmp(call->method, "GET") != 0;
+
+	if (call->attempts >= s->max_attempts || up->breaker.state == KG_BREAKER_OPEN ||
+	    !kg_retry_wanted(call->result, call->status, call->retry_after_s, once))
+		return false;
+	delay = kg_retry_delay_ms(call->attempts, s->base_delay_ms, s->max_delay_ms,
+	                          call->result == KG_UP_OK ? call->retry_after_s : 0, rng_next(up));
+	if (now + delay + RETRY_MIN_LEFT_MS > call->exchange_deadline_ms)
+		return false;
+	call->state = CS_BACKOFF;
+	return up_heap_arm(&up->heap, &call->start_timer, now + delay);
+}
+
+/* An attempt ended in curl: retry it later, or end the call with it. */
+static void attempt_end(struct kg_upstream *up, struct kg_up_call *call, enum kg_up_result result)
+{
+	attempt_close(up, call, result, true);
+	if (retry_later(up, call))
+		return;
+	call->state = CS_QUEUED;
+	up_finish(up, call, call->result);
+}
+
+/* A backoff ended: the next attempt passes the breaker and the budget like a first one; when
+ * either refuses, the call ends with its last attempt's answer. */
+static void retry_now(struct kg_upstream *up, struct kg_up_call *call)
+{
+	unsigned long long wait = 0;
+	bool probe = false;
+
+	if (up_gate(up, strcmp(call->method, "GET") == 0, call->low_priority, false, &wait,
+	            &probe) != KG_UP_OK) {
+		up_finish(up, call, call->result);
+		return;
+	}
+	kg_metrics_upstream_retry();
+	call->probe = probe;
+	up_start_exchange(up, call);
+}
+
 static void reap(struct kg_upstream *up)
 {
 	CURLMsg *msg;
@@ -388,36 +553,19 @@ static void reap(struct kg_upstream *up)
 		if (msg->msg != CURLMSG_DONE)
 			continue;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&call);
-		up_finish(up, call,
-		          map_result(msg->data.result, ((struct callpriv *)call->priv)->too_large));
+		attempt_end(
+		    up, call,
+		    map_result(msg->data.result, ((struct callpriv *)call->priv)->too_large));
 	}
 }
 
 /* ---- the rate budget ------------------------------------------------------------------------ */
 
-static void refill(struct bucket *b, unsigned per_minute, unsigned long long now)
+/* Takes one token of the rate budget; see up_gate. */
+static bool up_budget_take(struct kg_upstream *up, bool read, bool low, bool force,
+                           unsigned long long *wait_ms)
 {
-	if (!b->started) {
-		b->tokens = per_minute;
-		b->started = true;
-	} else {
-		b->tokens += (double)(now - b->at_ms) * per_minute / 60000.0;
-	}
-	if (b->tokens > per_minute)
-		b->tokens = per_minute; /* a smaller budget after a reload applies at once */
-	b->at_ms = now;
-}
-
-/* ms until b holds need tokens. */
-static unsigned long long wait_for(const struct bucket *b, unsigned per_minute, double need)
-{
-	return (unsigned long long)ceil((need - b->tokens) * 60000.0 / per_minute);
-}
-
-bool up_budget_take(struct kg_upstream *up, bool read, bool low, bool force,
-                    unsigned long long *wait_ms)
-{
-	struct bucket *b = read ? &up->reads : &up->writes;
+	struct kg_tbucket *b = read ? &up->reads : &up->writes;
 	unsigned per_minute;
 	double need;
 	bool ok = true;
@@ -425,17 +573,13 @@ bool up_budget_take(struct kg_upstream *up, bool read, bool low, bool force,
 	pthread_mutex_lock(&up->lock);
 	per_minute = read ? up->settings->reads_per_minute : up->settings->writes_per_minute;
 	if (per_minute > 0) {
-		refill(b, per_minute, kg_now_ms());
 		/* Low priority (long-poll re-reads) leaves the last 20% of a minute to others; with
 		 * a tiny budget that means waiting for a full bucket. */
 		need = low ? fmin(1.0 + 0.2 * per_minute, (double)per_minute) : 1.0;
 		if (need < 1.0)
 			need = 1.0;
-		ok = force || b->tokens >= need;
-		if (ok)
-			b->tokens -= 1.0; /* forced: may go below zero, later calls wait longer */
-		else
-			*wait_ms = wait_for(b, per_minute, need);
+		/* forced: may go below zero, later calls wait longer */
+		ok = kg_tbucket_take(b, per_minute, need, force, kg_now_ms(), wait_ms);
 	}
 	pthread_mutex_unlock(&up->lock);
 	return ok;
@@ -447,10 +591,8 @@ unsigned up_budget_wait_s_locked(struct kg_upstream *up)
 
 	if (per_minute == 0)
 		return 0;
-	refill(&up->reads, per_minute, kg_now_ms());
-	if (up->reads.tokens >= 1.0)
-		return 0;
-	return (unsigned)((wait_for(&up->reads, per_minute, 1.0) + 999) / 1000);
+	kg_tbucket_refill(&up->reads, per_minute, kg_now_ms());
+	return (unsigned)((kg_tbucket_wait_ms(&up->reads, per_minute, 1.0) + 999) / 1000);
 }
 
 /* ---- admission --------------------------------------------------------------------------------
@@ -460,16 +602,21 @@ unsigned up_budget_wait_s_locked(struct kg_upstream *up)
 static void begin(struct kg_upstream *up, struct kg_up_call *call)
 {
 	unsigned long long wait = 0;
+	enum kg_up_result r;
 
 	call->state = CS_QUEUED;
 	if (call->kind == KG_CALL_STATUS_READ) {
 		up_status_begin(up, call);
 		return;
 	}
-	if (!up_budget_take(up, strcmp(call->method, "GET") == 0, false, call->force_budget,
-	                    &wait)) {
+	r = up_gate(up, strcmp(call->method, "GET") == 0, false, call->force_budget, &wait,
+	            &call->probe);
+	if (r == KG_UP_BUDGET)
 		call->budget_wait_s = (unsigned)((wait + 999) / 1000);
-		up_finish(up, call, KG_UP_BUDGET);
+	if (r == KG_UP_OPEN)
+		call->retry_after_s = (unsigned)((wait + 999) / 1000);
+	if (r != KG_UP_OK) {
+		up_finish(up, call, r);
 		return;
 	}
 	if (call->kind == KG_CALL_WRITE)
@@ -477,13 +624,18 @@ static void begin(struct kg_upstream *up, struct kg_up_call *call)
 	up_start_exchange(up, call);
 }
 
+void up_call_timers_init(struct kg_up_call *call)
+{
+	up_timer_init(&call->start_timer, fire_start);
+	up_timer_init(&call->deadline_timer, fire_deadline);
+}
+
 static void admit(struct kg_upstream *up, struct kg_up_call *call)
 {
 	unsigned long long now = kg_now_ms();
 
 	call->state = CS_QUEUED;
-	up_timer_init(&call->start_timer, fire_start);
-	up_timer_init(&call->deadline_timer, fire_deadline);
+	up_call_timers_init(call);
 	if (call->low_priority && up->waits_ended) {
 		up_finish(up, call, KG_UP_SHUTDOWN); /* draining: no new long-poll waits */
 		return;
@@ -508,13 +660,15 @@ static void fire_start(struct kg_upstream *up, struct kg_up_timer *t)
 
 	if (call->state == CS_DELAYED)
 		begin(up, call);
+	else if (call->state == CS_BACKOFF)
+		retry_now(up, call);
 }
 
 static void fire_deadline(struct kg_upstream *up, struct kg_up_timer *t)
 {
 	struct kg_up_call *call = CALL_OF(t, deadline_timer);
 
-	if (call->state == CS_DELAYED || call->state == CS_JOINED)
+	if (call->state == CS_DELAYED || call->state == CS_JOINED || call->state == CS_BACKOFF)
 		up_finish(up, call, KG_UP_DEADLINE);
 }
 
@@ -544,8 +698,7 @@ static bool drain_queue(struct kg_upstream *up)
 		call->next = NULL;
 		if (stopping) {
 			call->state = CS_QUEUED;
-			up_timer_init(&call->start_timer, fire_start);
-			up_timer_init(&call->deadline_timer, fire_deadline);
+			up_call_timers_init(call);
 			up_finish(up, call, KG_UP_SHUTDOWN);
 			continue;
 		}
@@ -704,6 +857,11 @@ struct kg_upstream *kg_upstream_start(const struct kg_config *cfg, const char *b
 	up->timer_deadline_ms = -1;
 	pthread_mutex_init(&up->lock, NULL);
 	up_timer_init(&up->sweep, up_entries_sweep);
+	up_timer_init(&up->breaker_timer, fire_breaker);
+	kg_breaker_init(&up->breaker);
+	kg_random_bytes(&up->rng, sizeof(up->rng));
+	up->rng |= 1; /* xorshift never leaves 0 */
+	kg_metrics_gauge_set(KG_GAUGE_CIRCUIT_STATE, KG_BREAKER_CLOSED);
 	up->settings = settings_new(cfg, base_url, api_key);
 	up->epfd = epoll_create1(EPOLL_CLOEXEC);
 	up->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -768,7 +926,9 @@ void kg_upstream_submit(struct kg_upstream *up, struct kg_up_call *call)
 	call->status = 0;
 	call->retry_after_s = 0;
 	call->budget_wait_s = 0;
-	call->attempts = 1;
+	call->attempts = 0;
+	call->probe = false;
+	call->exchange_deadline_ms = 0;
 	call->started_us = 0;
 	call->upstream_ms = 0;
 	call->answer = NULL;

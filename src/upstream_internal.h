@@ -11,10 +11,19 @@
 #include <curl/curl.h>
 
 #include "kycgate/answer.h"
+#include "kycgate/breaker.h"
+#include "kycgate/tbucket.h"
 #include "kycgate/upstream.h"
 
 /* Where a call is inside the engine. */
-enum call_state { CS_QUEUED = 0, CS_DELAYED, CS_JOINED, CS_LIVE, CS_DONE };
+enum call_state {
+	CS_QUEUED = 0,
+	CS_DELAYED, /* waiting for not_before_ms or a budget token (start_timer) */
+	CS_JOINED,  /* a status read waiting for a flight */
+	CS_LIVE,    /* an attempt is inside curl */
+	CS_BACKOFF, /* between two attempts (start_timer) */
+	CS_DONE
+};
 
 /* What the engine takes from one config generation; shared by the calls that started on it. */
 struct settings {
@@ -33,13 +42,11 @@ struct settings {
 	unsigned cache_ttl_ms;
 	unsigned reads_per_minute; /* 0 = unlimited */
 	unsigned writes_per_minute;
-};
-
-/* A token bucket refilled continuously; process state that survives reloads. */
-struct bucket {
-	double tokens;
-	unsigned long long at_ms;
-	bool started;
+	unsigned max_attempts; /* crossmint.retry */
+	unsigned base_delay_ms;
+	unsigned max_delay_ms;
+	unsigned failure_threshold; /* crossmint.circuit_breaker */
+	unsigned long long open_ms;
 };
 
 /* One user's reads: the flight in progress, the reads joined to it, the last good answer. */
@@ -67,7 +74,7 @@ struct kg_upstream {
 	pthread_mutex_t lock; /* guards the queue, settings and the buckets */
 	struct kg_up_call *q_head, *q_tail;
 	struct settings *settings;
-	struct bucket reads, writes;
+	struct kg_tbucket reads, writes; /* the rate budget: process state, survives reloads */
 
 	atomic_uint inflight; /* reserved calls: queued, waiting, inside curl */
 	atomic_uint max_inflight;
@@ -81,7 +88,10 @@ struct kg_upstream {
 	struct entry *entries[ENTRY_BUCKETS];
 	size_t n_entries;
 	struct kg_up_timer sweep;
-	struct settings *cur; /* the settings taken at the last hand-over */
+	struct settings *cur;             /* the settings taken at the last hand-over */
+	struct kg_breaker breaker;        /* process state, survives reloads */
+	struct kg_up_timer breaker_timer; /* when the open breaker turns half-open */
+	uint64_t rng;                     /* xorshift state for the backoff's jitter */
 	CURL *pool[64];
 	size_t n_pool;
 };
@@ -118,10 +128,14 @@ static inline struct kg_up_timer *up_heap_top(const struct kg_timer_heap *h)
 /* upstream.c */
 void up_finish(struct kg_upstream *up, struct kg_up_call *call, enum kg_up_result result);
 void up_start_exchange(struct kg_upstream *up, struct kg_up_call *call);
-/* Takes one token (low priority keeps 20% of the minute's tokens for others). On refusal
- * *wait_ms says when one will be there. */
-bool up_budget_take(struct kg_upstream *up, bool read, bool low, bool force,
-                    unsigned long long *wait_ms);
+/* Arms nothing: gives call's two timers their engine callbacks. */
+void up_call_timers_init(struct kg_up_call *call);
+/* Lets one attempt start: the circuit breaker, then one budget token (low priority keeps 20% of
+ * the minute's tokens for others). KG_UP_OK: go, *probe says it is the breaker's probe;
+ * KG_UP_OPEN: the breaker refused, *wait_ms until a probe may go; KG_UP_BUDGET: no token,
+ * *wait_ms until one is there. */
+enum kg_up_result up_gate(struct kg_upstream *up, bool read, bool low, bool force,
+                          unsigned long long *wait_ms, bool *probe);
 unsigned up_budget_wait_s_locked(struct kg_upstream *up);
 
 /* upstream_status.c */

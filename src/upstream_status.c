@@ -89,6 +89,7 @@ static void deliver(struct kg_upstream *up, struct kg_up_call *call, const struc
 	call->status = from->status;
 	call->retry_after_s = from->retry_after_s;
 	call->upstream_ms = from->upstream_ms;
+	call->attempts = from->attempts;
 	call->answer = answer ? kg_answer_ref(answer) : NULL;
 	up_finish(up, call, result);
 }
@@ -171,8 +172,7 @@ static struct kg_up_call *flight_new(struct kg_upstream *up, struct entry *e,
 	f->kind = KG_CALL_PLAIN;
 	f->flight_gen = e->gen;
 	f->first = call;
-	up_timer_init(&f->start_timer, NULL);
-	up_timer_init(&f->deadline_timer, NULL);
+	up_call_timers_init(f);
 	return f;
 }
 
@@ -189,6 +189,8 @@ void up_status_begin(struct kg_upstream *up, struct kg_up_call *call)
 	struct entry *e = entry_find(up, call->user_key, true);
 	unsigned long long wait = 0;
 	struct kg_up_call *f;
+	enum kg_up_result r;
+	bool probe = false;
 
 	if (e == NULL) {
 		up_finish(up, call, KG_UP_ERROR);
@@ -207,7 +209,14 @@ void up_status_begin(struct kg_upstream *up, struct kg_up_call *call)
 		join(e->flight, call);
 		return;
 	}
-	if (!up_budget_take(up, true, call->low_priority, call->force_budget, &wait)) {
+	r = up_gate(up, true, call->low_priority, call->force_budget, &wait, &probe);
+	if (r == KG_UP_OPEN) {
+		/* The breaker is open: no upstream call; a long-poll answers its latest state. */
+		call->retry_after_s = (unsigned)((wait + 999) / 1000);
+		up_finish(up, call, KG_UP_OPEN);
+		return;
+	}
+	if (r == KG_UP_BUDGET) {
 		call->budget_wait_s = (unsigned)((wait + 999) / 1000);
 		if (!call->low_priority) {
 			up_finish(up, call, KG_UP_BUDGET);
@@ -221,12 +230,15 @@ void up_status_begin(struct kg_upstream *up, struct kg_up_call *call)
 	}
 	f = flight_new(up, e, call);
 	if (f == NULL) {
+		if (probe)
+			kg_breaker_probe_lost(&up->breaker);
 		up_finish(up, call, KG_UP_ERROR);
 		return;
 	}
 	join(f, call);
 	e->flight = f;
 	e->n_flights++;
+	f->probe = probe;
 	up_start_exchange(up, f);
 }
 

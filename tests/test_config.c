@@ -87,16 +87,6 @@ static size_t count_lines(const char *text)
 		free(e_);                                                                          \
 	} while (0)
 
-static bool has_inactive(const struct kg_config *cfg, const char *key)
-{
-	size_t i;
-
-	for (i = 0; i < cfg->n_inactive_keys; i++)
-		if (strcmp(cfg->inactive_keys[i], key) == 0)
-			return true;
-	return false;
-}
-
 static bool has_warning(const struct kg_config *cfg, const char *prefix)
 {
 	size_t i;
@@ -190,7 +180,6 @@ START_TEST(defaults_of_minimal_file)
 	ck_assert(cfg->metrics.enabled);
 	ck_assert_str_eq(cfg->metrics.listen, "");
 	ck_assert(!cfg->validation.pass_unknown_fields);
-	ck_assert_uint_eq(cfg->n_inactive_keys, 0);
 	ck_assert_uint_eq(cfg->n_warnings, 0);
 	kg_config_free(cfg);
 }
@@ -1022,42 +1011,24 @@ START_TEST(cross_key_rules)
 }
 END_TEST
 
-START_TEST(inactive_keys)
+/* Every key of the schema is active now (retries, the breaker and per-client limits landed in
+ * issue 9): setting them loads their values and warns about nothing. */
+START_TEST(resilience_keys)
 {
 	struct kg_config *cfg =
-	    load_ok("server:\n  tls: {cert_file: /c.pem, key_file: /k.pem}\n"
-	            "crossmint:\n"
-	            "  proxy: \"http://proxy:3128\"\n"
-	            "  retry: {max_attempts: 5, base_delay_ms: 100}\n"
-	            "  rate_limit: {writes_per_minute: 1, reads_per_minute: 360}\n"
+	    load_ok("crossmint:\n"
+	            "  retry: {max_attempts: 5, base_delay_ms: 50, max_delay_ms: 400}\n"
 	            "  circuit_breaker: {failure_threshold: 6, open_s: 31}\n"
-	            "verification: {max_waiting_per_client: 5}\n"
-	            "metrics: {listen: \"127.0.0.1:9100\"}\n"
 	            "auth:\n  clients:\n    - name: a\n      token: " TOK "\n"
 	            "      scopes: [users.read]\n      requests_per_minute: 60\n");
-	static const char *const want[] = {
-	    "crossmint.retry.max_attempts",
-	    "crossmint.circuit_breaker.failure_threshold",
-	    "crossmint.circuit_breaker.open_s",
-	    "auth.clients[0].requests_per_minute",
-	};
-	size_t i;
 
-	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
-		ck_assert_msg(has_inactive(cfg, want[i]), "missing %s", want[i]);
-	/* Keys set to their default are not reported. */
-	ck_assert_uint_eq(cfg->n_inactive_keys, sizeof(want) / sizeof(want[0]));
-	ck_assert(!has_inactive(cfg, "crossmint.retry.base_delay_ms"));
-	/* The upstream rate budget, the long-poll cap and TLS are built. */
-	ck_assert(!has_inactive(cfg, "server.tls.cert_file"));
-	ck_assert(!has_inactive(cfg, "crossmint.proxy"));
-	ck_assert(!has_inactive(cfg, "metrics.listen"));
-	ck_assert_str_eq(cfg->metrics.listen_host, "127.0.0.1");
-	ck_assert_uint_eq(cfg->metrics.listen_port, 9100);
-	ck_assert(!has_inactive(cfg, "crossmint.rate_limit.writes_per_minute"));
-	ck_assert(!has_inactive(cfg, "verification.max_waiting_per_client"));
-	ck_assert_str_eq(cfg->metrics.listen, "127.0.0.1:9100");
+	ck_assert_uint_eq(cfg->crossmint.retry.max_attempts, 5);
+	ck_assert_uint_eq(cfg->crossmint.retry.base_delay_ms, 50);
+	ck_assert_uint_eq(cfg->crossmint.retry.max_delay_ms, 400);
+	ck_assert_uint_eq(cfg->crossmint.circuit_breaker.failure_threshold, 6);
+	ck_assert_uint_eq(cfg->crossmint.circuit_breaker.open_s, 31);
 	ck_assert_uint_eq(cfg->auth.clients[0].requests_per_minute, 60);
+	ck_assert_uint_eq(cfg->n_warnings, 0);
 	kg_config_free(cfg);
 }
 END_TEST
@@ -1152,7 +1123,6 @@ START_TEST(example_kycgate_yaml)
 	ck_assert_uint_eq(cfg->auth.n_clients, 1);
 	ck_assert_str_eq(cfg->auth.clients[0].name, "onboarding");
 	ck_assert_uint_eq(cfg->auth.clients[0].scopes, KG_SCOPE_CREATE | KG_SCOPE_READ);
-	ck_assert_uint_eq(cfg->n_inactive_keys, 0);
 	ck_assert_uint_eq(cfg->n_warnings, 0);
 	ck_assert_str_eq(kg_config_base_url(cfg), "https://staging.crossmint.com/api");
 	ck_assert_uint_eq(cfg->server.drain_delay_s, 5);
@@ -1366,7 +1336,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, listen_rules);
 	tcase_add_test(tc, edd_countries_rules);
 	tcase_add_test(tc, cross_key_rules);
-	tcase_add_test(tc, inactive_keys);
+	tcase_add_test(tc, resilience_keys);
 	suite_add_tcase(s, tc);
 
 	tcase_add_test(te, env_expansion);

@@ -266,7 +266,6 @@ struct gwopt {
 	unsigned drain, grace, timeout_ms;
 	const char *extra_token; /* a third client, "extra", with users.read */
 	bool broken;             /* an unknown key at line 3 (server.colour) */
-	bool inactive;           /* crossmint.retry set (config-key-not-active) */
 	const char *environment; /* crossmint.environment, default staging */
 	const char *level;       /* log.level, default info */
 };
@@ -295,7 +294,6 @@ static void conf_text(char *buf, size_t cap, const struct gwopt *o)
 	         "  environment: %s\n"
 	         "  base_url: \"http://127.0.0.1:%u\"\n"
 	         "%s"
-	         "%s"
 	         "  timeout_ms: %u\n"
 	         "  rate_limit: {writes_per_minute: 0, reads_per_minute: 0}\n"
 	         "verification:\n"
@@ -316,9 +314,8 @@ static void conf_text(char *buf, size_t cap, const struct gwopt *o)
 	         "  level: %s\n",
 	         o->listen ? o->listen : "127.0.0.1:0", o->broken ? "  colour: blue\n" : "",
 	         o->drain, o->grace, o->environment ? o->environment : "staging", o->sim_port,
-	         keyline, o->inactive ? "  retry: {max_attempts: 2}\n" : "",
-	         o->timeout_ms ? o->timeout_ms : 5000, extra, o->format ? o->format : "json",
-	         o->level ? o->level : "info");
+	         keyline, o->timeout_ms ? o->timeout_ms : 5000, extra,
+	         o->format ? o->format : "json", o->level ? o->level : "info");
 }
 
 /* A gateway in its own directory (dir/kycgate.yaml). */
@@ -1619,7 +1616,7 @@ static int count_in_log(const struct kt_proc *p, const char *what)
 }
 
 /* f) A reload puts the config in force as the start does: the same warnings are logged (here
- * config-key-not-active and locator-hash-key-random); a reload that is refused (a switch of
+ * config-warning and locator-hash-key-random); a reload that is refused (a switch of
  * environment) leaves the log settings as they were (its log.level error and log.format text
  * would hide or change the next access line). */
 START_TEST(reload_warnings_and_refusal)
@@ -1633,20 +1630,19 @@ START_TEST(reload_warnings_and_refusal)
 	start_sim(&sim, KEY, "300");
 	o.sim_port = sim.port;
 	start_gw_opts(&gw, dir, sizeof(dir), &o);
-	ck_assert_int_eq(count_in_log(&gw, "\"event\":\"config-key-not-active\""), 0);
+	ck_assert_int_eq(count_in_log(&gw, "\"event\":\"config-warning\""), 0);
 	ck_assert_int_eq(count_in_log(&gw, "\"event\":\"locator-hash-key-random\""), 1);
 
-	o.inactive = true;
+	o.extra_token = "short-token-0123456789"; /* under 32 characters: a warning */
 	conf_text(text, sizeof(text), &o);
 	write_atomic(gw.conf_path, text);
 	kill(gw.pid, SIGHUP);
-	line = poll_log_line(&gw, "\"event\":\"config-key-not-active\"",
-	                     "crossmint.retry.max_attempts", 5000);
-	ck_assert_msg(line != NULL, "a reload did not report config-key-not-active");
+	line = poll_log_line(&gw, "\"event\":\"config-warning\"", "shorter than 32", 5000);
+	ck_assert_msg(line != NULL, "a reload did not report its config's warnings");
 	free(line);
 	ck_assert_int_ge(count_in_log(&gw, "\"event\":\"locator-hash-key-random\""), 2);
 
-	o.inactive = false;
+	o.extra_token = NULL;
 	o.environment = "simulator";
 	o.level = "error";
 	o.format = "text";

@@ -475,7 +475,7 @@ START_TEST(test_gauges_and_reloads)
 
 	kg_metrics_upstream_error((enum kg_metrics_reason)99);
 	kg_metrics_upstream_error(KG_UPERR_AUTH);
-	kg_metrics_gauge_set(KG_GAUGE_CIRCUIT_STATE, KG_CIRCUIT_OPEN);
+	kg_metrics_gauge_set(KG_GAUGE_CIRCUIT_STATE, KG_CIRCUIT_HALF_OPEN);
 	kg_metrics_gauge_add(KG_GAUGE_LONGPOLL_WAITING, 5);
 	kg_metrics_gauge_add(KG_GAUGE_LONGPOLL_WAITING, -2);
 	kg_metrics_gauge_set(KG_GAUGE_UPSTREAM_AUTH_OK, 0);

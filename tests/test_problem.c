@@ -51,6 +51,7 @@ START_TEST(every_kind_has_its_status_and_code)
 	    {KG_PB_UPSTREAM_INVALID, 502, "upstream-invalid-response"},
 	    {KG_PB_UPSTREAM_TIMEOUT, 504, "upstream-timeout"},
 	    {KG_PB_UNAVAILABLE, 503, "unavailable"},
+	    {KG_PB_UPSTREAM_UNAVAILABLE, 503, "upstream-unavailable"},
 	};
 	size_t i;
 	char type[96];

@@ -117,11 +117,6 @@ struct kg_config {
 		uint16_t listen_port;
 	} metrics;
 
-	/* Keys that were set but whose feature has not landed yet ("server.tls.cert_file", ...);
-	 * reported once at start at warn level. */
-	char **inactive_keys;
-	size_t n_inactive_keys;
-
 	/* Warnings found while loading (a short token, a group-readable key file, ...), one line
 	 * each, never naming a secret value. */
 	char **warnings;

@@ -50,8 +50,8 @@ enum kg_metrics_rl_reason {
 };
 
 /* The gauges set or moved by other modules:
- * circuit state   kycgate_circuit_breaker_state (enum kg_metrics_circuit: 0 closed, 1 half-open,
- *                 2 open), set by the upstream engine;
+ * circuit state   kycgate_circuit_breaker_state (enum kg_metrics_circuit: 0 closed, 1 open,
+ *                 2 half-open), set by the upstream engine;
  * inflight        kycgate_inflight_requests, +1 / -1 around each request;
  * longpoll        kycgate_longpoll_waiting, +1 / -1 around each ?wait;
  * upstream auth   kycgate_upstream_auth_ok, 1 / 0 from the start-up self-check; no sample is
@@ -64,8 +64,8 @@ enum kg_metrics_gauge {
 	KG_GAUGE_COUNT
 };
 
-/* Values of KG_GAUGE_CIRCUIT_STATE. */
-enum kg_metrics_circuit { KG_CIRCUIT_CLOSED = 0, KG_CIRCUIT_HALF_OPEN = 1, KG_CIRCUIT_OPEN = 2 };
+/* Values of KG_GAUGE_CIRCUIT_STATE (the same numbers as enum kg_breaker_state). */
+enum kg_metrics_circuit { KG_CIRCUIT_CLOSED = 0, KG_CIRCUIT_OPEN = 1, KG_CIRCUIT_HALF_OPEN = 2 };
 
 /* Declares a route template that may become a route label (the gateway declares every row of its
  * route table at start; a template declared again, by the same or another pointer, keeps one
@@ -100,6 +100,10 @@ void kg_metrics_upstream(const char *operation, int status, double seconds);
 /* Adds one to kycgate_upstream_errors_total{reason}; out-of-range reasons count as "other".
  * Thread-safe, lock-free. */
 void kg_metrics_upstream_error(enum kg_metrics_reason reason);
+
+/* Adds one to kycgate_upstream_retries_total: an attempt made after a failed one of the same
+ * exchange. Thread-safe, lock-free. */
+void kg_metrics_upstream_retry(void);
 
 /* The label value of a reason ("connect"); "other" when out of range. Static. */
 const char *kg_metrics_reason_name(enum kg_metrics_reason reason);

@@ -23,6 +23,7 @@ enum kg_problem {
 	KG_PB_UPSTREAM_INVALID,       /* 502 */
 	KG_PB_UPSTREAM_TIMEOUT,       /* 504 */
 	KG_PB_UNAVAILABLE,            /* 503 (+ Retry-After) */
+	KG_PB_UPSTREAM_UNAVAILABLE,   /* 503 (+ Retry-After): the circuit breaker is open */
 	KG_PB_INTERNAL,               /* 500: a bug; detail never says more */
 	KG_PB_COUNT
 };

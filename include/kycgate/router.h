@@ -57,6 +57,9 @@ struct kg_route {
 	const char *up_method;     /* upstream method; NULL when the route is answered locally */
 	const char *up_path;       /* upstream path after base URL and version, with {params} */
 	enum kg_call_kind up_kind; /* what the call is, when it names a user (else PLAIN) */
+	/* The call may start work at Crossmint (a paid screening, a large upload): retried only
+	 * when it provably never reached Crossmint (design §6). */
+	bool once_only;
 	/* Optional: adjusts the first upstream call once it is prepared (the erase guard). */
 	void (*begin)(struct kg_req *req);
 	/* The engine finished req->call: fills req->reply (false), or prepares a follow-up call

@@ -27,6 +27,8 @@ enum kg_up_result {
 	KG_UP_ERROR,     /* any other transport failure */
 	KG_UP_BUDGET,    /* the upstream rate budget is spent (budget_wait_s says how long) */
 	KG_UP_DEADLINE,  /* deadline_ms passed while the call was still waiting */
+	KG_UP_OPEN,      /* the circuit breaker is open: no upstream call was made (retry_after_s
+	                  * says when a probe may go) */
 };
 
 /* What a call is, for single flight, the status cache and user generations (design §6). */
@@ -70,15 +72,18 @@ struct kg_up_call {
 	bool low_priority; /* a long-poll re-read: waits for budget, never refused */
 	unsigned long long not_before_ms; /* kg_now_ms() before which it does not start; 0 = now */
 	unsigned long long deadline_ms; /* finish with KG_UP_DEADLINE if still waiting; 0 = none */
+	bool once_only; /* may start work at Crossmint (a trigger, a document upload): retried only
+	                 * when it provably never reached it (design §6); ignored for a GET */
 
 	/* Out: valid when done is called. */
 	enum kg_up_result result;
 	long status; /* HTTP status when result is KG_UP_OK */
 	char *resp;  /* answer body, new (free with kg_up_call_cleanup) */
 	size_t resp_len;
-	unsigned retry_after_s;   /* Retry-After in seconds, 0 if none */
-	unsigned attempts;        /* exchanges made (1 until retries land) */
-	double upstream_ms;       /* time spent upstream */
+	unsigned retry_after_s; /* Retry-After in seconds, 0 if none (KG_UP_OPEN: until a probe) */
+	unsigned attempts;      /* attempts made, retries included (0: none was needed or allowed;
+	                         * a joined read: those of its flight) */
+	double upstream_ms;     /* time spent upstream, from the first attempt to the last answer */
 	struct kg_answer *answer; /* STATUS_READ: the shared answer (a reference), or NULL */
 	bool shared;              /* STATUS_READ: joined another call's flight */
 	bool cached;              /* STATUS_READ: reused a cached answer */
@@ -94,8 +99,12 @@ struct kg_up_call {
 	struct kg_up_call *join_prev, *join_next; /* reads joined to a flight */
 	struct kg_up_call *flight;                /* the flight a read is joined to */
 	struct kg_up_call *joiners;               /* a flight: the reads waiting for it */
-	struct kg_up_timer start_timer, deadline_timer;
+	struct kg_up_timer start_timer,
+	    deadline_timer; /* start_timer also times a retry's backoff */
 	int state;
+	bool probe; /* the attempt in curl is the circuit breaker's half-open probe */
+	unsigned long long
+	    exchange_deadline_ms;        /* the first attempt's start + crossmint.timeout_ms */
 	bool internal;                   /* a flight owned by the engine, not a request */
 	unsigned long long flight_gen;   /* a flight: the user generation it reads at */
 	const struct kg_up_call *first;  /* a flight: the read that started it (compared only) */
