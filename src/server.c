@@ -19,6 +19,7 @@
 #include "kycgate/metrics.h"
 #include "kycgate/server.h"
 #include "kycgate/simulator.h"
+#include "kycgate/store.h"
 
 #define CONNECTION_MEMORY_LIMIT (16 * 1024)
 #define LISTEN_BACKLOG 4096
@@ -686,6 +687,38 @@ static void declare_routes(void)
 	}
 }
 
+/* Opens the store of store.driver (design §10). A store file that cannot be used does not stop
+ * the start: it is logged, kycgate_store_up says 0, and only the routes that need it answer
+ * 503. False only when out of memory. */
+static bool open_store(struct kg_gateway *gw, const struct kg_config *cfg, char *err, size_t errcap)
+{
+	char why[200], warn[200];
+
+	if (cfg->store.driver == KG_STORE_NONE) {
+		kg_log(KG_LOG_INFO, "store-disabled", "detail",
+		       "store.driver is none: Idempotency-Key is refused with 503 store-disabled",
+		       NULL);
+		return true;
+	}
+	gw->store = kg_store_open(cfg->store.sqlite_path, why, sizeof(why), warn, sizeof(warn));
+	if (gw->store == NULL) {
+		snprintf(err, errcap, "cannot start the store");
+		return false;
+	}
+	if (warn[0] != '\0')
+		kg_log(KG_LOG_WARN, "store-file-mode", "path", cfg->store.sqlite_path, "detail",
+		       warn, NULL);
+	if (kg_store_up(gw->store))
+		kg_log(KG_LOG_INFO, "store-opened", "path", cfg->store.sqlite_path, NULL);
+	else
+		kg_log(KG_LOG_ERROR, "store-down", "path", cfg->store.sqlite_path, "reason", why,
+		       "detail",
+		       "routes that need the store answer 503 store-unavailable; others go on; "
+		       "retried every minute",
+		       NULL);
+	return true;
+}
+
 struct kg_gateway *kg_gateway_start(char *err, size_t errcap)
 {
 	struct kg_gateway *gw = calloc(1, sizeof(*gw));
@@ -728,6 +761,8 @@ struct kg_gateway *kg_gateway_start(char *err, size_t errcap)
 		snprintf(err, errcap, "out of memory");
 		goto fail;
 	}
+	if (!open_store(gw, cfg, err, errcap))
+		goto fail;
 	gw->daemon = start_daemon(gw, cfg, err, errcap);
 	if (gw->daemon == NULL)
 		goto fail;
@@ -870,6 +905,7 @@ void kg_gateway_stop(struct kg_gateway *gw)
 	/* Only now can no request thread reach the engine. */
 	kg_upstream_free(gw->up);
 	kg_climits_free(gw->climits);
+	kg_store_free(gw->store); /* no request can submit a job any more */
 	if (lsock != MHD_INVALID_SOCKET)
 		close(lsock);
 	kg_sim_stop(gw->sim);
