@@ -79,6 +79,7 @@ struct kg_req_head {
 	const char *content_type;    /* Content-Type */
 	const char *content_length;  /* Content-Length */
 	const char *idempotency_key; /* Idempotency-Key */
+	const char *url;             /* the request target's path, as received */
 	const char *framing;         /* the framing rule the head breaks (static text), or NULL */
 	bool oom;                    /* the head could not be captured: answer 503 */
 };
@@ -90,10 +91,12 @@ struct kg_query_arg {
 };
 
 enum kg_req_state {
-	KG_REQ_BODY = 0, /* accepting body bytes */
-	KG_REQ_UPSTREAM, /* suspended, the engine holds the call */
-	KG_REQ_RESUMED,  /* the engine finished and resumed us */
-	KG_REQ_ANSWERED, /* a reply was queued */
+	KG_REQ_BODY = 0,   /* accepting body bytes */
+	KG_REQ_UPSTREAM,   /* suspended, the engine holds the call */
+	KG_REQ_RESUMED,    /* the engine finished and resumed us */
+	KG_REQ_STORE,      /* suspended, the store holds the Idempotency-Key job */
+	KG_REQ_STORE_DONE, /* the store finished and resumed us */
+	KG_REQ_ANSWERED,   /* a reply was queued */
 };
 
 #define KG_MAX_PARAM_BYTES (KG_MAX_LOCATOR_BYTES + 1)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "gateway.h"
+#include "idempotency.h"
 #include "kycgate/answer.h"
 #include "reply.h"
 
@@ -135,6 +136,7 @@ enum MHD_Result kg_reply_send(struct kg_req *req)
 	enum MHD_Result rc;
 
 	req->state = KG_REQ_ANSWERED;
+	kg_idem_answered(req); /* the first definitive answer of an Idempotency-Key is kept */
 	if (resp == NULL)
 		return MHD_NO;
 	MHD_add_response_header(resp, "X-Request-Id", req->request_id);
@@ -147,6 +149,8 @@ enum MHD_Result kg_reply_send(struct kg_req *req)
 		MHD_add_response_header(resp, "Allow", r->allow);
 	if (r->www_authenticate)
 		MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
+	if (r->replayed)
+		MHD_add_response_header(resp, "Idempotent-Replayed", "true");
 	if (r->retry_after_s > 0) {
 		snprintf(retry, sizeof(retry), "%u", r->retry_after_s);
 		MHD_add_response_header(resp, "Retry-After", retry);

@@ -15,6 +15,7 @@
 #include <sys/uio.h>
 
 #include "gateway.h"
+#include "idempotency.h"
 #include "kycgate/log.h"
 #include "kycgate/metrics.h"
 #include "kycgate/server.h"
@@ -68,6 +69,7 @@ static void req_free(struct kg_req *req)
 	if (req == NULL)
 		return;
 	unsuspend(req);
+	kg_idem_end(req); /* before the exchange and the reply are freed */
 	kg_req_release(req);
 	if (req->reserved > 0)
 		atomic_fetch_sub(&req->gw->buffered, req->reserved);
@@ -137,6 +139,13 @@ static void on_upstream_done(struct kg_up_call *call)
 	MHD_resume_connection(req->conn);
 }
 
+static void suspend(struct kg_req *req)
+{
+	req->suspended_counted = true;
+	atomic_fetch_add(&req->gw->suspended, 1);
+	MHD_suspend_connection(req->conn);
+}
+
 /* Reserves a place in the engine, suspends the connection, then hands req->call over (suspend
  * first, so the engine's resume can never come before it). A call that continues an admitted
  * request (a follow-up or long-poll re-read) may exceed max_inflight. */
@@ -149,10 +158,25 @@ static enum MHD_Result go_upstream(struct kg_req *req, bool continuing)
 	req->call.owner = req;
 	req->call.done = on_upstream_done;
 	req->state = KG_REQ_UPSTREAM;
-	req->suspended_counted = true;
-	atomic_fetch_add(&req->gw->suspended, 1);
-	MHD_suspend_connection(req->conn);
+	suspend(req);
 	kg_upstream_submit(req->gw->up, &req->call);
+	return MHD_YES;
+}
+
+/* The request is valid: the Idempotency-Key step (idempotency.c), suspended while its store job
+ * runs, then the upstream call. */
+static enum MHD_Result go_on(struct kg_req *req)
+{
+	switch (kg_idem_begin(req)) {
+	case KG_IDEM_GO:
+		return go_upstream(req, false);
+	case KG_IDEM_REPLY:
+		return kg_reply_send(req);
+	case KG_IDEM_STORE:
+		break;
+	}
+	suspend(req); /* first, so the store's resume can never come before it */
+	kg_idem_submit(req);
 	return MHD_YES;
 }
 
@@ -176,7 +200,7 @@ static enum MHD_Result on_complete(struct kg_req *req)
 		return kg_reply_send(req);
 	}
 	if (kg_handle_request(req))
-		return go_upstream(req, false);
+		return go_on(req);
 	return kg_reply_send(req);
 }
 
@@ -223,6 +247,7 @@ static enum MHD_Result on_head(const struct kg_listener *l, struct MHD_Connectio
 	*con_cls = req;
 	snprintf(req->method, sizeof(req->method), "%s", method);
 	kg_req_capture(req, conn);
+	req->head.url = url;
 	kg_route_match(url, method, &req->match);
 	if (!kg_handle_headers(req))
 		return kg_reply_send(req);
@@ -247,6 +272,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 	}
 	if (req->state == KG_REQ_BODY)
 		return on_complete(req);
+	if (req->state == KG_REQ_STORE_DONE) {
+		unsuspend(req);
+		if (kg_idem_resumed(req) == KG_IDEM_GO)
+			return go_upstream(req, false);
+		return kg_reply_send(req);
+	}
 	if (req->state == KG_REQ_RESUMED) {
 		unsuspend(req);
 		if (kg_handle_upstream(req))
