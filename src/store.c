@@ -99,8 +99,9 @@ struct kg_store {
 	pthread_cond_t cv;
 	struct kg_store_job *head, *tail; /* the queue, under mu */
 	size_t queued;
-	bool stopping; /* under mu */
-	bool tick_now; /* under mu */
+	bool claims_dropped; /* the previous process's claims were dropped (first open) */
+	bool stopping;       /* under mu */
+	bool tick_now;       /* under mu */
 };
 
 static unsigned long long wall_ms(void)
@@ -230,12 +231,16 @@ static const char *open_db(struct kg_store *st, char *warn, size_t warncap, char
 	if (rc != SQLITE_OK)
 		goto fail;
 	r = migrate(st->db);
-	if (r == NULL)
+	/* Claims left by the previous process (its requests are gone) are dropped, once: after a
+	 * reopen, the claims are this process's own running requests. */
+	if (r == NULL && !st->claims_dropped)
 		r = exec(st->db, "DELETE FROM idempotency WHERE status = 0") == SQLITE_OK
 		        ? NULL
 		        : sqlite3_errstr(sqlite3_errcode(st->db));
-	if (r == NULL)
+	if (r == NULL) {
+		st->claims_dropped = true;
 		return NULL;
+	}
 	goto close;
 fail:
 	r = sqlite3_errstr(rc);
@@ -494,10 +499,18 @@ static void *thread_main(void *arg)
 
 		job = next_work(st, next_tick, &do_tick);
 		if (job == NULL && !do_tick) {
+			unsigned long long now = kg_now_ms(),
+			                   left = next_tick > now ? next_tick - now : 0;
 			struct timespec ts;
 
+			/* Sleeps until the next tick (a job or kg_store_tick wakes it sooner). */
 			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += 1; /* wakes each second to check the tick */
+			ts.tv_sec += (time_t)(left / 1000);
+			ts.tv_nsec += (long)(left % 1000) * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
 			pthread_cond_timedwait(&st->cv, &st->mu, &ts);
 			continue;
 		}

@@ -300,9 +300,15 @@ END_TEST
 START_TEST(driver_none)
 {
 	struct kt_resp a, b;
+	char *log;
 
 	ck_assert_int_eq(kt_stop(&gw), 0);
-	start_gw("store: {driver: none}\n");
+	/* A key of a feature not built yet is reported, never silently accepted. */
+	start_gw("store: {driver: none}\nevents: {retention_days: 7}\n");
+	log = kt_read_log(&gw);
+	ck_assert_ptr_nonnull(strstr(log, "\"event\":\"config-key-not-active\""));
+	ck_assert_ptr_nonnull(strstr(log, "\"key\":\"events.retention_days\""));
+	free(log);
 	call("PUT", "/v1/users/userId:idem-5/consent", WRITER, "k-none", CONSENT, &a);
 	ck_assert_int_eq(a.status, 503);
 	ck_assert_str_eq(problem_type(&a), "urn:kycgate:problem:store-disabled");
