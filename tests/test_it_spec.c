@@ -455,6 +455,27 @@ START_TEST(idempotency)
 }
 END_TEST
 
+/* A gateway without a store refuses a key with 503 store-disabled. */
+START_TEST(store_disabled)
+{
+	static const char *const env[] = {"IT_API_KEY=" IT_KEY, NULL};
+	const char *const kc[] = {IT_WRITER, IT_JSON, "Idempotency-Key: spec-none-1", NULL};
+	char yaml[sizeof(it_gateway_yaml) + 32];
+	struct kt_proc none, main_gw = it_gw;
+	struct kt_resp r;
+
+	snprintf(yaml, sizeof(yaml), "%sstore: {driver: none}\n", it_gateway_yaml);
+	kt_start_gateway(&none, yaml, it_sim.port, env);
+	it_gw = none; /* answer() talks to it_gw */
+	answer("PUT", "/v1/users/userId:spec-1/consent", T_CONSENT, kc, consent_body,
+	       strlen(consent_body), 503, &r);
+	it_gw = main_gw;
+	it_assert_problem(&r, 503, "store-disabled");
+	kt_resp_free(&r);
+	ck_assert_int_eq(kt_stop(&none), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("it_spec");
@@ -471,6 +492,7 @@ int main(void)
 	tcase_add_test(tc, gateway_errors);
 	tcase_add_test(tc, upstream_errors);
 	tcase_add_test(tc, idempotency);
+	tcase_add_test(tc, store_disabled);
 	tcase_add_test(tc, answers_match_spec);
 	suite_add_tcase(s, tc);
 	failed = kt_run_suite(s);
