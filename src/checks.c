@@ -10,6 +10,7 @@
 
 #include "gateway.h"
 #include "kycgate/sha256.h"
+#include "kycgate/torture.h"
 
 static const char *header(struct kg_req *req, const char *name)
 {
@@ -320,6 +321,14 @@ bool kg_handle_headers(struct kg_req *req)
 {
 	const char *refusal;
 
+#ifdef KG_TORTURE
+	/* Torture builds only (tests/test_it_torture.c): "X-Kycgate-Torture: N" makes the Nth
+	 * allocation from here on fail; server.c's on_completed() ends the arming. */
+	const char *torture = header(req, "X-Kycgate-Torture");
+
+	if (torture != NULL)
+		kg_torture_arm(strtoul(torture, NULL, 10), req);
+#endif
 	request_id(req);
 	trace_headers(req);
 	refusal = framing_refusal(req);
