@@ -48,8 +48,14 @@ static void reply_problem(struct kg_req *req, struct kg_problem_args *a)
 	req->reply.content_type = "application/problem+json";
 	req->outcome = kg_problem_code(kind);
 	req->reply.body = kg_problem_render(a, &req->reply.len);
-	if (req->reply.body == NULL)
-		req->reply.status = 500;
+	if (req->reply.body == NULL) {
+		/* Out of memory: a fixed 503 problem, which needs no allocation. */
+		req->reply.status = 503;
+		req->reply.body = (char *)kg_problem_nomem;
+		req->reply.len = kg_problem_nomem_len;
+		req->reply.is_static = true;
+		req->outcome = kg_problem_code(KG_PB_UNAVAILABLE);
+	}
 	if (req->reply.status == 503)
 		req->reply.retry_after_s = 1; /* callers may set a longer one after this */
 }
