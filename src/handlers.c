@@ -549,10 +549,16 @@ static void local_route(struct kg_req *req)
 		return;
 	case KG_OP_READYZ: {
 		bool ready = !atomic_load(&req->gw->draining);
+		char *body;
 
 		n = snprintf(buf, sizeof(buf), "{\"status\":\"%s\",\"environment\":\"%s\"}",
 		             ready ? "ready" : "draining", kg_env_name(req->gw->environment));
-		reply_json(req, ready ? 200 : 503, strndup(buf, (size_t)n), (size_t)n);
+		body = strndup(buf, (size_t)n);
+		if (body == NULL) {
+			kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "out of memory", NULL);
+			return;
+		}
+		reply_json(req, ready ? 200 : 503, body, (size_t)n);
 		return;
 	}
 	case KG_OP_OPENAPI:
