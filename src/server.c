@@ -56,8 +56,19 @@ static struct MHD_Response *make_response(struct kg_reply *r)
 		return MHD_create_response_from_buffer(r->len, r->body ? r->body : (char *)"",
 		                                       MHD_RESPMEM_PERSISTENT);
 	o = malloc(sizeof(*o) + r->len);
-	if (o == NULL)
-		return NULL;
+	if (o == NULL) {
+		/* Out of memory for the copy: the fixed 503 problem instead, which needs none. */
+		kg_wipe(r->body, r->len);
+		free(r->body);
+		*r = (struct kg_reply){.status = 503,
+		                       .content_type = "application/problem+json",
+		                       .body = (char *)kg_problem_nomem,
+		                       .len = kg_problem_nomem_len,
+		                       .is_static = true,
+		                       .retry_after_s = 1,
+		                       .close = r->close};
+		return MHD_create_response_from_buffer(r->len, r->body, MHD_RESPMEM_PERSISTENT);
+	}
 	o->len = r->len;
 	memcpy(o->bytes, r->body, r->len);
 	return MHD_create_response_from_buffer_with_free_callback_cls(r->len, o->bytes, owned_free,
