@@ -375,10 +375,17 @@ static struct json_object *parse_body(struct kg_req *req)
 	const char *detail = "the body is not valid JSON";
 	char *pointer = NULL, at[256];
 	struct kg_json_pos pos = {0, 0};
+	enum kg_err err = KG_ERR_INVALID;
 
-	if (req->body_len > 0 && kg_json_parse_pos(req->body, req->body_len, KG_MAX_JSON_DEPTH,
-	                                           &obj, &detail, &pointer, &pos) == KG_OK)
+	if (req->body_len > 0)
+		err = kg_json_parse_pos(req->body, req->body_len, KG_MAX_JSON_DEPTH, &obj, &detail,
+		                        &pointer, &pos);
+	if (err == KG_OK)
 		return obj;
+	if (err == KG_ERR_NOMEM) {
+		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "out of memory", NULL);
+		return NULL;
+	}
 	if (req->body_len == 0)
 		detail = "the body is empty";
 	if (pos.line > 0) {
