@@ -717,6 +717,7 @@ static void count_upstream(const struct kg_req *req)
 	    [KG_UP_TIMEOUT] = KG_UPERR_TIMEOUT,   [KG_UP_CONNECT] = KG_UPERR_CONNECT,
 	    [KG_UP_RESET] = KG_UPERR_RESET,       [KG_UP_TOO_LARGE] = KG_UPERR_TOO_LARGE,
 	    [KG_UP_SHUTDOWN] = KG_UPERR_SHUTDOWN, [KG_UP_ERROR] = KG_UPERR_OTHER,
+	    [KG_UP_NOMEM] = KG_UPERR_OTHER,
 	};
 
 	if (c->shared || c->cached || c->result == KG_UP_BUDGET || c->result == KG_UP_DEADLINE)
@@ -763,6 +764,9 @@ static bool upstream_problem(struct kg_req *req)
 	case KG_UP_SHUTDOWN:
 		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "the gateway is shutting down", NULL);
 		req->reply.close = true;
+		return true;
+	case KG_UP_NOMEM:
+		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "out of memory", NULL);
 		return true;
 	default:
 		kg_reply_problem(req, KG_PB_UPSTREAM_ERROR, 0,

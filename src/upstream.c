@@ -29,6 +29,8 @@ struct callpriv {
 	char url[2048];
 	char errbuf[CURL_ERROR_SIZE];
 	bool too_large;
+	bool nomem;             /* the answer's buffer could not grow */
+	unsigned long mem_mark; /* up_mem_failures() when the exchange began */
 };
 
 static void settings_put(struct settings *s)
@@ -123,8 +125,10 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 	if (call->resp_len + n + 1 > call->resp_cap &&
 	    !kg_grow_wiped(
 	        &call->resp, &call->resp_cap, call->resp_len,
-	        kg_grow_size(call->resp_cap, call->resp_len + n + 1, call->resp_limit + 1)))
+	        kg_grow_size(call->resp_cap, call->resp_len + n + 1, call->resp_limit + 1))) {
+		p->nomem = true;
 		return 0;
+	}
 	memcpy(call->resp + call->resp_len, data, n);
 	call->resp_len += n;
 	call->resp[call->resp_len] = '\0';
@@ -203,6 +207,8 @@ static enum kg_up_result map_result(CURLcode rc, bool too_large)
 		return KG_UP_RESET;
 	case CURLE_WRITE_ERROR:
 		return too_large ? KG_UP_TOO_LARGE : KG_UP_ERROR;
+	case CURLE_OUT_OF_MEMORY: /* curl allocates through upstream_mem.c, so through ours */
+		return KG_UP_NOMEM;
 	default:
 		return KG_UP_ERROR;
 	}
@@ -296,29 +302,37 @@ static struct curl_slist *call_headers(struct kg_up_call *call, struct callpriv 
 	return head;
 }
 
-static void set_method(CURL *easy, struct kg_up_call *call)
+/* The options that copy a string (method, URL, proxy, protocols) allocate inside libcurl: each
+ * result is checked, or a failed copy would send the exchange with the wrong method (a PUT with
+ * a body becomes a POST, a DELETE a GET). False when one failed. */
+static bool set_method(CURL *easy, struct kg_up_call *call)
 {
-	if (strcmp(call->method, "GET") == 0) {
-		curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
-		return;
-	}
-	curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, call->method);
+	bool ok = true;
+
+	if (strcmp(call->method, "GET") == 0)
+		return curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L) == CURLE_OK;
+	ok &= curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, call->method) == CURLE_OK;
 	if (call->body != NULL || strcmp(call->method, "DELETE") != 0) {
-		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
-		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, call->body ? call->body : "");
+		ok &= curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
+		                       (curl_off_t)call->body_len) == CURLE_OK;
+		ok &= curl_easy_setopt(easy, CURLOPT_POSTFIELDS, call->body ? call->body : "") ==
+		      CURLE_OK;
 	}
+	return ok;
 }
 
-static void set_options(CURL *easy, struct kg_up_call *call, struct callpriv *p)
+static bool set_options(CURL *easy, struct kg_up_call *call, struct callpriv *p)
 {
 	const struct settings *s = p->settings;
+	bool ok = true;
 
-	curl_easy_setopt(easy, CURLOPT_URL, p->url);
+	ok &= curl_easy_setopt(easy, CURLOPT_URL, p->url) == CURLE_OK;
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(easy, CURLOPT_PATH_AS_IS, 1L);
 	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, s->allow_http ? "http,https" : "https");
-	curl_easy_setopt(easy, CURLOPT_PROXY, s->proxy);
+	ok &= curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR,
+	                       s->allow_http ? "http,https" : "https") == CURLE_OK;
+	ok &= curl_easy_setopt(easy, CURLOPT_PROXY, s->proxy) == CURLE_OK;
 	curl_easy_setopt(easy, CURLOPT_MAXAGE_CONN, (long)MAXAGE_CONN_S);
 	curl_easy_setopt(easy, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
 	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
@@ -333,7 +347,7 @@ static void set_options(CURL *easy, struct kg_up_call *call, struct callpriv *p)
 	curl_easy_setopt(easy, CURLOPT_HEADERDATA, call);
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, p->errbuf);
 	curl_easy_setopt(easy, CURLOPT_PRIVATE, call);
-	set_method(easy, call);
+	return ok && set_method(easy, call);
 }
 
 /* Starts the HTTP exchange of call in curl on the current settings. */
@@ -345,16 +359,17 @@ void up_start_exchange(struct kg_upstream *up, struct kg_up_call *call)
 
 	call->started_us = kg_now_us();
 	if (p == NULL) {
-		up_finish(up, call, KG_UP_ERROR);
+		up_finish(up, call, KG_UP_NOMEM);
 		return;
 	}
 	atomic_fetch_add(&s->refs, 1);
+	p->mem_mark = up_mem_failures();
 	p->settings = s;
 	call->priv = p;
 	call->resp_limit = s->max_response_bytes;
 	easy = up->n_pool > 0 ? up->pool[--up->n_pool] : curl_easy_init();
 	if (easy == NULL) {
-		up_finish(up, call, KG_UP_ERROR);
+		up_finish(up, call, KG_UP_NOMEM);
 		return;
 	}
 	curl_easy_reset(easy);
@@ -364,9 +379,12 @@ void up_start_exchange(struct kg_upstream *up, struct kg_up_call *call)
 		up_finish(up, call, KG_UP_ERROR);
 		return;
 	}
-	set_options(easy, call, p);
+	if (!set_options(easy, call, p)) {
+		up_finish(up, call, KG_UP_NOMEM);
+		return;
+	}
 	if (curl_multi_add_handle(up->multi, easy) != CURLM_OK) {
-		up_finish(up, call, KG_UP_ERROR);
+		up_finish(up, call, up_mem_failures() != p->mem_mark ? KG_UP_NOMEM : KG_UP_ERROR);
 		return;
 	}
 	call->state = CS_LIVE;
@@ -384,12 +402,17 @@ static void reap(struct kg_upstream *up)
 
 	while ((msg = curl_multi_info_read(up->multi, &left)) != NULL) {
 		struct kg_up_call *call = NULL;
+		struct callpriv *p;
+		enum kg_up_result result;
 
 		if (msg->msg != CURLMSG_DONE)
 			continue;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&call);
-		up_finish(up, call,
-		          map_result(msg->data.result, ((struct callpriv *)call->priv)->too_large));
+		p = call->priv;
+		result = map_result(msg->data.result, p->too_large);
+		if (result != KG_UP_OK && (p->nomem || up_mem_failures() != p->mem_mark))
+			result = KG_UP_NOMEM;
+		up_finish(up, call, result);
 	}
 }
 
@@ -490,13 +513,13 @@ static void admit(struct kg_upstream *up, struct kg_up_call *call)
 	}
 	if (call->deadline_ms != 0 &&
 	    !up_heap_arm(&up->heap, &call->deadline_timer, call->deadline_ms)) {
-		up_finish(up, call, KG_UP_ERROR);
+		up_finish(up, call, KG_UP_NOMEM);
 		return;
 	}
 	if (call->not_before_ms > now) {
 		call->state = CS_DELAYED;
 		if (!up_heap_arm(&up->heap, &call->start_timer, call->not_before_ms))
-			up_finish(up, call, KG_UP_ERROR);
+			up_finish(up, call, KG_UP_NOMEM);
 		return;
 	}
 	begin(up, call);

@@ -12,9 +12,18 @@
 
 #ifdef KG_TORTURE
 
+#include <stddef.h>
+
 /* Arms the countdown for owner (any pointer, compared only): the nth allocation from now fails.
  * n = 0 leaves it disarmed. */
 void kg_torture_arm(unsigned long n, const void *owner);
+
+/* libcurl allocates through upstream_mem.c, so through the wrappers: these are for it, and fail
+ * only when KG_TORTURE_LIBCURL is set in the environment. libcurl 7.88 mishandles some of its own
+ * out-of-memory paths (singlesocket() destroys a socket's transfer hash and leaves the socket
+ * in use; a later hash lookup divides by zero: SIGFPE), which is libcurl's to fix, not ours. */
+void *kg_torture_lib_malloc(size_t n);
+void *kg_torture_lib_calloc(size_t n, size_t size);
 
 /* When owner armed the countdown: disarms it and writes one line to stderr (write(2), no
  * allocation), "kycgate-torture: end fired=1" when the failure was injected, fired=0 when the

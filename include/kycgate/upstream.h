@@ -27,6 +27,7 @@ enum kg_up_result {
 	KG_UP_ERROR,     /* any other transport failure */
 	KG_UP_BUDGET,    /* the upstream rate budget is spent (budget_wait_s says how long) */
 	KG_UP_DEADLINE,  /* deadline_ms passed while the call was still waiting */
+	KG_UP_NOMEM,     /* the gateway ran out of memory (Crossmint may not have been reached) */
 };
 
 /* What a call is, for single flight, the status cache and user generations (design §6). */

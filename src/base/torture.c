@@ -5,11 +5,13 @@
  * libc's, or AddressSanitizer's interceptor in a sanitizer build, which therefore still sees
  * every block and reports the ones a failure path leaks. Shared libraries are linked on their
  * own, so their internal allocations never come here. */
+#include <execinfo.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -53,6 +55,20 @@ void kg_torture_end(const void *owner)
 		return;
 }
 
+/* With KG_TORTURE_BACKTRACE set in the environment, the failing allocation's stack goes to
+ * stderr (addresses: addr2line -e kycgate -f -i turns them into lines), to find which one it was.
+ */
+static void where(void)
+{
+	void *frames[32];
+	int n;
+
+	if (getenv("KG_TORTURE_BACKTRACE") == NULL)
+		return;
+	n = backtrace(frames, 32);
+	backtrace_symbols_fd(frames, n, STDERR_FILENO);
+}
+
 /* True for the one allocation that must fail: the countdown goes from 1 to 0. */
 static bool fail_now(void)
 {
@@ -63,10 +79,30 @@ static bool fail_now(void)
 			if (c != 1)
 				return false;
 			atomic_store(&fired, true);
+			where();
 			return true;
 		}
 	}
 	return false;
+}
+
+static bool lib_fails(void)
+{
+	static int fails = -1; /* racy first read, same answer */
+
+	if (fails < 0)
+		fails = getenv("KG_TORTURE_LIBCURL") != NULL;
+	return fails == 1;
+}
+
+void *kg_torture_lib_malloc(size_t n)
+{
+	return lib_fails() ? __wrap_malloc(n) : __real_malloc(n);
+}
+
+void *kg_torture_lib_calloc(size_t n, size_t size)
+{
+	return lib_fails() ? __wrap_calloc(n, size) : __real_calloc(n, size);
 }
 
 void *__wrap_malloc(size_t n)
