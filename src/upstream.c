@@ -219,6 +219,21 @@ static enum kg_up_result map_result(CURLcode rc, bool too_large)
 static void fire_start(struct kg_upstream *up, struct kg_up_timer *t);
 static void fire_deadline(struct kg_upstream *up, struct kg_up_timer *t);
 
+/* libcurl 7.88 can lose a transfer's timer when one of its own allocations fails (found by the
+ * allocation-failure walk: the transfer then never ends, and its request never answers). So each
+ * exchange in curl also has a watchdog on the engine's heap (its start_timer, unused while live),
+ * WATCHDOG_SLACK_MS after curl's own timeout, which ends it. */
+#define WATCHDOG_SLACK_MS 1000
+
+static void fire_watchdog(struct kg_upstream *up, struct kg_up_timer *t)
+{
+	struct kg_up_call *call = CALL_OF(t, start_timer);
+	struct callpriv *p = call->priv;
+
+	if (call->state == CS_LIVE)
+		up_finish(up, call, up_mem_failures() != p->mem_mark ? KG_UP_NOMEM : KG_UP_TIMEOUT);
+}
+
 static void unlink_live(struct kg_upstream *up, struct kg_up_call *call)
 {
 	if (call->live_prev != NULL)
@@ -393,6 +408,10 @@ void up_start_exchange(struct kg_upstream *up, struct kg_up_call *call)
 	if (up->live != NULL)
 		up->live->live_prev = call;
 	up->live = call;
+	up_timer_init(&call->start_timer, fire_watchdog);
+	if (!up_heap_arm(&up->heap, &call->start_timer,
+	                 kg_now_ms() + (unsigned long long)s->timeout_ms + WATCHDOG_SLACK_MS))
+		up_finish(up, call, KG_UP_NOMEM);
 }
 
 static void reap(struct kg_upstream *up)
