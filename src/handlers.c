@@ -813,13 +813,18 @@ static struct json_object *upstream_object(struct kg_req *req)
 {
 	struct json_object *obj = NULL;
 	const char *detail;
+	enum kg_err e = KG_ERR_INVALID;
 
-	if (req->call.resp_len > 0 &&
-	    kg_json_parse(req->call.resp, req->call.resp_len, KG_MAX_JSON_DEPTH * 2, &obj, &detail,
-	                  NULL) == KG_OK &&
-	    json_object_is_type(obj, json_type_object))
+	if (req->call.resp_len > 0)
+		e = kg_json_parse(req->call.resp, req->call.resp_len, KG_MAX_JSON_DEPTH * 2, &obj,
+		                  &detail, NULL);
+	if (e == KG_OK && json_object_is_type(obj, json_type_object))
 		return obj;
 	json_object_put(obj);
+	if (e == KG_ERR_NOMEM) {
+		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "out of memory", NULL);
+		return NULL;
+	}
 	kg_metrics_upstream_error(KG_UPERR_INVALID_RESPONSE);
 	kg_reply_problem(req, KG_PB_UPSTREAM_INVALID, 0, "Crossmint's answer is not a JSON object",
 	                 NULL);
