@@ -441,7 +441,9 @@ static struct json_object *shape_json(struct kg_req *req, struct json_object *in
 	default:
 		break;
 	}
-	if (e != KG_OK)
+	if (e == KG_ERR_NOMEM)
+		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "out of memory", NULL);
+	else if (e != KG_OK)
 		kg_reply_problem(req, KG_PB_INVALID_REQUEST, 0,
 		                 "the body breaks the rules listed in errors", errors);
 	json_object_put(errors);
@@ -472,6 +474,11 @@ static bool document_body(struct kg_req *req, const char *expires_at)
 		         "the document is over the limit of %zu bytes (decoded)",
 		         in.max_document_bytes);
 		detail = limit;
+	}
+	if (e == KG_ERR_NOMEM) {
+		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "out of memory", NULL);
+		json_object_put(errors);
+		return false;
 	}
 	if (e != KG_OK) {
 		kg_reply_problem(req,
