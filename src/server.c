@@ -83,6 +83,8 @@ static enum MHD_Result send_reply(struct kg_req *req)
 	enum MHD_Result rc;
 
 	req->state = KG_REQ_ANSWERED;
+	if (r->body == kg_problem_nomem) /* make_response() ran out of memory */
+		req->outcome = kg_problem_code(KG_PB_UNAVAILABLE);
 	if (resp == NULL)
 		return MHD_NO;
 	MHD_add_response_header(resp, "X-Request-Id", req->request_id);
