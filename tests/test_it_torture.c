@@ -216,6 +216,8 @@ static bool is_problem(const struct kt_resp *r, const char *code)
 static void check_answer(const struct route *rt, unsigned long n, CURLcode rc,
                          const struct kt_resp *r)
 {
+	char ct[128];
+
 	if (rc != CURLE_OK || (r->status != 503 && r->status != rt->status))
 		log_tail();
 	ck_assert_msg(rc == CURLE_OK, "%s, allocation %lu failing: no answer (%s)", rt->name, n,
@@ -229,6 +231,10 @@ static void check_answer(const struct route *rt, unsigned long n, CURLcode rc,
 	ck_assert_msg(r->status == rt->status,
 	              "%s, allocation %lu failing: %ld, wanted %ld or 503: %s", rt->name, n,
 	              r->status, rt->status, r->body);
+	if (kt_header(r, "Content-Type", ct, sizeof(ct)) && strstr(ct, "json") != NULL)
+		ck_assert_msg(r->json != NULL,
+		              "%s, allocation %lu failing: a body that is not JSON: %s", rt->name,
+		              n, r->body);
 	if (rt->problem != NULL)
 		ck_assert_msg(is_problem(r, rt->problem), "%s, allocation %lu failing: %s",
 		              rt->name, n, r->body);
@@ -301,13 +307,36 @@ static void setup(void)
 	     strlen(selfie_json), 201);
 }
 
+/* it_teardown(), but the gateway's last output is shown when it exits non-zero (LeakSanitizer's
+ * report, in a sanitizer build), and the simulator is stopped whatever happened. */
+static void teardown(void)
+{
+	FILE *f = fopen(it_gw.log_path, "r"); /* still readable once kt_stop() unlinked it */
+	int gw = kt_stop(&it_gw), sim = kt_stop(&it_sim);
+	char buf[4096];
+	size_t n;
+
+	if (gw != 0 && f != NULL) {
+		fprintf(stderr, "the gateway exited %d; its output from the end:\n", gw);
+		if (fseek(f, -16384, SEEK_END) != 0)
+			rewind(f);
+		while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+			fwrite(buf, 1, n, stderr);
+	}
+	if (f != NULL)
+		fclose(f);
+	curl_global_cleanup();
+	ck_assert_msg(gw == 0, "the gateway exited %d (under the sanitizers: a leak)", gw);
+	ck_assert_int_eq(sim, 0);
+}
+
 int main(void)
 {
 	Suite *s = suite_create("it_torture");
 	TCase *tc = tcase_create("torture");
 	int failed;
 
-	tcase_add_unchecked_fixture(tc, setup, it_teardown);
+	tcase_add_unchecked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 600);
 	tcase_add_loop_test(tc, walk, 0, (int)(sizeof(routes) / sizeof(routes[0])));
 	tcase_add_test(tc, after);
