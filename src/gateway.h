@@ -76,8 +76,12 @@ struct kg_req_head {
 	const char *authorization;  /* Authorization */
 	const char *content_type;   /* Content-Type */
 	const char *content_length; /* Content-Length */
-	const char *framing;        /* the framing rule the head breaks (static text), or NULL */
-	bool oom;                   /* the head could not be captured: answer 503 */
+#ifdef KG_TORTURE
+	const char
+	    *torture; /* X-Kycgate-Torture: arms the allocation-failure walk (torture builds) */
+#endif
+	const char *framing; /* the framing rule the head breaks (static text), or NULL */
+	bool oom;            /* the head could not be captured: answer 503 */
 };
 
 /* One query argument: name and raw value (value NULL for "?name" without "="). */
