@@ -7,3 +7,6 @@ scripts/setup.sh
 KG_WERROR=ON scripts/build.sh
 cd build
 ctest --output-on-failure --timeout 600 -j "$(nproc)"
+# Every allocation of one request per route failing in turn, in a sanitizer build of its own.
+cd ..
+KG_WERROR=ON scripts/torture.sh

@@ -108,9 +108,12 @@ static enum kg_err render(const struct kg_answer *a, const struct kg_view *v, st
 	enum kg_err e;
 
 	*detail = "Crossmint's answer is not a JSON object";
-	if (a->len == 0 ||
-	    kg_json_parse(a->body, a->len, KG_MAX_JSON_DEPTH * 2, &up, detail, NULL) != KG_OK)
+	if (a->len == 0)
 		return KG_ERR_UPSTREAM;
+	e = kg_json_parse(a->body, a->len, KG_MAX_JSON_DEPTH * 2, &up, detail, NULL);
+	if (e != KG_OK)
+		return e == KG_ERR_NOMEM ? e
+		                         : KG_ERR_UPSTREAM; /* out of memory is not Crossmint's */
 	e = kg_normalize(up, &o, &norm, detail);
 	json_object_put(up);
 	if (e != KG_OK)

@@ -155,6 +155,9 @@ void kg_req_capture(struct kg_req *req, struct MHD_Connection *conn)
 	h->content_type = header(conn, "Content-Type");
 	h->content_length = header(conn, "Content-Length");
 	h->idempotency_key = header(conn, "Idempotency-Key");
+#ifdef KG_TORTURE
+	h->torture = header(conn, "X-Kycgate-Torture");
+#endif
 	h->framing = framing_refusal(req, conn);
 	h->oom = !capture_query(req, conn);
 	req->fd = ci != NULL ? ci->connect_fd : -1;

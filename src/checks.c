@@ -9,6 +9,7 @@
 
 #include "gateway.h"
 #include "kycgate/sha256.h"
+#include "kycgate/torture.h"
 
 static bool id_char(char c)
 {
@@ -230,6 +231,12 @@ bool kg_handle_headers(struct kg_req *req)
 {
 	const char *refusal;
 
+#ifdef KG_TORTURE
+	/* Torture builds only (tests/test_it_torture.c): "X-Kycgate-Torture: N" makes the Nth
+	 * allocation from here on fail; server.c's on_completed() ends the arming. */
+	if (req->head.torture != NULL)
+		kg_torture_arm(strtoul(req->head.torture, NULL, 10), req);
+#endif
 	request_id(req);
 	trace_headers(req);
 	if (req->head.oom) {

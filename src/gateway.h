@@ -80,8 +80,12 @@ struct kg_req_head {
 	const char *content_length;  /* Content-Length */
 	const char *idempotency_key; /* Idempotency-Key */
 	const char *url;             /* the request target's path, as received */
-	const char *framing;         /* the framing rule the head breaks (static text), or NULL */
-	bool oom;                    /* the head could not be captured: answer 503 */
+#ifdef KG_TORTURE
+	const char
+	    *torture; /* X-Kycgate-Torture: arms the allocation-failure walk (torture builds) */
+#endif
+	const char *framing; /* the framing rule the head breaks (static text), or NULL */
+	bool oom;            /* the head could not be captured: answer 503 */
 };
 
 /* One query argument: name and raw value (value NULL for "?name" without "="). */

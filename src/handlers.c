@@ -217,10 +217,17 @@ static struct json_object *parse_body(struct kg_req *req)
 	const char *detail = "the body is not valid JSON";
 	char *pointer = NULL, at[256];
 	struct kg_json_pos pos = {0, 0};
+	enum kg_err err = KG_ERR_INVALID;
 
-	if (req->body_len > 0 && kg_json_parse_pos(req->body, req->body_len, KG_MAX_JSON_DEPTH,
-	                                           &obj, &detail, &pointer, &pos) == KG_OK)
+	if (req->body_len > 0)
+		err = kg_json_parse_pos(req->body, req->body_len, KG_MAX_JSON_DEPTH, &obj, &detail,
+		                        &pointer, &pos);
+	if (err == KG_OK)
 		return obj;
+	if (err == KG_ERR_NOMEM) {
+		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "out of memory", NULL);
+		return NULL;
+	}
 	if (req->body_len == 0)
 		detail = "the body is empty";
 	if (pos.line > 0) {
@@ -266,7 +273,9 @@ bool kg_handle_json_body(struct kg_req *req,
 		return false;
 	e = shape(req, in, &out, &errors);
 	json_object_put(in);
-	if (e != KG_OK)
+	if (e == KG_ERR_NOMEM)
+		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "out of memory", NULL);
+	else if (e != KG_OK)
 		kg_reply_problem(req, KG_PB_INVALID_REQUEST, 0,
 		                 "the body breaks the rules listed in errors", errors);
 	json_object_put(errors);
@@ -386,6 +395,7 @@ static void count_upstream(const struct kg_req *req)
 	    [KG_UP_TIMEOUT] = KG_UPERR_TIMEOUT,   [KG_UP_CONNECT] = KG_UPERR_CONNECT,
 	    [KG_UP_RESET] = KG_UPERR_RESET,       [KG_UP_TOO_LARGE] = KG_UPERR_TOO_LARGE,
 	    [KG_UP_SHUTDOWN] = KG_UPERR_SHUTDOWN, [KG_UP_ERROR] = KG_UPERR_OTHER,
+	    [KG_UP_NOMEM] = KG_UPERR_OTHER,
 	};
 
 	if (c->shared || c->cached || c->result == KG_UP_BUDGET || c->result == KG_UP_DEADLINE)
@@ -441,6 +451,9 @@ bool kg_handle_up_problem(struct kg_req *req)
 		                 NULL);
 		req->reply.retry_after_s = c->retry_after_s ? c->retry_after_s : 1;
 		return true;
+	case KG_UP_NOMEM: /* the gateway itself ran out of memory */
+		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "out of memory", NULL);
+		return true;
 	default:
 		kg_reply_problem(req, KG_PB_UPSTREAM_ERROR, 0,
 		                 c->result == KG_UP_CONNECT ? "Crossmint could not be reached"
@@ -485,13 +498,18 @@ struct json_object *kg_handle_up_object(struct kg_req *req)
 {
 	struct json_object *obj = NULL;
 	const char *detail;
+	enum kg_err e = KG_ERR_INVALID;
 
-	if (req->call.resp_len > 0 &&
-	    kg_json_parse(req->call.resp, req->call.resp_len, KG_MAX_JSON_DEPTH * 2, &obj, &detail,
-	                  NULL) == KG_OK &&
-	    json_object_is_type(obj, json_type_object))
+	if (req->call.resp_len > 0)
+		e = kg_json_parse(req->call.resp, req->call.resp_len, KG_MAX_JSON_DEPTH * 2, &obj,
+		                  &detail, NULL);
+	if (e == KG_OK && json_object_is_type(obj, json_type_object))
 		return obj;
 	json_object_put(obj);
+	if (e == KG_ERR_NOMEM) {
+		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "out of memory", NULL);
+		return NULL;
+	}
 	kg_metrics_upstream_error(KG_UPERR_INVALID_RESPONSE);
 	kg_reply_problem(req, KG_PB_UPSTREAM_INVALID, 0, "Crossmint's answer is not a JSON object",
 	                 NULL);

@@ -88,8 +88,9 @@ enum kg_idem_step kg_idem_begin(struct kg_req *req)
 		return KG_IDEM_REPLY;
 	}
 	memset(job, 0, sizeof(*job));
-	if (!fingerprint(req, job->fingerprint)) {
-		kg_reply_problem(req, KG_PB_INTERNAL, 0, NULL, NULL);
+	if (!fingerprint(req, job->fingerprint)) { /* out of memory, or GnuTLS failing */
+		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0,
+		                 "the gateway cannot take this request now", NULL);
 		return KG_IDEM_REPLY;
 	}
 	job->op = KG_STORE_IDEM_BEGIN;

@@ -96,6 +96,11 @@ static struct json_object *string_array(const char *const *names)
 	return arr;
 }
 
+const char kg_problem_nomem[] =
+    "{\"type\":\"urn:kycgate:problem:unavailable\",\"title\":\"The gateway cannot take this "
+    "request now\",\"status\":503,\"detail\":\"the gateway is out of memory\"}";
+const size_t kg_problem_nomem_len = sizeof(kg_problem_nomem) - 1;
+
 char *kg_problem_render(const struct kg_problem_args *a, size_t *len)
 {
 	enum kg_problem kind = (a->kind >= 0 && a->kind < KG_PB_COUNT) ? a->kind : KG_PB_INTERNAL;

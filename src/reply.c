@@ -36,8 +36,14 @@ void kg_reply_problem_args(struct kg_req *req, struct kg_problem_args *a)
 	req->reply.content_type = "application/problem+json";
 	req->outcome = kg_problem_code(kind);
 	req->reply.body = kg_problem_render(a, &req->reply.len);
-	if (req->reply.body == NULL)
-		req->reply.status = 500;
+	if (req->reply.body == NULL) {
+		/* Out of memory: a fixed 503 problem, which needs no allocation. */
+		req->reply.status = 503;
+		req->reply.body = (char *)kg_problem_nomem;
+		req->reply.len = kg_problem_nomem_len;
+		req->reply.is_static = true;
+		req->outcome = kg_problem_code(KG_PB_UNAVAILABLE);
+	}
 	if (req->reply.status == 503)
 		req->reply.retry_after_s = 1; /* callers may set a longer one after this */
 }
@@ -120,8 +126,19 @@ static struct MHD_Response *make_response(struct kg_reply *r)
 		return MHD_create_response_from_buffer(r->len, r->body ? r->body : (char *)"",
 		                                       MHD_RESPMEM_PERSISTENT);
 	o = malloc(sizeof(*o) + r->len);
-	if (o == NULL)
-		return NULL;
+	if (o == NULL) {
+		/* Out of memory for the copy: the fixed 503 problem instead, which needs none. */
+		kg_wipe(r->body, r->len);
+		free(r->body);
+		*r = (struct kg_reply){.status = 503,
+		                       .content_type = "application/problem+json",
+		                       .body = (char *)kg_problem_nomem,
+		                       .len = kg_problem_nomem_len,
+		                       .is_static = true,
+		                       .retry_after_s = 1,
+		                       .close = r->close};
+		return MHD_create_response_from_buffer(r->len, r->body, MHD_RESPMEM_PERSISTENT);
+	}
 	o->len = r->len;
 	memcpy(o->bytes, r->body, r->len);
 	return MHD_create_response_from_buffer_with_free_callback_cls(r->len, o->bytes, owned_free,
@@ -136,6 +153,8 @@ enum MHD_Result kg_reply_send(struct kg_req *req)
 	enum MHD_Result rc;
 
 	req->state = KG_REQ_ANSWERED;
+	if (r->body == kg_problem_nomem) /* make_response() ran out of memory */
+		req->outcome = kg_problem_code(KG_PB_UNAVAILABLE);
 	kg_idem_answered(req); /* the first definitive answer of an Idempotency-Key is kept */
 	if (resp == NULL)
 		return MHD_NO;

@@ -46,6 +46,11 @@ bool kg_documents_put_shape(struct kg_req *req)
 		         in.max_document_bytes);
 		detail = limit;
 	}
+	if (e == KG_ERR_NOMEM) {
+		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "out of memory", NULL);
+		json_object_put(errors);
+		return false;
+	}
 	if (e != KG_OK) {
 		kg_reply_problem(req,
 		                 e == KG_ERR_MEDIA_TYPE  ? KG_PB_UNSUPPORTED_MEDIA_TYPE

@@ -23,8 +23,13 @@ void kg_local_readyz(struct kg_req *req)
 	char buf[128];
 	int n = snprintf(buf, sizeof(buf), "{\"status\":\"%s\",\"environment\":\"%s\"}",
 	                 ready ? "ready" : "draining", kg_env_name(req->gw->environment));
+	char *body = strndup(buf, (size_t)n);
 
-	kg_reply_json(req, ready ? 200 : 503, strndup(buf, (size_t)n), (size_t)n);
+	if (body == NULL) {
+		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "out of memory", NULL);
+		return;
+	}
+	kg_reply_json(req, ready ? 200 : 503, body, (size_t)n);
 }
 
 void kg_local_openapi(struct kg_req *req)

@@ -21,6 +21,7 @@
 #include "kycgate/server.h"
 #include "kycgate/simulator.h"
 #include "kycgate/store.h"
+#include "kycgate/torture.h"
 
 #define CONNECTION_MEMORY_LIMIT (16 * 1024)
 #define LISTEN_BACKLOG 4096
@@ -369,6 +370,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	account(req, toe);
 	wipe_token(conn);
+#ifdef KG_TORTURE
+	kg_torture_end(req); /* the arming of checks.c's kg_handle_headers(), if any */
+#endif
 	req_free(req);
 	*con_cls = NULL;
 }

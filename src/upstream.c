@@ -33,6 +33,8 @@ struct callpriv {
 	char url[2048];
 	char errbuf[CURL_ERROR_SIZE];
 	bool too_large;
+	bool nomem;             /* the answer's buffer could not grow */
+	unsigned long mem_mark; /* up_mem_failures() when the exchange began */
 };
 
 static void settings_put(struct settings *s)
@@ -132,8 +134,10 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 	if (call->resp_len + n + 1 > call->resp_cap &&
 	    !kg_grow_wiped(
 	        &call->resp, &call->resp_cap, call->resp_len,
-	        kg_grow_size(call->resp_cap, call->resp_len + n + 1, call->resp_limit + 1)))
+	        kg_grow_size(call->resp_cap, call->resp_len + n + 1, call->resp_limit + 1))) {
+		p->nomem = true;
 		return 0;
+	}
 	memcpy(call->resp + call->resp_len, data, n);
 	call->resp_len += n;
 	call->resp[call->resp_len] = '\0';
@@ -212,6 +216,8 @@ static enum kg_up_result map_result(CURLcode rc, bool too_large)
 		return KG_UP_RESET;
 	case CURLE_WRITE_ERROR:
 		return too_large ? KG_UP_TOO_LARGE : KG_UP_ERROR;
+	case CURLE_OUT_OF_MEMORY: /* curl allocates through upstream_mem.c, so through ours */
+		return KG_UP_NOMEM;
 	default:
 		return KG_UP_ERROR;
 	}
@@ -223,6 +229,13 @@ static void fire_start(struct kg_upstream *up, struct kg_up_timer *t);
 static void fire_deadline(struct kg_upstream *up, struct kg_up_timer *t);
 static bool up_budget_take(struct kg_upstream *up, bool read, bool low, bool force,
                            unsigned long long *wait_ms);
+
+/* libcurl 7.88 can lose a transfer's timer when one of its own allocations fails (found by the
+ * allocation-failure walk: the transfer then never ends, and its request never answers). So each
+ * attempt in curl also has a watchdog on the engine's heap (its start_timer, which otherwise times
+ * a delayed start or a backoff: fire_start() tells them apart by the call's state),
+ * WATCHDOG_SLACK_MS after curl's own timeout, which ends it. */
+#define WATCHDOG_SLACK_MS 1000
 
 static void unlink_live(struct kg_upstream *up, struct kg_up_call *call)
 {
@@ -298,6 +311,7 @@ static void attempt_close(struct kg_upstream *up, struct kg_up_call *call, enum 
 
 	if (call->state == CS_LIVE)
 		unlink_live(up, call);
+	up_heap_disarm(&up->heap, &call->start_timer); /* the attempt's watchdog */
 	call->result = result;
 	call->error_text[0] = '\0';
 	if (p != NULL && result != KG_UP_OK)
@@ -386,33 +400,41 @@ static struct curl_slist *call_headers(struct kg_up_call *call, struct callpriv 
 	return head;
 }
 
-static void set_method(CURL *easy, struct kg_up_call *call)
+/* The options that copy a string (method, URL, proxy, protocols) allocate inside libcurl: each
+ * result is checked, or a failed copy would send the exchange with the wrong method (a PUT with
+ * a body becomes a POST, a DELETE a GET). False when one failed. */
+static bool set_method(CURL *easy, struct kg_up_call *call)
 {
-	if (strcmp(call->method, "GET") == 0) {
-		curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
-		return;
-	}
-	curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, call->method);
+	bool ok = true;
+
+	if (strcmp(call->method, "GET") == 0)
+		return curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L) == CURLE_OK;
+	ok &= curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, call->method) == CURLE_OK;
 	if (call->body != NULL || strcmp(call->method, "DELETE") != 0) {
-		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
-		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, call->body ? call->body : "");
+		ok &= curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
+		                       (curl_off_t)call->body_len) == CURLE_OK;
+		ok &= curl_easy_setopt(easy, CURLOPT_POSTFIELDS, call->body ? call->body : "") ==
+		      CURLE_OK;
 	}
+	return ok;
 }
 
-static void set_options(CURL *easy, struct kg_up_call *call, struct callpriv *p)
+static bool set_options(CURL *easy, struct kg_up_call *call, struct callpriv *p)
 {
 	const struct settings *s = p->settings;
 	unsigned long long now = kg_now_ms();
 	/* Every attempt ends by the exchange's deadline: retries never add to timeout_ms. */
 	long left_ms =
 	    call->exchange_deadline_ms > now ? (long)(call->exchange_deadline_ms - now) : 1;
+	bool ok = true;
 
-	curl_easy_setopt(easy, CURLOPT_URL, p->url);
+	ok &= curl_easy_setopt(easy, CURLOPT_URL, p->url) == CURLE_OK;
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(easy, CURLOPT_PATH_AS_IS, 1L);
 	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, s->allow_http ? "http,https" : "https");
-	curl_easy_setopt(easy, CURLOPT_PROXY, s->proxy);
+	ok &= curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR,
+	                       s->allow_http ? "http,https" : "https") == CURLE_OK;
+	ok &= curl_easy_setopt(easy, CURLOPT_PROXY, s->proxy) == CURLE_OK;
 	curl_easy_setopt(easy, CURLOPT_MAXAGE_CONN, (long)MAXAGE_CONN_S);
 	curl_easy_setopt(easy, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
 	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
@@ -433,7 +455,7 @@ static void set_options(CURL *easy, struct kg_up_call *call, struct callpriv *p)
 	 * once (design §6). */
 	if (call->once_only && strcmp(call->method, "GET") != 0)
 		curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
-	set_method(easy, call);
+	return ok && set_method(easy, call);
 }
 
 /* Starts the HTTP exchange of call in curl on the current settings. */
@@ -452,16 +474,17 @@ void up_start_exchange(struct kg_upstream *up, struct kg_up_call *call)
 	call->status = 0;
 	call->retry_after_s = 0;
 	if (p == NULL) {
-		up_finish(up, call, KG_UP_ERROR);
+		up_finish(up, call, KG_UP_NOMEM);
 		return;
 	}
 	atomic_fetch_add(&s->refs, 1);
+	p->mem_mark = up_mem_failures();
 	p->settings = s;
 	call->priv = p;
 	call->resp_limit = s->max_response_bytes;
 	easy = up->n_pool > 0 ? up->pool[--up->n_pool] : curl_easy_init();
 	if (easy == NULL) {
-		up_finish(up, call, KG_UP_ERROR);
+		up_finish(up, call, KG_UP_NOMEM);
 		return;
 	}
 	curl_easy_reset(easy);
@@ -471,9 +494,12 @@ void up_start_exchange(struct kg_upstream *up, struct kg_up_call *call)
 		up_finish(up, call, KG_UP_ERROR);
 		return;
 	}
-	set_options(easy, call, p);
+	if (!set_options(easy, call, p)) {
+		up_finish(up, call, KG_UP_NOMEM);
+		return;
+	}
 	if (curl_multi_add_handle(up->multi, easy) != CURLM_OK) {
-		up_finish(up, call, KG_UP_ERROR);
+		up_finish(up, call, up_mem_failures() != p->mem_mark ? KG_UP_NOMEM : KG_UP_ERROR);
 		return;
 	}
 	call->state = CS_LIVE;
@@ -482,6 +508,9 @@ void up_start_exchange(struct kg_upstream *up, struct kg_up_call *call)
 	if (up->live != NULL)
 		up->live->live_prev = call;
 	up->live = call;
+	if (!up_heap_arm(&up->heap, &call->start_timer,
+	                 kg_now_ms() + (unsigned long long)s->timeout_ms + WATCHDOG_SLACK_MS))
+		up_finish(up, call, KG_UP_NOMEM);
 }
 
 static uint32_t rng_next(struct kg_upstream *up)
@@ -549,13 +578,17 @@ static void reap(struct kg_upstream *up)
 
 	while ((msg = curl_multi_info_read(up->multi, &left)) != NULL) {
 		struct kg_up_call *call = NULL;
+		struct callpriv *p;
+		enum kg_up_result result;
 
 		if (msg->msg != CURLMSG_DONE)
 			continue;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&call);
-		attempt_end(
-		    up, call,
-		    map_result(msg->data.result, ((struct callpriv *)call->priv)->too_large));
+		p = call->priv;
+		result = map_result(msg->data.result, p->too_large);
+		if (result != KG_UP_OK && (p->nomem || up_mem_failures() != p->mem_mark))
+			result = KG_UP_NOMEM;
+		attempt_end(up, call, result);
 	}
 }
 
@@ -642,13 +675,13 @@ static void admit(struct kg_upstream *up, struct kg_up_call *call)
 	}
 	if (call->deadline_ms != 0 &&
 	    !up_heap_arm(&up->heap, &call->deadline_timer, call->deadline_ms)) {
-		up_finish(up, call, KG_UP_ERROR);
+		up_finish(up, call, KG_UP_NOMEM);
 		return;
 	}
 	if (call->not_before_ms > now) {
 		call->state = CS_DELAYED;
 		if (!up_heap_arm(&up->heap, &call->start_timer, call->not_before_ms))
-			up_finish(up, call, KG_UP_ERROR);
+			up_finish(up, call, KG_UP_NOMEM);
 		return;
 	}
 	begin(up, call);
@@ -658,10 +691,16 @@ static void fire_start(struct kg_upstream *up, struct kg_up_timer *t)
 {
 	struct kg_up_call *call = CALL_OF(t, start_timer);
 
+	struct callpriv *p = call->priv;
+
 	if (call->state == CS_DELAYED)
 		begin(up, call);
 	else if (call->state == CS_BACKOFF)
 		retry_now(up, call);
+	else if (call->state == CS_LIVE) /* the watchdog: curl lost this attempt */
+		attempt_end(up, call,
+		            p != NULL && up_mem_failures() != p->mem_mark ? KG_UP_NOMEM
+		                                                          : KG_UP_TIMEOUT);
 }
 
 static void fire_deadline(struct kg_upstream *up, struct kg_up_timer *t)

@@ -127,6 +127,10 @@ static inline struct kg_up_timer *up_heap_top(const struct kg_timer_heap *h)
 
 /* upstream.c */
 void up_finish(struct kg_upstream *up, struct kg_up_call *call, enum kg_up_result result);
+/* How many of libcurl's allocations failed so far (upstream_mem.c): libcurl reports some of its
+ * own out-of-memory failures as other errors (an empty reply, say), so a failed exchange during
+ * which this moved is counted as out of memory, never as Crossmint's failure. */
+unsigned long up_mem_failures(void);
 void up_start_exchange(struct kg_upstream *up, struct kg_up_call *call);
 /* Arms nothing: gives call's two timers their engine callbacks. */
 void up_call_timers_init(struct kg_up_call *call);

@@ -4,17 +4,40 @@
  * state) is cleared to its usable size first, and a block that moves on realloc is cleared
  * before it is released. Blocks allocated by the TLS library or nghttp2 do not pass here. */
 #include <malloc.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <curl/curl.h>
 
 #include "kycgate/common.h"
+#include "kycgate/torture.h"
 #include "kycgate/upstream.h"
+#include "upstream_internal.h"
+
+#ifdef KG_TORTURE
+#define malloc(n) kg_torture_lib_malloc(n) /* libcurl's allocations: see kycgate/torture.h */
+#define calloc(n, size) kg_torture_lib_calloc(n, size)
+#endif
+
+static atomic_ulong failures;
+
+unsigned long up_mem_failures(void)
+{
+	return atomic_load(&failures);
+}
+
+/* p, counting a failed allocation. */
+static void *counted(void *p)
+{
+	if (p == NULL)
+		atomic_fetch_add(&failures, 1);
+	return p;
+}
 
 static void *wipe_malloc(size_t n)
 {
-	return malloc(n);
+	return counted(malloc(n));
 }
 
 static void wipe_free(void *p)
@@ -33,11 +56,11 @@ static void *wipe_realloc(void *p, size_t n)
 	void *q;
 
 	if (p == NULL)
-		return malloc(n);
+		return counted(malloc(n));
 	old = malloc_usable_size(p);
 	if (n <= old && n > 0)
 		return p;
-	q = malloc(n > 0 ? n : 1);
+	q = counted(malloc(n > 0 ? n : 1));
 	if (q == NULL)
 		return NULL; /* p is still valid, as realloc leaves it */
 	memcpy(q, p, old < n ? old : n);
@@ -48,7 +71,7 @@ static void *wipe_realloc(void *p, size_t n)
 static char *wipe_strdup(const char *s)
 {
 	size_t n = strlen(s) + 1;
-	char *p = malloc(n);
+	char *p = counted(malloc(n));
 
 	if (p != NULL)
 		memcpy(p, s, n);
@@ -57,7 +80,7 @@ static char *wipe_strdup(const char *s)
 
 static void *wipe_calloc(size_t nmemb, size_t size)
 {
-	return calloc(nmemb, size);
+	return counted(calloc(nmemb, size));
 }
 
 enum kg_err kg_upstream_global_init(void)

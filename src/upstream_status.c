@@ -85,7 +85,7 @@ static void deliver(struct kg_upstream *up, struct kg_up_call *call, const struc
 	enum kg_up_result result = from->result;
 
 	if (result == KG_UP_OK && answer == NULL)
-		result = KG_UP_ERROR; /* the answer could not be kept (out of memory) */
+		result = KG_UP_NOMEM; /* the answer could not be kept */
 	call->status = from->status;
 	call->retry_after_s = from->retry_after_s;
 	call->upstream_ms = from->upstream_ms;
@@ -193,7 +193,7 @@ void up_status_begin(struct kg_upstream *up, struct kg_up_call *call)
 	bool probe = false;
 
 	if (e == NULL) {
-		up_finish(up, call, KG_UP_ERROR);
+		up_finish(up, call, KG_UP_NOMEM);
 		return;
 	}
 	if (cache_fresh(up, e)) {
@@ -225,14 +225,14 @@ void up_status_begin(struct kg_upstream *up, struct kg_up_call *call)
 		/* A long-poll re-read waits for a token (its deadline still holds). */
 		call->state = CS_DELAYED;
 		if (!up_heap_arm(&up->heap, &call->start_timer, kg_now_ms() + wait))
-			up_finish(up, call, KG_UP_ERROR);
+			up_finish(up, call, KG_UP_NOMEM);
 		return;
 	}
 	f = flight_new(up, e, call);
 	if (f == NULL) {
 		if (probe)
 			kg_breaker_probe_lost(&up->breaker);
-		up_finish(up, call, KG_UP_ERROR);
+		up_finish(up, call, KG_UP_NOMEM);
 		return;
 	}
 	join(f, call);

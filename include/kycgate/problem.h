@@ -56,4 +56,9 @@ struct kg_problem_args {
  * *len, or NULL on allocation failure. Thread-safe. */
 char *kg_problem_render(const struct kg_problem_args *a, size_t *len);
 
+/* The 503 `unavailable` problem to send when rendering or copying one ran out of memory: fixed
+ * bytes, no allocation (no instance or requestId: the request id is in X-Request-Id). */
+extern const char kg_problem_nomem[];
+extern const size_t kg_problem_nomem_len;
+
 #endif

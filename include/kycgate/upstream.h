@@ -29,6 +29,7 @@ enum kg_up_result {
 	KG_UP_DEADLINE,  /* deadline_ms passed while the call was still waiting */
 	KG_UP_OPEN,      /* the circuit breaker is open: no upstream call was made (retry_after_s
 	                  * says when a probe may go) */
+	KG_UP_NOMEM,     /* the gateway ran out of memory (Crossmint may not have been reached) */
 };
 
 /* What a call is, for single flight, the status cache and user generations (design §6). */
