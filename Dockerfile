@@ -16,7 +16,8 @@ RUN KYCGATE_SETUP_RUNTIME_ONLY=1 /tmp/setup.sh \
  && rm -rf /var/lib/apt/lists/* /tmp/setup.sh \
  && groupadd --system --gid 10001 kycgate \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
-      --shell /usr/sbin/nologin kycgate
+      --shell /usr/sbin/nologin kycgate \
+ && install -d -m 0700 -o 10001 -g 10001 /var/lib/kycgate
 COPY --from=build /src/build/kycgate /usr/local/bin/kycgate
 COPY conf/kycgate.yaml /etc/kycgate/kycgate.yaml
 # Both the server and the HEALTHCHECK's probe read this file (set KYCGATE_CONFIG to use another).
@@ -25,6 +26,9 @@ ENV KYCGATE_CONFIG=/etc/kycgate/kycgate.yaml
 # container's own, so a mounted dev config listens on every interface (publish with -p).
 ENV KYCGATE_LISTEN=0.0.0.0:8080
 USER 10001:10001
+# The store (store.sqlite.path, design §10): mount a volume here, or its contents (idempotency
+# keys, later watches and events) are lost with the container; --read-only leaves it writable.
+VOLUME /var/lib/kycgate
 EXPOSE 8080
 # `kycgate --probe` reads the config the server reads and GETs /healthz on its scheme, address and
 # port; the probe gives up after 5 s, so the timeout is longer.

@@ -52,6 +52,9 @@ static void report(const struct kg_config *cfg)
 
 	for (i = 0; i < cfg->n_warnings; i++)
 		kg_log(KG_LOG_WARN, "config-warning", "detail", cfg->warnings[i], NULL);
+	for (i = 0; i < cfg->n_inactive_keys; i++)
+		kg_log(KG_LOG_WARN, "config-key-not-active", "key", cfg->inactive_keys[i], "detail",
+		       "accepted, but its feature is not in this release", NULL);
 	if (cfg->crossmint.environment != KG_ENV_SIMULATOR && cfg->crossmint.api_key == NULL)
 		kg_log(KG_LOG_WARN, "no-api-key", "detail",
 		       "no Crossmint key is set (crossmint.api_key / api_key_file): every upstream "

@@ -154,6 +154,7 @@ void kg_req_capture(struct kg_req *req, struct MHD_Connection *conn)
 	h->authorization = header(conn, "Authorization");
 	h->content_type = header(conn, "Content-Type");
 	h->content_length = header(conn, "Content-Length");
+	h->idempotency_key = header(conn, "Idempotency-Key");
 #ifdef KG_TORTURE
 	h->torture = header(conn, "X-Kycgate-Torture");
 #endif

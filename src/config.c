@@ -52,6 +52,23 @@ static void set_numbers(struct kg_config *cfg)
 	cfg->log.level = KG_LOG_INFO;
 	cfg->log.format = KG_LOG_JSON;
 	cfg->metrics.enabled = true;
+	cfg->store.driver = KG_STORE_SQLITE;
+	cfg->store.postgres_lease_s = 30;
+	cfg->store.postgres_replicas = 2;
+	cfg->events.idempotency_ttl_h = 24;
+	cfg->events.retention_days = 30;
+	cfg->events.watch.poll_initial_s = 5;
+	cfg->events.watch.poll_max_s = 300;
+	cfg->events.watch.poll_settled_s = 3600;
+	cfg->events.watch.budget_share_pct = 50;
+	cfg->events.watch.max_watches = 100000;
+	cfg->events.watch.max_age_days = 90;
+	{
+		static const unsigned sched[] = {5, 300, 1800, 7200, 18000, 36000, 36000};
+
+		memcpy(cfg->events.retry_schedule_s, sched, sizeof(sched));
+		cfg->events.n_retry_schedule = sizeof(sched) / sizeof(sched[0]);
+	}
 }
 
 /* A new config holding every default of design §4, or NULL when out of memory. */
@@ -72,12 +89,16 @@ static struct kg_config *new_defaults(const char *path)
 	cfg->crossmint.proxy = strdup("");
 	cfg->log.locator_hash_key_file = strdup("");
 	cfg->metrics.listen = strdup("");
+	cfg->store.sqlite_path = strdup(KG_STORE_DEFAULT_PATH);
+	cfg->store.postgres_dsn = strdup("");
+	cfg->store.postgres_dsn_file = strdup("");
 	cfg->simulator.edd_countries = calloc(2, sizeof(*cfg->simulator.edd_countries));
 	if (!cfg->path || !cfg->server.listen_host || !cfg->server.tls_cert_file ||
 	    !cfg->server.tls_key_file || !cfg->crossmint.base_url || !cfg->crossmint.api_version ||
 	    !cfg->crossmint.api_key_file || !cfg->crossmint.proxy ||
 	    !cfg->log.locator_hash_key_file || !cfg->metrics.listen ||
-	    !cfg->simulator.edd_countries) {
+	    !cfg->simulator.edd_countries || !cfg->store.sqlite_path || !cfg->store.postgres_dsn ||
+	    !cfg->store.postgres_dsn_file) {
 		kg_config_free(cfg);
 		return NULL;
 	}
@@ -259,8 +280,18 @@ static void check_auth(struct cfg_ctx *c)
 		        "at least one client is required when auth.mode is tokens");
 }
 
+static void check_store(struct cfg_ctx *c)
+{
+	const struct kg_config *cfg = c->cfg;
+
+	if (cfg->store.driver == KG_STORE_SQLITE && cfg->store.sqlite_path[0] == '\0')
+		cfg_err(c, line_or(c, M_STORE_DRIVER, M_NONE), "store.sqlite.path",
+		        "required when store.driver is sqlite (or set store.driver: none)");
+}
+
 static void finalize(struct cfg_ctx *c)
 {
+	check_store(c);
 	check_tls(c);
 	check_retry(c);
 	check_base_url(c);
@@ -431,6 +462,13 @@ void kg_config_free(struct kg_config *cfg)
 	free(cfg->log.locator_hash_key_file);
 	free(cfg->metrics.listen);
 	free(cfg->metrics.listen_host);
+	free(cfg->store.sqlite_path);
+	cfg_free_secret(cfg->store.postgres_dsn);
+	free(cfg->store.postgres_dsn_file);
+	cfg_free_webhooks(cfg);
+	for (i = 0; i < cfg->n_inactive_keys; i++)
+		free(cfg->inactive_keys[i]);
+	free(cfg->inactive_keys);
 	for (i = 0; i < cfg->n_warnings; i++)
 		free(cfg->warnings[i]);
 	free(cfg->warnings);

@@ -56,6 +56,7 @@ enum cfg_mark {
 	M_LOG,
 	M_LOCKEY,
 	M_LOCKEY_FILE,
+	M_STORE_DRIVER,
 	M_COUNT
 };
 
@@ -155,6 +156,7 @@ struct field {
 	const struct field *sub;     /* F_MAP */
 	field_fn fn;                 /* F_FN */
 	int mark;                    /* index in the walk's marks, 0 = none */
+	bool inactive; /* its feature has not landed: reported as not active when set */
 };
 
 /* Helpers of the schema walk (config_schema.c), shared with config_clients.c. */
@@ -174,6 +176,16 @@ void cfg_join(char *out, size_t cap, const char *path, const char *key);
 char *cfg_scalar(struct cfg_ctx *c, const struct ynode *v, const char *path);
 /* Checks mapping m against table tab, writing into w->base. */
 void cfg_walk_map(struct walk *w, const struct ynode *m, const char *path, const struct field *tab);
+/* Records key (a path) as set but not active (cfg->inactive_keys). */
+void cfg_add_inactive(struct cfg_ctx *c, const char *key);
+/* The events.webhooks handler (config_events.c): fills cfg->events.webhooks. */
+void cfg_fn_webhooks(struct cfg_ctx *c, const struct ynode *v, const char *path, void *base);
+/* The events.retry_schedule_s handler (config_events.c). */
+void cfg_fn_retry_schedule(struct cfg_ctx *c, const struct ynode *v, const char *path, void *base);
+/* The events.watch.budget_share handler (config_events.c): a decimal in (0, 1]. */
+void cfg_fn_budget_share(struct cfg_ctx *c, const struct ynode *v, const char *path, void *base);
+/* Frees cfg->events.webhooks, wiping secrets. */
+void cfg_free_webhooks(struct kg_config *cfg);
 /* The auth.clients handler (config_clients.c): fills cfg->auth.clients. */
 void cfg_fn_clients(struct cfg_ctx *c, const struct ynode *v, const char *path, void *base);
 

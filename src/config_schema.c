@@ -366,6 +366,21 @@ static void fn_edd(struct cfg_ctx *c, const struct ynode *v, const char *path, v
 	cfg->simulator.n_edd_countries = v->n_kids;
 }
 
+static void fn_store_driver(struct cfg_ctx *c, const struct ynode *v, const char *path, void *base)
+{
+	static const char *const names[] = {"sqlite", "postgres", "none"};
+	struct kg_config *cfg = base;
+	size_t i;
+
+	if (!get_enum(c, v, path, names, 3, "sqlite, postgres or none", &i))
+		return;
+	if (i == 1)
+		cfg_err(c, v->line, path,
+		        "postgres is not in this release (use sqlite, one replica, or none)");
+	else
+		cfg->store.driver = i == 0 ? KG_STORE_SQLITE : KG_STORE_NONE;
+}
+
 /* ---- tables ---- */
 
 static const struct field tls_fields[] = {
@@ -551,6 +566,70 @@ static const struct field validation_fields[] = {
     {.key = NULL},
 };
 
+static const struct field sqlite_fields[] = {
+    {.key = "path", .type = F_STR, .off = OFF(store.sqlite_path)},
+    {.key = NULL},
+};
+
+static const struct field postgres_fields[] = {
+    {.key = "dsn", .type = F_STR, .off = OFF(store.postgres_dsn)},
+    {.key = "dsn_file", .type = F_STR, .off = OFF(store.postgres_dsn_file)},
+    {.key = "lease_s", .type = F_UINT, .off = OFF(store.postgres_lease_s), .min = 1, .max = 3600},
+    {.key = "replicas", .type = F_UINT, .off = OFF(store.postgres_replicas), .min = 1, .max = 64},
+    {.key = NULL},
+};
+
+static const struct field store_fields[] = {
+    {.key = "driver", .type = F_FN, .fn = fn_store_driver, .mark = M_STORE_DRIVER},
+    {.key = "sqlite", .type = F_MAP, .sub = sqlite_fields},
+    {.key = "postgres", .type = F_MAP, .sub = postgres_fields, .inactive = true},
+    {.key = NULL},
+};
+
+static const struct field watch_fields[] = {
+    {.key = "poll_initial_s",
+     .type = F_UINT,
+     .off = OFF(events.watch.poll_initial_s),
+     .min = 1,
+     .max = 86400},
+    {.key = "poll_max_s",
+     .type = F_UINT,
+     .off = OFF(events.watch.poll_max_s),
+     .min = 1,
+     .max = 86400},
+    {.key = "poll_settled_s",
+     .type = F_UINT,
+     .off = OFF(events.watch.poll_settled_s),
+     .min = 1,
+     .max = 604800},
+    {.key = "budget_share", .type = F_FN, .fn = cfg_fn_budget_share},
+    {.key = "max_watches", .type = F_UINT, .off = OFF(events.watch.max_watches), .max = 10000000},
+    {.key = "max_age_days",
+     .type = F_UINT,
+     .off = OFF(events.watch.max_age_days),
+     .min = 1,
+     .max = 3650},
+    {.key = NULL},
+};
+
+static const struct field events_fields[] = {
+    {.key = "retention_days",
+     .type = F_UINT,
+     .off = OFF(events.retention_days),
+     .min = 1,
+     .max = 3650,
+     .inactive = true},
+    {.key = "idempotency_ttl_h",
+     .type = F_UINT,
+     .off = OFF(events.idempotency_ttl_h),
+     .min = 1,
+     .max = 8760},
+    {.key = "retry_schedule_s", .type = F_FN, .fn = cfg_fn_retry_schedule, .inactive = true},
+    {.key = "watch", .type = F_MAP, .sub = watch_fields, .inactive = true},
+    {.key = "webhooks", .type = F_FN, .fn = cfg_fn_webhooks, .inactive = true},
+    {.key = NULL},
+};
+
 static const struct field root_fields[] = {
     {.key = "server", .type = F_MAP, .sub = server_fields, .mark = M_SERVER},
     {.key = "crossmint", .type = F_MAP, .sub = crossmint_fields, .mark = M_CROSSMINT},
@@ -560,6 +639,8 @@ static const struct field root_fields[] = {
     {.key = "log", .type = F_MAP, .sub = log_fields, .mark = M_LOG},
     {.key = "metrics", .type = F_MAP, .sub = metrics_fields},
     {.key = "validation", .type = F_MAP, .sub = validation_fields},
+    {.key = "store", .type = F_MAP, .sub = store_fields},
+    {.key = "events", .type = F_MAP, .sub = events_fields},
     {.key = NULL},
 };
 
@@ -681,6 +762,8 @@ void cfg_walk_map(struct walk *w, const struct ynode *m, const char *path, const
 		if (f->mark != 0)
 			w->marks[f->mark] = k->line;
 		visit(w, f, v, child);
+		if (f->inactive && !cfg_is_null(v))
+			cfg_add_inactive(w->c, child);
 		if (f->mark != 0 && w->c->n_errs > before)
 			w->bad[f->mark] = true;
 	}

@@ -17,6 +17,7 @@
 #include "kycgate/problem.h"
 #include "kycgate/router.h"
 #include "kycgate/runtime.h"
+#include "kycgate/store.h"
 #include "kycgate/upstream.h"
 #include "reply.h"
 
@@ -66,16 +67,19 @@ struct kg_gateway {
 	const char *openapi; /* the spec served at /openapi.yaml (static) */
 	size_t openapi_len;
 	struct kg_climits *climits; /* per-client limits (client_limit.c), or NULL */
+	struct kg_store *store;     /* the store (store.c); NULL with store.driver: none */
 };
 
 /* The request headers the request path reads: the first of each name, or NULL. */
 struct kg_req_head {
-	const char *request_id;     /* X-Request-Id */
-	const char *traceparent;    /* traceparent */
-	const char *tracestate;     /* tracestate */
-	const char *authorization;  /* Authorization */
-	const char *content_type;   /* Content-Type */
-	const char *content_length; /* Content-Length */
+	const char *request_id;      /* X-Request-Id */
+	const char *traceparent;     /* traceparent */
+	const char *tracestate;      /* tracestate */
+	const char *authorization;   /* Authorization */
+	const char *content_type;    /* Content-Type */
+	const char *content_length;  /* Content-Length */
+	const char *idempotency_key; /* Idempotency-Key */
+	const char *url;             /* the request target's path, as received */
 #ifdef KG_TORTURE
 	const char
 	    *torture; /* X-Kycgate-Torture: arms the allocation-failure walk (torture builds) */
@@ -91,10 +95,12 @@ struct kg_query_arg {
 };
 
 enum kg_req_state {
-	KG_REQ_BODY = 0, /* accepting body bytes */
-	KG_REQ_UPSTREAM, /* suspended, the engine holds the call */
-	KG_REQ_RESUMED,  /* the engine finished and resumed us */
-	KG_REQ_ANSWERED, /* a reply was queued */
+	KG_REQ_BODY = 0,   /* accepting body bytes */
+	KG_REQ_UPSTREAM,   /* suspended, the engine holds the call */
+	KG_REQ_RESUMED,    /* the engine finished and resumed us */
+	KG_REQ_STORE,      /* suspended, the store holds the Idempotency-Key job */
+	KG_REQ_STORE_DONE, /* the store finished and resumed us */
+	KG_REQ_ANSWERED,   /* a reply was queued */
 };
 
 #define KG_MAX_PARAM_BYTES (KG_MAX_LOCATOR_BYTES + 1)
@@ -168,6 +174,12 @@ struct kg_req {
 	int fd; /* the client's socket (only peeked at), -1 when none */
 
 	struct kg_reply reply;
+
+	/* Idempotency-Key (idempotency.c): the store job, and whether this request holds the key's
+	 * claim (its answer is stored, or the claim dropped, when it ends). */
+	struct kg_store_job idem;
+	bool idem_claimed;
+	bool idem_waiting; /* suspended on the store job */
 };
 
 /* heads.c: starts the thread that shuts connections whose request head is overdue; NULL when it

@@ -131,7 +131,7 @@ static _Atomic uint64_t reloads[2];     /* [0] failure, [1] success */
 static _Atomic uint64_t reload_ts_bits; /* a double's bits; 0 = 0.0 */
 
 static _Atomic long long gauges[KG_GAUGE_COUNT];
-static _Atomic bool auth_known;
+static _Atomic bool known[KG_GAUGE_COUNT]; /* set once: the gauges that have no sample before */
 
 static struct client clients[CLIENT_SLOTS];
 static unsigned n_clients; /* under lock */
@@ -393,18 +393,16 @@ void kg_metrics_gauge_set(enum kg_metrics_gauge gauge, long long value)
 {
 	if ((unsigned)gauge >= KG_GAUGE_COUNT)
 		return;
-	if (gauge == KG_GAUGE_UPSTREAM_AUTH_OK) {
+	if (gauge == KG_GAUGE_UPSTREAM_AUTH_OK || gauge == KG_GAUGE_STORE_UP)
 		value = value != 0;
-		atomic_store_explicit(&gauges[gauge], value, memory_order_relaxed);
-		atomic_store_explicit(&auth_known, true, memory_order_release);
-		return;
-	}
 	atomic_store_explicit(&gauges[gauge], value, memory_order_relaxed);
+	atomic_store_explicit(&known[gauge], true, memory_order_release);
 }
 
 void kg_metrics_gauge_add(enum kg_metrics_gauge gauge, long long delta)
 {
-	if ((unsigned)gauge >= KG_GAUGE_COUNT || gauge == KG_GAUGE_UPSTREAM_AUTH_OK)
+	if ((unsigned)gauge >= KG_GAUGE_COUNT || gauge == KG_GAUGE_UPSTREAM_AUTH_OK ||
+	    gauge == KG_GAUGE_STORE_UP)
 		return;
 	atomic_fetch_add_explicit(&gauges[gauge], delta, memory_order_relaxed);
 }
@@ -748,8 +746,8 @@ static void render_clients(struct out *o)
 static void gauge(struct out *o, const char *name, const char *help, enum kg_metrics_gauge g)
 {
 	family(o, name, "gauge", help);
-	if (g == KG_GAUGE_UPSTREAM_AUTH_OK &&
-	    !atomic_load_explicit(&auth_known, memory_order_acquire))
+	if ((g == KG_GAUGE_UPSTREAM_AUTH_OK || g == KG_GAUGE_STORE_UP) &&
+	    !atomic_load_explicit(&known[g], memory_order_acquire))
 		return;
 	putf(o, "%s %lld\n", name, atomic_load_explicit(&gauges[g], memory_order_relaxed));
 }
@@ -765,6 +763,10 @@ static void render_gauges(struct out *o)
 	      "1 when the start-up self-check found the API key accepted, 0 when refused; "
 	      "no sample until it ran.",
 	      KG_GAUGE_UPSTREAM_AUTH_OK);
+	gauge(o, "kycgate_store_up",
+	      "1 while the store is usable, 0 when it failed (routes that need it answer 503); "
+	      "no sample without a store.",
+	      KG_GAUGE_STORE_UP);
 }
 
 static void render_process(struct out *o)

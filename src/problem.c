@@ -38,6 +38,12 @@ static const struct kind kinds[KG_PB_COUNT] = {
     [KG_PB_UPSTREAM_UNAVAILABLE] = {503, "upstream-unavailable",
                                     "Crossmint is failing; the gateway is not calling it now"},
     [KG_PB_INTERNAL] = {500, "internal", "Internal error"},
+    [KG_PB_IDEM_REUSED] = {422, "idempotency-key-reused",
+                           "The Idempotency-Key was used for another request"},
+    [KG_PB_IDEM_IN_FLIGHT] = {409, "idempotency-key-in-flight",
+                              "The first request with this Idempotency-Key is still running"},
+    [KG_PB_STORE_UNAVAILABLE] = {503, "store-unavailable", "The gateway's store is not available"},
+    [KG_PB_STORE_DISABLED] = {503, "store-disabled", "The gateway runs without a store"},
 };
 
 int kg_problem_status(enum kg_problem p)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "gateway.h"
+#include "idempotency.h"
 #include "kycgate/answer.h"
 #include "reply.h"
 
@@ -154,6 +155,7 @@ enum MHD_Result kg_reply_send(struct kg_req *req)
 	req->state = KG_REQ_ANSWERED;
 	if (r->body == kg_problem_nomem) /* make_response() ran out of memory */
 		req->outcome = kg_problem_code(KG_PB_UNAVAILABLE);
+	kg_idem_answered(req); /* the first definitive answer of an Idempotency-Key is kept */
 	if (resp == NULL)
 		return MHD_NO;
 	MHD_add_response_header(resp, "X-Request-Id", req->request_id);
@@ -166,6 +168,8 @@ enum MHD_Result kg_reply_send(struct kg_req *req)
 		MHD_add_response_header(resp, "Allow", r->allow);
 	if (r->www_authenticate)
 		MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
+	if (r->replayed)
+		MHD_add_response_header(resp, "Idempotent-Replayed", "true");
 	if (r->retry_after_s > 0) {
 		snprintf(retry, sizeof(retry), "%u", r->retry_after_s);
 		MHD_add_response_header(resp, "Retry-After", retry);

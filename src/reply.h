@@ -25,6 +25,7 @@ struct kg_reply {
 	unsigned retry_after_s; /* Retry-After when > 0 */
 	bool close;             /* Connection: close */
 	bool is_static;         /* body is static memory, not freed */
+	bool replayed;          /* Idempotent-Replayed: true (a stored answer, idempotency.c) */
 };
 
 /* Drops a reply (its body may hold personal data: wiped, then freed) and zeroes it. */

@@ -15,10 +15,12 @@
 #include <sys/uio.h>
 
 #include "gateway.h"
+#include "idempotency.h"
 #include "kycgate/log.h"
 #include "kycgate/metrics.h"
 #include "kycgate/server.h"
 #include "kycgate/simulator.h"
+#include "kycgate/store.h"
 #include "kycgate/torture.h"
 
 #define CONNECTION_MEMORY_LIMIT (16 * 1024)
@@ -68,6 +70,7 @@ static void req_free(struct kg_req *req)
 	if (req == NULL)
 		return;
 	unsuspend(req);
+	kg_idem_end(req); /* before the exchange and the reply are freed */
 	kg_req_release(req);
 	if (req->reserved > 0)
 		atomic_fetch_sub(&req->gw->buffered, req->reserved);
@@ -137,6 +140,13 @@ static void on_upstream_done(struct kg_up_call *call)
 	MHD_resume_connection(req->conn);
 }
 
+static void suspend(struct kg_req *req)
+{
+	req->suspended_counted = true;
+	atomic_fetch_add(&req->gw->suspended, 1);
+	MHD_suspend_connection(req->conn);
+}
+
 /* Reserves a place in the engine, suspends the connection, then hands req->call over (suspend
  * first, so the engine's resume can never come before it). A call that continues an admitted
  * request (a follow-up or long-poll re-read) may exceed max_inflight. */
@@ -149,10 +159,25 @@ static enum MHD_Result go_upstream(struct kg_req *req, bool continuing)
 	req->call.owner = req;
 	req->call.done = on_upstream_done;
 	req->state = KG_REQ_UPSTREAM;
-	req->suspended_counted = true;
-	atomic_fetch_add(&req->gw->suspended, 1);
-	MHD_suspend_connection(req->conn);
+	suspend(req);
 	kg_upstream_submit(req->gw->up, &req->call);
+	return MHD_YES;
+}
+
+/* The request is valid: the Idempotency-Key step (idempotency.c), suspended while its store job
+ * runs, then the upstream call. */
+static enum MHD_Result go_on(struct kg_req *req)
+{
+	switch (kg_idem_begin(req)) {
+	case KG_IDEM_GO:
+		return go_upstream(req, false);
+	case KG_IDEM_REPLY:
+		return kg_reply_send(req);
+	case KG_IDEM_STORE:
+		break;
+	}
+	suspend(req); /* first, so the store's resume can never come before it */
+	kg_idem_submit(req);
 	return MHD_YES;
 }
 
@@ -176,7 +201,7 @@ static enum MHD_Result on_complete(struct kg_req *req)
 		return kg_reply_send(req);
 	}
 	if (kg_handle_request(req))
-		return go_upstream(req, false);
+		return go_on(req);
 	return kg_reply_send(req);
 }
 
@@ -223,6 +248,7 @@ static enum MHD_Result on_head(const struct kg_listener *l, struct MHD_Connectio
 	*con_cls = req;
 	snprintf(req->method, sizeof(req->method), "%s", method);
 	kg_req_capture(req, conn);
+	req->head.url = url;
 	kg_route_match(url, method, &req->match);
 	if (!kg_handle_headers(req))
 		return kg_reply_send(req);
@@ -247,6 +273,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 	}
 	if (req->state == KG_REQ_BODY)
 		return on_complete(req);
+	if (req->state == KG_REQ_STORE_DONE) {
+		unsuspend(req);
+		if (kg_idem_resumed(req) == KG_IDEM_GO)
+			return go_upstream(req, false);
+		return kg_reply_send(req);
+	}
 	if (req->state == KG_REQ_RESUMED) {
 		unsuspend(req);
 		if (kg_handle_upstream(req))
@@ -690,6 +722,38 @@ static void declare_routes(void)
 	}
 }
 
+/* Opens the store of store.driver (design §10). A store file that cannot be used does not stop
+ * the start: it is logged, kycgate_store_up says 0, and only the routes that need it answer
+ * 503. False only when out of memory. */
+static bool open_store(struct kg_gateway *gw, const struct kg_config *cfg, char *err, size_t errcap)
+{
+	char why[200], warn[200];
+
+	if (cfg->store.driver == KG_STORE_NONE) {
+		kg_log(KG_LOG_INFO, "store-disabled", "detail",
+		       "store.driver is none: Idempotency-Key is refused with 503 store-disabled",
+		       NULL);
+		return true;
+	}
+	gw->store = kg_store_open(cfg->store.sqlite_path, why, sizeof(why), warn, sizeof(warn));
+	if (gw->store == NULL) {
+		snprintf(err, errcap, "cannot start the store");
+		return false;
+	}
+	if (warn[0] != '\0')
+		kg_log(KG_LOG_WARN, "store-file-mode", "path", cfg->store.sqlite_path, "detail",
+		       warn, NULL);
+	if (kg_store_up(gw->store))
+		kg_log(KG_LOG_INFO, "store-opened", "path", cfg->store.sqlite_path, NULL);
+	else
+		kg_log(KG_LOG_ERROR, "store-down", "path", cfg->store.sqlite_path, "reason", why,
+		       "detail",
+		       "routes that need the store answer 503 store-unavailable; others go on; "
+		       "retried every minute",
+		       NULL);
+	return true;
+}
+
 struct kg_gateway *kg_gateway_start(char *err, size_t errcap)
 {
 	struct kg_gateway *gw = calloc(1, sizeof(*gw));
@@ -732,6 +796,8 @@ struct kg_gateway *kg_gateway_start(char *err, size_t errcap)
 		snprintf(err, errcap, "out of memory");
 		goto fail;
 	}
+	if (!open_store(gw, cfg, err, errcap))
+		goto fail;
 	gw->daemon = start_daemon(gw, cfg, err, errcap);
 	if (gw->daemon == NULL)
 		goto fail;
@@ -874,6 +940,7 @@ void kg_gateway_stop(struct kg_gateway *gw)
 	/* Only now can no request thread reach the engine. */
 	kg_upstream_free(gw->up);
 	kg_climits_free(gw->climits);
+	kg_store_free(gw->store); /* no request can submit a job any more */
 	if (lsock != MHD_INVALID_SOCKET)
 		close(lsock);
 	kg_sim_stop(gw->sim);

@@ -164,9 +164,26 @@ void kt_start_gateway(struct kt_proc *p, const char *yaml, unsigned sim_port,
 			fputc(*at, f);
 		}
 	}
+	/* Each gateway gets its own store file beside its config (removed by kt_stop), unless the
+	 * test chose one: the default /var/lib/kycgate is no place for tests. */
+	if (strstr(yaml, "\nstore:") == NULL && strncmp(yaml, "store:", 6) != 0)
+		fprintf(f, "\nstore:\n  sqlite: {path: \"%s.db\"}\n", p->conf_path);
 	fclose(f);
 	spawn(p, argv, env, "\"listening\"");
 	wait_selfcheck(p);
+}
+
+/* Removes the store file kt_start_gateway chose for conf (and its WAL). */
+static void unlink_store(const char *conf)
+{
+	static const char *const ext[] = {".db", ".db-wal", ".db-shm"};
+	char path[300];
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s%s", conf, ext[i]);
+		unlink(path);
+	}
 }
 
 int kt_stop(struct kt_proc *p)
@@ -180,8 +197,10 @@ int kt_stop(struct kt_proc *p)
 	for (i = 0; i < 1500; i++) {
 		if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
 			p->pid = 0;
-			if (p->conf_path[0])
+			if (p->conf_path[0]) {
 				unlink(p->conf_path);
+				unlink_store(p->conf_path);
+			}
 			unlink(p->log_path);
 			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 		}

@@ -87,6 +87,33 @@ START_TEST(healthcheck_and_build)
 }
 END_TEST
 
+/* The store's directory (design §10): a volume owned by the image's user, one replica with the
+ * Recreate strategy on a PersistentVolumeClaim (SQLite has one writer), the config pointing at it.
+ */
+START_TEST(store_volume)
+{
+	char *docker = slurp_source("Dockerfile");
+	char *k8s = slurp_source("deploy/kubernetes.yaml");
+	char *ignore = slurp_source(".dockerignore");
+
+	ASSERT_HAS(docker, "install -d -m 0700 -o 10001 -g 10001 /var/lib/kycgate", "Dockerfile");
+	ASSERT_HAS(docker, "\nVOLUME /var/lib/kycgate\n", "Dockerfile");
+	ck_assert_msg(strstr(docker, "\nVOLUME ") > strstr(docker, "install -d -m 0700"),
+	              "Dockerfile declares the volume before creating its directory");
+	ASSERT_HAS(k8s, "kind: PersistentVolumeClaim\n", "deploy/kubernetes.yaml");
+	ASSERT_HAS(k8s, "  replicas: 1\n", "deploy/kubernetes.yaml");
+	ASSERT_HAS(k8s, "  strategy: {type: Recreate}\n", "deploy/kubernetes.yaml");
+	ASSERT_HAS(k8s, "{name: data, mountPath: /var/lib/kycgate}", "deploy/kubernetes.yaml");
+	ASSERT_HAS(k8s, "persistentVolumeClaim: {claimName: kycgate-data}",
+	           "deploy/kubernetes.yaml");
+	ASSERT_HAS(k8s, "sqlite: {path: /var/lib/kycgate/kycgate.db}", "deploy/kubernetes.yaml");
+	ASSERT_HAS(ignore, "\n*.db\n", ".dockerignore");
+	free(docker);
+	free(k8s);
+	free(ignore);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("deploy");
@@ -96,6 +123,7 @@ int main(void)
 	tcase_add_test(tc, one_tag_everywhere);
 	tcase_add_test(tc, uid_and_gid_10001);
 	tcase_add_test(tc, healthcheck_and_build);
+	tcase_add_test(tc, store_volume);
 	suite_add_tcase(s, tc);
 	failed = kt_run_suite(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

@@ -37,6 +37,24 @@ static struct json_object *last_request(struct json_object *reqs)
 	return json_object_array_get_idx(reqs, n - 1);
 }
 
+/* reqs without the start-up self-check of a gateway just started (its read of a random unknown
+ * user is sent after the "listening" line the harness waits for, so it may land after the test's
+ * kt_sim_clear). Takes reqs; returns a new array. */
+static struct json_object *without_selfcheck(struct json_object *reqs)
+{
+	struct json_object *out = json_object_new_array();
+	size_t i;
+
+	for (i = 0; i < json_object_array_length(reqs); i++) {
+		struct json_object *q = json_object_array_get_idx(reqs, i);
+
+		if (strstr(kt_str(q, "target"), "/users/userId:kycgate-selfcheck-") == NULL)
+			json_object_array_add(out, json_object_get(q));
+	}
+	json_object_put(reqs);
+	return out;
+}
+
 /* Runs one call on gateway port and asserts its status and every upstream request line the
  * simulator saw, in order: up is {method, target, method, target, ..., NULL}. A GET carries no
  * body upstream, nor does any request when the caller sent none (DELETE, the trigger). */
@@ -51,7 +69,7 @@ static void call_seq_on(unsigned port, const char *method, const char *target,
 	kt_http(port, method, target, hdrs, body, len, r);
 	ck_assert_msg(r->status == status, "%s %s: %ld, wanted %ld: %s", method, target, r->status,
 	              status, r->body);
-	reqs = kt_sim_requests(it_sim.port);
+	reqs = without_selfcheck(kt_sim_requests(it_sim.port));
 	for (; up[2 * n] != NULL; n++) {
 		ck_assert_msg(n < json_object_array_length(reqs),
 		              "%s %s: upstream request %zu missing", method, target, n);

@@ -311,7 +311,8 @@ static void conf_text(char *buf, size_t cap, const struct gwopt *o)
 	         "%s"
 	         "log:\n"
 	         "  format: %s\n"
-	         "  level: %s\n",
+	         "  level: %s\n"
+	         "store: {driver: none}\n", /* these gateways need no store: none outside /tmp */
 	         o->listen ? o->listen : "127.0.0.1:0", o->broken ? "  colour: blue\n" : "",
 	         o->drain, o->grace, o->environment ? o->environment : "staging", o->sim_port,
 	         keyline, o->timeout_ms ? o->timeout_ms : 5000, extra,

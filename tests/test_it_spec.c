@@ -3,6 +3,7 @@
  * is written as one JSON line, and tools/spec/check-answers.mjs validates them all against the
  * response the spec declares (status, Content-Type, body schema, documented headers). */
 #include <check.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -403,6 +404,78 @@ START_TEST(answers_match_spec)
 }
 END_TEST
 
+struct bg_answer {
+	const char *target;
+	const char *const *hdrs;
+	struct kt_resp r;
+};
+
+static void *bg_answer_main(void *arg)
+{
+	struct bg_answer *b = arg;
+
+	kt_http(it_gw.port, "POST", b->target, b->hdrs, NULL, 0, &b->r);
+	return NULL;
+}
+
+/* Idempotency-Key (issue 10 item 6): a first answer, its replay, a reused key, a bad key, a
+ * repeat while the first runs. */
+START_TEST(idempotency)
+{
+	const char *const k1[] = {IT_WRITER, "Idempotency-Key: spec-idem-1", NULL};
+	const char *const kc[] = {IT_WRITER, IT_JSON, "Idempotency-Key: spec-idem-2", NULL};
+	const char *const bad[] = {IT_WRITER, "Idempotency-Key: two words", NULL};
+	const char *const k3[] = {IT_WRITER, "Idempotency-Key: spec-idem-3", NULL};
+	struct bg_answer first = {"/v1/users/userId:sim-latency-1000/verification", k3, {0}};
+	static const char other[] =
+	    "{\"type\":\"privacy-policy\",\"acceptedAt\":\"2025-06-01T12:00:01Z\"}";
+	char v[16];
+	pthread_t t;
+	struct kt_resp r;
+
+	answer_only("POST", "/v1/users/userId:spec-1/verification", T_VERIFY, k1, NULL, 0, 200);
+	answer("POST", "/v1/users/userId:spec-1/verification", T_VERIFY, k1, NULL, 0, 200, &r);
+	ck_assert(kt_header(&r, "Idempotent-Replayed", v, sizeof(v)));
+	kt_resp_free(&r);
+	answer_only("PUT", "/v1/users/userId:spec-1/consent", T_CONSENT, kc, consent_body,
+	            strlen(consent_body), 200);
+	answer("PUT", "/v1/users/userId:spec-1/consent", T_CONSENT, kc, other, strlen(other), 422,
+	       &r);
+	it_assert_problem(&r, 422, "idempotency-key-reused");
+	kt_resp_free(&r);
+	answer_only("POST", "/v1/users/userId:spec-1/verification", T_VERIFY, bad, NULL, 0, 400);
+	ck_assert_int_eq(pthread_create(&t, NULL, bg_answer_main, &first), 0);
+	usleep(400 * 1000);
+	answer("POST", first.target, T_VERIFY, k3, NULL, 0, 409, &r);
+	it_assert_problem(&r, 409, "idempotency-key-in-flight");
+	kt_resp_free(&r);
+	pthread_join(t, NULL);
+	record("POST", T_VERIFY, &first.r);
+	kt_resp_free(&first.r);
+}
+END_TEST
+
+/* A gateway without a store refuses a key with 503 store-disabled. */
+START_TEST(store_disabled)
+{
+	static const char *const env[] = {"IT_API_KEY=" IT_KEY, NULL};
+	const char *const kc[] = {IT_WRITER, IT_JSON, "Idempotency-Key: spec-none-1", NULL};
+	char yaml[sizeof(it_gateway_yaml) + 32];
+	struct kt_proc none, main_gw = it_gw;
+	struct kt_resp r;
+
+	snprintf(yaml, sizeof(yaml), "%sstore: {driver: none}\n", it_gateway_yaml);
+	kt_start_gateway(&none, yaml, it_sim.port, env);
+	it_gw = none; /* answer() talks to it_gw */
+	answer("PUT", "/v1/users/userId:spec-1/consent", T_CONSENT, kc, consent_body,
+	       strlen(consent_body), 503, &r);
+	it_gw = main_gw;
+	it_assert_problem(&r, 503, "store-disabled");
+	kt_resp_free(&r);
+	ck_assert_int_eq(kt_stop(&none), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("it_spec");
@@ -418,6 +491,8 @@ int main(void)
 	tcase_add_test(tc, wallets);
 	tcase_add_test(tc, gateway_errors);
 	tcase_add_test(tc, upstream_errors);
+	tcase_add_test(tc, idempotency);
+	tcase_add_test(tc, store_disabled);
 	tcase_add_test(tc, answers_match_spec);
 	suite_add_tcase(s, tc);
 	failed = kt_run_suite(s);

@@ -44,6 +44,23 @@ START_TEST(matches_each_route)
 }
 END_TEST
 
+/* Every write route (scope users.create, an upstream call) takes an Idempotency-Key (design §10);
+ * no read does. */
+START_TEST(writes_are_idempotent)
+{
+	size_t n, i, writes = 0;
+	const struct kg_route *r = kg_routes(&n);
+
+	for (i = 0; i < n; i++) {
+		bool write = r[i].scope == KG_SCOPE_CREATE && r[i].up_method != NULL;
+
+		ck_assert_msg(r[i].idempotent == write, "%s %s", r[i].method, r[i].tmpl);
+		writes += write;
+	}
+	ck_assert_uint_eq(writes, 6);
+}
+END_TEST
+
 START_TEST(method_not_allowed_lists_allow)
 {
 	struct kg_match m;
@@ -277,6 +294,7 @@ int main(void)
 
 	tcase_add_test(tc, matches_each_route);
 	tcase_add_test(tc, method_not_allowed_lists_allow);
+	tcase_add_test(tc, writes_are_idempotent);
 	tcase_add_test(tc, no_route);
 	tcase_add_test(tc, crossmint_paths_hint);
 	tcase_add_test(tc, empty_placeholder_matches);

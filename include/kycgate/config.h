@@ -14,6 +14,24 @@
 
 enum kg_env { KG_ENV_STAGING = 0, KG_ENV_PRODUCTION, KG_ENV_SIMULATOR };
 
+/* store.driver (design §10). postgres is part of the schema but not of this release: a config
+ * that asks for it is refused rather than run without the store it expects. */
+enum kg_store_driver { KG_STORE_SQLITE = 0, KG_STORE_NONE };
+#define KG_STORE_DEFAULT_PATH "/var/lib/kycgate/kycgate.db"
+
+#define KG_MAX_WEBHOOKS 64       /* events.webhooks entries */
+#define KG_MAX_RETRY_SCHEDULE 32 /* events.retry_schedule_s entries */
+
+/* One events.webhooks[] entry (parsed and checked for shape; not active in this release). */
+struct kg_webhook {
+	char *name;            /* unique, [A-Za-z0-9_.-]{1,64} */
+	char *url;             /* as written */
+	char *secret;          /* inline secret (wiped when freed), "" when secret_file is used */
+	char *secret_file;     /* "" when not set */
+	unsigned timeout_ms;   /* 1..600000, default 5000 */
+	unsigned max_inflight; /* 1..1000, default 8 */
+};
+
 /* Scope bits of a client. */
 #define KG_SCOPE_CREATE 1u /* users.create */
 #define KG_SCOPE_READ 2u   /* users.read */
@@ -116,6 +134,41 @@ struct kg_config {
 		char *listen_host; /* listen split like server.listen, NULL when "" */
 		uint16_t listen_port;
 	} metrics;
+
+	struct {
+		enum kg_store_driver driver; /* default sqlite */
+		char *sqlite_path;           /* default /var/lib/kycgate/kycgate.db */
+		/* store.postgres: parsed, not active in this release (reported at start). */
+		char *postgres_dsn;         /* secret (wiped when freed), "" when not set */
+		char *postgres_dsn_file;    /* "" when not set */
+		unsigned postgres_lease_s;  /* 1..3600, default 30 */
+		unsigned postgres_replicas; /* 1..64, default 2 */
+	} store;
+
+	struct {
+		unsigned
+		    idempotency_ttl_h; /* 1..8760, default 24: how long a stored answer replays */
+		/* The rest of events.* is parsed and checked but not active in this release. */
+		unsigned retention_days;                          /* 1..3650, default 30 */
+		unsigned retry_schedule_s[KG_MAX_RETRY_SCHEDULE]; /* default 5 300 1800 ... */
+		size_t n_retry_schedule;
+		struct {
+			unsigned poll_initial_s; /* 1..86400, default 5 */
+			unsigned poll_max_s;     /* 1..86400, default 300 */
+			unsigned poll_settled_s; /* 1..604800, default 3600 */
+			unsigned
+			    budget_share_pct; /* budget_share 0.01..1 as a percentage, default 50 */
+			unsigned max_watches; /* 0..10000000, default 100000 */
+			unsigned max_age_days; /* 1..3650, default 90 */
+		} watch;
+		struct kg_webhook *webhooks;
+		size_t n_webhooks;
+	} events;
+
+	/* Keys that were set but whose feature has not landed yet ("events.webhooks", ...);
+	 * reported once at start and at each reload, at warn level (config-key-not-active). */
+	char **inactive_keys;
+	size_t n_inactive_keys;
 
 	/* Warnings found while loading (a short token, a group-readable key file, ...), one line
 	 * each, never naming a secret value. */

@@ -55,12 +55,15 @@ enum kg_metrics_rl_reason {
  * inflight        kycgate_inflight_requests, +1 / -1 around each request;
  * longpoll        kycgate_longpoll_waiting, +1 / -1 around each ?wait;
  * upstream auth   kycgate_upstream_auth_ok, 1 / 0 from the start-up self-check; no sample is
- *                 rendered until it is first set (absent means "not known yet"). */
+ *                 rendered until it is first set (absent means "not known yet");
+ * store up        kycgate_store_up, 1 / 0 set by the store (src/store.c); no sample without a
+ *                 store (store.driver: none). */
 enum kg_metrics_gauge {
 	KG_GAUGE_CIRCUIT_STATE = 0,
 	KG_GAUGE_INFLIGHT,
 	KG_GAUGE_LONGPOLL_WAITING,
 	KG_GAUGE_UPSTREAM_AUTH_OK,
+	KG_GAUGE_STORE_UP,
 	KG_GAUGE_COUNT
 };
 

@@ -25,6 +25,10 @@ enum kg_problem {
 	KG_PB_UNAVAILABLE,            /* 503 (+ Retry-After) */
 	KG_PB_UPSTREAM_UNAVAILABLE,   /* 503 (+ Retry-After): the circuit breaker is open */
 	KG_PB_INTERNAL,               /* 500: a bug; detail never says more */
+	KG_PB_IDEM_REUSED,            /* 422: an Idempotency-Key used for another request */
+	KG_PB_IDEM_IN_FLIGHT,         /* 409: the first request with this key still runs */
+	KG_PB_STORE_UNAVAILABLE,      /* 503 (+ Retry-After): the store failed */
+	KG_PB_STORE_DISABLED,         /* 503: store.driver is none */
 	KG_PB_COUNT
 };
 

@@ -60,6 +60,9 @@ struct kg_route {
 	/* The call may start work at Crossmint (a paid screening, a large upload): retried only
 	 * when it provably never reached Crossmint (design §6). */
 	bool once_only;
+	/* A write that takes an Idempotency-Key (design §10): its first definitive answer per
+	 * client and key is stored and replayed (idempotency.c). */
+	bool idempotent;
 	/* Optional: adjusts the first upstream call once it is prepared (the erase guard). */
 	void (*begin)(struct kg_req *req);
 	/* The engine finished req->call: fills req->reply (false), or prepares a follow-up call
