@@ -62,7 +62,9 @@ static const char conf_fmt[] = "server:\n"
                                "  environment: staging\n"
                                "  base_url: \"http://127.0.0.1:%u\"\n"
                                "  api_key: \"" KEY "\"\n"
-                               "  timeout_ms: 2000\n"
+                               /* far above what a starved CI machine adds to a fast answer,
+                                * well below sim-latency-5000 */
+                               "  timeout_ms: 3500\n"
                                "  max_connections: 8\n"
                                "  rate_limit: {writes_per_minute: 0, reads_per_minute: 0}\n"
                                "  retry: {base_delay_ms: 20, max_delay_ms: 100}\n"
