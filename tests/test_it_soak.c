@@ -273,8 +273,8 @@ static void hang_up(const char *bytes, size_t len, long pause_ms, bool reset)
 	if (fd < 0)
 		return;
 	atomic_fetch_add(&n_requests, 1);
-	if (write(fd, bytes, len) != (ssize_t)len)
-		record_fail("hang_up: write: %s", strerror(errno));
+	if (send(fd, bytes, len, MSG_NOSIGNAL) != (ssize_t)len)
+		record_fail("hang_up: send: %s", strerror(errno));
 	sleep_ms(pause_ms);
 	if (reset)
 		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
@@ -294,8 +294,8 @@ static void raw_expect(const char *name, const char *bytes, size_t len, const ch
 	if (fd < 0)
 		return;
 	atomic_fetch_add(&n_requests, 1);
-	if (write(fd, bytes, len) != (ssize_t)len)
-		record_fail("raw %s: write: %s", name, strerror(errno));
+	if (send(fd, bytes, len, MSG_NOSIGNAL) != (ssize_t)len)
+		record_fail("raw %s: send: %s", name, strerror(errno));
 	/* the status line is enough */
 	while (got < strlen(status_line) && poll(&pfd, 1, 10000) > 0) {
 		n = read(fd, out + got, sizeof(out) - 1 - got);
@@ -319,7 +319,8 @@ struct fault {
 
 /* Fault locators, each through a route that reaches the simulator, with the README's mapping
  * ("When Crossmint misbehaves"): retried kinds that keep failing end as their last attempt's
- * answer. None of these users exists, so a call that gets through is Crossmint's 404. */
+ * answer. None of these users exists (but sim-noeligibility, which its consent creates), so a
+ * call that gets through is Crossmint's 404. */
 static const struct fault faults[] = {
     {"GET", "/v1/users/userId:sim-status-500", NULL, S(502), NULL},
     {"GET", "/v1/users/userId:sim-status-503/verification", NULL, S(502), NULL},
