@@ -25,7 +25,11 @@ cmake --build build-fuzz -j "$(nproc)"
 if [ "$#" -gt 0 ]; then
   targets=("$@")
 else
-  mapfile -t targets < <(cd tests/fuzz && ls fuzz_*.c | sed 's/^fuzz_//; s/\.c$//')
+  targets=()
+  for f in tests/fuzz/fuzz_*.c; do
+    t="${f##*/fuzz_}"
+    targets+=("${t%.c}")
+  done
 fi
 out="${KG_FUZZ_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/kycgate-fuzz.XXXXXX")}"
 mkdir -p "$out"
