@@ -13,8 +13,10 @@ set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libcurl4-openssl-dev
             libjson-c-dev libyaml-dev libgnutls28-dev libsqlite3-dev)
 # The tests: Check, promtool (metrics page), openssl (TLS certificates), curl (the quickstart),
-# clang-format (scripts/checksrc.sh).
-test_pkgs=(check ca-certificates curl prometheus openssl clang-format)
+# clang-format (scripts/checksrc.sh), clang and its runtime libraries with libFuzzer and the
+# sanitizers (scripts/fuzz.sh; libclang-rt-dev is only a recommendation of clang, which
+# --no-install-recommends skips).
+test_pkgs=(check ca-certificates curl prometheus openssl clang-format clang libclang-rt-dev)
 runtime_pkgs=(libmicrohttpd12 libcurl4 libjson-c5 libyaml-0-2 libgnutls30 libsqlite3-0 ca-certificates)
 node_pkgs=(nodejs npm)
 

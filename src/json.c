@@ -116,6 +116,13 @@ static size_t utf8_seq(const unsigned char *p, const unsigned char *end)
 	return n;
 }
 
+/* The decoded key bytes at off. Before the first non-empty key there is no buffer (keys NULL):
+ * every key so far is empty, and NULL + 0 would be undefined behaviour (found by fuzzing). */
+static const char *key_at(const struct scan *s, size_t off)
+{
+	return s->keys != NULL ? s->keys + off : "";
+}
+
 static bool key_append(struct scan *s, const void *bytes, size_t n)
 {
 	if (s->keys_cap - s->keys_len < n) {
@@ -380,7 +387,7 @@ static char *frame_pointer(const struct scan *s, const struct frame *where)
 		/* Keys holding U+0000 were refused, so each key is a C string once terminated. */
 		const struct span *k = &s->spans[where->key_span];
 
-		key = strndup(s->keys + k->off, k->len);
+		key = strndup(key_at(s, k->off), k->len);
 		joined = key != NULL ? kg_json_pointer_join(prefix, key) : NULL;
 		free(key);
 	}
@@ -405,7 +412,7 @@ static bool close_object(struct scan *s, size_t first, size_t keys_mark, const s
 	bool ok = true;
 
 	for (size_t i = 0; i < n; i++)
-		v[i].ptr = s->keys + v[i].off;
+		v[i].ptr = key_at(s, v[i].off);
 	qsort(v, n, sizeof(*v), span_cmp);
 	for (size_t i = 1; i < n && ok; i++)
 		ok = span_cmp(&v[i - 1], &v[i]) != 0;

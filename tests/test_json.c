@@ -90,6 +90,7 @@ static const struct {
     {"{\"a\":{\"a\":{\"a\":1}}}", "{\"a\":{\"a\":{\"a\":1}}}"},
     {"{\"ab\":1,\"a\\u0062c\":2}", "{\"ab\":1,\"abc\":2}"},
     {"{\"\":1}", "{\"\":1}"},
+    {"{\"\":\"e>\"}", "{\"\":\"e>\"}"}, /* found by fuzzing: see duplicates[] */
     {"[1e-400]", "[1e-400]"},
     {"1.7976931348623157e308", "1.7976931348623157e308"},
     {"-1.7976931348623157e308", "-1.7976931348623157e308"},
@@ -298,6 +299,11 @@ static const struct {
     {"{\"a\":{\"b\":1},\"c\":{\"d\":{\"e\":1,\"\\u0065\":2}}}", "/c/d"},
     {"{\"z\":1,\"y\":{\"z\":1},\"x\":2,\"z\":3}", ""},
     {"{\"\xc3\xa9\":{\"k\":1,\"k\":1}}", "/\xc3\xa9"},
+    /* Empty keys before any other key: no key buffer yet (libFuzzer found NULL + 0 there; the
+     * input is kept in tests/fuzz/corpus/json/crash-empty-key). */
+    {"{\"\":1,\"\":2}", ""},
+    {"{\"\":{\"k\":1,\"k\":2}}", "/"},
+    {"{\"\":{\"\":{\"\":1,\"\":1}}}", "//"},
 };
 
 START_TEST(json_duplicate_pointer)
