@@ -364,6 +364,22 @@ struct json_object *kt_sim_requests(unsigned sim_port)
 	return arr;
 }
 
+int kt_sim_count(unsigned sim_port, const char *method, const char *target)
+{
+	struct json_object *reqs = kt_sim_requests(sim_port);
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < json_object_array_length(reqs); i++) {
+		struct json_object *o = json_object_array_get_idx(reqs, i);
+
+		n += strcmp(kt_str(o, "method"), method) == 0 &&
+		     strcmp(kt_str(o, "target"), target) == 0;
+	}
+	json_object_put(reqs);
+	return n;
+}
+
 void kt_sim_clear(unsigned sim_port)
 {
 	struct kt_resp r;

@@ -65,6 +65,8 @@ char *kt_slurp(const char *path, size_t *len);
 
 /* The simulator's recorded requests as a JSON array (caller puts), and clearing them. */
 struct json_object *kt_sim_requests(unsigned sim_port);
+/* How many requests the simulator saw with this method and target (path and query). */
+int kt_sim_count(unsigned sim_port, const char *method, const char *target);
 void kt_sim_clear(unsigned sim_port);
 
 /* A string member of a JSON object, or NULL. */

@@ -96,21 +96,10 @@ static const char *problem_type(const struct kt_resp *r)
 	return r->json ? kt_str(r->json, "type") : "";
 }
 
-/* Upstream requests the simulator saw with this method and target. */
+/* Requests the simulator saw with this method and target. */
 static int upstream_count(const char *method, const char *target)
 {
-	struct json_object *reqs = kt_sim_requests(sim.port);
-	size_t i;
-	int n = 0;
-
-	for (i = 0; i < json_object_array_length(reqs); i++) {
-		struct json_object *o = json_object_array_get_idx(reqs, i);
-
-		n += strcmp(kt_str(o, "method"), method) == 0 &&
-		     strcmp(kt_str(o, "target"), target) == 0;
-	}
-	json_object_put(reqs);
-	return n;
+	return kt_sim_count(sim.port, method, target);
 }
 
 #define TRIGGER_UP(loc) "/2025-06-09/users/" loc "/identity-verification"

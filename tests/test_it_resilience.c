@@ -178,21 +178,10 @@ static int attempts_of(const struct kt_proc *p, const char *rid)
 	return -1;
 }
 
-/* Upstream requests the simulator saw with this method and target. */
+/* Requests the simulator saw with this method and target. */
 static int upstream_count(const char *method, const char *target)
 {
-	struct json_object *reqs = kt_sim_requests(sim.port);
-	size_t i;
-	int n = 0;
-
-	for (i = 0; i < json_object_array_length(reqs); i++) {
-		struct json_object *o = json_object_array_get_idx(reqs, i);
-
-		n += strcmp(kt_str(o, "method"), method) == 0 &&
-		     strcmp(kt_str(o, "target"), target) == 0;
-	}
-	json_object_put(reqs);
-	return n;
+	return kt_sim_count(sim.port, method, target);
 }
 
 /* A sample of the gateway's /metrics page, or -1. */

@@ -56,21 +56,10 @@ static void teardown(void)
 	curl_global_cleanup();
 }
 
-/* How many requests the simulator saw with this method and target. */
+/* Requests the simulator saw with this method and target. */
 static int upstream_count(const char *method, const char *target)
 {
-	struct json_object *reqs = kt_sim_requests(sim.port);
-	size_t i;
-	int n = 0;
-
-	for (i = 0; i < json_object_array_length(reqs); i++) {
-		struct json_object *r = json_object_array_get_idx(reqs, i);
-
-		n += strcmp(kt_str(r, "method"), method) == 0 &&
-		     strcmp(kt_str(r, "target"), target) == 0;
-	}
-	json_object_put(reqs);
-	return n;
+	return kt_sim_count(sim.port, method, target);
 }
 
 static void get(unsigned port, const char *target, struct kt_resp *r)
