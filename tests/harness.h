@@ -60,6 +60,11 @@ char *kt_raw(unsigned port, const char *bytes, size_t len, int timeout_ms);
 /* kt_raw, and with shut the sending side is closed after the bytes (the peer reads EOF). */
 char *kt_raw_shut(unsigned port, const char *bytes, size_t len, bool shut, int timeout_ms);
 
+/* Monotonic milliseconds, for test deadlines. */
+long long kt_now_ms(void);
+/* Sleeps ms milliseconds (resumed after a signal). */
+void kt_sleep_ms(long ms);
+
 /* Reads a whole file (new, caller frees) and its length. */
 char *kt_slurp(const char *path, size_t *len);
 

@@ -85,22 +85,6 @@ static void untrack(pid_t pid)
 			pids[i] = 0;
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
 /* The listening port in a child's log: the simulator's line, or the gateway's (json or text). */
 static unsigned find_port(const char *log)
 {
@@ -122,7 +106,7 @@ static bool spawn_without_ptrace;
 
 static void spawn(struct kt_proc *p, char *const argv[], const char *const *env)
 {
-	long long deadline = now_ms() + 10000;
+	long long deadline = kt_now_ms() + 10000;
 	int fd, i;
 	char *log;
 
@@ -144,7 +128,7 @@ static void spawn(struct kt_proc *p, char *const argv[], const char *const *env)
 	}
 	close(fd);
 	track(p->pid);
-	while (now_ms() < deadline) {
+	while (kt_now_ms() < deadline) {
 		log = kt_read_log(p);
 		p->port = find_port(log);
 		free(log);
@@ -155,7 +139,7 @@ static void spawn(struct kt_proc *p, char *const argv[], const char *const *env)
 			p->pid = 0;
 			break;
 		}
-		sleep_ms(10);
+		kt_sleep_ms(10);
 	}
 	log = kt_read_log(p);
 	ck_abort_msg("%s did not start; its output:\n%s", argv[1], log);
@@ -189,20 +173,20 @@ static void start_gw(struct kt_proc *p, const char *conf, const char *const *env
  * a signal, -2 when it had to be killed. The log stays. */
 static int wait_exit(struct kt_proc *p, bool sig, long deadline_ms)
 {
-	long long end = now_ms() + deadline_ms;
+	long long end = kt_now_ms() + deadline_ms;
 	int status = 0;
 
 	if (p->pid <= 0)
 		return -3;
 	if (sig)
 		kill(p->pid, SIGTERM);
-	while (now_ms() < end) {
+	while (kt_now_ms() < end) {
 		if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
 			untrack(p->pid);
 			p->pid = 0;
 			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 		}
-		sleep_ms(5);
+		kt_sleep_ms(5);
 	}
 	kill(p->pid, SIGKILL);
 	waitpid(p->pid, NULL, 0);
@@ -420,13 +404,13 @@ static long get_status(unsigned port, const char *target, const char *token)
 static bool poll_status(unsigned port, const char *target, const char *token, long want,
                         long deadline_ms)
 {
-	long long end = now_ms() + deadline_ms;
+	long long end = kt_now_ms() + deadline_ms;
 
 	do {
 		if (get_status(port, target, token) == want)
 			return true;
-		sleep_ms(50);
-	} while (now_ms() < end);
+		kt_sleep_ms(50);
+	} while (kt_now_ms() < end);
 	return false;
 }
 
@@ -451,13 +435,13 @@ static double metric(unsigned port, const char *sample)
 
 static bool poll_metric(unsigned port, const char *sample, double want, long deadline_ms)
 {
-	long long end = now_ms() + deadline_ms;
+	long long end = kt_now_ms() + deadline_ms;
 
 	do {
 		if (metric(port, sample) == want)
 			return true;
-		sleep_ms(50);
-	} while (now_ms() < end);
+		kt_sleep_ms(50);
+	} while (kt_now_ms() < end);
 	return false;
 }
 
@@ -465,7 +449,7 @@ static bool poll_metric(unsigned port, const char *sample, double want, long dea
  * or NULL at the deadline. */
 static char *poll_log_line(const struct kt_proc *p, const char *a, const char *b, long deadline_ms)
 {
-	long long end = now_ms() + deadline_ms;
+	long long end = kt_now_ms() + deadline_ms;
 
 	do {
 		char *log = kt_read_log(p), *line = log, *nl;
@@ -483,8 +467,8 @@ static char *poll_log_line(const struct kt_proc *p, const char *a, const char *b
 			line = nl ? nl + 1 : NULL;
 		}
 		free(log);
-		sleep_ms(50);
-	} while (now_ms() < end);
+		kt_sleep_ms(50);
+	} while (kt_now_ms() < end);
 	return NULL;
 }
 
@@ -1547,9 +1531,9 @@ START_TEST(reload_under_load)
 		conf_text(text, sizeof(text), &o);
 		write_atomic(gw.conf_path, text);
 		kill(gw.pid, SIGHUP);
-		sleep_ms(50);
+		kt_sleep_ms(50);
 	}
-	sleep_ms(600); /* the debounced file-change reload of the last write */
+	kt_sleep_ms(600); /* the debounced file-change reload of the last write */
 	atomic_store(&stop_flag, true);
 	for (i = 0; i < 4; i++) {
 		pthread_join(th[i], NULL);
@@ -1688,7 +1672,7 @@ START_TEST(reload_key_file_rotation)
 	ck_assert_int_eq(get_status(gw.port, "/v1/users/userId:keyrot-1", R_TOKEN), 404);
 
 	write_file(kfile, WRONG_KEY "\n", 0600);
-	end = now_ms() + 5000;
+	end = kt_now_ms() + 5000;
 	seen = false;
 	do {
 		kt_http(gw.port, "GET", "/v1/users/userId:keyrot-1", h, NULL, 0, &r);
@@ -1696,8 +1680,8 @@ START_TEST(reload_key_file_rotation)
 		       strcmp(problem_type(&r), "urn:kycgate:problem:upstream-auth") == 0;
 		kt_resp_free(&r);
 		if (!seen)
-			sleep_ms(100);
-	} while (!seen && now_ms() < end);
+			kt_sleep_ms(100);
+	} while (!seen && kt_now_ms() < end);
 	ck_assert_msg(seen, "a wrong key in the key file did not give 502 upstream-auth in 5 s");
 
 	write_file(kfile, KEY "\n", 0600);
@@ -1729,7 +1713,7 @@ static void *call_main(void *arg)
 	const char *const h[] = {AUTH_R, NULL};
 
 	hreq(NULL, c->port, "GET", c->target, h, &c->r);
-	c->done_ms = now_ms();
+	c->done_ms = kt_now_ms();
 	return NULL;
 }
 
@@ -1747,7 +1731,7 @@ static bool has_header_value(const char *hdrs, const char *name, const char *val
  * flight and `waiting` long-polls wait. */
 static bool poll_inflight(unsigned port, double inflight, double waiting, long deadline_ms)
 {
-	long long end = now_ms() + deadline_ms;
+	long long end = kt_now_ms() + deadline_ms;
 
 	do {
 		char *page = metrics_page(port);
@@ -1757,8 +1741,8 @@ static bool poll_inflight(unsigned port, double inflight, double waiting, long d
 		free(page);
 		if (ok)
 			return true;
-		sleep_ms(10);
-	} while (now_ms() < end);
+		kt_sleep_ms(10);
+	} while (kt_now_ms() < end);
 	return false;
 }
 
@@ -1822,18 +1806,18 @@ START_TEST(graceful_shutdown)
 	ck_assert_msg(poll_inflight(gw.port, 4, 1, 1000),
 	              "the slow calls and the long-poll are not in flight");
 
-	t0 = now_ms();
+	t0 = kt_now_ms();
 	kill(gw.pid, SIGTERM);
 	/* /readyz turns 503 at once. */
 	{
-		long long end = now_ms() + 800;
+		long long end = kt_now_ms() + 800;
 		struct hres hr;
 
 		do {
 			hreq(NULL, gw.port, "GET", "/readyz", NULL, &hr);
 			st = hr.status;
 			free(hr.body);
-		} while (st == 200 && now_ms() < end);
+		} while (st == 200 && kt_now_ms() < end);
 		ck_assert_msg(st == 503, "/readyz answered %ld after SIGTERM", st);
 	}
 	/* A new request in the drain delay is still served. */
@@ -1841,7 +1825,7 @@ START_TEST(graceful_shutdown)
 		const char *const h[] = {AUTH_R, NULL};
 
 		kt_http(gw.port, "GET", "/v1/users/userId:drain-new", h, NULL, 0, &r);
-		ck_assert_msg(now_ms() - t0 < 1000,
+		ck_assert_msg(kt_now_ms() - t0 < 1000,
 		              "the drain-delay request came too late to judge");
 		ck_assert_int_eq(r.status, 404);
 		ck_assert_str_eq(problem_type(&r), "urn:kycgate:problem:upstream-rejected");
@@ -1872,8 +1856,8 @@ START_TEST(graceful_shutdown)
 	free(poll_c.r.body);
 
 	/* Exits 0 within drain + grace + 2 s. */
-	rc = wait_exit(&gw, false, 6000 - (now_ms() - t0));
-	t_exit = now_ms() - t0;
+	rc = wait_exit(&gw, false, 6000 - (kt_now_ms() - t0));
+	t_exit = kt_now_ms() - t0;
 	ck_assert_msg(rc == 0, "exit %d after %lld ms", rc, t_exit);
 	unlink(gw.log_path);
 	rmtree(dir);
@@ -1916,14 +1900,14 @@ START_TEST(shutdown_grace_expires)
 		ck_assert_msg(poll_inflight(gw[i].port, 2, 0, 2000),
 		              "a slow call is not in flight");
 	for (i = 0; i < N_GW; i++) { /* staggered, so that the grace ends one gateway at a time */
-		t_term[i] = now_ms();
+		t_term[i] = kt_now_ms();
 		kill(gw[i].pid, SIGTERM);
-		sleep_ms(70);
+		kt_sleep_ms(70);
 	}
 	for (i = 0; i < N_CALLS; i++)
 		pthread_join(th[i], NULL);
 	for (i = 0; i < N_GW; i++)
-		rc[i] = wait_exit(&gw[i], false, 3000 - (now_ms() - t_term[i]));
+		rc[i] = wait_exit(&gw[i], false, 3000 - (kt_now_ms() - t_term[i]));
 	for (i = 0; i < N_CALLS; i++) {
 		struct json_object *jo = json_tokener_parse(slow[i].r.body);
 		const char *t = kt_str(jo, "type");
@@ -2005,13 +1989,13 @@ START_TEST(shutdown_after_clients_left)
 	              "requests of clients that left are still in flight");
 	ck_assert_msg(poll_metric(gw.port, "kycgate_longpoll_waiting", 0, 5000),
 	              "long-polls of clients that left still wait");
-	t0 = now_ms();
+	t0 = kt_now_ms();
 	rc = wait_exit(&gw, true, 15000);
 	log = kt_read_log(&gw);
 	ck_assert_msg(
-	    rc == 0 && now_ms() - t0 < 5000,
+	    rc == 0 && kt_now_ms() - t0 < 5000,
 	    "exit %d %lld ms after SIGTERM with nothing in flight (grace 20 s); log:\n%.3000s", rc,
-	    now_ms() - t0, log);
+	    kt_now_ms() - t0, log);
 	free(log);
 	unlink(gw.log_path);
 	rmtree(dir);

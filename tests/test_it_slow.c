@@ -58,14 +58,6 @@ static const char per_ip_yaml[] = "server:\n"
 
 static struct kt_proc gw;
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A TCP connection to 127.0.0.1:port from the loopback address `from`, or -1. */
 static int dial(unsigned port, const char *from)
 {
@@ -153,14 +145,15 @@ static void trickle_stop(struct trickle *t)
 static void assert_served(const char *target)
 {
 	char req[256];
-	long long t0 = now_ms();
+	long long t0 = kt_now_ms();
 	char *out;
 
 	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
 	         target);
 	out = kt_raw(gw.port, req, strlen(req), SERVED_WITHIN_MS + 5000);
 	ck_assert_msg(strncmp(out, "HTTP/1.1 200", 12) == 0, "%s: got \"%s\"", target, out);
-	ck_assert_msg(now_ms() - t0 < SERVED_WITHIN_MS, "%s took %lld ms", target, now_ms() - t0);
+	ck_assert_msg(kt_now_ms() - t0 < SERVED_WITHIN_MS, "%s took %lld ms", target,
+	              kt_now_ms() - t0);
 	free(out);
 }
 
@@ -231,7 +224,7 @@ START_TEST(late_bare_cr_is_cut)
 {
 	static const char line[] = "GET /healthz HTTP/1.1", rest[] = "\rHost: x\r\r";
 	int fd = dial(gw.port, "127.0.0.1");
-	long long t0 = now_ms();
+	long long t0 = kt_now_ms();
 	char buf[256];
 	struct pollfd p = {.fd = fd, .events = POLLIN};
 
@@ -241,7 +234,7 @@ START_TEST(late_bare_cr_is_cut)
 	ck_assert_int_eq(send(fd, rest, sizeof(rest) - 1, MSG_NOSIGNAL), sizeof(rest) - 1);
 	ck_assert_int_eq(poll(&p, 1, 20000), 1);
 	ck_assert_int_le(recv(fd, buf, sizeof(buf), 0), 0);
-	ck_assert_msg(now_ms() - t0 < 10000, "held %lld ms", now_ms() - t0);
+	ck_assert_msg(kt_now_ms() - t0 < 10000, "held %lld ms", kt_now_ms() - t0);
 	close(fd);
 }
 END_TEST
@@ -269,11 +262,11 @@ START_TEST(keep_alive_gap_then_slow_head)
 			usleep(2500 * 1000); /* longer than header_timeout_s */
 	}
 	ck_assert_int_eq(send(fd, line, sizeof(line) - 1, MSG_NOSIGNAL), sizeof(line) - 1);
-	t0 = now_ms();
-	while (now_ms() - t0 < 20000 && send(fd, "a", 1, MSG_NOSIGNAL) == 1 &&
+	t0 = kt_now_ms();
+	while (kt_now_ms() - t0 < 20000 && send(fd, "a", 1, MSG_NOSIGNAL) == 1 &&
 	       (poll(&p, 1, 300) == 0 || recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0))
 		;
-	ck_assert_msg(now_ms() - t0 < 10000, "the slow head lived %lld ms", now_ms() - t0);
+	ck_assert_msg(kt_now_ms() - t0 < 10000, "the slow head lived %lld ms", kt_now_ms() - t0);
 	close(fd);
 }
 END_TEST

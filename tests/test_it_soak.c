@@ -119,22 +119,6 @@ static pthread_mutex_t fail_lock = PTHREAD_MUTEX_INITIALIZER;
 static char fails[MAX_FAILS][512];
 static int n_fails;
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
 __attribute__((format(printf, 1, 2))) static void record_fail(const char *fmt, ...)
 {
 	va_list ap;
@@ -275,7 +259,7 @@ static void hang_up(const char *bytes, size_t len, long pause_ms, bool reset)
 	atomic_fetch_add(&n_requests, 1);
 	if (send(fd, bytes, len, MSG_NOSIGNAL) != (ssize_t)len)
 		record_fail("hang_up: send: %s", strerror(errno));
-	sleep_ms(pause_ms);
+	kt_sleep_ms(pause_ms);
 	if (reset)
 		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	close(fd);
@@ -578,7 +562,7 @@ static void *fast_main(void *arg)
 		req(w, false, "GET", "/healthz", NULL, NULL, 0, S(200), NULL);
 		req(w, false, "PUT", user, wj, "{\"userDetails\":", 15, S(400), NULL);
 		w->iter++;
-		sleep_ms(10); /* a few hundred requests a second: the access log stays small */
+		kt_sleep_ms(10); /* a few hundred requests a second: the access log stays small */
 	}
 	curl_easy_cleanup(w->c);
 	return NULL;
@@ -681,11 +665,11 @@ static double metric(unsigned port, const char *sample)
  * count. */
 static int settle_fds(pid_t pid, int limit)
 {
-	long long end = now_ms() + 30000;
+	long long end = kt_now_ms() + 30000;
 	int n;
 
-	while ((n = count_fds(pid)) > limit && now_ms() < end)
-		sleep_ms(250);
+	while ((n = count_fds(pid)) > limit && kt_now_ms() < end)
+		kt_sleep_ms(250);
 	return n;
 }
 
@@ -738,10 +722,10 @@ static void drive(const struct kt_proc *gw, unsigned sim_port, struct figures *f
 		ck_assert_int_eq(
 		    pthread_create(&th[i], NULL, i < WORKERS ? worker_main : fast_main, &w[i]), 0);
 	}
-	third = now_ms() + f->seconds * 1000 / 3;
-	end = now_ms() + f->seconds * 1000;
-	while (now_ms() < end) {
-		sleep_ms(2000);
+	third = kt_now_ms() + f->seconds * 1000 / 3;
+	end = kt_now_ms() + f->seconds * 1000;
+	while (kt_now_ms() < end) {
+		kt_sleep_ms(2000);
 		f->reloads++;
 		conf_text(text, sizeof(text), sim_port, f->reloads % 2 ? 500 : 0,
 		          f->reloads % 3 ? 120 : 60);
@@ -749,7 +733,7 @@ static void drive(const struct kt_proc *gw, unsigned sim_port, struct figures *f
 		rss = rss_kib(gw->pid);
 		if (rss > f->rss_max)
 			f->rss_max = rss;
-		if (f->rss_third < 0 && now_ms() >= third)
+		if (f->rss_third < 0 && kt_now_ms() >= third)
 			f->rss_third = rss;
 		fds = count_fds(gw->pid);
 		if (fds > f->gw_fd_peak)
@@ -818,13 +802,13 @@ START_TEST(soak)
 	conf_text(text, sizeof(text), sim.port, 0, 60);
 	kt_start_gateway(&gw, text, sim.port, NULL);
 	gw_port = gw.port;
-	sleep_ms(500); /* the start-up self-check */
+	kt_sleep_ms(500); /* the start-up self-check */
 	f.gw_fd0 = count_fds(gw.pid);
 	f.sim_fd0 = count_fds(sim.pid);
 
 	drive(&gw, sim.port, &f);
 
-	sleep_ms(1000); /* the last reload */
+	kt_sleep_ms(1000); /* the last reload */
 	f.ok_reloads = metric(gw.port, "kycgate_config_reloads_total{result=\"success\"}");
 	f.failed_reloads = metric(gw.port, "kycgate_config_reloads_total{result=\"failure\"}");
 	f.gw_fd = settle_fds(gw.pid, f.gw_fd0 + UPSTREAM_CONNS);
