@@ -68,6 +68,10 @@ struct kg_gateway {
 	size_t openapi_len;
 	struct kg_climits *climits; /* per-client limits (client_limit.c), or NULL */
 	struct kg_store *store;     /* the store (store.c); NULL with store.driver: none */
+	/* The event source (events.h): each NULL until it starts, and with store.driver none. */
+	struct kg_events *events;     /* observations, events, the feed (events.c) */
+	struct kg_watches *watches;   /* watched users (watch.c) */
+	struct kg_webhooks *webhooks; /* webhook deliveries (webhooks.c) */
 };
 
 /* The request headers the request path reads: the first of each name, or NULL. */

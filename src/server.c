@@ -21,6 +21,7 @@
 #include "kycgate/server.h"
 #include "kycgate/simulator.h"
 #include "kycgate/store.h"
+#include "events.h"
 #include "kycgate/torture.h"
 
 #define CONNECTION_MEMORY_LIMIT (16 * 1024)
@@ -798,6 +799,9 @@ struct kg_gateway *kg_gateway_start(char *err, size_t errcap)
 	}
 	if (!open_store(gw, cfg, err, errcap))
 		goto fail;
+	if (!kg_events_start(gw, cfg, err, errcap) || !kg_watches_start(gw, cfg, err, errcap) ||
+	    !kg_webhooks_start(gw, cfg, err, errcap))
+		goto fail;
 	gw->daemon = start_daemon(gw, cfg, err, errcap);
 	if (gw->daemon == NULL)
 		goto fail;
@@ -848,6 +852,9 @@ enum kg_err kg_gateway_reconfigure(struct kg_gateway *gw, const struct kg_config
 	if (e != KG_OK)
 		return e;
 	atomic_store(&gw->header_timeout_ms, cfg->server.header_timeout_s * 1000u);
+	kg_events_reconfigure(gw, cfg);
+	kg_watches_reconfigure(gw, cfg);
+	kg_webhooks_reconfigure(gw, cfg);
 	if (gw->sim == NULL)
 		return KG_OK;
 	kg_sim_set_api_key(gw->sim, effective_key(gw, cfg));
@@ -937,10 +944,18 @@ void kg_gateway_stop(struct kg_gateway *gw)
 	if (gw->metrics_daemon != NULL)
 		MHD_stop_daemon(gw->metrics_daemon);
 	kg_heads_free(gw->heads); /* every connection is closed now */
+	/* The event source submits no more work to the engine or the store. */
+	kg_webhooks_stop(gw);
+	kg_watches_stop(gw);
+	kg_events_stop(gw);
 	/* Only now can no request thread reach the engine. */
 	kg_upstream_free(gw->up);
 	kg_climits_free(gw->climits);
 	kg_store_free(gw->store); /* no request can submit a job any more */
+	/* The store ran its last jobs, which may have called back into these. */
+	kg_webhooks_free(gw);
+	kg_watches_free(gw);
+	kg_events_free(gw);
 	if (lsock != MHD_INVALID_SOCKET)
 		close(lsock);
 	kg_sim_stop(gw->sim);

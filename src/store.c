@@ -90,6 +90,14 @@ static const char schema_v1[] =
 /* migrations[v] takes a file at user_version v to v + 1. */
 static const char *const migrations[KG_STORE_SCHEMA_VERSION] = {schema_v1};
 
+/* One periodic hook (kg_store_every). */
+struct hook {
+	int (*fn)(sqlite3 *db, void *ctx); /* NULL: a free slot */
+	void *ctx;
+	unsigned interval_ms;
+	unsigned long long due_ms; /* kg_now_ms() it runs next */
+};
+
 struct kg_store {
 	char *path;
 	sqlite3 *db; /* store thread only (and kg_store_open before the thread starts) */
@@ -102,15 +110,13 @@ struct kg_store {
 	bool claims_dropped; /* the previous process's claims were dropped (first open) */
 	bool stopping;       /* under mu */
 	bool tick_now;       /* under mu */
+	struct hook hooks[KG_STORE_MAX_HOOKS]; /* under mu */
+	int running_hook;                      /* the hook running now, -1 for none; under mu */
 };
 
 static unsigned long long wall_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (unsigned long long)ts.tv_sec * 1000ull +
-	       (unsigned long long)ts.tv_nsec / 1000000ull;
+	return kg_wall_ms();
 }
 
 static void set_up(struct kg_store *st, bool up, const char *why)
@@ -437,6 +443,10 @@ static void run(struct kg_store *st, struct kg_store_job *job)
 	case KG_STORE_IDEM_ABANDON:
 		rc = idem_abandon(st->db, job);
 		break;
+	case KG_STORE_RUN:
+		job->result = KG_STORE_OK;
+		rc = job->run != NULL ? job->run(st->db, job) : SQLITE_MISUSE;
+		break;
 	}
 	if (rc != SQLITE_OK) {
 		job->result = KG_STORE_DOWN;
@@ -469,15 +479,38 @@ static void tick(struct kg_store *st)
 		fail(st, rc);
 }
 
-/* Takes the next thing to do under st->mu: a tick asked for or due first, else a job. */
+/* The hook due first (-1 for none) and when; under st->mu. */
+static int next_hook(const struct kg_store *st, unsigned long long *due)
+{
+	int i, best = -1;
+
+	for (i = 0; i < KG_STORE_MAX_HOOKS; i++)
+		if (st->hooks[i].fn != NULL && (best < 0 || st->hooks[i].due_ms < *due)) {
+			best = i;
+			*due = st->hooks[i].due_ms;
+		}
+	return best;
+}
+
+/* Takes the next thing to do under st->mu: a tick asked for or due first, then a hook that is
+ * due, else a job. */
 static struct kg_store_job *next_work(struct kg_store *st, unsigned long long next_tick,
-                                      bool *do_tick)
+                                      bool *do_tick, int *hook)
 {
 	struct kg_store_job *job;
+	unsigned long long due = 0;
+	int h = next_hook(st, &due);
 
+	*hook = -1;
 	*do_tick = !st->stopping && (st->tick_now || kg_now_ms() >= next_tick);
 	st->tick_now = false;
-	if (*do_tick || st->head == NULL)
+	if (*do_tick)
+		return NULL;
+	if (!st->stopping && h >= 0 && due <= kg_now_ms()) {
+		*hook = h;
+		return NULL;
+	}
+	if (st->head == NULL)
 		return NULL;
 	job = st->head;
 	st->head = job->next;
@@ -485,6 +518,45 @@ static struct kg_store_job *next_work(struct kg_store *st, unsigned long long ne
 		st->tail = NULL;
 	st->queued--;
 	return job;
+}
+
+/* Sleeps under st->mu until the next tick or hook (a job, a kick or kg_store_tick wakes it
+ * sooner). */
+static void sleep_until(struct kg_store *st, unsigned long long next_tick)
+{
+	unsigned long long due = next_tick, now = kg_now_ms(), left;
+	struct timespec ts;
+
+	if (next_hook(st, &due) >= 0 && due > next_tick)
+		due = next_tick;
+	left = due > now ? due - now : 0;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)(left / 1000);
+	ts.tv_nsec += (long)(left % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&st->cv, &st->mu, &ts);
+}
+
+/* Runs hook h (taken under st->mu, which is held on entry and on return). */
+static void run_hook(struct kg_store *st, int h)
+{
+	struct hook k = st->hooks[h];
+	int rc;
+
+	st->hooks[h].due_ms = kg_now_ms() + k.interval_ms;
+	st->running_hook = h;
+	pthread_mutex_unlock(&st->mu);
+	if (st->db != NULL) {
+		rc = k.fn(st->db, k.ctx);
+		if (rc != SQLITE_OK)
+			fail(st, rc);
+	}
+	pthread_mutex_lock(&st->mu);
+	st->running_hook = -1;
+	pthread_cond_broadcast(&st->cv);
 }
 
 static void *thread_main(void *arg)
@@ -496,22 +568,15 @@ static void *thread_main(void *arg)
 	while (!st->stopping || st->head != NULL) {
 		struct kg_store_job *job;
 		bool do_tick;
+		int hook;
 
-		job = next_work(st, next_tick, &do_tick);
+		job = next_work(st, next_tick, &do_tick, &hook);
+		if (hook >= 0) {
+			run_hook(st, hook);
+			continue;
+		}
 		if (job == NULL && !do_tick) {
-			unsigned long long now = kg_now_ms(),
-			                   left = next_tick > now ? next_tick - now : 0;
-			struct timespec ts;
-
-			/* Sleeps until the next tick (a job or kg_store_tick wakes it sooner). */
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += (time_t)(left / 1000);
-			ts.tv_nsec += (long)(left % 1000) * 1000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
-			pthread_cond_timedwait(&st->cv, &st->mu, &ts);
+			sleep_until(st, next_tick);
 			continue;
 		}
 		pthread_mutex_unlock(&st->mu);
@@ -550,6 +615,7 @@ struct kg_store *kg_store_open(const char *path, char *err, size_t errcap, char 
 	}
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_cond_init(&st->cv, NULL);
+	st->running_hook = -1;
 	r = open_db(st, warn, warncap, why, sizeof(why));
 	atomic_store(&st->up, r == NULL);
 	kg_metrics_gauge_set(KG_GAUGE_STORE_UP, r == NULL ? 1 : 0);
@@ -572,7 +638,7 @@ void kg_store_free(struct kg_store *st)
 		return;
 	pthread_mutex_lock(&st->mu);
 	st->stopping = true;
-	pthread_cond_signal(&st->cv);
+	pthread_cond_broadcast(&st->cv);
 	pthread_mutex_unlock(&st->mu);
 	pthread_join(st->thread, NULL); /* after it ran every queued job */
 	sqlite3_close(st->db);
@@ -609,7 +675,7 @@ enum kg_err kg_store_submit(struct kg_store *st, struct kg_store_job *job)
 			st->head = job;
 		st->tail = job;
 		st->queued++;
-		pthread_cond_signal(&st->cv);
+		pthread_cond_broadcast(&st->cv);
 	}
 	pthread_mutex_unlock(&st->mu);
 	return rc;
@@ -629,6 +695,48 @@ void kg_store_tick(struct kg_store *st)
 {
 	pthread_mutex_lock(&st->mu);
 	st->tick_now = true;
-	pthread_cond_signal(&st->cv);
+	pthread_cond_broadcast(&st->cv);
+	pthread_mutex_unlock(&st->mu);
+}
+
+int kg_store_every(struct kg_store *st, unsigned interval_ms,
+                   int (*fn)(struct sqlite3 *db, void *ctx), void *ctx)
+{
+	int i, id = -1;
+
+	if (st == NULL || fn == NULL)
+		return -1;
+	pthread_mutex_lock(&st->mu);
+	for (i = 0; i < KG_STORE_MAX_HOOKS && id < 0; i++)
+		if (st->hooks[i].fn == NULL) {
+			st->hooks[i] =
+			    (struct hook){fn, ctx, interval_ms, kg_now_ms() + interval_ms};
+			id = i;
+		}
+	pthread_cond_broadcast(&st->cv);
+	pthread_mutex_unlock(&st->mu);
+	return id;
+}
+
+void kg_store_kick(struct kg_store *st, int id)
+{
+	if (st == NULL || id < 0 || id >= KG_STORE_MAX_HOOKS)
+		return;
+	pthread_mutex_lock(&st->mu);
+	if (st->hooks[id].fn != NULL) {
+		st->hooks[id].due_ms = 0;
+		pthread_cond_broadcast(&st->cv);
+	}
+	pthread_mutex_unlock(&st->mu);
+}
+
+void kg_store_cancel(struct kg_store *st, int id)
+{
+	if (st == NULL || id < 0 || id >= KG_STORE_MAX_HOOKS)
+		return;
+	pthread_mutex_lock(&st->mu);
+	while (st->running_hook == id)
+		pthread_cond_wait(&st->cv, &st->mu);
+	st->hooks[id].fn = NULL;
 	pthread_mutex_unlock(&st->mu);
 }

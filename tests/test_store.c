@@ -338,6 +338,106 @@ START_TEST(free_drains_the_queue)
 }
 END_TEST
 
+/* ---- other modules' work: KG_STORE_RUN jobs and periodic hooks ---- */
+
+static int run_insert(sqlite3 *db, struct kg_store_job *job)
+{
+	(void)job;
+	return sqlite3_exec(db, "INSERT INTO states (user_locator) VALUES ('userId:run')", NULL,
+	                    NULL, NULL);
+}
+
+static int run_bad(sqlite3 *db, struct kg_store_job *job)
+{
+	(void)job;
+	return sqlite3_exec(db, "SELECT * FROM no_such_table", NULL, NULL, NULL);
+}
+
+/* A RUN job runs its function with the connection; an SQL error says KG_STORE_DOWN for that job
+ * only (the store stays up: the file is fine). */
+START_TEST(run_job_runs_its_function)
+{
+	struct kg_store *st = open_up();
+	struct tjob t;
+	struct waiter w;
+
+	waiter_init(&w);
+	memset(&t, 0, sizeof(t));
+	t.w = &w;
+	t.job.op = KG_STORE_RUN;
+	t.job.run = run_insert;
+	t.job.done = tjob_done;
+	t.job.owner = &t;
+	ck_assert_int_eq(kg_store_submit(st, &t.job), KG_OK);
+	wait_for(&w, 1);
+	ck_assert_int_eq(t.job.result, KG_STORE_OK);
+	t.job.run = run_bad;
+	ck_assert_int_eq(kg_store_submit(st, &t.job), KG_OK);
+	wait_for(&w, 2);
+	ck_assert_int_eq(t.job.result, KG_STORE_DOWN);
+	ck_assert(kg_store_up(st));
+	kg_store_free(st);
+	ck_assert_int_eq(query_int("SELECT count(*) FROM states WHERE user_locator = 'userId:run'"),
+	                 1);
+}
+END_TEST
+
+struct hook_count {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int runs;
+};
+
+static int count_hook(sqlite3 *db, void *ctx)
+{
+	struct hook_count *h = ctx;
+
+	ck_assert_ptr_nonnull(db);
+	pthread_mutex_lock(&h->mu);
+	h->runs++;
+	pthread_cond_signal(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+	return SQLITE_OK;
+}
+
+static void wait_runs(struct hook_count *h, int n)
+{
+	pthread_mutex_lock(&h->mu);
+	while (h->runs < n)
+		pthread_cond_wait(&h->cv, &h->mu);
+	pthread_mutex_unlock(&h->mu);
+}
+
+/* A hook runs every interval, at once when kicked, and never after kg_store_cancel returns. */
+START_TEST(hooks_run_periodically_kicked_and_cancelled)
+{
+	struct kg_store *st = open_up();
+	struct hook_count slow = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0},
+	                  fast = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+	int slow_id = kg_store_every(st, 3600 * 1000, count_hook, &slow);
+	int fast_id = kg_store_every(st, 20, count_hook, &fast);
+	int before;
+
+	ck_assert_int_ge(slow_id, 0);
+	ck_assert_int_ge(fast_id, 0);
+	ck_assert_int_ne(slow_id, fast_id);
+	wait_runs(&fast, 3); /* every 20 ms */
+	ck_assert_int_eq(slow.runs, 0);
+	kg_store_kick(st, slow_id); /* an hour early */
+	wait_runs(&slow, 1);
+	kg_store_cancel(st, fast_id);
+	pthread_mutex_lock(&fast.mu);
+	before = fast.runs;
+	pthread_mutex_unlock(&fast.mu);
+	usleep(100 * 1000);
+	ck_assert_int_eq(fast.runs, before);
+	kg_store_cancel(st, slow_id);
+	ck_assert_int_eq(kg_store_every(st, 10, count_hook, &fast),
+	                 fast_id < slow_id ? fast_id : slow_id);
+	kg_store_free(st);
+}
+END_TEST
+
 /* ---- idempotency ---- */
 
 START_TEST(idempotency_claim_replay_reuse)
@@ -419,6 +519,8 @@ int main(void)
 	tcase_add_test(tc, loose_mode_warns);
 	tcase_add_test(tc, queue_runs_in_order);
 	tcase_add_test(tc, free_drains_the_queue);
+	tcase_add_test(tc, run_job_runs_its_function);
+	tcase_add_test(tc, hooks_run_periodically_kicked_and_cancelled);
 	tcase_add_test(tc, idempotency_claim_replay_reuse);
 	tcase_add_test(tc, idempotency_abandon);
 	tcase_add_test(tc, idempotency_restart_and_purge);

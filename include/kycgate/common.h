@@ -82,6 +82,10 @@ size_t kg_edit_distance(const char *a, size_t alen, const char *b, size_t blen, 
 /* Monotonic clock in milliseconds. Thread-safe. */
 unsigned long long kg_now_ms(void);
 
+/* Wall clock (CLOCK_REALTIME) in Unix milliseconds, for times that outlive the process (the
+ * store's rows). Thread-safe. */
+unsigned long long kg_wall_ms(void);
+
 /* Monotonic clock in microseconds. Thread-safe. */
 unsigned long long kg_now_us(void);
 

@@ -36,12 +36,14 @@
 #define KG_STORE_FINGERPRINT_LEN 32          /* SHA-256 */
 
 struct kg_store;
+struct sqlite3;
 
 enum kg_store_op {
 	KG_STORE_NOP = 0,      /* runs nothing (ordering, tests) */
 	KG_STORE_IDEM_BEGIN,   /* claims (client, key) for fingerprint, or finds its answer */
 	KG_STORE_IDEM_FINISH,  /* stores the definitive answer of a claimed key */
 	KG_STORE_IDEM_ABANDON, /* drops a claim whose answer is not definitive (5xx, 429, ...) */
+	KG_STORE_RUN,          /* runs job->run (the other modules' work: events, watches, ...) */
 };
 
 enum kg_store_result {
@@ -59,6 +61,11 @@ struct kg_store_job {
 	enum kg_store_op op;
 	void (*done)(struct kg_store_job *job); /* called once, on the store thread */
 	void *owner;                            /* the submitter's context */
+	/* KG_STORE_RUN: runs on the store thread with the open connection, result preset to
+	 * KG_STORE_OK; returns an SQLite result code. A code other than SQLITE_OK sets the result
+	 * to KG_STORE_DOWN, and one that says the file cannot be used puts the store down. It must
+	 * leave no transaction open. */
+	int (*run)(struct sqlite3 *db, struct kg_store_job *job);
 	char client[KG_STORE_MAX_CLIENT_BYTES + 1];
 	char key[KG_STORE_MAX_KEY_BYTES + 1];
 	unsigned char fingerprint[KG_STORE_FINGERPRINT_LEN];
@@ -103,6 +110,21 @@ enum kg_err kg_store_submit(struct kg_store *st, struct kg_store_job *job);
 
 /* Wipes and frees what a finished job holds (its replayed body). Accepts NULL. */
 void kg_store_job_cleanup(struct kg_store_job *job);
+
+/* Periodic work of the other modules (the watch scheduler, the webhook dispatcher, purges).
+ * fn runs on the store thread, with the open connection, every interval_ms and soon after
+ * kg_store_kick(); never while the store is down. It returns an SQLite result code, handled as a
+ * job's. Returns the hook's id, or -1 when KG_STORE_MAX_HOOKS are registered. Any thread. */
+#define KG_STORE_MAX_HOOKS 8
+int kg_store_every(struct kg_store *st, unsigned interval_ms,
+                   int (*fn)(struct sqlite3 *db, void *ctx), void *ctx);
+
+/* Runs hook id as soon as the thread is free (after the job it runs now). Any thread; cheap. */
+void kg_store_kick(struct kg_store *st, int id);
+
+/* Unregisters hook id; when it returns, fn is not running and will not run again. Not from the
+ * store thread. Accepts NULL and -1. */
+void kg_store_cancel(struct kg_store *st, int id);
 
 /* Runs the periodic work now (purge, reopen when down) on the store thread; for tests. */
 void kg_store_tick(struct kg_store *st);

@@ -116,6 +116,15 @@ unsigned long long kg_now_ms(void)
 	       (unsigned long long)ts.tv_nsec / 1000000ull;
 }
 
+unsigned long long kg_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (unsigned long long)ts.tv_sec * 1000ull +
+	       (unsigned long long)ts.tv_nsec / 1000000ull;
+}
+
 unsigned long long kg_now_us(void)
 {
 	struct timespec ts;
