@@ -359,6 +359,11 @@ void kg_handle_call_kind(struct kg_req *req)
 	req->call.kind = req->match.route->up_kind;
 }
 
+bool kg_handle_work(struct kg_req *req)
+{
+	return decode_params(req) && parse_query(req) && req->match.route->work_begin(req);
+}
+
 bool kg_handle_request(struct kg_req *req)
 {
 	const struct kg_route *r = req->match.route;

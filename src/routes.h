@@ -82,6 +82,18 @@ bool kg_verification_view(struct kg_req *req, struct kg_answer *a, bool *in_revi
 
 bool kg_wallets_put_shape(struct kg_req *req);
 
+/* ---- events_feed.c, events_users.c: the event feed and the observed users (design §10) ----- */
+
+extern const struct kg_query_param kg_events_query[];
+bool kg_events_feed_begin(struct kg_req *req);
+void kg_events_feed_submit(struct kg_req *req);
+bool kg_events_feed_resumed(struct kg_req *req);
+
+extern const struct kg_query_param kg_users_list_query[];
+bool kg_users_list_begin(struct kg_req *req);
+void kg_users_list_submit(struct kg_req *req);
+bool kg_users_list_resumed(struct kg_req *req);
+
 /* ---- routes_local.c: answered by the gateway itself ---------------------------------------- */
 
 void kg_local_healthz(struct kg_req *req);

@@ -22,6 +22,7 @@
 #include "kycgate/simulator.h"
 #include "kycgate/store.h"
 #include "events.h"
+#include "events_internal.h"
 #include "kycgate/torture.h"
 
 #define CONNECTION_MEMORY_LIMIT (16 * 1024)
@@ -72,6 +73,8 @@ static void req_free(struct kg_req *req)
 		return;
 	unsuspend(req);
 	kg_idem_end(req); /* before the exchange and the reply are freed */
+	if (req->work_end != NULL)
+		req->work_end(req);
 	kg_req_release(req);
 	if (req->reserved > 0)
 		atomic_fetch_sub(&req->gw->buffered, req->reserved);
@@ -132,13 +135,20 @@ static void on_body(struct kg_req *req, const char *data, size_t n)
 	req->body[req->body_len] = '\0';
 }
 
-/* Called by the engine thread when req->call ends: the last thing it does is resume. */
+void kg_req_joint_done(struct kg_req *req)
+{
+	if (atomic_fetch_sub(&req->joint, 1) == 1)
+		MHD_resume_connection(req->conn);
+}
+
+/* Called by the engine thread when req->call ends: the last thing it does is resume (unless the
+ * remembered country's lookup still runs: then that does). */
 static void on_upstream_done(struct kg_up_call *call)
 {
 	struct kg_req *req = call->owner;
 
 	req->state = KG_REQ_RESUMED;
-	MHD_resume_connection(req->conn);
+	kg_req_joint_done(req);
 }
 
 static void suspend(struct kg_req *req)
@@ -160,8 +170,26 @@ static enum MHD_Result go_upstream(struct kg_req *req, bool continuing)
 	req->call.owner = req;
 	req->call.done = on_upstream_done;
 	req->state = KG_REQ_UPSTREAM;
+	atomic_store(&req->joint, 1);
 	suspend(req);
+	if (!continuing)
+		kg_events_country_lookup(req); /* alongside the call, never before it */
 	kg_upstream_submit(req->gw->up, &req->call);
+	return MHD_YES;
+}
+
+void kg_req_wake(struct kg_req *req)
+{
+	req->state = KG_REQ_WORK_DONE;
+	MHD_resume_connection(req->conn);
+}
+
+/* A work route (router.h): suspended first, so the work's wake can never come before it. */
+static enum MHD_Result go_work(struct kg_req *req)
+{
+	req->state = KG_REQ_WORK;
+	suspend(req);
+	req->match.route->work_submit(req);
 	return MHD_YES;
 }
 
@@ -201,6 +229,8 @@ static enum MHD_Result on_complete(struct kg_req *req)
 		                 "the gateway holds too many request bodies", NULL);
 		return kg_reply_send(req);
 	}
+	if (req->match.route->work_begin != NULL)
+		return kg_handle_work(req) ? go_work(req) : kg_reply_send(req);
 	if (kg_handle_request(req))
 		return go_on(req);
 	return kg_reply_send(req);
@@ -278,6 +308,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		unsuspend(req);
 		if (kg_idem_resumed(req) == KG_IDEM_GO)
 			return go_upstream(req, false);
+		return kg_reply_send(req);
+	}
+	if (req->state == KG_REQ_WORK_DONE) {
+		unsuspend(req);
+		if (req->match.route->work_resumed(req))
+			return go_work(req);
 		return kg_reply_send(req);
 	}
 	if (req->state == KG_REQ_RESUMED) {
@@ -913,6 +949,7 @@ void kg_gateway_quiesce(struct kg_gateway *gw)
 		return;
 	gw->listen_fd = MHD_quiesce_daemon(gw->daemon);
 	kg_upstream_end_waits(gw->up);
+	kg_events_drain(gw);
 }
 
 bool kg_gateway_idle(const struct kg_gateway *gw)
