@@ -184,6 +184,12 @@ struct kg_req {
 	struct kg_store_job idem;
 	bool idem_claimed;
 	bool idem_waiting; /* suspended on the store job */
+
+	/* A local route that reads the store (webhooks_routes.c): it prepares local_job (a
+	 * KG_STORE_RUN job) and sets local_answer; server.c suspends, runs the job, and on the
+	 * resume local_answer turns its result into req->reply. */
+	struct kg_store_job local_job;
+	void (*local_answer)(struct kg_req *req);
 };
 
 /* heads.c: starts the thread that shuts connections whose request head is overdue; NULL when it
