@@ -71,6 +71,7 @@ struct delivery {
 };
 
 struct kg_webhooks {
+	struct kg_gateway *gw;
 	struct kg_store *store;
 	struct kg_upstream *up;
 	int hook;
@@ -597,7 +598,9 @@ static int dispatch(sqlite3 *db, void *ctx)
 	int rc = record_finished(db, wh);
 	size_t i;
 
-	if (rc != SQLITE_OK || atomic_load(&wh->stopping))
+	/* Draining (quiesced): no new attempts, so that the engine empties and the stop comes
+	 * soon; what is due waits for the next start. */
+	if (rc != SQLITE_OK || atomic_load(&wh->stopping) || atomic_load(&wh->gw->closing))
 		return rc;
 	set = set_get(wh);
 	for (i = 0; i < set->n && rc == SQLITE_OK; i++)
@@ -756,6 +759,7 @@ bool kg_webhooks_start(struct kg_gateway *gw, const struct kg_config *cfg, char 
 	}
 	pthread_mutex_init(&wh->mu, NULL);
 	atomic_init(&wh->stopping, false);
+	wh->gw = gw;
 	wh->store = gw->store;
 	wh->up = gw->up;
 	kg_random_bytes(&wh->rng, sizeof(wh->rng));
