@@ -60,6 +60,7 @@ struct rx {
 	atomic_bool stop;
 	int fail_first; /* 500 to the first fail_first attempts of each id */
 	int status;     /* then this */
+	int hold_ms;    /* > 0: no answer at all, the connection held this long (status 599) */
 	struct hit hits[MAX_HITS];
 	int n;
 };
@@ -154,10 +155,15 @@ static void serve(struct rx *r, int c)
 	pthread_mutex_lock(&r->mu);
 	for (i = 0; i < r->n; i++)
 		tries += r->hits[i].id == h.id;
-	h.status = tries < r->fail_first ? 500 : r->status;
+	h.status = r->hold_ms > 0 ? 599 : tries < r->fail_first ? 500 : r->status;
 	if (r->n < MAX_HITS)
 		r->hits[r->n++] = h;
+	i = r->hold_ms;
 	pthread_mutex_unlock(&r->mu);
+	if (i > 0) {
+		kt_sleep_ms(i);
+		return;
+	}
 	snprintf(buf, sizeof(buf),
 	         "HTTP/1.1 %d X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok", h.status);
 	send(c, buf, strlen(buf), MSG_NOSIGNAL);
@@ -691,6 +697,38 @@ START_TEST(pending_survives_restart)
 }
 END_TEST
 
+/* An attempt in flight when the gateway stops was never answered: it is pending at the next
+ * start and sent again with the same webhook-id (at-least-once). */
+START_TEST(inflight_at_stop_sent_again)
+{
+	static const char *const names[] = {"rx"};
+	struct rx rx;
+	long long id;
+
+	rx_start(&rx, 0, 200);
+	pthread_mutex_lock(&rx.mu);
+	rx.hold_ms = 4000;
+	pthread_mutex_unlock(&rx.mu);
+	start_gw("1", names, &rx.port, 1);
+	make_user("userId:wh-inflight");
+	read_user("userId:wh-inflight");
+	id = first_event("userId:wh-inflight");
+	ck_assert(rx_wait(&rx, id, 599)); /* the attempt arrived and hangs */
+	ck_assert_int_eq(kt_stop(&gw), 0);
+
+	pthread_mutex_lock(&rx.mu);
+	rx.hold_ms = 0;
+	pthread_mutex_unlock(&rx.mu);
+	start_gw("1", names, &rx.port, 1);
+	ck_assert_msg(rx_wait(&rx, id, 200),
+	              "the delivery in flight at the stop was not sent again");
+	ck_assert_int_eq(rx_count(&rx, id, 599), 1);
+	rx_assert_clean(&rx);
+	ck_assert_int_eq(kt_stop(&gw), 0);
+	rx_stop(&rx);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("it_webhooks");
@@ -703,6 +741,7 @@ int main(void)
 	tcase_add_test(tc, user_events_in_order);
 	tcase_add_test(tc, reload_adds_endpoint);
 	tcase_add_test(tc, pending_survives_restart);
+	tcase_add_test(tc, inflight_at_stop_sent_again);
 	suite_add_tcase(s, tc);
 	return kt_run_suite(s) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
