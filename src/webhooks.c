@@ -80,7 +80,7 @@ struct kg_webhooks {
 	struct delivery *finished; /* under mu: attempts the engine ended, not yet recorded */
 	struct delivery *inflight; /* store thread: every claimed attempt not yet recorded */
 	atomic_bool stopping;
-	unsigned long long gauges_due; /* store thread */
+	unsigned long long gauges_due; /* store thread: the gauges are counted again then */
 	uint64_t rng;                  /* store thread: the retry jitter */
 	struct kg_store_job last;      /* kg_webhooks_stop: records the last outcomes */
 };
@@ -793,7 +793,6 @@ void kg_webhooks_reconfigure(struct kg_gateway *gw, const struct kg_config *cfg)
 	wh->set = s;
 	pthread_mutex_unlock(&wh->mu);
 	set_put(old);
-	wh->gauges_due = 0;
 	kg_store_kick(wh->store, wh->hook);
 }
 
@@ -804,8 +803,9 @@ void kg_webhooks_stop(struct kg_gateway *gw)
 	if (wh == NULL)
 		return;
 	atomic_store(&wh->stopping, true);
+	/* The hook's id stays: kicking a cancelled hook does nothing, and nothing registers one
+	 * after the stop. */
 	kg_store_cancel(wh->store, wh->hook);
-	wh->hook = -1;
 	/* The engine stopped first: every attempt has ended. Their outcomes are recorded by one
 	 * last job, which the store runs before it closes. */
 	memset(&wh->last, 0, sizeof(wh->last));
