@@ -676,7 +676,7 @@ START_TEST(pending_survives_restart)
 {
 	static const char *const names[] = {"rx"};
 	struct rx rx;
-	long long id;
+	long long id, deadline;
 
 	rx_start(&rx, 0, 503);
 	start_gw("3, 3, 3", names, &rx.port, 1);
@@ -685,6 +685,13 @@ START_TEST(pending_survives_restart)
 	id = first_event("userId:wh-restart");
 	ck_assert(rx_wait(&rx, id, 503));
 	ck_assert_int_eq(view_int("rx", "pending"), 1);
+	deadline = kt_now_ms() + DEADLINE_MS; /* the gauges are recounted every 5 s */
+	while ((metric("kycgate_webhook_pending{endpoint=\"rx\"}") != 1 ||
+	        metric("kycgate_webhook_oldest_pending_seconds{endpoint=\"rx\"}") <= 0) &&
+	       kt_now_ms() < deadline)
+		kt_sleep_ms(200);
+	ck_assert(metric("kycgate_webhook_pending{endpoint=\"rx\"}") == 1);
+	ck_assert(metric("kycgate_webhook_oldest_pending_seconds{endpoint=\"rx\"}") > 0);
 	ck_assert_int_eq(kt_stop(&gw), 0);
 
 	rx_set(&rx, 0, 200);
