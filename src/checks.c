@@ -137,6 +137,8 @@ static bool authorize(struct kg_req *req)
 		kg_reply_problem(req, KG_PB_FORBIDDEN, 0,
 		                 req->match.route->scope == KG_SCOPE_CREATE
 		                     ? "this route needs the users.create scope"
+		                 : req->match.route->scope == KG_SCOPE_WEBHOOKS
+		                     ? "this route needs the webhooks.manage scope"
 		                     : "this route needs the users.read scope",
 		                 NULL);
 		return false;

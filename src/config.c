@@ -298,6 +298,7 @@ static void finalize(struct cfg_ctx *c)
 	check_api_key(c);
 	check_lockey(c);
 	check_auth(c);
+	cfg_check_webhooks(c);
 }
 
 /* ---- loading ---- */

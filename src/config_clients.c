@@ -51,10 +51,13 @@ static void fn_scopes(struct cfg_ctx *c, const struct ynode *v, const char *path
 			r->scopes |= KG_SCOPE_CREATE;
 		} else if (strcmp(s, "users.read") == 0) {
 			r->scopes |= KG_SCOPE_READ;
+		} else if (strcmp(s, "webhooks.manage") == 0) {
+			r->scopes |= KG_SCOPE_WEBHOOKS;
 		} else {
 			cfg_sanitize(s, strlen(s), shown, sizeof(shown));
 			cfg_err(c, v->kids[i]->line, item,
-			        "unknown scope \"%s\" (expected users.create or users.read)",
+			        "unknown scope \"%s\" (expected users.create, users.read or "
+			        "webhooks.manage)",
 			        shown);
 		}
 		cfg_free_secret(s);
@@ -176,7 +179,7 @@ static bool finish_client(struct cfg_ctx *c, struct client_raw *r, const char *p
 	r->name = NULL;
 	cfg_join(sub, sizeof(sub), path, "scopes");
 	if (r->mark[CM_SCOPES] == 0)
-		cfg_err(c, line, sub, "required (users.create, users.read)");
+		cfg_err(c, line, sub, "required (users.create, users.read, webhooks.manage)");
 	out->scopes = r->scopes;
 	out->requests_per_minute = r->requests_per_minute;
 	resolve_token(c, r, path, line, out->token_digest);

@@ -1,13 +1,13 @@
-/* The events.* keys of design §10 that need more than a type and a range: the webhook list, the
- * retry schedule, the watch budget share; and the list of keys set but not active yet. Only
- * events.idempotency_ttl_h is in force in this release: the rest is parsed and checked so a
- * config written for the full feature loads, and reported as not active. */
+/* The events.* keys of design §10 that need more than a type and a range: the webhook list (with
+ * its secrets, decoded here, and its URLs, checked once the environment is known), the retry
+ * schedule, the watch budget share; and the list of keys set but not active yet. */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config_internal.h"
+#include "kycgate/base64.h"
 
 #define WH(m) offsetof(struct kg_webhook, m)
 
@@ -30,11 +30,15 @@ void cfg_add_inactive(struct cfg_ctx *c, const char *key)
 
 static void fn_types(struct cfg_ctx *c, const struct ynode *v, const char *path, void *base)
 {
+	struct kg_webhook *w = base;
 	char item[CFG_PATH_MAX];
 	size_t i;
 
 	if (!cfg_is_list(c, v, path))
 		return;
+	w->types = 0;
+	if (v->n_kids == 0)
+		cfg_err(c, v->line, path, "at least one type (or leave types out: every type)");
 	for (i = 0; i < v->n_kids; i++) {
 		char *s;
 
@@ -43,6 +47,8 @@ static void fn_types(struct cfg_ctx *c, const struct ynode *v, const char *path,
 		if (s != NULL && strcmp(s, "verification.updated") != 0)
 			cfg_err(c, v->kids[i]->line, item,
 			        "unknown event type (expected verification.updated)");
+		else if (s != NULL)
+			w->types |= KG_EVENT_UPDATED;
 		cfg_free_secret(s);
 	}
 }
@@ -83,8 +89,77 @@ static void check_webhook(struct cfg_ctx *c, const struct kg_webhook *w, size_t 
 		cfg_err(c, line, path, "url is required: an http or https URL");
 	if (secret == file)
 		cfg_err(c, line, path, "exactly one of secret or secret_file is required");
-	if (secret && strncmp(w->secret, "whsec_", 6) != 0)
-		cfg_err(c, line, path, "secret must be a Standard Webhooks secret (whsec_...)");
+}
+
+/* Decodes a Standard Webhooks secret ("whsec_" + base64 of 24 to 128 bytes) into w->key. Never
+ * quotes the secret. */
+static void decode_secret(struct cfg_ctx *c, struct kg_webhook *w, const char *s, size_t line,
+                          const char *path)
+{
+	size_t n = strlen(s), len = 0;
+
+	if (strncmp(s, "whsec_", 6) != 0) {
+		cfg_err(c, line, path, "must be a Standard Webhooks secret (whsec_ + base64)");
+		return;
+	}
+	w->key = malloc(KG_WEBHOOK_MAX_SECRET_BYTES);
+	if (w->key == NULL) {
+		c->nomem = true;
+		return;
+	}
+	if (kg_base64_decode(s + 6, n - 6, w->key, KG_WEBHOOK_MAX_SECRET_BYTES, &len) != KG_OK ||
+	    len < KG_WEBHOOK_MIN_SECRET_BYTES) {
+		cfg_err(c, line, path, "must be whsec_ followed by the base64 of %d to %d bytes",
+		        KG_WEBHOOK_MIN_SECRET_BYTES, KG_WEBHOOK_MAX_SECRET_BYTES);
+		kg_wipe(w->key, KG_WEBHOOK_MAX_SECRET_BYTES);
+		free(w->key);
+		w->key = NULL;
+		return;
+	}
+	w->key_len = len;
+}
+
+/* The secret of one entry, inline or read from its file (at each load: start and reload). */
+static void load_secret(struct cfg_ctx *c, struct kg_webhook *w, size_t line, const char *path)
+{
+	char sub[CFG_PATH_MAX], *s = NULL;
+	size_t len = 0;
+
+	if (w->secret != NULL && w->secret[0] != '\0') {
+		cfg_join(sub, sizeof(sub), path, "secret");
+		decode_secret(c, w, w->secret, line, sub);
+		return;
+	}
+	if (w->secret_file == NULL || w->secret_file[0] == '\0')
+		return;
+	cfg_join(sub, sizeof(sub), path, "secret_file");
+	if (!cfg_read_secret(c, w->secret_file, line, sub, &s, &len))
+		return;
+	if (strlen(s) != len)
+		cfg_err(c, line, sub, "must not contain a NUL byte");
+	else
+		decode_secret(c, w, s, line, sub);
+	kg_wipe(s, len);
+	free(s);
+}
+
+void cfg_check_webhooks(struct cfg_ctx *c)
+{
+	struct kg_config *cfg = c->cfg;
+	char path[CFG_PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < cfg->events.n_webhooks; i++) {
+		const struct kg_webhook *w = &cfg->events.webhooks[i];
+		const char *why;
+
+		if (w->url == NULL)
+			continue;
+		snprintf(path, sizeof(path), "events.webhooks[%zu].url", i);
+		why = cfg_check_webhook_url(w->url, cfg->crossmint.environment);
+		if (why != NULL)
+			cfg_err(c, w->line, path, "%s", why);
+	}
 }
 
 void cfg_fn_webhooks(struct cfg_ctx *c, const struct ynode *v, const char *path, void *base)
@@ -113,10 +188,13 @@ void cfg_fn_webhooks(struct cfg_ctx *c, const struct ynode *v, const char *path,
 
 		w->timeout_ms = 5000;
 		w->max_inflight = 8;
+		w->types = KG_EVENT_ALL;
+		w->line = v->kids[i]->line;
 		cfg->events.n_webhooks = i + 1;
 		snprintf(item, sizeof(item), "%s[%zu]", path, i);
 		cfg_walk_map(&wk, v->kids[i], item, webhook_fields);
 		check_webhook(c, w, v->kids[i]->line, item);
+		load_secret(c, w, v->kids[i]->line, item);
 		for (j = 0; j < i && w->name != NULL; j++)
 			if (cfg->events.webhooks[j].name != NULL &&
 			    strcmp(cfg->events.webhooks[j].name, w->name) == 0)
@@ -180,6 +258,9 @@ void cfg_free_webhooks(struct kg_config *cfg)
 		free(w->url);
 		cfg_free_secret(w->secret);
 		free(w->secret_file);
+		if (w->key != NULL)
+			kg_wipe(w->key, KG_WEBHOOK_MAX_SECRET_BYTES);
+		free(w->key);
 	}
 	free(cfg->events.webhooks);
 	cfg->events.webhooks = NULL;

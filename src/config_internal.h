@@ -184,6 +184,12 @@ void cfg_fn_webhooks(struct cfg_ctx *c, const struct ynode *v, const char *path,
 void cfg_fn_retry_schedule(struct cfg_ctx *c, const struct ynode *v, const char *path, void *base);
 /* The events.watch.budget_share handler (config_events.c): a decimal in (0, 1]. */
 void cfg_fn_budget_share(struct cfg_ctx *c, const struct ynode *v, const char *path, void *base);
+/* The checks of events.webhooks that need the environment (config_events.c): each URL. */
+void cfg_check_webhooks(struct cfg_ctx *c);
+/* Checks a webhook URL (design §10): http or https, a host, no user info or fragment (a query
+ * is kept); http in production only for a loopback host. NULL when acceptable, else a static
+ * reason. */
+const char *cfg_check_webhook_url(const char *url, enum kg_env env);
 /* Frees cfg->events.webhooks, wiping secrets. */
 void cfg_free_webhooks(struct kg_config *cfg);
 /* The auth.clients handler (config_clients.c): fills cfg->auth.clients. */

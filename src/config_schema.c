@@ -623,9 +623,9 @@ static const struct field events_fields[] = {
      .off = OFF(events.idempotency_ttl_h),
      .min = 1,
      .max = 8760},
-    {.key = "retry_schedule_s", .type = F_FN, .fn = cfg_fn_retry_schedule, .inactive = true},
+    {.key = "retry_schedule_s", .type = F_FN, .fn = cfg_fn_retry_schedule},
     {.key = "watch", .type = F_MAP, .sub = watch_fields, .inactive = true},
-    {.key = "webhooks", .type = F_FN, .fn = cfg_fn_webhooks, .inactive = true},
+    {.key = "webhooks", .type = F_FN, .fn = cfg_fn_webhooks},
     {.key = NULL},
 };
 

@@ -455,6 +455,35 @@ const char *cfg_check_url(char *url, enum kg_env env)
 	return NULL;
 }
 
+const char *cfg_check_webhook_url(const char *url, enum kg_env env)
+{
+	size_t n = strlen(url), i, alen, hlen = 0;
+	const char *auth, *why;
+	bool https;
+
+	if (n > KG_WEBHOOK_MAX_URL_BYTES)
+		return "longer than 2000 bytes (KG_WEBHOOK_MAX_URL_BYTES)";
+	for (i = 0; i < n; i++)
+		if ((unsigned char)url[i] <= 0x20 || (unsigned char)url[i] >= 0x7f)
+			return "must not contain spaces, control or non-ASCII characters";
+	https = strncasecmp(url, "https://", 8) == 0;
+	if (!https && strncasecmp(url, "http://", 7) != 0)
+		return "must start with https:// (http:// only outside production or on loopback)";
+	if (strchr(url, '#') != NULL)
+		return "must not contain a fragment";
+	auth = url + (https ? 8 : 7);
+	alen = strcspn(auth, "/?");
+	if (alen == 0)
+		return "has no host";
+	why = check_authority(auth, alen, &hlen);
+	if (why != NULL)
+		return why;
+	if (!https && env == KG_ENV_PRODUCTION && !loopback(auth, hlen))
+		return "production requires https:// unless the host is loopback (127.0.0.0/8, "
+		       "localhost, [::1])";
+	return NULL;
+}
+
 /* Reads at most max+1 bytes of fd into buf (cap max+1); returns the count or -1. */
 static ssize_t read_all(int fd, char *buf, size_t cap)
 {

@@ -114,6 +114,8 @@ static void rewatch(struct kg_control *c)
 	watch_file(c, cfg->log.locator_hash_key_file);
 	for (i = 0; i < cfg->auth.n_clients; i++)
 		watch_file(c, cfg->auth.clients[i].token_file);
+	for (i = 0; i < cfg->events.n_webhooks; i++) /* a rotated webhook secret */
+		watch_file(c, cfg->events.webhooks[i].secret_file);
 	kg_runtime_put(ref);
 }
 

@@ -37,6 +37,8 @@ static const char *param_rule(enum kg_param kind)
 		return "documentId: must be 1 to 128 of A-Z a-z 0-9 _ -";
 	case KG_PARAM_ADDRESS:
 		return "address: must be 1 to 128 of A-Z a-z 0-9";
+	case KG_PARAM_WEBHOOK:
+		return "webhookName: must be 1 to 64 of A-Z a-z 0-9 _ . -";
 	}
 	return "invalid path parameter";
 }
@@ -57,6 +59,8 @@ static bool param_valid(enum kg_param kind, const char *v, size_t n, const char 
 		return kg_document_id_valid(v, n);
 	case KG_PARAM_ADDRESS:
 		return kg_wallet_address_valid(v, n) && !(n <= 2 && v[0] == '.');
+	case KG_PARAM_WEBHOOK: /* read raw by its local route, never decoded here */
+		return false;
 	}
 	return false;
 }

@@ -456,6 +456,90 @@ void kg_metrics_set_build_info(const char *environment)
 	pthread_mutex_unlock(&lock);
 }
 
+/* ---- webhooks ------------------------------------------------------------------------------ */
+
+static const char *const wh_result_names[KG_WH_RESULT_COUNT] = {
+    [KG_WH_DELIVERED] = "delivered",
+    [KG_WH_RETRY] = "retry",
+    [KG_WH_FAILED] = "failed",
+    [KG_WH_SUPERSEDED] = "superseded",
+};
+
+/* One webhook endpoint's samples; everything under lock (updates come from the store thread a
+ * few times per delivery, never from the request path). */
+struct wh_slot {
+	char name[KG_METRICS_MAX_CLIENT_BYTES + 1];
+	bool current; /* configured now: its gauges are rendered */
+	uint64_t results[KG_WH_RESULT_COUNT];
+	unsigned long long pending;
+	double oldest_s;
+};
+
+static struct wh_slot wh_slots[KG_METRICS_MAX_WEBHOOKS];
+static size_t n_wh;                           /* under lock */
+static uint64_t wh_other[KG_WH_RESULT_COUNT]; /* under lock */
+
+/* The slot of name, added when new and there is room; NULL for "other". Under lock. */
+static struct wh_slot *wh_slot(const char *name)
+{
+	size_t i, len;
+
+	if (name == NULL || !client_name_ok(name, &len))
+		return NULL;
+	for (i = 0; i < n_wh; i++)
+		if (strcmp(wh_slots[i].name, name) == 0)
+			return &wh_slots[i];
+	if (n_wh == KG_METRICS_MAX_WEBHOOKS)
+		return NULL;
+	memcpy(wh_slots[n_wh].name, name, len + 1);
+	return &wh_slots[n_wh++];
+}
+
+void kg_metrics_webhook_endpoints(const char *const *names, size_t n)
+{
+	size_t i;
+
+	pthread_mutex_lock(&lock);
+	for (i = 0; i < n_wh; i++)
+		wh_slots[i].current = false;
+	for (i = 0; i < n; i++) {
+		struct wh_slot *w = wh_slot(names[i]);
+
+		if (w != NULL)
+			w->current = true;
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+void kg_metrics_webhook_result(const char *endpoint, enum kg_metrics_wh_result result,
+                               unsigned long long n)
+{
+	struct wh_slot *w;
+
+	if ((unsigned)result >= KG_WH_RESULT_COUNT)
+		return;
+	pthread_mutex_lock(&lock);
+	w = wh_slot(endpoint);
+	if (w != NULL)
+		w->results[result] += n;
+	else
+		wh_other[result] += n;
+	pthread_mutex_unlock(&lock);
+}
+
+void kg_metrics_webhook_backlog(const char *endpoint, unsigned long long pending, double oldest_s)
+{
+	struct wh_slot *w;
+
+	pthread_mutex_lock(&lock);
+	w = wh_slot(endpoint);
+	if (w != NULL) {
+		w->pending = pending;
+		w->oldest_s = oldest_s > 0 ? oldest_s : 0;
+	}
+	pthread_mutex_unlock(&lock);
+}
+
 /* ---- rendering -------------------------------------------------------------------------- */
 
 /* A growing output buffer; fail is sticky. */
@@ -781,6 +865,53 @@ static void render_gauges(struct out *o)
 	      KG_GAUGE_STORE_UP);
 }
 
+static void render_wh_results(struct out *o, const char *name, const uint64_t *results)
+{
+	size_t r;
+
+	for (r = 0; r < KG_WH_RESULT_COUNT; r++) {
+		put(o, "kycgate_webhook_deliveries_total{");
+		put_label(o, true, "endpoint", name);
+		put_label(o, false, "result", wh_result_names[r]);
+		put(o, "}");
+		put_u64(o, results[r]);
+	}
+}
+
+static void render_webhooks(struct out *o)
+{
+	size_t i, r;
+	bool other = false;
+
+	pthread_mutex_lock(&lock);
+	family(o, "kycgate_webhook_deliveries_total", "counter",
+	       "Webhook delivery attempts and outcomes, by endpoint and result: delivered, retry "
+	       "(failed, another attempt scheduled), failed, superseded.");
+	for (i = 0; i < n_wh; i++)
+		render_wh_results(o, wh_slots[i].name, wh_slots[i].results);
+	for (r = 0; r < KG_WH_RESULT_COUNT; r++)
+		other |= wh_other[r] != 0;
+	if (other)
+		render_wh_results(o, "other", wh_other);
+	family(o, "kycgate_webhook_pending", "gauge",
+	       "Webhook deliveries waiting (first attempt or retry), by configured endpoint.");
+	for (i = 0; i < n_wh; i++)
+		if (wh_slots[i].current) {
+			put_head(o, "kycgate_webhook_pending", "", "endpoint", wh_slots[i].name);
+			put_u64(o, wh_slots[i].pending);
+		}
+	family(
+	    o, "kycgate_webhook_oldest_pending_seconds", "gauge",
+	    "Age of the event of the oldest waiting delivery, by configured endpoint (0: none).");
+	for (i = 0; i < n_wh; i++)
+		if (wh_slots[i].current) {
+			put_head(o, "kycgate_webhook_oldest_pending_seconds", "", "endpoint",
+			         wh_slots[i].name);
+			putf(o, " %.3f\n", wh_slots[i].oldest_s);
+		}
+	pthread_mutex_unlock(&lock);
+}
+
 static void render_process(struct out *o)
 {
 	uint64_t bits = atomic_load_explicit(&reload_ts_bits, memory_order_relaxed);
@@ -832,6 +963,7 @@ char *kg_metrics_render(size_t *len)
 	render_upstream_faults(&o);
 	render_clients(&o);
 	render_gauges(&o);
+	render_webhooks(&o);
 	render_process(&o);
 	if (o.fail) {
 		free(o.p);

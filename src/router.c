@@ -14,6 +14,7 @@
 #include "kycgate/config.h"
 #include "kycgate/router.h"
 #include "routes.h"
+#include "webhooks.h"
 
 #define LOC "{userLocator}"
 
@@ -157,13 +158,23 @@ static const struct kg_route routes[] = {
      .listen = KG_LISTEN_METRICS,
      .local = kg_local_metrics,
      .operation = "metrics"},
+    /* src/webhooks_routes.c (local, through a store job) */
+    {.method = "GET",
+     .tmpl = "/v1/webhooks",
+     .scope = KG_SCOPE_WEBHOOKS,
+     .local = kg_webhooks_route_list,
+     .operation = "webhooks.list"},
+    {.method = "POST",
+     .tmpl = "/v1/webhooks/{webhookName}/retry",
+     .scope = KG_SCOPE_WEBHOOKS,
+     .local = kg_webhooks_route_retry,
+     .operation = "webhooks.retry"},
 };
 
 static const char *const param_names[] = {
-    [KG_PARAM_LOCATOR] = "userLocator",
-    [KG_PARAM_DOC_TYPE] = "documentType",
-    [KG_PARAM_DOC_ID] = "documentId",
-    [KG_PARAM_ADDRESS] = "address",
+    [KG_PARAM_LOCATOR] = "userLocator", [KG_PARAM_DOC_TYPE] = "documentType",
+    [KG_PARAM_DOC_ID] = "documentId",   [KG_PARAM_ADDRESS] = "address",
+    [KG_PARAM_WEBHOOK] = "webhookName",
 };
 
 const struct kg_route *kg_routes(size_t *n)

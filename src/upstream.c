@@ -27,6 +27,7 @@
 struct callpriv {
 	struct settings *settings;
 	struct curl_slist nodes[3];
+	struct curl_slist own[KG_UP_MAX_HEADERS + 1]; /* a call with its own url: its headers */
 	char hdr_id[KG_MAX_REQUEST_ID_BYTES + 16];
 	char hdr_tp[96];
 	char hdr_ts[KG_MAX_TRACESTATE_BYTES + 16];
@@ -334,7 +335,8 @@ static void attempt_close(struct kg_upstream *up, struct kg_up_call *call, enum 
 		kg_wipe(p, sizeof(*p));
 		free(p);
 	}
-	if (report && easy != NULL)
+	/* Another service's answer says nothing about Crossmint's health. */
+	if (report && easy != NULL && call->url == NULL)
 		kg_breaker_record(&up->breaker, kg_breaker_classify(result, call->status),
 		                  call->probe, up->cur->failure_threshold, up->cur->open_ms,
 		                  kg_now_ms());
@@ -400,6 +402,27 @@ static struct curl_slist *call_headers(struct kg_up_call *call, struct callpriv 
 	return head;
 }
 
+/* The headers of a call with its own url: only its own, in nodes inside priv, and an empty
+ * Expect: (design §8). Never the generation's list, which carries the API key. */
+static struct curl_slist *own_headers(struct kg_up_call *call, struct callpriv *p)
+{
+	static char expect[] = "Expect:";
+	struct curl_slist *head = NULL;
+	size_t n = 0, i;
+
+	while (call->headers != NULL && call->headers[n] != NULL && n < KG_UP_MAX_HEADERS)
+		n++;
+	p->own[n].data = expect;
+	p->own[n].next = NULL;
+	head = &p->own[n];
+	for (i = n; i-- > 0;) {
+		p->own[i].data = (char *)call->headers[i];
+		p->own[i].next = head;
+		head = &p->own[i];
+	}
+	return head;
+}
+
 /* The options that copy a string (method, URL, proxy, protocols) allocate inside libcurl: each
  * result is checked, or a failed copy would send the exchange with the wrong method (a PUT with
  * a body becomes a POST, a DELETE a GET). False when one failed. */
@@ -432,9 +455,12 @@ static bool set_options(CURL *easy, struct kg_up_call *call, struct callpriv *p)
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(easy, CURLOPT_PATH_AS_IS, 1L);
 	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+	/* A call with its own url: the configuration checked its scheme (design §10); the proxy
+	 * is Crossmint's, not the receiver's. */
 	ok &= curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR,
-	                       s->allow_http ? "http,https" : "https") == CURLE_OK;
-	ok &= curl_easy_setopt(easy, CURLOPT_PROXY, s->proxy) == CURLE_OK;
+	                       s->allow_http || call->url != NULL ? "http,https" : "https") ==
+	      CURLE_OK;
+	ok &= curl_easy_setopt(easy, CURLOPT_PROXY, call->url != NULL ? "" : s->proxy) == CURLE_OK;
 	curl_easy_setopt(easy, CURLOPT_MAXAGE_CONN, (long)MAXAGE_CONN_S);
 	curl_easy_setopt(easy, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
 	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
@@ -443,7 +469,8 @@ static bool set_options(CURL *easy, struct kg_up_call *call, struct callpriv *p)
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
 	                 s->connect_timeout_ms < left_ms ? s->connect_timeout_ms : left_ms);
 	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, left_ms);
-	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, call_headers(call, p));
+	curl_easy_setopt(easy, CURLOPT_HTTPHEADER,
+	                 call->url != NULL ? own_headers(call, p) : call_headers(call, p));
 	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(easy, CURLOPT_WRITEDATA, call);
 	curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
@@ -463,11 +490,14 @@ void up_start_exchange(struct kg_upstream *up, struct kg_up_call *call)
 {
 	struct callpriv *p = calloc(1, sizeof(*p));
 	struct settings *s = up->cur;
+	unsigned long long timeout_ms = call->url != NULL && call->timeout_ms > 0
+	                                    ? call->timeout_ms
+	                                    : (unsigned long long)s->timeout_ms;
 	CURL *easy;
 
 	if (call->attempts++ == 0) {
 		call->started_us = kg_now_us();
-		call->exchange_deadline_ms = kg_now_ms() + (unsigned long long)s->timeout_ms;
+		call->exchange_deadline_ms = kg_now_ms() + timeout_ms;
 	} else {
 		kg_up_call_cleanup(call); /* the last attempt's answer */
 	}
@@ -489,8 +519,9 @@ void up_start_exchange(struct kg_upstream *up, struct kg_up_call *call)
 	}
 	curl_easy_reset(easy);
 	call->easy = easy;
-	if ((size_t)snprintf(p->url, sizeof(p->url), "%s/%s%s", s->base_url, s->api_version,
-	                     call->path) >= sizeof(p->url)) {
+	if ((call->url != NULL ? (size_t)snprintf(p->url, sizeof(p->url), "%s", call->url)
+	                       : (size_t)snprintf(p->url, sizeof(p->url), "%s/%s%s", s->base_url,
+	                                          s->api_version, call->path)) >= sizeof(p->url)) {
 		up_finish(up, call, KG_UP_ERROR);
 		return;
 	}
@@ -509,7 +540,7 @@ void up_start_exchange(struct kg_upstream *up, struct kg_up_call *call)
 		up->live->live_prev = call;
 	up->live = call;
 	if (!up_heap_arm(&up->heap, &call->start_timer,
-	                 kg_now_ms() + (unsigned long long)s->timeout_ms + WATCHDOG_SLACK_MS))
+	                 kg_now_ms() + timeout_ms + WATCHDOG_SLACK_MS))
 		up_finish(up, call, KG_UP_NOMEM);
 }
 
@@ -533,6 +564,8 @@ static bool retry_later(struct kg_upstream *up, struct kg_up_call *call)
 	unsigned long long now = kg_now_ms(), delay;
 	bool once = call->once_only && strcmp(call->method, "GET") != 0;
 
+	if (call->url != NULL)
+		return false;
 	if (call->attempts >= s->max_attempts || up->breaker.state == KG_BREAKER_OPEN ||
 	    !kg_retry_wanted(call->result, call->status, call->retry_after_s, once))
 		return false;
@@ -638,6 +671,10 @@ static void begin(struct kg_upstream *up, struct kg_up_call *call)
 	enum kg_up_result r;
 
 	call->state = CS_QUEUED;
+	if (call->url != NULL) { /* another service: neither Crossmint's budget nor its breaker */
+		up_start_exchange(up, call);
+		return;
+	}
 	if (call->kind == KG_CALL_STATUS_READ) {
 		up_status_begin(up, call);
 		return;

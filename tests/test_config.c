@@ -864,7 +864,7 @@ START_TEST(client_rules)
 	ASSERT_ERR("auth:\n  clients:\n    - name: a\n      token: " TOK
 	           "\n      scopes:\n        - users.read\n        - users.write\n",
 	           "t.yaml:7: auth.clients[0].scopes[1]: unknown scope \"users.write\" (expected "
-	           "users.create or users.read)");
+	           "users.create, users.read or webhooks.manage)");
 	ASSERT_ERR(CLIENTS "    - name: a\n      token: " TOK "x\n      scopes: [users.read]\n",
 	           "t.yaml:6: auth.clients[1].name: duplicate client name (also auth.clients[0])");
 	ASSERT_ERR(CLIENTS "    - name: b\n      token_sha256: "
@@ -1076,14 +1076,17 @@ START_TEST(store_and_events_keys)
 	ck_assert(has_inactive(cfg, "store.postgres"));
 	ck_assert(!has_inactive(cfg, "events.retention_days")); /* the event feed's */
 	ck_assert_uint_eq(cfg->events.retention_days, 7);
-	ck_assert(has_inactive(cfg, "events.retry_schedule_s"));
+	ck_assert(!has_inactive(cfg, "events.retry_schedule_s"));
 	ck_assert(has_inactive(cfg, "events.watch"));
-	ck_assert(has_inactive(cfg, "events.webhooks"));
-	ck_assert_uint_eq(cfg->n_inactive_keys, 4);
+	ck_assert(!has_inactive(cfg, "events.webhooks"));
+	ck_assert_uint_eq(cfg->n_inactive_keys, 2);
 	ck_assert_uint_eq(cfg->events.n_retry_schedule, 2);
 	ck_assert_uint_eq(cfg->events.watch.budget_share_pct, 25);
 	ck_assert_uint_eq(cfg->events.n_webhooks, 1);
 	ck_assert_uint_eq(cfg->events.webhooks[0].timeout_ms, 5000);
+	ck_assert_uint_eq(cfg->events.webhooks[0].max_inflight, 8);
+	ck_assert_uint_eq(cfg->events.webhooks[0].types, KG_EVENT_UPDATED);
+	ck_assert_uint_eq(cfg->events.webhooks[0].key_len, 24);
 	kg_config_free(cfg);
 
 	ASSERT_ERR("store: {driver: postgres}\n" CLIENTS,

@@ -512,6 +512,69 @@ START_TEST(store_disabled)
 }
 END_TEST
 
+/* Appends text to buf (cap bytes), asserting it fits. */
+static void append_text(char *buf, size_t cap, const char *text)
+{
+	size_t used = strlen(buf);
+
+	ck_assert_uint_lt(used + strlen(text), cap);
+	memcpy(buf + used, text, strlen(text) + 1);
+}
+
+#define T_WEBHOOKS "/v1/webhooks"
+#define T_WEBHOOK_RETRY "/v1/webhooks/{webhookName}/retry"
+
+/* The webhook routes (design §10) on a gateway with one endpoint (nothing listens there: no
+ * event is needed for these answers), and without a store. */
+START_TEST(webhooks)
+{
+	static const char *const env[] = {"IT_API_KEY=" IT_KEY, NULL};
+	static const char extra[] = "    - name: ops\n"
+	                            "      token: \"ops-token-0123456789abcdefgh\"\n"
+	                            "      scopes: [webhooks.manage]\n"
+	                            "events:\n"
+	                            "  webhooks:\n"
+	                            "    - name: compliance\n"
+	                            "      url: \"http://127.0.0.1:9/hook?token=abc\"\n"
+	                            "      secret: \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n";
+	const char *const ops[] = {"Authorization: Bearer ops-token-0123456789abcdefgh", NULL};
+	const char *const reader[] = {IT_READER, NULL};
+	char yaml[sizeof(it_gateway_yaml) + sizeof(extra) + 64], *clients_end;
+	struct kt_proc hooks, none, main_gw = it_gw;
+	struct kt_resp r;
+
+	/* The extra client goes at the end of auth.clients, before the log section. */
+	snprintf(yaml, sizeof(yaml), "%s", it_gateway_yaml);
+	clients_end = strstr(yaml, "log:\n");
+	ck_assert_ptr_nonnull(clients_end);
+	snprintf(clients_end, sizeof(yaml) - (size_t)(clients_end - yaml), "%s%s", extra,
+	         strstr(it_gateway_yaml, "log:\n"));
+	kt_start_gateway(&hooks, yaml, it_sim.port, env);
+	it_gw = hooks; /* answer() talks to it_gw */
+	answer("GET", "/v1/webhooks", T_WEBHOOKS, ops, NULL, 0, 200, &r);
+	ck_assert_str_eq(
+	    kt_str(json_object_array_get_idx(json_object_object_get(r.json, "webhooks"), 0), "url"),
+	    "http://127.0.0.1:9");
+	kt_resp_free(&r);
+	answer_only("GET", "/v1/webhooks", T_WEBHOOKS, reader, NULL, 0, 403);
+	answer_only("GET", "/v1/webhooks", T_WEBHOOKS, NULL, NULL, 0, 401);
+	answer_only("POST", "/v1/webhooks/compliance/retry", T_WEBHOOK_RETRY, ops, NULL, 0, 200);
+	answer_only("POST", "/v1/webhooks/other/retry", T_WEBHOOK_RETRY, ops, NULL, 0, 404);
+	answer_only("DELETE", "/v1/webhooks", T_WEBHOOKS, ops, NULL, 0, 405);
+	it_gw = main_gw;
+	ck_assert_int_eq(kt_stop(&hooks), 0);
+
+	append_text(yaml, sizeof(yaml), "store: {driver: none}\n");
+	kt_start_gateway(&none, yaml, it_sim.port, env);
+	it_gw = none;
+	answer("GET", "/v1/webhooks", T_WEBHOOKS, ops, NULL, 0, 503, &r);
+	it_assert_problem(&r, 503, "store-disabled");
+	kt_resp_free(&r);
+	it_gw = main_gw;
+	ck_assert_int_eq(kt_stop(&none), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("it_spec");
@@ -530,6 +593,7 @@ int main(void)
 	tcase_add_test(tc, idempotency);
 	tcase_add_test(tc, events);
 	tcase_add_test(tc, store_disabled);
+	tcase_add_test(tc, webhooks);
 	tcase_add_test(tc, answers_match_spec);
 	suite_add_tcase(s, tc);
 	failed = kt_run_suite(s);

@@ -328,6 +328,62 @@ START_TEST(through_the_proxy)
 }
 END_TEST
 
+/* A call with its own URL (a webhook, design §10): only its own headers (never the API key or
+ * X-Request-Id), its own timeout, no budget token, no retry, and nothing counted by the circuit
+ * breaker, whose next Crossmint call still goes out. */
+START_TEST(own_url_call)
+{
+	static const char *const hdrs[] = {"X-Test: 1", "Content-Type: application/json", NULL};
+	struct kg_config *cfg = config("  rate_limit: {writes_per_minute: 1, reads_per_minute: 0}\n"
+	                               "  retry: {max_attempts: 3, base_delay_ms: 10,"
+	                               " max_delay_ms: 20}\n"
+	                               "  circuit_breaker: {failure_threshold: 1}\n");
+	struct scripted s = {0};
+	char url[96], base[64], err[128];
+	struct kg_upstream *up;
+	struct kg_up_call c;
+	int i;
+
+	scripted_start(&s, "HTTP/1.1 503 Unavailable\r\nContent-Length: 0\r\n"
+	                   "Connection: close\r\n\r\n");
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/hook?t=1", s.port);
+	snprintf(base, sizeof(base), "http://127.0.0.1:%u", s.port);
+	up = kg_upstream_start(cfg, base, KEY, err, sizeof(err));
+	ck_assert_ptr_nonnull(up);
+	for (i = 0; i < 3; i++) { /* one write token a minute: a budgeted call would be refused */
+		memset(&c, 0, sizeof(c));
+		c.method = "POST";
+		c.url = url;
+		c.headers = hdrs;
+		c.timeout_ms = 2000;
+		c.body = "{}";
+		c.body_len = 2;
+		c.done = on_done;
+		w.done = 0;
+		ck_assert_int_eq(kg_upstream_reserve(up, true), KG_OK);
+		kg_upstream_submit(up, &c);
+		wait_done(1);
+		ck_assert_int_eq(c.result, KG_UP_OK);
+		ck_assert_int_eq(c.status, 503);
+		ck_assert_uint_eq(c.attempts, 1); /* never retried */
+		kg_up_call_cleanup(&c);
+	}
+	ck_assert_msg(strncmp(s.got, "POST /hook?t=1 HTTP/1.1\r\n", 25) == 0, "%s", s.got);
+	ck_assert_ptr_nonnull(strstr(s.got, "X-Test: 1\r\n"));
+	ck_assert_ptr_null(strcasestr(s.got, "X-API-KEY"));
+	ck_assert_ptr_null(strstr(s.got, KEY));
+	ck_assert_ptr_null(strcasestr(s.got, "X-Request-Id"));
+	/* Three 503s with a threshold of 1 would have opened the breaker. */
+	run(up, &c, "GET", "/users/userId:x");
+	ck_assert_int_eq(c.result, KG_UP_OK);
+	ck_assert_int_eq(c.status, 503);
+	kg_up_call_cleanup(&c);
+	kg_upstream_free(up);
+	scripted_stop(&s);
+	kg_config_free(cfg);
+}
+END_TEST
+
 START_TEST(inflight_cap)
 {
 	struct kg_config *cfg = config("  max_inflight: 2\n");
@@ -495,6 +551,7 @@ int main(void)
 	tcase_add_test(tc, response_cap_and_no_redirect);
 	tcase_add_test(tc, inflight_cap);
 	tcase_add_test(tc, through_the_proxy);
+	tcase_add_test(tc, own_url_call);
 	tcase_add_test(tc, stop_with_calls_in_flight);
 	tcase_add_test(tc, flights_do_not_mix_across_a_write);
 	suite_add_tcase(s, tc);

@@ -19,22 +19,35 @@ enum kg_env { KG_ENV_STAGING = 0, KG_ENV_PRODUCTION, KG_ENV_SIMULATOR };
 enum kg_store_driver { KG_STORE_SQLITE = 0, KG_STORE_NONE };
 #define KG_STORE_DEFAULT_PATH "/var/lib/kycgate/kycgate.db"
 
-#define KG_MAX_WEBHOOKS 64       /* events.webhooks entries */
-#define KG_MAX_RETRY_SCHEDULE 32 /* events.retry_schedule_s entries */
+#define KG_MAX_WEBHOOKS 64              /* events.webhooks entries */
+#define KG_MAX_RETRY_SCHEDULE 32        /* events.retry_schedule_s entries */
+#define KG_WEBHOOK_MIN_SECRET_BYTES 24  /* a Standard Webhooks secret, decoded */
+#define KG_WEBHOOK_MAX_SECRET_BYTES 128 /* longer secrets are refused */
+#define KG_WEBHOOK_MAX_URL_BYTES 2000   /* events.webhooks[].url */
 
-/* One events.webhooks[] entry (parsed and checked for shape; not active in this release). */
+/* Event types, as bits of struct kg_webhook's types. */
+#define KG_EVENT_UPDATED 1u /* verification.updated */
+#define KG_EVENT_ALL KG_EVENT_UPDATED
+
+/* One events.webhooks[] entry (design §10, src/webhooks.c). */
 struct kg_webhook {
 	char *name;            /* unique, [A-Za-z0-9_.-]{1,64} */
-	char *url;             /* as written */
+	char *url;             /* as written: https (http only outside production or on loopback) */
 	char *secret;          /* inline secret (wiped when freed), "" when secret_file is used */
-	char *secret_file;     /* "" when not set */
+	char *secret_file;     /* "" when not set; read at load (start and each reload) */
 	unsigned timeout_ms;   /* 1..600000, default 5000 */
 	unsigned max_inflight; /* 1..1000, default 8 */
+	unsigned types;        /* KG_EVENT_* bits taken; default KG_EVENT_ALL */
+	unsigned char *key; /* the secret's bytes (the base64 after whsec_, decoded; from secret or
+	                     * secret_file), KG_WEBHOOK_MIN..MAX_SECRET_BYTES; wiped when freed */
+	size_t key_len;
+	size_t line; /* where the entry starts in the file (for the checks after the walk) */
 };
 
 /* Scope bits of a client. */
-#define KG_SCOPE_CREATE 1u /* users.create */
-#define KG_SCOPE_READ 2u   /* users.read */
+#define KG_SCOPE_CREATE 1u   /* users.create */
+#define KG_SCOPE_READ 2u     /* users.read */
+#define KG_SCOPE_WEBHOOKS 4u /* webhooks.manage */
 
 #define KG_SHA256_LEN 32
 

@@ -151,6 +151,32 @@ void kg_metrics_config_loaded(double unix_seconds);
  * Copied, cut at KG_METRICS_MAX_ENV_BYTES; NULL or never set renders "unknown". Thread-safe. */
 void kg_metrics_set_build_info(const char *environment);
 
+/* Webhook endpoints kept as labels (names come from the config, never from requests); names
+ * first seen after that are counted as endpoint="other". */
+#define KG_METRICS_MAX_WEBHOOKS 128
+
+/* The results of kycgate_webhook_deliveries_total{endpoint,result}. */
+enum kg_metrics_wh_result {
+	KG_WH_DELIVERED = 0, /* "delivered": a 2xx */
+	KG_WH_RETRY,         /* "retry": an attempt failed, another is scheduled */
+	KG_WH_FAILED,        /* "failed": a 410, or the retry schedule ran out */
+	KG_WH_SUPERSEDED,    /* "superseded": a newer event of the user took its place */
+	KG_WH_RESULT_COUNT
+};
+
+/* The endpoints configured now (start, reload): only they have kycgate_webhook_pending and
+ * kycgate_webhook_oldest_pending_seconds samples; counters of every endpoint ever seen stay.
+ * Names are copied. Thread-safe (takes a lock: not for the request path). */
+void kg_metrics_webhook_endpoints(const char *const *names, size_t n);
+
+/* Adds n to kycgate_webhook_deliveries_total{endpoint,result}. Thread-safe (takes a lock). */
+void kg_metrics_webhook_result(const char *endpoint, enum kg_metrics_wh_result result,
+                               unsigned long long n);
+
+/* Sets kycgate_webhook_pending{endpoint} and kycgate_webhook_oldest_pending_seconds{endpoint}
+ * (0 when nothing is pending). Thread-safe (takes a lock). */
+void kg_metrics_webhook_backlog(const char *endpoint, unsigned long long pending, double oldest_s);
+
 /* Renders every metric family in the Prometheus text exposition format 0.0.4 (# HELP, # TYPE,
  * samples; histograms as cumulative _bucket{le} up to +Inf, _sum and _count). Returns a new
  * NUL-terminated string (caller frees with free()) and stores its length in *len when len is not

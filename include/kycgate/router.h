@@ -18,7 +18,13 @@ struct kg_req;
 enum kg_body { KG_BODY_NONE = 0, KG_BODY_JSON, KG_BODY_DOCUMENT };
 
 /* The grammar a path parameter must follow. */
-enum kg_param { KG_PARAM_LOCATOR = 0, KG_PARAM_DOC_TYPE, KG_PARAM_DOC_ID, KG_PARAM_ADDRESS };
+enum kg_param {
+	KG_PARAM_LOCATOR = 0,
+	KG_PARAM_DOC_TYPE,
+	KG_PARAM_DOC_ID,
+	KG_PARAM_ADDRESS,
+	KG_PARAM_WEBHOOK, /* a configured webhook endpoint's name (read raw by its local route) */
+};
 
 /* Which listener serves a route. */
 enum kg_listen {

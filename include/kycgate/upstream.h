@@ -50,6 +50,9 @@ struct kg_answer;
 /* Upstream request headers passed through from the caller (validated by the handler). */
 #define KG_UP_MAX_HEADER 640
 
+/* Most headers of a call with its own url. */
+#define KG_UP_MAX_HEADERS 8
+
 /* Longest curl error text kept on a call (kg_up_error_text; CURL_ERROR_SIZE is 256). */
 #define KG_UP_ERROR_TEXT_MAX 200
 
@@ -75,6 +78,16 @@ struct kg_up_call {
 	unsigned long long deadline_ms; /* finish with KG_UP_DEADLINE if still waiting; 0 = none */
 	bool once_only; /* may start work at Crossmint (a trigger, a document upload): retried only
 	                 * when it provably never reached it (design §6); ignored for a GET */
+	/* A call to another service than Crossmint (a webhook, design §10) when url is set: the
+	 * absolute URL (borrowed until done) instead of base URL + version + path, with headers
+	 * (up to KG_UP_MAX_HEADERS "Name: value" lines, NULL-terminated, borrowed until done)
+	 * instead of Crossmint's (never the API key, no X-Request-Id), ended after timeout_ms
+	 * (0: crossmint.timeout_ms). It takes no budget token, neither waits on nor counts for the
+	 * circuit breaker, and is never retried (the caller has its own schedule); kind must be
+	 * PLAIN, and path is not used. */
+	const char *url;
+	const char *const *headers;
+	unsigned timeout_ms;
 
 	/* Out: valid when done is called. */
 	enum kg_up_result result;
