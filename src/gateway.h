@@ -105,6 +105,8 @@ enum kg_req_state {
 	KG_REQ_STORE,      /* suspended, the store holds the Idempotency-Key job */
 	KG_REQ_STORE_DONE, /* the store finished and resumed us */
 	KG_REQ_ANSWERED,   /* a reply was queued */
+	KG_REQ_JOB,        /* suspended, the store holds a store route's job (req->job) */
+	KG_REQ_JOB_DONE,   /* the store finished it and resumed us */
 };
 
 #define KG_MAX_PARAM_BYTES (KG_MAX_LOCATOR_BYTES + 1)
@@ -162,6 +164,8 @@ struct kg_req {
 	char *up_body;
 	size_t up_body_len;
 	bool followup_read; /* the trigger answered without eligibility */
+	bool watch_asked;   /* the trigger asked for the user's automatic watch (watch.c) ... */
+	bool watched;       /* ... and this is the answer's "watched" */
 
 	/* PUT of a user: the erase guard (design §2, "Create or replace a user"). */
 	unsigned user_sections; /* the sections the body holds (kg_user_sections) */
@@ -184,6 +188,10 @@ struct kg_req {
 	struct kg_store_job idem;
 	bool idem_claimed;
 	bool idem_waiting; /* suspended on the store job */
+
+	/* A store route's job (router.h: store / stored); its answer bytes (job.body) are wiped and
+	 * freed when the request ends. */
+	struct kg_store_job job;
 };
 
 /* heads.c: starts the thread that shuts connections whose request head is overdue; NULL when it
@@ -225,7 +233,7 @@ void kg_req_capture_free(struct kg_req *req);
 bool kg_handle_headers(struct kg_req *req);
 
 /* handlers.c: the body is complete. Either fills req->reply (returns false) or prepares req->call
- * for the engine (returns true). */
+ * for the engine (returns true; for a store route, req->job for the store). */
 bool kg_handle_request(struct kg_req *req);
 
 /* handlers.c: the engine finished req->call. Fills req->reply (returns false), or prepares a

@@ -72,6 +72,7 @@ static void req_free(struct kg_req *req)
 		return;
 	unsuspend(req);
 	kg_idem_end(req); /* before the exchange and the reply are freed */
+	kg_store_job_cleanup(&req->job);
 	kg_req_release(req);
 	if (req->reserved > 0)
 		atomic_fetch_sub(&req->gw->buffered, req->reserved);
@@ -182,6 +183,30 @@ static enum MHD_Result go_on(struct kg_req *req)
 	return MHD_YES;
 }
 
+/* Called on the store thread when a store route's job ended: the last thing it does is resume. */
+static void on_job_done(struct kg_store_job *job)
+{
+	struct kg_req *req = job->owner;
+
+	req->state = KG_REQ_JOB_DONE;
+	MHD_resume_connection(req->conn);
+}
+
+/* A store route: suspends, then hands req->job to the store (a full queue answers as a store
+ * that is down). */
+static enum MHD_Result go_store(struct kg_req *req)
+{
+	req->job.owner = req;
+	req->job.done = on_job_done;
+	req->state = KG_REQ_JOB;
+	suspend(req); /* first, so the store's resume can never come before it */
+	if (kg_store_submit(req->gw->store, &req->job) != KG_OK) {
+		req->job.result = KG_STORE_DOWN;
+		on_job_done(&req->job);
+	}
+	return MHD_YES;
+}
+
 static enum MHD_Result on_complete(struct kg_req *req)
 {
 	if (req->declared && req->body_seen != req->declared_len) {
@@ -202,7 +227,7 @@ static enum MHD_Result on_complete(struct kg_req *req)
 		return kg_reply_send(req);
 	}
 	if (kg_handle_request(req))
-		return go_on(req);
+		return req->match.route->store != NULL ? go_store(req) : go_on(req);
 	return kg_reply_send(req);
 }
 
@@ -278,6 +303,11 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		unsuspend(req);
 		if (kg_idem_resumed(req) == KG_IDEM_GO)
 			return go_upstream(req, false);
+		return kg_reply_send(req);
+	}
+	if (req->state == KG_REQ_JOB_DONE) {
+		unsuspend(req);
+		req->match.route->stored(req);
 		return kg_reply_send(req);
 	}
 	if (req->state == KG_REQ_RESUMED) {

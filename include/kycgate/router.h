@@ -70,6 +70,12 @@ struct kg_route {
 	bool (*answer)(struct kg_req *req);
 	/* A local route's answer into req->reply (up_method NULL). */
 	void (*local)(struct kg_req *req);
+	/* A route answered from the store (up_method NULL; src/routes_watch.c): once the path
+	 * parameters and the query were read, store prepares req->job (true) or fills req->reply
+	 * (false); the request is suspended while the job runs on the store thread (no request
+	 * thread waits on disk), then stored fills req->reply from the job's result. */
+	bool (*store)(struct kg_req *req);
+	void (*stored)(struct kg_req *req);
 	const char *operation; /* short name for metrics and logs ("user.put") */
 };
 

@@ -1,0 +1,51 @@
+/* The watch routes (design §10, "Watches"): PUT, GET and DELETE /v1/users/{userLocator}/watch.
+ * Answered from the store, never from Crossmint: the request is suspended while its job runs on
+ * the store thread (watch.c, kg_watch_route_run) and answered from the job's result. DELETE
+ * answers 204 (the watch is gone: nothing left to show). Their rows are in router.c. */
+#include <string.h>
+
+#include "gateway.h"
+#include "reply.h"
+#include "routes.h"
+#include "watch.h"
+
+const struct kg_query_param kg_watch_put_query[] = {
+    {.name = "products", .parse = kg_verification_products, .repeats = true},
+    {.name = NULL},
+};
+
+bool kg_watch_begin(struct kg_req *req)
+{
+	if (req->gw->store == NULL) {
+		kg_reply_problem(req, KG_PB_STORE_DISABLED, 0,
+		                 "watches need the store (store.driver is none)", NULL);
+		return false;
+	}
+	memset(&req->job, 0, sizeof(req->job));
+	req->job.op = KG_STORE_RUN;
+	req->job.run = kg_watch_route_run;
+	return true;
+}
+
+void kg_watch_answer(struct kg_req *req)
+{
+	struct kg_store_job *job = &req->job;
+
+	if (job->result == KG_STORE_DOWN) {
+		kg_reply_problem(req, KG_PB_STORE_UNAVAILABLE, 0,
+		                 "the store that keeps watches is not available; retry later",
+		                 NULL);
+		req->reply.retry_after_s = 1;
+	} else if (job->status == 200 && job->body != NULL) {
+		kg_reply_json(req, 200, job->body, job->body_len);
+		job->body = NULL; /* the reply owns it now */
+		job->body_len = 0;
+	} else if (job->status == 204) {
+		kg_reply_empty(req, 204);
+	} else if (job->status == 503) {
+		kg_reply_problem(req, KG_PB_WATCH_CAPACITY, 0,
+		                 "events.watch.max_watches users are watched already", NULL);
+	} else {
+		kg_reply_problem(req, KG_PB_NOT_WATCHED, 0, "this user has no watch", NULL);
+	}
+}
