@@ -343,12 +343,32 @@ static int observe(sqlite3 *db, struct kg_watches *w, const char *loc, const cha
 	return row_schedule(db, loc, &r, poll);
 }
 
+/* An observation over every product of a watch scoped to some (?products of its PUT or
+ * trigger) says nothing of its scope: it only pushes the next poll back, and the watch's own
+ * polls, read over its scope, decide when it is settled. */
+static int push_back(sqlite3 *db, const char *loc, struct row *r, unsigned long long at_ms)
+{
+	if (r->next_poll_ms >= at_ms + r->interval_ms)
+		return SQLITE_OK;
+	r->next_poll_ms = at_ms + r->interval_ms;
+	return row_schedule(db, loc, r, false);
+}
+
 int kg_watch_observed(struct sqlite3 *db, struct kg_gateway *gw, const char *loc,
                       const char *overall, const char *next_action, unsigned long long observed_ms)
 {
+	struct row r;
+	bool found;
+	int rc;
+
 	if (gw == NULL || gw->watches == NULL || loc == NULL || overall == NULL ||
 	    next_action == NULL)
 		return SQLITE_OK;
+	rc = row_get(db, loc, &r, &found);
+	if (rc != SQLITE_OK || !found)
+		return rc;
+	if (r.products != 0)
+		return push_back(db, loc, &r, observed_ms);
 	return observe(db, gw->watches, loc, overall, next_action, observed_ms, false);
 }
 
@@ -661,20 +681,22 @@ struct trigger {
 	struct kg_store_job job;
 	struct kg_watches *w;
 	struct kg_answer *answer; /* or NULL */
+	unsigned products;        /* the trigger's ?products (0: all): the watch's scope */
 	bool reserved;            /* holds a place of w->reserved */
 	char loc[KG_MAX_LOCATOR_BYTES + 1];
 };
 
 static int set_trigger(sqlite3 *db, struct kg_watches *w, const char *loc, const struct row *r,
-                       unsigned long long now)
+                       unsigned products, unsigned long long now)
 {
+	char csv[96];
 	sqlite3_stmt *s = NULL;
 	unsigned long long initial = atomic_load(&w->initial_ms);
 	int rc = sqlite3_prepare_v2(
 	    db,
 	    "UPDATE watches SET trigger_ms = ?2, interval_ms = CASE WHEN ?3 THEN ?4 ELSE"
-	    " interval_ms END, next_poll_ms = CASE WHEN ?3 THEN ?5 ELSE next_poll_ms END"
-	    " WHERE user_locator = ?1",
+	    " interval_ms END, next_poll_ms = CASE WHEN ?3 THEN ?5 ELSE next_poll_ms END,"
+	    " products = CASE WHEN ?3 THEN ?6 ELSE products END WHERE user_locator = ?1",
 	    -1, &s, NULL);
 
 	if (rc != SQLITE_OK)
@@ -685,6 +707,9 @@ static int set_trigger(sqlite3 *db, struct kg_watches *w, const char *loc, const
 	sqlite3_bind_int(s, 3, r->kind == K_AUTOMATIC);
 	sqlite3_bind_int64(s, 4, (sqlite3_int64)initial);
 	sqlite3_bind_int64(s, 5, (sqlite3_int64)(now + initial));
+	products_csv(products, csv, sizeof(csv));
+	if (csv[0] != '\0')
+		sqlite3_bind_text(s, 6, csv, -1, SQLITE_STATIC);
 	return step_done(s);
 }
 
@@ -706,10 +731,13 @@ static int trigger_run(sqlite3 *db, struct kg_store_job *job)
 	pthread_mutex_unlock(&w->mu);
 	rc = row_get(db, t->loc, &r, &found);
 	if (rc == SQLITE_OK && found)
-		rc = set_trigger(db, w, t->loc, &r, now);
+		rc = set_trigger(db, w, t->loc, &r, t->products, now);
 	else if (rc == SQLITE_OK && room)
-		rc = row_insert(db, w, t->loc, K_AUTOMATIC, 0, now);
-	if (rc == SQLITE_OK && answer_state(w, t->answer, t->loc, 0, overall, next_action))
+		rc = row_insert(db, w, t->loc, K_AUTOMATIC, t->products, now);
+	if (rc == SQLITE_OK && found && r.kind == K_EXPLICIT)
+		t->products = r.products; /* an explicit watch keeps its own scope */
+	if (rc == SQLITE_OK &&
+	    answer_state(w, t->answer, t->loc, t->products, overall, next_action))
 		rc = observe(db, w, t->loc, overall, next_action, now, false);
 	return rc;
 }
@@ -749,6 +777,7 @@ bool kg_watch_triggered(struct kg_req *req, struct kg_answer *a)
 	pthread_mutex_unlock(&w->mu);
 	t->w = w;
 	t->answer = a != NULL ? kg_answer_ref(a) : NULL;
+	t->products = req->products;
 	snprintf(t->loc, sizeof(t->loc), "%s", loc);
 	t->job.op = KG_STORE_RUN;
 	t->job.run = trigger_run;
