@@ -127,8 +127,10 @@ static _Atomic uint64_t up_errors[KG_UPERR_COUNT];
 static _Atomic uint64_t up_retries;
 static _Atomic uint64_t log_dropped;
 static _Atomic uint64_t header_timeouts;
-static _Atomic uint64_t reloads[2];     /* [0] failure, [1] success */
-static _Atomic uint64_t reload_ts_bits; /* a double's bits; 0 = 0.0 */
+static _Atomic uint64_t events_recorded;      /* kycgate_events_total */
+static _Atomic uint64_t observations_dropped; /* kycgate_events_observations_dropped_total */
+static _Atomic uint64_t reloads[2];           /* [0] failure, [1] success */
+static _Atomic uint64_t reload_ts_bits;       /* a double's bits; 0 = 0.0 */
 
 static _Atomic long long gauges[KG_GAUGE_COUNT];
 static _Atomic bool known[KG_GAUGE_COUNT]; /* set once: the gauges that have no sample before */
@@ -415,6 +417,16 @@ void kg_metrics_log_dropped(unsigned long long n)
 void kg_metrics_header_timeout(void)
 {
 	add(&header_timeouts, 1);
+}
+
+void kg_metrics_event_recorded(void)
+{
+	add(&events_recorded, 1);
+}
+
+void kg_metrics_observation_dropped(void)
+{
+	add(&observations_dropped, 1);
 }
 
 void kg_metrics_config_loaded(double unix_seconds)
@@ -796,6 +808,14 @@ static void render_process(struct out *o)
 	       "Client connections closed because a request head was not complete in time.");
 	put(o, "kycgate_http_header_timeouts_total");
 	put_u64(o, get(&header_timeouts));
+	family(o, "kycgate_events_total", "counter",
+	       "Events recorded: observations that changed a user's state (design §10).");
+	put(o, "kycgate_events_total");
+	put_u64(o, get(&events_recorded));
+	family(o, "kycgate_events_observations_dropped_total", "counter",
+	       "Observations not recorded because the store was down or its queue full.");
+	put(o, "kycgate_events_observations_dropped_total");
+	put_u64(o, get(&observations_dropped));
 	family(o, "kycgate_config_reloads_total", "counter", "Config reloads, by result.");
 	put_head(o, "kycgate_config_reloads_total", "", "result", "success");
 	put_u64(o, get(&reloads[1]));

@@ -11,6 +11,7 @@
 #include "kycgate/metrics.h"
 #include "kycgate/normalize.h"
 #include "kycgate/validate.h"
+#include "events_internal.h"
 #include "gateway.h"
 #include "reply.h"
 #include "routes.h"
@@ -248,7 +249,12 @@ static bool trigger_answer(struct kg_req *req)
 		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "out of memory", NULL);
 		return false;
 	}
+	/* The watch first: its store job then runs before the observation's. */
 	ask_watch(req, a);
+	/* The trigger's answer holds eligibility: an observation too (design §10), read from when
+	 * the request began (the wall clock of its monotonic start). */
+	kg_events_observe(req->gw, kg_handle_param(req, KG_PARAM_LOCATOR, NULL), a,
+	                  kg_wall_ms() - (kg_now_ms() - req->started_ms));
 	if (!kg_verification_view(req, a, &in_review)) {
 		kg_answer_put(a);
 		return false;

@@ -882,6 +882,7 @@ static void engine_free(struct kg_upstream *up)
 	settings_put(up->settings);
 	settings_put(up->cur);
 	pthread_mutex_destroy(&up->lock);
+	pthread_mutex_destroy(&up->observer_lock);
 	free(up);
 }
 
@@ -898,6 +899,7 @@ struct kg_upstream *kg_upstream_start(const struct kg_config *cfg, const char *b
 	up->epfd = up->wakefd = -1;
 	up->timer_deadline_ms = -1;
 	pthread_mutex_init(&up->lock, NULL);
+	pthread_mutex_init(&up->observer_lock, NULL);
 	up_timer_init(&up->sweep, up_entries_sweep);
 	up_timer_init(&up->breaker_timer, fire_breaker);
 	kg_breaker_init(&up->breaker);

@@ -95,6 +95,11 @@ struct kg_upstream {
 	uint64_t rng;                     /* xorshift state for the backoff's jitter */
 	CURL *pool[64];
 	size_t n_pool;
+	/* The observer of successful status reads (kg_upstream_set_observer), under its own lock
+	 * (not lock: the hand-over queue must not wait on an observer). */
+	pthread_mutex_t observer_lock;
+	kg_up_observer observer;
+	void *observer_ctx;
 };
 
 /* The engine's timers on the shared timer heap (kycgate/timer_heap.h). */

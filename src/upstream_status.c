@@ -119,6 +119,28 @@ static void log_flight(const struct kg_up_call *f)
 		kg_log_flight(&l);
 }
 
+/* A successful read of Crossmint is an observation (design §10): handed to the observer, which
+ * only queues it. The observer's lock is held while it runs so that a cleared observer is never
+ * called after kg_upstream_set_observer returned. */
+static void observe(struct kg_upstream *up, const char *key, struct kg_answer *answer,
+                    unsigned long long started_wall_ms)
+{
+	pthread_mutex_lock(&up->observer_lock);
+	if (up->observer != NULL)
+		up->observer(up->observer_ctx, key, answer, started_wall_ms);
+	pthread_mutex_unlock(&up->observer_lock);
+}
+
+void kg_upstream_set_observer(struct kg_upstream *up, kg_up_observer fn, void *ctx)
+{
+	if (up == NULL)
+		return;
+	pthread_mutex_lock(&up->observer_lock);
+	up->observer = fn;
+	up->observer_ctx = ctx;
+	pthread_mutex_unlock(&up->observer_lock);
+}
+
 /* A flight ended: build the shared answer, cache it if good and still current, wake its readers. */
 static void flight_done(struct kg_up_call *f)
 {
@@ -142,6 +164,8 @@ static void flight_done(struct kg_up_call *f)
 		e->answer_gen = f->flight_gen;
 		e->answer_ms = kg_now_ms();
 	}
+	if (answer != NULL && f->status == 200)
+		observe(up, e->key, answer, f->started_wall_ms);
 	log_flight(f);
 	while ((j = f->joiners) != NULL) {
 		j->shared = j != f->first;
@@ -172,6 +196,7 @@ static struct kg_up_call *flight_new(struct kg_upstream *up, struct entry *e,
 	f->kind = KG_CALL_PLAIN;
 	f->flight_gen = e->gen;
 	f->first = call;
+	f->started_wall_ms = kg_wall_ms();
 	up_call_timers_init(f);
 	return f;
 }

@@ -139,6 +139,11 @@ void kg_metrics_log_dropped(unsigned long long n);
  * head was not complete within server.header_timeout_s. Thread-safe, lock-free. */
 void kg_metrics_header_timeout(void);
 
+/* An event was recorded (kycgate_events_total); an observation was dropped because the store
+ * was down or its queue full (kycgate_events_observations_dropped_total). Thread-safe. */
+void kg_metrics_event_recorded(void);
+void kg_metrics_observation_dropped(void);
+
 /* Counts one config reload in kycgate_config_reloads_total{result="success"|"failure"}; on success
  * also sets kycgate_config_last_reload_success_timestamp_seconds to unix_seconds. Thread-safe. */
 void kg_metrics_config_reload(bool success, double unix_seconds);

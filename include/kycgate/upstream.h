@@ -118,6 +118,7 @@ struct kg_up_call {
 	size_t resp_cap;
 	size_t resp_limit;
 	unsigned long long started_us;
+	unsigned long long started_wall_ms; /* a flight: kg_wall_ms() when it was created */
 };
 
 /* Initialises libcurl for the process with allocation callbacks that wipe every block libcurl
@@ -176,6 +177,18 @@ void kg_upstream_free(struct kg_upstream *up);
  * or '#' on (a path or query; "HTTP/2" is kept). At most 512 bytes of text are read; text may be
  * NULL. Pure; thread-safe. */
 void kg_up_error_text(const char *text, char *out, size_t cap);
+
+/* Called on the engine thread once per status read that reached Crossmint and was answered
+ * HTTP 200 (a flight, not each read that joined it, nor a cached reuse): user_key is the decoded
+ * locator (borrowed for the call), answer the shared answer (borrowed: the observer takes its own
+ * reference with kg_answer_ref to keep it), started_wall_ms the kg_wall_ms() at which the read
+ * started (so a read that finishes after a newer one can be told apart). It must not block. */
+typedef void (*kg_up_observer)(void *ctx, const char *user_key, struct kg_answer *answer,
+                               unsigned long long started_wall_ms);
+
+/* Sets (fn non-NULL) or clears the observer of status reads (events.c). Thread-safe; once it
+ * returns, a cleared observer is not called any more. */
+void kg_upstream_set_observer(struct kg_upstream *up, kg_up_observer fn, void *ctx);
 
 /* Frees what the engine left in call (the answer body, wiped; the answer reference). Accepts
  * NULL. */
