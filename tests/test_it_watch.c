@@ -400,6 +400,58 @@ START_TEST(metrics)
 }
 END_TEST
 
+/* A trigger whose answer shows the user settled already (over every product: documents are
+ * missing, nextAction is not wait) ends its automatic watch at once. */
+START_TEST(settled_trigger_ends_at_once)
+{
+	struct kt_resp r;
+
+	make_user(&gw, "userId:w-done");
+	call(&gw, "POST", "/v1/users/userId:w-done/verification", WRITER, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_ne(kt_str(r.json, "nextAction"), "wait");
+	kt_resp_free(&r);
+	await_watch_status("userId:w-done", 404);
+}
+END_TEST
+
+/* Any read of a watched user is an observation (events.c calls kg_watch_observed): a caller's
+ * GET updates the watch's last observed overall and pushes its next poll back (needs the events
+ * branch's observations). */
+START_TEST(caller_read_is_an_observation)
+{
+	struct kt_proc slow;
+	struct json_object *last;
+	struct kt_resp r, v;
+	char before[32];
+
+	start_gw(&slow, "events:\n  watch: {poll_initial_s: 600}\n");
+	make_user(&slow, "userId:w-obs");
+	call(&slow, "PUT", "/v1/users/userId:w-obs/watch", READER, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	snprintf(before, sizeof(before), "%s", kt_str(r.json, "nextPollAt"));
+	kt_resp_free(&r);
+	call(&slow, "GET", "/v1/users/userId:w-obs/verification", READER, NULL, &v);
+	ck_assert_int_eq(v.status, 200);
+	for (long long end = kt_now_ms() + DEADLINE_MS;; kt_sleep_ms(100)) {
+		get_watch(&slow, "userId:w-obs", &r);
+		ck_assert_int_eq(r.status, 200);
+		if (json_object_object_get_ex(r.json, "lastObserved", &last) && last != NULL)
+			break;
+		ck_assert_msg(kt_now_ms() < end, "no observation: %s", r.body);
+		kt_resp_free(&r);
+	}
+	ck_assert_str_eq(kt_str(last, "overall"), kt_str(v.json, "overall"));
+	/* Settled (nextAction is not wait): the next poll moved to poll_settled_s (1 h) away. */
+	ck_assert_msg(strcmp(kt_str(r.json, "nextPollAt"), before) > 0, "%s -> %s", before,
+	              kt_str(r.json, "nextPollAt"));
+	ck_assert_int_eq(polls("userId:w-obs"), 0);
+	kt_resp_free(&r);
+	kt_resp_free(&v);
+	ck_assert_int_eq(kt_stop(&slow), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("it_watch");
@@ -415,6 +467,8 @@ int main(void)
 	tcase_add_test(tc, survives_restart);
 	tcase_add_test(tc, store_disabled);
 	tcase_add_test(tc, metrics);
+	tcase_add_test(tc, settled_trigger_ends_at_once);
+	tcase_add_test(tc, caller_read_is_an_observation);
 	suite_add_tcase(s, tc);
 	failed = kt_run_suite(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
