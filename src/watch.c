@@ -65,7 +65,7 @@ struct poll {
 
 struct kg_watches {
 	struct kg_gateway *gw;
-	int hook;
+	atomic_int hook; /* the scheduler's store hook, -1 when none (read by request threads) */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool load_done;         /* under mu: the start's load job ran */
@@ -787,7 +787,7 @@ bool kg_watch_triggered(struct kg_req *req, struct kg_answer *a)
 		trigger_done(&t->job);
 		return false;
 	}
-	kg_store_kick(req->gw->store, w->hook);
+	kg_store_kick(req->gw->store, atomic_load(&w->hook));
 	return watched;
 }
 
@@ -897,7 +897,7 @@ static int route_put(sqlite3 *db, struct kg_watches *w, struct kg_store_job *job
 	if (rc == SQLITE_OK)
 		rc = row_get(db, loc, &r, &found);
 	if (rc == SQLITE_OK)
-		kg_store_kick(w->gw->store, w->hook);
+		kg_store_kick(w->gw->store, atomic_load(&w->hook));
 	return rc == SQLITE_OK ? view(job, loc, &r) : rc;
 }
 
@@ -966,7 +966,7 @@ bool kg_watches_start(struct kg_gateway *gw, const struct kg_config *cfg, char *
 		return false;
 	}
 	w->gw = gw;
-	w->hook = -1;
+	atomic_init(&w->hook, -1);
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
 	apply(w, cfg);
@@ -980,8 +980,8 @@ bool kg_watches_start(struct kg_gateway *gw, const struct kg_config *cfg, char *
 			pthread_cond_wait(&w->cv, &w->mu);
 		pthread_mutex_unlock(&w->mu);
 	}
-	w->hook = kg_store_every(gw->store, WATCH_TICK_MS, tick, w);
-	if (w->hook < 0) {
+	atomic_store(&w->hook, kg_store_every(gw->store, WATCH_TICK_MS, tick, w));
+	if (atomic_load(&w->hook) < 0) {
 		snprintf(err, errcap, "no store hook is free for the watch scheduler");
 		return false;
 	}
@@ -998,8 +998,7 @@ void kg_watches_stop(struct kg_gateway *gw)
 {
 	if (gw->watches == NULL)
 		return;
-	kg_store_cancel(gw->store, gw->watches->hook);
-	gw->watches->hook = -1;
+	kg_store_cancel(gw->store, atomic_exchange(&gw->watches->hook, -1));
 }
 
 void kg_watches_free(struct kg_gateway *gw)
