@@ -517,6 +517,8 @@ static bool poll_start(sqlite3 *db, struct kg_watches *w, const char *loc, unsig
 {
 	struct poll *p;
 
+	/* Not over the cap: polls are background work, and a caller must never find
+	 * crossmint.max_inflight taken by them (WATCH_MAX_INFLIGHT bounds their share). */
 	if (kg_upstream_reserve(w->gw->up, false) != KG_OK)
 		return false;
 	p = poll_new(w, loc, products);

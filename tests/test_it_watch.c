@@ -6,9 +6,11 @@
  * answering watched:false); watches survive a restart; store.driver none. Watch polls are told
  * apart at the simulator by their request id (watch-poll-N). */
 #include <check.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -452,6 +454,60 @@ START_TEST(caller_read_is_an_observation)
 }
 END_TEST
 
+/* Seconds from a watch view's since to its nextPollAt. */
+static long first_poll_s(struct json_object *view)
+{
+	struct tm a, b;
+
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	ck_assert_ptr_nonnull(strptime(kt_str(view, "since"), "%Y-%m-%dT%H:%M:%SZ", &a));
+	ck_assert_ptr_nonnull(strptime(kt_str(view, "nextPollAt"), "%Y-%m-%dT%H:%M:%SZ", &b));
+	return (long)(timegm(&b) - timegm(&a));
+}
+
+/* A reload applies events.watch: a watch made after it polls first after the new
+ * poll_initial_s. */
+START_TEST(reload_applies)
+{
+	struct kt_proc g;
+	struct kt_resp r;
+	char *conf, *at, loc[64], t[96];
+	size_t len;
+	FILE *f;
+	int i;
+
+	start_gw(&g, "events:\n  watch: {poll_initial_s: 600}\n");
+	call(&g, "PUT", "/v1/users/userId:w-rl-0/watch", READER, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_ge(first_poll_s(r.json), 599);
+	kt_resp_free(&r);
+	conf = kt_slurp(g.conf_path, &len);
+	at = strstr(conf, "poll_initial_s: 600");
+	ck_assert_ptr_nonnull(at);
+	memcpy(at, "poll_initial_s: 7  ", 19);
+	f = fopen(g.conf_path, "w");
+	ck_assert_ptr_nonnull(f);
+	fwrite(conf, 1, len, f);
+	fclose(f);
+	free(conf);
+	kill(g.pid, SIGHUP);
+	for (i = 1;; i++) { /* the reload is asynchronous: each try watches another user */
+		snprintf(loc, sizeof(loc), "userId:w-rl-%d", i);
+		snprintf(t, sizeof(t), "/v1/users/%s/watch", loc);
+		call(&g, "PUT", t, READER, NULL, &r);
+		ck_assert_int_eq(r.status, 200);
+		if (first_poll_s(r.json) <= 8)
+			break;
+		ck_assert_msg(i < 100, "the reload did not apply");
+		kt_resp_free(&r);
+		kt_sleep_ms(100);
+	}
+	kt_resp_free(&r);
+	ck_assert_int_eq(kt_stop(&g), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("it_watch");
@@ -469,6 +525,7 @@ int main(void)
 	tcase_add_test(tc, metrics);
 	tcase_add_test(tc, settled_trigger_ends_at_once);
 	tcase_add_test(tc, caller_read_is_an_observation);
+	tcase_add_test(tc, reload_applies);
 	suite_add_tcase(s, tc);
 	failed = kt_run_suite(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
