@@ -24,6 +24,9 @@ bool kg_events_start(struct kg_gateway *gw, const struct kg_config *cfg, char *e
 void kg_events_reconfigure(struct kg_gateway *gw, const struct kg_config *cfg);
 void kg_events_stop(struct kg_gateway *gw);
 void kg_events_free(struct kg_gateway *gw);
+/* Draining (SIGTERM): every request waiting on the feed is answered now, and later ones do not
+ * wait. Any thread; never blocks. */
+void kg_events_drain(struct kg_gateway *gw);
 
 /* ---- watch.c ---- */
 bool kg_watches_start(struct kg_gateway *gw, const struct kg_config *cfg, char *err, size_t errcap);

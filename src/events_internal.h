@@ -56,6 +56,22 @@ bool kg_feed_start(struct kg_events *ev);
 void kg_feed_stop(struct kg_events *ev);
 void kg_feed_committed(struct kg_events *ev, long long id);
 
+/* events_feed.c: true when the store is there and up; else a 503 (store-disabled or
+ * store-unavailable) in req->reply. */
+bool kg_events_store_ready(struct kg_req *req);
+
+/* events_feed.c: the raw value of an already checked query parameter, or NULL. */
+const char *kg_events_query_value(const struct kg_req *req, const char *name);
+
+/* events_users.c: for the first upstream call of a verification route without ?country,
+ * submits the lookup of the user's remembered country (into req->remembered) and counts it in
+ * req->joint: true when submitted. Request thread, the request suspended. */
+bool kg_events_country_lookup(struct kg_req *req);
+
+/* events_users.c: a PUT of a user succeeded: its userDetails.countryOfResidence (or none) is
+ * stored for the user. Request thread; never blocks. */
+void kg_events_remember_country(struct kg_req *req);
+
 /* events_feed.c: the store's retention purge (a kg_store_every hook; ctx is the kg_events). */
 int kg_events_purge(struct sqlite3 *db, void *ctx);
 

@@ -105,8 +105,8 @@ enum kg_req_state {
 	KG_REQ_STORE,      /* suspended, the store holds the Idempotency-Key job */
 	KG_REQ_STORE_DONE, /* the store finished and resumed us */
 	KG_REQ_ANSWERED,   /* a reply was queued */
-	KG_REQ_JOB,        /* suspended, the store holds a store route's job (req->job) */
-	KG_REQ_JOB_DONE,   /* the store finished it and resumed us */
+	KG_REQ_WORK,       /* suspended, a route's work (work_submit) runs elsewhere */
+	KG_REQ_WORK_DONE,  /* the work ended and woke us (kg_req_wake) */
 };
 
 #define KG_MAX_PARAM_BYTES (KG_MAX_LOCATOR_BYTES + 1)
@@ -189,10 +189,30 @@ struct kg_req {
 	bool idem_claimed;
 	bool idem_waiting; /* suspended on the store job */
 
-	/* A store route's job (router.h: store / stored); its answer bytes (job.body) are wiped and
-	 * freed when the request ends. */
-	struct kg_store_job job;
+	/* The remembered country (events_users.c): looked up in the store alongside the first
+	 * upstream call of a verification route without ?country. joint counts what must end
+	 * before the request runs again (the call, and the lookup when one was submitted). */
+	struct kg_store_job country_job;
+	char remembered[3]; /* the stored country, "" when none */
+	atomic_uint joint;
+
+	/* A work route's own state (router.h, work_begin), or NULL; work_end (set with it) frees
+	 * it when the request ends. */
+	void *work;
+	void (*work_end)(struct kg_req *req);
 };
+
+/* server.c: the work of a suspended work route ended: the request runs again (work_resumed).
+ * Any thread; exactly once per work_submit; the caller must not touch req afterwards. */
+void kg_req_wake(struct kg_req *req);
+
+/* server.c: one of what the request waits for (req->joint) ended; the last one resumes it. Any
+ * thread. */
+void kg_req_joint_done(struct kg_req *req);
+
+/* handlers.c: a work route's request is complete: its parameters and query are read and its
+ * work_begin runs; false with req->reply filled. */
+bool kg_handle_work(struct kg_req *req);
 
 /* heads.c: starts the thread that shuts connections whose request head is overdue; NULL when it
  * cannot. kg_heads_free() stops it and frees what is left; call it after the daemons stopped. */
@@ -233,7 +253,7 @@ void kg_req_capture_free(struct kg_req *req);
 bool kg_handle_headers(struct kg_req *req);
 
 /* handlers.c: the body is complete. Either fills req->reply (returns false) or prepares req->call
- * for the engine (returns true; for a store route, req->job for the store). */
+ * for the engine (returns true). */
 bool kg_handle_request(struct kg_req *req);
 
 /* handlers.c: the engine finished req->call. Fills req->reply (returns false), or prepares a

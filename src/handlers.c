@@ -359,6 +359,11 @@ void kg_handle_call_kind(struct kg_req *req)
 	req->call.kind = req->match.route->up_kind;
 }
 
+bool kg_handle_work(struct kg_req *req)
+{
+	return decode_params(req) && parse_query(req) && req->match.route->work_begin(req);
+}
+
 bool kg_handle_request(struct kg_req *req)
 {
 	const struct kg_route *r = req->match.route;
@@ -367,11 +372,7 @@ bool kg_handle_request(struct kg_req *req)
 		r->local(req);
 		return false;
 	}
-	if (!decode_params(req) || !parse_query(req))
-		return false;
-	if (r->store != NULL)
-		return r->store(req); /* server.c hands req->job to the store */
-	if (r->shape != NULL && !r->shape(req))
+	if (!decode_params(req) || !parse_query(req) || (r->shape != NULL && !r->shape(req)))
 		return false;
 	if (!build_path(req)) {
 		kg_reply_problem(req, KG_PB_INVALID_REQUEST, 0, "the path is too long", NULL);

@@ -46,6 +46,7 @@ static const struct kind kinds[KG_PB_COUNT] = {
     [KG_PB_STORE_DISABLED] = {503, "store-disabled", "The gateway runs without a store"},
     [KG_PB_NOT_WATCHED] = {404, "not-watched", "The user is not watched"},
     [KG_PB_WATCH_CAPACITY] = {503, "watch-capacity", "The gateway watches as many users as it may"},
+    [KG_PB_CURSOR_EXPIRED] = {410, "cursor-expired", "Events after this cursor are no longer kept"},
 };
 
 int kg_problem_status(enum kg_problem p)
@@ -125,6 +126,8 @@ char *kg_problem_render(const struct kg_problem_args *a, size_t *len)
 		rc |= add(o, "errors", json_object_get(a->errors));
 	if (a->sections != NULL)
 		rc |= add(o, "sections", string_array(a->sections));
+	if (a->oldest_id != NULL)
+		rc |= add(o, "oldestId", json_object_new_string(a->oldest_id));
 	if (a->upstream_status > 0) {
 		struct json_object *up = json_object_new_object();
 

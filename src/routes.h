@@ -81,15 +81,28 @@ bool kg_verification_view(struct kg_req *req, struct kg_answer *a, bool *in_revi
 /* The parser of ?products (the parameter may repeat), for other routes that take it. */
 const char *kg_verification_products(struct kg_req *req, const char *raw);
 
-/* ---- routes_watch.c: PUT / GET / DELETE of a watch, answered from the store ---------------- */
+/* ---- routes_watch.c: PUT / GET / DELETE of a watch, work routes answered from the store ----- */
 
 extern const struct kg_query_param kg_watch_put_query[];
 bool kg_watch_begin(struct kg_req *req);
-void kg_watch_answer(struct kg_req *req);
+void kg_watch_submit(struct kg_req *req);
+bool kg_watch_resumed(struct kg_req *req);
 
 /* ---- routes_wallets.c: linked wallets ------------------------------------------------------ */
 
 bool kg_wallets_put_shape(struct kg_req *req);
+
+/* ---- events_feed.c, events_users.c: the event feed and the observed users (design §10) ----- */
+
+extern const struct kg_query_param kg_events_query[];
+bool kg_events_feed_begin(struct kg_req *req);
+void kg_events_feed_submit(struct kg_req *req);
+bool kg_events_feed_resumed(struct kg_req *req);
+
+extern const struct kg_query_param kg_users_list_query[];
+bool kg_users_list_begin(struct kg_req *req);
+void kg_users_list_submit(struct kg_req *req);
+bool kg_users_list_resumed(struct kg_req *req);
 
 /* ---- routes_local.c: answered by the gateway itself ---------------------------------------- */
 

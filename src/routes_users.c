@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "kycgate/validate.h"
+#include "events_internal.h"
 #include "gateway.h"
 #include "reply.h"
 #include "routes.h"
@@ -143,5 +144,7 @@ bool kg_users_put_answer(struct kg_req *req)
 {
 	if (req->erase_check)
 		return erase_check_answer(req);
+	if (req->call.result == KG_UP_OK && req->call.status >= 200 && req->call.status < 300)
+		kg_events_remember_country(req);
 	return kg_handle_pass(req);
 }

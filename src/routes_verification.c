@@ -89,7 +89,9 @@ bool kg_verification_view(struct kg_req *req, struct kg_answer *a, bool *in_revi
 	    .locator = kg_handle_param(req, KG_PARAM_LOCATOR, NULL),
 	    .environment = kg_env_name(req->gw->environment),
 	    .products = req->products,
-	    .country = req->country[0] ? req->country : NULL,
+	    .country = req->country[0]      ? req->country
+	               : req->remembered[0] ? req->remembered
+	                                    : NULL,
 	    .cache_ttl_ms = req->cfg->verification.cache_ttl_ms,
 	    .budget_wait_s = req->call.budget_wait_s,
 	};

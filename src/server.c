@@ -22,6 +22,7 @@
 #include "kycgate/simulator.h"
 #include "kycgate/store.h"
 #include "events.h"
+#include "events_internal.h"
 #include "kycgate/torture.h"
 
 #define CONNECTION_MEMORY_LIMIT (16 * 1024)
@@ -72,7 +73,8 @@ static void req_free(struct kg_req *req)
 		return;
 	unsuspend(req);
 	kg_idem_end(req); /* before the exchange and the reply are freed */
-	kg_store_job_cleanup(&req->job);
+	if (req->work_end != NULL)
+		req->work_end(req);
 	kg_req_release(req);
 	if (req->reserved > 0)
 		atomic_fetch_sub(&req->gw->buffered, req->reserved);
@@ -133,13 +135,20 @@ static void on_body(struct kg_req *req, const char *data, size_t n)
 	req->body[req->body_len] = '\0';
 }
 
-/* Called by the engine thread when req->call ends: the last thing it does is resume. */
+void kg_req_joint_done(struct kg_req *req)
+{
+	if (atomic_fetch_sub(&req->joint, 1) == 1)
+		MHD_resume_connection(req->conn);
+}
+
+/* Called by the engine thread when req->call ends: the last thing it does is resume (unless the
+ * remembered country's lookup still runs: then that does). */
 static void on_upstream_done(struct kg_up_call *call)
 {
 	struct kg_req *req = call->owner;
 
 	req->state = KG_REQ_RESUMED;
-	MHD_resume_connection(req->conn);
+	kg_req_joint_done(req);
 }
 
 static void suspend(struct kg_req *req)
@@ -161,8 +170,26 @@ static enum MHD_Result go_upstream(struct kg_req *req, bool continuing)
 	req->call.owner = req;
 	req->call.done = on_upstream_done;
 	req->state = KG_REQ_UPSTREAM;
+	atomic_store(&req->joint, 1);
 	suspend(req);
+	if (!continuing)
+		kg_events_country_lookup(req); /* alongside the call, never before it */
 	kg_upstream_submit(req->gw->up, &req->call);
+	return MHD_YES;
+}
+
+void kg_req_wake(struct kg_req *req)
+{
+	req->state = KG_REQ_WORK_DONE;
+	MHD_resume_connection(req->conn);
+}
+
+/* A work route (router.h): suspended first, so the work's wake can never come before it. */
+static enum MHD_Result go_work(struct kg_req *req)
+{
+	req->state = KG_REQ_WORK;
+	suspend(req);
+	req->match.route->work_submit(req);
 	return MHD_YES;
 }
 
@@ -180,30 +207,6 @@ static enum MHD_Result go_on(struct kg_req *req)
 	}
 	suspend(req); /* first, so the store's resume can never come before it */
 	kg_idem_submit(req);
-	return MHD_YES;
-}
-
-/* Called on the store thread when a store route's job ended: the last thing it does is resume. */
-static void on_job_done(struct kg_store_job *job)
-{
-	struct kg_req *req = job->owner;
-
-	req->state = KG_REQ_JOB_DONE;
-	MHD_resume_connection(req->conn);
-}
-
-/* A store route: suspends, then hands req->job to the store (a full queue answers as a store
- * that is down). */
-static enum MHD_Result go_store(struct kg_req *req)
-{
-	req->job.owner = req;
-	req->job.done = on_job_done;
-	req->state = KG_REQ_JOB;
-	suspend(req); /* first, so the store's resume can never come before it */
-	if (kg_store_submit(req->gw->store, &req->job) != KG_OK) {
-		req->job.result = KG_STORE_DOWN;
-		on_job_done(&req->job);
-	}
 	return MHD_YES;
 }
 
@@ -226,8 +229,10 @@ static enum MHD_Result on_complete(struct kg_req *req)
 		                 "the gateway holds too many request bodies", NULL);
 		return kg_reply_send(req);
 	}
+	if (req->match.route->work_begin != NULL)
+		return kg_handle_work(req) ? go_work(req) : kg_reply_send(req);
 	if (kg_handle_request(req))
-		return req->match.route->store != NULL ? go_store(req) : go_on(req);
+		return go_on(req);
 	return kg_reply_send(req);
 }
 
@@ -305,9 +310,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 			return go_upstream(req, false);
 		return kg_reply_send(req);
 	}
-	if (req->state == KG_REQ_JOB_DONE) {
+	if (req->state == KG_REQ_WORK_DONE) {
 		unsuspend(req);
-		req->match.route->stored(req);
+		if (req->match.route->work_resumed(req))
+			return go_work(req);
 		return kg_reply_send(req);
 	}
 	if (req->state == KG_REQ_RESUMED) {
@@ -943,6 +949,7 @@ void kg_gateway_quiesce(struct kg_gateway *gw)
 		return;
 	gw->listen_fd = MHD_quiesce_daemon(gw->daemon);
 	kg_upstream_end_waits(gw->up);
+	kg_events_drain(gw);
 }
 
 bool kg_gateway_idle(const struct kg_gateway *gw)

@@ -163,7 +163,7 @@ START_TEST(bounds)
 }
 END_TEST
 
-/* Every row names a complete behaviour: a local answer, a store job and its answer, or an
+/* Every row names a complete behaviour: a local answer, a work route's three steps, or an
  * upstream call with its answer, a shaper for a body, named query parameters each with a parser, a
  * unique operation name. */
 START_TEST(rows_are_complete)
@@ -172,13 +172,15 @@ START_TEST(rows_are_complete)
 	const struct kg_route *r = kg_routes(&n);
 
 	for (i = 0; i < n; i++) {
-		bool store = r[i].store != NULL; /* answered from the store (watches) */
+		bool store = r[i].work_begin != NULL; /* a work route, answered from the store */
 
 		ck_assert_msg((r[i].local != NULL || store) == (r[i].up_method == NULL), "%s",
 		              r[i].tmpl);
-		ck_assert_msg(r[i].local != NULL || (store && r[i].stored != NULL) ||
-		                  (r[i].answer != NULL && r[i].up_path != NULL),
-		              "%s %s", r[i].method, r[i].tmpl);
+		ck_assert_msg(
+		    r[i].local != NULL ||
+		        (store && r[i].work_submit != NULL && r[i].work_resumed != NULL) ||
+		        (r[i].answer != NULL && r[i].up_path != NULL),
+		    "%s %s", r[i].method, r[i].tmpl);
 		ck_assert_msg((r[i].body != KG_BODY_NONE) == (r[i].shape != NULL), "%s %s",
 		              r[i].method, r[i].tmpl);
 		ck_assert_msg(r[i].local == NULL || r[i].scope == 0, "%s", r[i].tmpl);

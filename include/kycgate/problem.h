@@ -31,6 +31,7 @@ enum kg_problem {
 	KG_PB_STORE_DISABLED,         /* 503: store.driver is none */
 	KG_PB_NOT_WATCHED,            /* 404: GET / DELETE of a watch that does not exist */
 	KG_PB_WATCH_CAPACITY,         /* 503: events.watch.max_watches are in place */
+	KG_PB_CURSOR_EXPIRED,         /* 410 (+ "oldestId"): the feed's after was purged */
 	KG_PB_COUNT
 };
 
@@ -52,6 +53,7 @@ struct kg_problem_args {
 	const char *upstream_body;   /* Crossmint's bytes (parsed JSON if valid, else a string),
 	                              * cut to KG_MAX_UPSTREAM_BODY_IN_PROBLEM */
 	size_t upstream_body_len;
+	const char *oldest_id; /* non-NULL: "oldestId" (cursor-expired: the oldest event kept) */
 };
 
 /* Renders the application/problem+json body. Returns new memory (caller frees) and its length in

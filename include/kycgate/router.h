@@ -70,12 +70,15 @@ struct kg_route {
 	bool (*answer)(struct kg_req *req);
 	/* A local route's answer into req->reply (up_method NULL). */
 	void (*local)(struct kg_req *req);
-	/* A route answered from the store (up_method NULL; src/routes_watch.c): once the path
-	 * parameters and the query were read, store prepares req->job (true) or fills req->reply
-	 * (false); the request is suspended while the job runs on the store thread (no request
-	 * thread waits on disk), then stored fills req->reply from the job's result. */
-	bool (*store)(struct kg_req *req);
-	void (*stored)(struct kg_req *req);
+	/* A local route whose answer needs work on another thread (the store; up_method NULL):
+	 * work_begin runs on the request thread once the parameters and the query were read; it
+	 * fills req->reply (false) or prepares the work (true). The request is then suspended and
+	 * work_submit hands the work over; the work ends with exactly one kg_req_wake(). Then
+	 * work_resumed runs on the request thread: it fills req->reply (false) or prepares more
+	 * work (true: suspended and submitted again). */
+	bool (*work_begin)(struct kg_req *req);
+	void (*work_submit)(struct kg_req *req);
+	bool (*work_resumed)(struct kg_req *req);
 	const char *operation; /* short name for metrics and logs ("user.put") */
 };
 
