@@ -1,7 +1,8 @@
 /* The events.* keys of design §10 that need more than a type and a range: the webhook list, the
  * retry schedule, the watch budget share; and the list of keys set but not active yet.
- * events.idempotency_ttl_h and events.watch.* are in force in this release: the rest is parsed
- * and checked so a config written for the full feature loads, and reported as not active. */
+ * events.idempotency_ttl_h, events.retention_days and events.watch.* are in force in this
+ * release: the rest is parsed and checked so a config written for the full feature loads, and
+ * reported as not active. */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -293,10 +293,10 @@ START_TEST(driver_none)
 
 	ck_assert_int_eq(kt_stop(&gw), 0);
 	/* A key of a feature not built yet is reported, never silently accepted. */
-	start_gw("store: {driver: none}\nevents: {retention_days: 7}\n");
+	start_gw("store: {driver: none, postgres: {dsn_file: /run/pg}}\n");
 	log = kt_read_log(&gw);
 	ck_assert_ptr_nonnull(strstr(log, "\"event\":\"config-key-not-active\""));
-	ck_assert_ptr_nonnull(strstr(log, "\"key\":\"events.retention_days\""));
+	ck_assert_ptr_nonnull(strstr(log, "\"key\":\"store.postgres\""));
 	free(log);
 	call("PUT", "/v1/users/userId:idem-5/consent", WRITER, "k-none", CONSENT, &a);
 	ck_assert_int_eq(a.status, 503);

@@ -402,19 +402,20 @@ START_TEST(eu_fr_idcard)
 	trigger(loc, "",
 	        "{'overall':'action-required','products':" RAMPS(
 	            P_NEEDS("'missingDocuments':['id','selfie']"),
-	            P_REVIEW) ",'requirements':[" REQ_ID_ANY_COUNTRY "," REQ_SELFIE "],"
-	                      "'nextAction':'upload-documents'}");
+	            P_REVIEW) ",'requirements':[" REQ_ID(ID_EU) "," REQ_SELFIE "],"
+	                                                        "'nextAction':'upload-documents'}");
 
 	/* The selfie alone does not complete the ID: front without back is still "id". */
 	upload(loc, "selfie-front", NULL, 201);
-	trigger(loc, "",
-	        "{'overall':'action-required','products':" RAMPS(
-	            P_NEEDS("'missingDocuments':['id']"),
-	            P_REVIEW) ",'requirements':[" REQ_ID_ANY_COUNTRY
-	                      "],'nextAction':'upload-documents'}");
+	trigger(
+	    loc, "",
+	    "{'overall':'action-required','products':" RAMPS(
+	        P_NEEDS("'missingDocuments':['id']"),
+	        P_REVIEW) ",'requirements':[" REQ_ID(ID_EU) "],'nextAction':'upload-documents'}");
 
 	/* The same upstream answer, narrowed by the caller's country (ramps only: the status
-	 * read may already show regulated-transfer verified). */
+	 * read may already show regulated-transfer verified); without ?country, the country of
+	 * the user's last PUT through kycgate (FR) stands in (design §10). */
 	snprintf(want, sizeof(want),
 	         "{'overall':'action-required','products':{'onramp':%s,'offramp':%s},"
 	         "'requirements':[%s],'nextAction':'upload-documents'}",
@@ -425,7 +426,7 @@ START_TEST(eu_fr_idcard)
 	         "{'overall':'action-required','products':{'onramp':%s,'offramp':%s},"
 	         "'requirements':[%s],'nextAction':'upload-documents'}",
 	         P_NEEDS("'missingDocuments':['id']"), P_NEEDS("'missingDocuments':['id']"),
-	         REQ_ID_ANY_COUNTRY);
+	         REQ_ID(ID_EU));
 	status(loc, "?products=onramp,offramp", want);
 	snprintf(want, sizeof(want),
 	         "{'overall':'action-required','products':{'onramp':%s,'offramp':%s},"
@@ -451,8 +452,9 @@ START_TEST(non_eu_br_passport)
 	trigger(loc, "",
 	        "{'overall':'action-required','products':" RAMPS(
 	            P_NEEDS("'missingDocuments':['id','selfie']"),
-	            P_REVIEW) ",'requirements':[" REQ_ID_ANY_COUNTRY "," REQ_SELFIE "],"
-	                      "'nextAction':'upload-documents'}");
+	            P_REVIEW) ",'requirements':[" REQ_ID(ID_ELSEWHERE) "," REQ_SELFIE "],"
+	                                                               "'nextAction':'upload-"
+	                                                               "documents'}");
 	snprintf(want, sizeof(want),
 	         "{'overall':'action-required','products':{'onramp':%s,'offramp':%s},"
 	         "'requirements':[%s,%s],'nextAction':'upload-documents'}",
@@ -590,7 +592,7 @@ START_TEST(products_filter_regulated_transfer)
 	         "'regulated-transfer':%s},'requirements':[%s,%s,%s,%s,%s],"
 	         "'nextAction':'provide-data'}",
 	         ramp, ramp, P_VERIFIED, REQ_DATA("due-diligence"), REQ_DATA("kyc-data"),
-	         REQ_DATA("verification-history"), REQ_ID_ANY_COUNTRY, REQ_SELFIE);
+	         REQ_DATA("verification-history"), REQ_ID(ID_EU), REQ_SELFIE);
 	status(loc, "", want);
 	snprintf(want, sizeof(want),
 	         "{'overall':'action-required','products':{'onramp':%s,'regulated-transfer':%s},"

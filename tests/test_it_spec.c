@@ -489,6 +489,38 @@ START_TEST(watches)
 }
 END_TEST
 
+/* The event feed and the observed users (issue 10 items 7, 8): pages, a wait that ends empty, bad
+ * parameters. */
+START_TEST(events)
+{
+	const char *const rd[] = {IT_READER, NULL};
+	long long deadline = kt_now_ms() + 10000;
+	struct kt_resp r;
+	char t[128];
+
+	/* spec-1 was read above: its first observation is an event (recorded asynchronously). */
+	for (;;) {
+		answer("GET", "/v1/events?limit=500", "/v1/events", rd, NULL, 0, 200, &r);
+		if (json_object_array_length(json_object_object_get(r.json, "events")) > 0 ||
+		    kt_now_ms() > deadline)
+			break;
+		kt_resp_free(&r);
+		usleep(50 * 1000);
+	}
+	ck_assert_int_gt(json_object_array_length(json_object_object_get(r.json, "events")), 0);
+	snprintf(t, sizeof(t), "/v1/events?after=%s&wait=1&userLocator=userId:nobody-here",
+	         kt_str(r.json, "next"));
+	kt_resp_free(&r);
+	answer_only("GET", t, "/v1/events", rd, NULL, 0, 200);
+	answer_only("GET", "/v1/events?limit=0", "/v1/events", rd, NULL, 0, 400);
+	answer_only("GET", "/v1/users?overall=in-review&limit=2", "/v1/users", rd, NULL, 0, 200);
+	answer("GET", "/v1/users?limit=1", "/v1/users", rd, NULL, 0, 200, &r);
+	ck_assert_int_eq(json_object_array_length(json_object_object_get(r.json, "users")), 1);
+	kt_resp_free(&r);
+	answer_only("GET", "/v1/users?product=nope", "/v1/users", rd, NULL, 0, 400);
+}
+END_TEST
+
 /* A gateway without a store refuses a key with 503 store-disabled. */
 START_TEST(store_disabled)
 {
@@ -506,9 +538,13 @@ START_TEST(store_disabled)
 	it_assert_problem(&r, 503, "store-disabled");
 	kt_resp_free(&r);
 	answer("GET", "/v1/users/userId:spec-1/watch", T_WATCH, kc, NULL, 0, 503, &r);
-	it_gw = main_gw;
 	it_assert_problem(&r, 503, "store-disabled");
 	kt_resp_free(&r);
+	answer("GET", "/v1/events", "/v1/events", kc, NULL, 0, 503, &r);
+	it_assert_problem(&r, 503, "store-disabled");
+	kt_resp_free(&r);
+	answer_only("GET", "/v1/users", "/v1/users", kc, NULL, 0, 503);
+	it_gw = main_gw;
 	ck_assert_int_eq(kt_stop(&none), 0);
 }
 END_TEST
@@ -530,6 +566,7 @@ int main(void)
 	tcase_add_test(tc, upstream_errors);
 	tcase_add_test(tc, idempotency);
 	tcase_add_test(tc, watches);
+	tcase_add_test(tc, events);
 	tcase_add_test(tc, store_disabled);
 	tcase_add_test(tc, answers_match_spec);
 	suite_add_tcase(s, tc);
