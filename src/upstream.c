@@ -672,7 +672,7 @@ static void admit(struct kg_upstream *up, struct kg_up_call *call)
 
 	call->state = CS_QUEUED;
 	up_call_timers_init(call);
-	if (call->low_priority && up->waits_ended) {
+	if ((call->low_priority || call->watch_poll) && up->waits_ended) {
 		up_finish(up, call, KG_UP_SHUTDOWN); /* draining: no new long-poll waits */
 		return;
 	}
@@ -814,7 +814,9 @@ static void end_waits(struct kg_upstream *up)
 		struct kg_up_call *call =
 		    t->fire == fire_deadline ? CALL_OF(t, deadline_timer) : NULL;
 
-		if (call != NULL && call->low_priority && call->state != CS_DONE)
+		/* A watch poll is background work: it ends too, so it never holds the drain. */
+		if (call != NULL && (call->low_priority || call->watch_poll) &&
+		    call->state != CS_DONE)
 			calls[n++] = call;
 	}
 	for (i = 0; i < n; i++)

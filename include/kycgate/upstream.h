@@ -153,8 +153,8 @@ void kg_upstream_submit(struct kg_upstream *up, struct kg_up_call *call);
 enum kg_err kg_upstream_configure(struct kg_upstream *up, const struct kg_config *cfg,
                                   const char *base_url, const char *api_key);
 
-/* Draining: answers every long-poll re-read that is waiting now (with KG_UP_SHUTDOWN) and every
- * later one at once. Thread-safe. */
+/* Draining: answers every long-poll re-read and watch poll that is waiting now (with
+ * KG_UP_SHUTDOWN) and every later one at once. Thread-safe. */
 void kg_upstream_end_waits(struct kg_upstream *up);
 
 /* Calls in flight now. Thread-safe. */
