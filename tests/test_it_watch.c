@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -508,6 +509,41 @@ START_TEST(reload_applies)
 }
 END_TEST
 
+/* A store that is down (a read-only file): the watch routes answer 503 store-unavailable, a
+ * trigger still succeeds with watched:false. */
+START_TEST(store_down)
+{
+	char dir[] = "/tmp/kg-watch-XXXXXX", path[128], extra[256], cmd[512];
+	struct kt_proc g;
+	struct kt_resp r;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/kycgate.db", dir);
+	snprintf(extra, sizeof(extra), "store:\n  sqlite: {path: \"%s\"}\n", path);
+	start_gw(&g, extra);
+	ck_assert_int_eq(kt_stop(&g), 0); /* the file exists, closed */
+	chmod(path, 0400);
+	snprintf(cmd, sizeof(cmd), "chattr +i '%s' 2>/dev/null", path);
+	if (geteuid() == 0 && system(cmd) != 0) {
+		fprintf(stderr, "store_down: cannot make a file read-only as root here\n");
+		goto out;
+	}
+	start_gw(&g, extra);
+	call(&g, "PUT", "/v1/users/userId:w-down/watch", READER, NULL, &r);
+	assert_problem(&r, 503, "store-unavailable");
+	kt_resp_free(&r);
+	get_watch(&g, "userId:w-down", &r);
+	assert_problem(&r, 503, "store-unavailable");
+	kt_resp_free(&r);
+	make_user(&g, "userId:w-down");
+	ck_assert(!trigger(&g, "userId:w-down"));
+	ck_assert_int_eq(kt_stop(&g), 0);
+out:
+	snprintf(cmd, sizeof(cmd), "chattr -i '%s' 2>/dev/null; rm -rf '%s'", path, dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("it_watch");
@@ -526,6 +562,7 @@ int main(void)
 	tcase_add_test(tc, settled_trigger_ends_at_once);
 	tcase_add_test(tc, caller_read_is_an_observation);
 	tcase_add_test(tc, reload_applies);
+	tcase_add_test(tc, store_down);
 	suite_add_tcase(s, tc);
 	failed = kt_run_suite(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
