@@ -544,6 +544,53 @@ out:
 }
 END_TEST
 
+/* The metric's value on p's /metrics page (-1 when absent). */
+static double metric(const struct kt_proc *p, const char *sample)
+{
+	struct kt_resp r;
+	double v;
+
+	kt_http(p->port, "GET", "/metrics", NULL, NULL, 0, &r);
+	v = kt_sample(r.body, sample);
+	kt_resp_free(&r);
+	return v;
+}
+
+/* With the read budget short for polls (2 a minute, the start-up self-check took one, and a poll
+ * may only take one while more than 1 - 0.01 of the bucket remains), a due poll waits instead of
+ * being refused or dropped, and kycgate_watch_lag_seconds shows it late. */
+START_TEST(short_budget_polls_late)
+{
+	long long end = kt_now_ms() + DEADLINE_MS;
+	struct kt_proc g;
+	struct kt_resp r;
+
+	{
+		char yaml[sizeof(gw_yaml) + 512], *at;
+
+		snprintf(yaml, sizeof(yaml), gw_yaml,
+		         "events:\n  watch: {poll_initial_s: 1, budget_share: 0.01}\n");
+		at = strstr(yaml, "reads_per_minute: 0");
+		ck_assert_ptr_nonnull(at);
+		memcpy(at, "reads_per_minute: 2", 19);
+		kt_start_gateway(&g, yaml, sim.port, NULL);
+	}
+	call(&g, "PUT", "/v1/users/userId:w-late/watch", READER, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	kt_resp_free(&r);
+	while (metric(&g, "kycgate_watch_lag_seconds") < 2.0) {
+		ck_assert_msg(kt_now_ms() < end, "lag %.3f",
+		              metric(&g, "kycgate_watch_lag_seconds"));
+		kt_sleep_ms(100);
+	}
+	ck_assert_int_eq(polls("userId:w-late"), 0); /* waiting in the engine, not sent */
+	get_watch(&g, "userId:w-late", &r);          /* and not dropped */
+	ck_assert_int_eq(r.status, 200);
+	kt_resp_free(&r);
+	ck_assert_int_eq(kt_stop(&g), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("it_watch");
@@ -563,6 +610,7 @@ int main(void)
 	tcase_add_test(tc, caller_read_is_an_observation);
 	tcase_add_test(tc, reload_applies);
 	tcase_add_test(tc, store_down);
+	tcase_add_test(tc, short_budget_polls_late);
 	suite_add_tcase(s, tc);
 	failed = kt_run_suite(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
