@@ -142,6 +142,23 @@ static void set_del(struct kg_watches *w, uint64_t h, enum kind k)
 		}
 }
 
+/* Empties the set and the counts (under mu), before they are loaded again. */
+static void set_clear(struct kg_watches *w)
+{
+	size_t b;
+
+	for (b = 0; b < WATCH_SET_BUCKETS; b++) {
+		struct node *n, *next;
+
+		for (n = w->set[b]; n != NULL; n = next) {
+			next = n->next;
+			free(n);
+		}
+		w->set[b] = NULL;
+	}
+	w->rows = w->by_kind[K_AUTOMATIC] = w->by_kind[K_EXPLICIT] = 0;
+}
+
 static void publish(struct kg_watches *w)
 {
 	kg_metrics_gauge_set(KG_GAUGE_WATCHES_AUTOMATIC, w->by_kind[K_AUTOMATIC]);
@@ -623,6 +640,7 @@ static int load(sqlite3 *db, struct kg_watches *w)
 	if (rc != SQLITE_OK)
 		return rc;
 	pthread_mutex_lock(&w->mu);
+	set_clear(w); /* a load that failed half-way may have counted some rows */
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		const char *k = (const char *)sqlite3_column_text(s, 1);
 
@@ -1006,18 +1024,10 @@ void kg_watches_stop(struct kg_gateway *gw)
 void kg_watches_free(struct kg_gateway *gw)
 {
 	struct kg_watches *w = gw->watches;
-	size_t b;
 
 	if (w == NULL)
 		return;
-	for (b = 0; b < WATCH_SET_BUCKETS; b++) {
-		struct node *n, *next;
-
-		for (n = w->set[b]; n != NULL; n = next) {
-			next = n->next;
-			free(n);
-		}
-	}
+	set_clear(w);
 	free(w->set);
 	pthread_cond_destroy(&w->cv);
 	pthread_mutex_destroy(&w->mu);
