@@ -1,4 +1,4 @@
-/* Private to the watch module (watch.c, watch_sql.c, routes_watch.c) and to the trigger
+/* Private to the watch module (watch.c, watch_rows.c, routes_watch.c) and to the trigger
  * (routes_verification.c): what they share beyond src/events.h. Design §10, "Watches". */
 #ifndef KYCGATE_WATCH_H
 #define KYCGATE_WATCH_H
