@@ -591,6 +591,23 @@ START_TEST(short_budget_polls_late)
 }
 END_TEST
 
+/* A poll that fails (here Crossmint's 404: the user is unknown) is retried, never dropped. */
+START_TEST(failed_poll_retried)
+{
+	struct kt_resp r;
+
+	call(&gw, "PUT", "/v1/users/userId:w-unknown/watch", READER, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	kt_resp_free(&r);
+	await_polls("userId:w-unknown", 3);
+	get_watch(&gw, "userId:w-unknown", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert(json_object_object_get(r.json, "lastObserved") ==
+	          NULL); /* a 404 observes nothing */
+	kt_resp_free(&r);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("it_watch");
@@ -611,6 +628,7 @@ int main(void)
 	tcase_add_test(tc, reload_applies);
 	tcase_add_test(tc, store_down);
 	tcase_add_test(tc, short_budget_polls_late);
+	tcase_add_test(tc, failed_poll_retried);
 	suite_add_tcase(s, tc);
 	failed = kt_run_suite(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
