@@ -372,22 +372,30 @@ void kg_events_remember_country(struct kg_req *req)
 		country_put_done(&cp->job);
 }
 
+/* A lookup of a read's remembered country: allocated only for reads that need it, so that every
+ * request does not carry a store job. */
+struct country_get {
+	struct kg_store_job job;
+	struct kg_req *req; /* suspended until the lookup and the upstream call both ended */
+};
+
 static int country_get_run(sqlite3 *db, struct kg_store_job *job)
 {
-	struct kg_req *req = job->owner;
+	struct country_get *cg = job->owner;
 	sqlite3_stmt *s = NULL;
 	int rc = sqlite3_prepare_v2(db, "SELECT country FROM states WHERE user_locator = ?1", -1,
 	                            &s, NULL);
 
 	if (rc != SQLITE_OK)
 		return rc;
-	sqlite3_bind_text(s, 1, req->call.user_key, -1, SQLITE_STATIC);
+	/* user_key is never written by the engine: reading it while the call runs is safe. */
+	sqlite3_bind_text(s, 1, cg->req->call.user_key, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		const unsigned char *c = sqlite3_column_text(s, 0);
 
 		if (c != NULL && strlen((const char *)c) == 2)
-			memcpy(req->remembered, c, 3);
+			memcpy(cg->req->remembered, c, 3);
 		rc = SQLITE_DONE;
 	}
 	sqlite3_finalize(s);
@@ -396,25 +404,33 @@ static int country_get_run(sqlite3 *db, struct kg_store_job *job)
 
 static void country_get_done(struct kg_store_job *job)
 {
-	kg_req_joint_done(job->owner);
+	struct country_get *cg = job->owner;
+	struct kg_req *req = cg->req;
+
+	free(cg);
+	kg_req_joint_done(req); /* the last thing: req may be resumed and freed */
 }
 
 bool kg_events_country_lookup(struct kg_req *req)
 {
-	struct kg_store_job *job = &req->country_job;
+	struct country_get *cg;
 
 	if (req->gw->store == NULL || req->gw->events == NULL || req->country[0] != '\0' ||
 	    req->call.user_key[0] == '\0' || req->match.route->query != kg_verification_query ||
 	    !kg_store_up(req->gw->store))
 		return false;
-	memset(job, 0, sizeof(*job));
-	job->op = KG_STORE_RUN;
-	job->run = country_get_run;
-	job->done = country_get_done;
-	job->owner = req;
+	cg = calloc(1, sizeof(*cg));
+	if (cg == NULL)
+		return false; /* the read goes on without its country, as with the store down */
+	cg->req = req;
+	cg->job.op = KG_STORE_RUN;
+	cg->job.run = country_get_run;
+	cg->job.done = country_get_done;
+	cg->job.owner = cg;
 	atomic_store(&req->joint, 2);
-	if (kg_store_submit(req->gw->store, job) != KG_OK) {
+	if (kg_store_submit(req->gw->store, &cg->job) != KG_OK) {
 		atomic_store(&req->joint, 1);
+		free(cg);
 		return false;
 	}
 	return true;

@@ -192,7 +192,6 @@ struct kg_req {
 	/* The remembered country (events_users.c): looked up in the store alongside the first
 	 * upstream call of a verification route without ?country. joint counts what must end
 	 * before the request runs again (the call, and the lookup when one was submitted). */
-	struct kg_store_job country_job;
 	char remembered[3]; /* the stored country, "" when none */
 	atomic_uint joint;
 

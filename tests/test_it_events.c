@@ -419,6 +419,51 @@ START_TEST(feed_long_poll)
 }
 END_TEST
 
+static double waiting_now(void)
+{
+	struct kt_resp m;
+	double v;
+
+	kt_http(gw.port, "GET", "/metrics", NULL, NULL, 0, &m);
+	v = kt_sample(m.body, "kycgate_longpoll_waiting");
+	kt_resp_free(&m);
+	return v;
+}
+
+/* A waiting caller that hangs up is released (it no longer counts as waiting); a SIGTERM answers
+ * a waiting request at once (an empty page) and the gateway exits cleanly. */
+START_TEST(feed_hang_up_and_drain)
+{
+	static const char raw[] =
+	    "GET /v1/events?after=999999&wait=30 HTTP/1.1\r\nHost: x\r\n" READER "\r\n\r\n";
+	struct waiter w;
+	pthread_t th;
+	long long deadline;
+	char *out;
+
+	out = kt_raw(gw.port, raw, sizeof(raw) - 1, 300); /* waits 300 ms, then closes */
+	free(out);
+	deadline = kt_now_ms() + 10000;
+	while (waiting_now() != 0 && kt_now_ms() < deadline)
+		kt_sleep_ms(100);
+	ck_assert_double_eq(waiting_now(), 0);
+	memset(&w, 0, sizeof(w));
+	snprintf(w.target, sizeof(w.target), "/v1/events?after=999999&wait=30");
+	ck_assert_int_eq(pthread_create(&th, NULL, wait_feed, &w), 0);
+	deadline = kt_now_ms() + 10000;
+	while (waiting_now() != 1 && kt_now_ms() < deadline)
+		kt_sleep_ms(50);
+	ck_assert_double_eq(waiting_now(), 1);
+	ck_assert_int_eq(kt_stop(&gw), 0);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(w.r.status, 200);
+	ck_assert_int_eq(json_object_array_length(events_of(&w.r)), 0);
+	ck_assert_str_eq(kt_str(w.r.json, "next"), "999999");
+	kt_resp_free(&w.r);
+	start_gw(); /* for the teardown */
+}
+END_TEST
+
 static void sql(const char *statement)
 {
 	sqlite3 *db = NULL;
@@ -680,6 +725,7 @@ int main(void)
 	tcase_add_test(tc, observations_recorded);
 	tcase_add_test(tc, feed_pages);
 	tcase_add_test(tc, feed_long_poll);
+	tcase_add_test(tc, feed_hang_up_and_drain);
 	tcase_add_test(tc, cursor_expired);
 	tcase_add_test(tc, users_list);
 	tcase_add_test(tc, remembered_country);
