@@ -338,7 +338,8 @@ START_TEST(capacity)
 }
 END_TEST
 
-/* Watches are rows: after a restart on the same store file the watch is there and polls. */
+/* Watches are rows: after a restart on the same store file the watch is there, polls, and
+ * counts against max_watches. */
 START_TEST(survives_restart)
 {
 	char store[128], extra[400];
@@ -349,7 +350,7 @@ START_TEST(survives_restart)
 	snprintf(store, sizeof(store), "/tmp/kt-watch-%d.db", (int)getpid());
 	snprintf(extra, sizeof(extra),
 	         "store:\n  sqlite: {path: \"%s\"}\n"
-	         "events:\n  watch: {poll_initial_s: 1, poll_settled_s: 1}\n",
+	         "events:\n  watch: {poll_initial_s: 1, poll_settled_s: 1, max_watches: 1}\n",
 	         store);
 	start_gw(&g, extra);
 	call(&g, "PUT", "/v1/users/userId:w-restart/watch", READER, NULL, &r);
@@ -363,6 +364,10 @@ START_TEST(survives_restart)
 	ck_assert_str_eq(kt_str(r.json, "kind"), "explicit");
 	kt_resp_free(&r);
 	await_polls("userId:w-restart", n + 1);
+	/* The count was loaded at start: the one place is taken. */
+	call(&g, "PUT", "/v1/users/userId:w-restart-2/watch", READER, NULL, &r);
+	assert_problem(&r, 503, "watch-capacity");
+	kt_resp_free(&r);
 	ck_assert_int_eq(kt_stop(&g), 0);
 	unlink(store);
 	snprintf(extra, sizeof(extra), "%s-wal", store);
