@@ -1,6 +1,7 @@
 /* The events.* keys of design §10 that need more than a type and a range: the webhook list (with
  * its secrets, decoded here, and its URLs, checked once the environment is known), the retry
- * schedule, the watch budget share; and the list of keys set but not active yet. */
+ * schedule, the watch budget share; and the list of keys set but not active yet (store.postgres:
+ * every events.* key is in force). */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -624,7 +624,7 @@ static const struct field events_fields[] = {
      .min = 1,
      .max = 8760},
     {.key = "retry_schedule_s", .type = F_FN, .fn = cfg_fn_retry_schedule},
-    {.key = "watch", .type = F_MAP, .sub = watch_fields, .inactive = true},
+    {.key = "watch", .type = F_MAP, .sub = watch_fields},
     {.key = "webhooks", .type = F_FN, .fn = cfg_fn_webhooks},
     {.key = NULL},
 };

@@ -164,6 +164,8 @@ struct kg_req {
 	char *up_body;
 	size_t up_body_len;
 	bool followup_read; /* the trigger answered without eligibility */
+	bool watch_asked;   /* the trigger asked for the user's automatic watch (watch.c) ... */
+	bool watched;       /* ... and this is the answer's "watched" */
 
 	/* PUT of a user: the erase guard (design §2, "Create or replace a user"). */
 	unsigned user_sections; /* the sections the body holds (kg_user_sections) */

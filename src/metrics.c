@@ -863,6 +863,18 @@ static void render_gauges(struct out *o)
 	      "1 while the store is usable, 0 when it failed (routes that need it answer 503); "
 	      "no sample without a store.",
 	      KG_GAUGE_STORE_UP);
+	family(o, "kycgate_watches", "gauge",
+	       "Watched users (design §10), by kind: automatic (after a trigger, until settled) "
+	       "or explicit (PUT .../watch).");
+	putf(o, "kycgate_watches{kind=\"automatic\"} %lld\n",
+	     atomic_load_explicit(&gauges[KG_GAUGE_WATCHES_AUTOMATIC], memory_order_relaxed));
+	putf(o, "kycgate_watches{kind=\"explicit\"} %lld\n",
+	     atomic_load_explicit(&gauges[KG_GAUGE_WATCHES_EXPLICIT], memory_order_relaxed));
+	family(o, "kycgate_watch_lag_seconds", "gauge",
+	       "How overdue the most overdue watch poll is (late when the read budget is short).");
+	putf(o, "kycgate_watch_lag_seconds %.3f\n",
+	     (double)atomic_load_explicit(&gauges[KG_GAUGE_WATCH_LAG_MS], memory_order_relaxed) /
+	         1000.0);
 }
 
 static void render_wh_results(struct out *o, const char *name, const uint64_t *results)

@@ -44,6 +44,8 @@ static const struct kind kinds[KG_PB_COUNT] = {
                               "The first request with this Idempotency-Key is still running"},
     [KG_PB_STORE_UNAVAILABLE] = {503, "store-unavailable", "The gateway's store is not available"},
     [KG_PB_STORE_DISABLED] = {503, "store-disabled", "The gateway runs without a store"},
+    [KG_PB_NOT_WATCHED] = {404, "not-watched", "The user is not watched"},
+    [KG_PB_WATCH_CAPACITY] = {503, "watch-capacity", "The gateway watches as many users as it may"},
     [KG_PB_CURSOR_EXPIRED] = {410, "cursor-expired", "Events after this cursor are no longer kept"},
 };
 

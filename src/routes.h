@@ -78,6 +78,16 @@ bool kg_verification_trigger_answer(struct kg_req *req);
  * *in_review tells whether a product in scope is in review. False with a problem in req->reply. */
 bool kg_verification_view(struct kg_req *req, struct kg_answer *a, bool *in_review);
 
+/* The parser of ?products (the parameter may repeat), for other routes that take it. */
+const char *kg_verification_products(struct kg_req *req, const char *raw);
+
+/* ---- routes_watch.c: PUT / GET / DELETE of a watch, work routes answered from the store ----- */
+
+extern const struct kg_query_param kg_watch_put_query[];
+bool kg_watch_begin(struct kg_req *req);
+void kg_watch_submit(struct kg_req *req);
+bool kg_watch_resumed(struct kg_req *req);
+
 /* ---- routes_wallets.c: linked wallets ------------------------------------------------------ */
 
 bool kg_wallets_put_shape(struct kg_req *req);

@@ -15,6 +15,7 @@
 #include "gateway.h"
 #include "reply.h"
 #include "routes.h"
+#include "watch.h"
 
 /* ---- the query ----------------------------------------------------------------------------- */
 
@@ -65,6 +66,11 @@ static const char *parse_wait(struct kg_req *req, const char *raw)
 	req->wait_deadline_ms = req->started_ms + 1000ull * req->wait_s;
 	req->backoff_ms = 250;
 	return NULL;
+}
+
+const char *kg_verification_products(struct kg_req *req, const char *raw)
+{
+	return parse_products(req, raw);
 }
 
 const struct kg_query_param kg_verification_query[] = {
@@ -186,6 +192,38 @@ static bool follow_up_read(struct kg_req *req)
 	return true;
 }
 
+/* Crossmint accepted the trigger: the user's automatic watch starts or is renewed (design §10);
+ * a (or NULL) is the first status answer after it, which may show the user settled already. */
+static void ask_watch(struct kg_req *req, struct kg_answer *a)
+{
+	req->watched = kg_watch_triggered(req, a);
+	req->watch_asked = true;
+}
+
+/* The trigger's 200 answer carries "watched" (false past max_watches or without a store): the
+ * normalized object's closing brace becomes ,"watched":...}. */
+static void add_watched(struct kg_req *req)
+{
+	static const char t[] = ",\"watched\":true}", f[] = ",\"watched\":false}";
+	struct kg_reply *r = &req->reply;
+	const char *add = req->watched ? t : f;
+	size_t n = req->watched ? sizeof(t) - 1 : sizeof(f) - 1;
+	char *body;
+
+	if (!req->watch_asked || r->status != 200 || r->is_static || r->len < 2 ||
+	    r->body[r->len - 1] != '}')
+		return;
+	body = malloc(r->len - 1 + n + 1);
+	if (body == NULL)
+		return; /* the answer goes out without it rather than not at all */
+	memcpy(body, r->body, r->len - 1);
+	memcpy(body + r->len - 1, add, n + 1);
+	kg_wipe(r->body, r->len);
+	free(r->body);
+	r->body = body;
+	r->len = r->len - 1 + n;
+}
+
 /* The trigger's own answer, normalized when it holds eligibility. */
 static bool trigger_answer(struct kg_req *req)
 {
@@ -200,8 +238,11 @@ static bool trigger_answer(struct kg_req *req)
 		return false;
 	present = kg_eligibility_present(obj);
 	json_object_put(obj);
-	if (!present)
+	if (!present) {
+		/* Asked now, so the watch exists before the follow-up read is observed. */
+		ask_watch(req, NULL);
 		return follow_up_read(req);
+	}
 	a = kg_answer_new(req->call.status, req->call.resp, req->call.resp_len,
 	                  req->call.retry_after_s, time(NULL));
 	req->call.resp = NULL;
@@ -210,6 +251,8 @@ static bool trigger_answer(struct kg_req *req)
 		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "out of memory", NULL);
 		return false;
 	}
+	/* The watch first: its store job then runs before the observation's. */
+	ask_watch(req, a);
 	/* The trigger's answer holds eligibility: an observation too (design §10), read from when
 	 * the request began (the wall clock of its monotonic start). */
 	kg_events_observe(req->gw, kg_handle_param(req, KG_PARAM_LOCATOR, NULL), a,
@@ -232,9 +275,20 @@ bool kg_verification_get_answer(struct kg_req *req)
 /* The trigger's answer, or (after it) the status read that follows it or a long-poll re-read. */
 bool kg_verification_trigger_answer(struct kg_req *req)
 {
-	if (req->call.kind == KG_CALL_STATUS_READ)
-		return status_answer(req);
-	if (kg_handle_up_problem(req))
+	bool more;
+
+	if (req->call.kind == KG_CALL_STATUS_READ) {
+		/* The follow-up read: what it saw applies to the watch asked for before it. */
+		if (req->followup_read && req->latest == NULL && req->call.result == KG_UP_OK &&
+		    req->call.answer != NULL && kg_answer_status(req->call.answer) == 200)
+			ask_watch(req, req->call.answer);
+		more = status_answer(req);
+	} else if (kg_handle_up_problem(req)) {
 		return false;
-	return trigger_answer(req);
+	} else {
+		more = trigger_answer(req);
+	}
+	if (!more)
+		add_watched(req);
+	return more;
 }

@@ -87,8 +87,12 @@ static const char schema_v1[] =
     " PRIMARY KEY (client, key)) WITHOUT ROWID;"
     "CREATE INDEX idempotency_expires ON idempotency (expires_ms);";
 
+/* Schema v2 (watch.c): when a watch last took an observation, for the "lastObserved" of
+ * GET .../watch (last_overall alone does not say when). */
+static const char schema_v2[] = "ALTER TABLE watches ADD COLUMN last_observed_ms INTEGER;";
+
 /* migrations[v] takes a file at user_version v to v + 1. */
-static const char *const migrations[KG_STORE_SCHEMA_VERSION] = {schema_v1};
+static const char *const migrations[KG_STORE_SCHEMA_VERSION] = {schema_v1, schema_v2};
 
 /* One periodic hook (kg_store_every). */
 struct hook {

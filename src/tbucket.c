@@ -42,3 +42,10 @@ unsigned long long kg_tbucket_full_ms(const struct kg_tbucket *b, unsigned per_m
 {
 	return kg_tbucket_wait_ms(b, per_minute, (double)per_minute);
 }
+
+double kg_tbucket_need(unsigned per_minute, double keep)
+{
+	double need = fmin(1.0 + keep * per_minute, (double)per_minute);
+
+	return need < 1.0 ? 1.0 : need;
+}

@@ -108,6 +108,7 @@ static struct settings *settings_new(const struct kg_config *cfg, const char *ba
 	s->allow_http = cfg->crossmint.environment != KG_ENV_PRODUCTION && loopback_url(base_url);
 	s->cache_ttl_ms = cfg->verification.cache_ttl_ms;
 	s->reads_per_minute = cfg->crossmint.rate_limit.reads_per_minute;
+	s->watch_share_pct = cfg->events.watch.budget_share_pct;
 	s->writes_per_minute = cfg->crossmint.rate_limit.writes_per_minute;
 	s->max_attempts = cfg->crossmint.retry.max_attempts;
 	s->base_delay_ms = cfg->crossmint.retry.base_delay_ms;
@@ -228,7 +229,7 @@ static enum kg_up_result map_result(CURLcode rc, bool too_large)
 
 static void fire_start(struct kg_upstream *up, struct kg_up_timer *t);
 static void fire_deadline(struct kg_upstream *up, struct kg_up_timer *t);
-static bool up_budget_take(struct kg_upstream *up, bool read, bool low, bool force,
+static bool up_budget_take(struct kg_upstream *up, bool read, enum up_prio prio, bool force,
                            unsigned long long *wait_ms);
 
 /* libcurl 7.88 can lose a transfer's timer when one of its own allocations fails (found by the
@@ -280,7 +281,7 @@ static void fire_breaker(struct kg_upstream *up, struct kg_up_timer *t)
 	breaker_changed(up, was);
 }
 
-enum kg_up_result up_gate(struct kg_upstream *up, bool read, bool low, bool force,
+enum kg_up_result up_gate(struct kg_upstream *up, bool read, enum up_prio prio, bool force,
                           unsigned long long *wait_ms, bool *probe)
 {
 	enum kg_breaker_state was = up->breaker.state;
@@ -289,7 +290,7 @@ enum kg_up_result up_gate(struct kg_upstream *up, bool read, bool low, bool forc
 	breaker_changed(up, was);
 	if (v == KG_BREAKER_REFUSE)
 		return KG_UP_OPEN;
-	if (!up_budget_take(up, read, low, force, wait_ms)) {
+	if (!up_budget_take(up, read, prio, force, wait_ms)) {
 		if (v == KG_BREAKER_PROBE)
 			kg_breaker_probe_lost(&up->breaker);
 		return KG_UP_BUDGET;
@@ -594,8 +595,8 @@ static void retry_now(struct kg_upstream *up, struct kg_up_call *call)
 	unsigned long long wait = 0;
 	bool probe = false;
 
-	if (up_gate(up, strcmp(call->method, "GET") == 0, call->low_priority, false, &wait,
-	            &probe) != KG_UP_OK) {
+	if (up_gate(up, strcmp(call->method, "GET") == 0, up_prio_of(call), false, &wait, &probe) !=
+	    KG_UP_OK) {
 		up_finish(up, call, call->result);
 		return;
 	}
@@ -628,22 +629,24 @@ static void reap(struct kg_upstream *up)
 /* ---- the rate budget ------------------------------------------------------------------------ */
 
 /* Takes one token of the rate budget; see up_gate. */
-static bool up_budget_take(struct kg_upstream *up, bool read, bool low, bool force,
+static bool up_budget_take(struct kg_upstream *up, bool read, enum up_prio prio, bool force,
                            unsigned long long *wait_ms)
 {
 	struct kg_tbucket *b = read ? &up->reads : &up->writes;
 	unsigned per_minute;
-	double need;
+	double need, keep = 0.0;
 	bool ok = true;
 
 	pthread_mutex_lock(&up->lock);
 	per_minute = read ? up->settings->reads_per_minute : up->settings->writes_per_minute;
 	if (per_minute > 0) {
-		/* Low priority (long-poll re-reads) leaves the last 20% of a minute to others; with
-		 * a tiny budget that means waiting for a full bucket. */
-		need = low ? fmin(1.0 + 0.2 * per_minute, (double)per_minute) : 1.0;
-		if (need < 1.0)
-			need = 1.0;
+		/* Below a caller's priority a share of the minute is left to others; with a tiny
+		 * budget that means waiting for a full bucket. */
+		if (prio == UP_PRIO_LONGPOLL)
+			keep = 0.2;
+		else if (prio == UP_PRIO_WATCH)
+			keep = 1.0 - up->settings->watch_share_pct / 100.0;
+		need = kg_tbucket_need(per_minute, keep);
 		/* forced: may go below zero, later calls wait longer */
 		ok = kg_tbucket_take(b, per_minute, need, force, kg_now_ms(), wait_ms);
 	}
@@ -679,7 +682,7 @@ static void begin(struct kg_upstream *up, struct kg_up_call *call)
 		up_status_begin(up, call);
 		return;
 	}
-	r = up_gate(up, strcmp(call->method, "GET") == 0, false, call->force_budget, &wait,
+	r = up_gate(up, strcmp(call->method, "GET") == 0, UP_PRIO_CALLER, call->force_budget, &wait,
 	            &call->probe);
 	if (r == KG_UP_BUDGET)
 		call->budget_wait_s = (unsigned)((wait + 999) / 1000);
@@ -706,7 +709,7 @@ static void admit(struct kg_upstream *up, struct kg_up_call *call)
 
 	call->state = CS_QUEUED;
 	up_call_timers_init(call);
-	if (call->low_priority && up->waits_ended) {
+	if ((call->low_priority || call->watch_poll) && up->waits_ended) {
 		up_finish(up, call, KG_UP_SHUTDOWN); /* draining: no new long-poll waits */
 		return;
 	}
@@ -848,7 +851,9 @@ static void end_waits(struct kg_upstream *up)
 		struct kg_up_call *call =
 		    t->fire == fire_deadline ? CALL_OF(t, deadline_timer) : NULL;
 
-		if (call != NULL && call->low_priority && call->state != CS_DONE)
+		/* A watch poll is background work: it ends too, so it never holds the drain. */
+		if (call != NULL && (call->low_priority || call->watch_poll) &&
+		    call->state != CS_DONE)
 			calls[n++] = call;
 	}
 	for (i = 0; i < n; i++)

@@ -41,6 +41,7 @@ struct settings {
 	bool allow_http;
 	unsigned cache_ttl_ms;
 	unsigned reads_per_minute; /* 0 = unlimited */
+	unsigned watch_share_pct;  /* events.watch.budget_share: what watch polls may use */
 	unsigned writes_per_minute;
 	unsigned max_attempts; /* crossmint.retry */
 	unsigned base_delay_ms;
@@ -139,11 +140,23 @@ unsigned long up_mem_failures(void);
 void up_start_exchange(struct kg_upstream *up, struct kg_up_call *call);
 /* Arms nothing: gives call's two timers their engine callbacks. */
 void up_call_timers_init(struct kg_up_call *call);
-/* Lets one attempt start: the circuit breaker, then one budget token (low priority keeps 20% of
- * the minute's tokens for others). KG_UP_OK: go, *probe says it is the breaker's probe;
- * KG_UP_OPEN: the breaker refused, *wait_ms until a probe may go; KG_UP_BUDGET: no token,
- * *wait_ms until one is there. */
-enum kg_up_result up_gate(struct kg_upstream *up, bool read, bool low, bool force,
+/* Who a read is for, by how much of the read bucket it must leave to the others (design §10): a
+ * caller's read may take the last token, a long-poll re-read only while more than 20% remain, a
+ * watch poll only while more than 1 - events.watch.budget_share remain. */
+enum up_prio { UP_PRIO_CALLER = 0, UP_PRIO_LONGPOLL, UP_PRIO_WATCH };
+
+static inline enum up_prio up_prio_of(const struct kg_up_call *call)
+{
+	return call->watch_poll     ? UP_PRIO_WATCH
+	       : call->low_priority ? UP_PRIO_LONGPOLL
+	                            : UP_PRIO_CALLER;
+}
+
+/* Lets one attempt start: the circuit breaker, then one budget token (below the caller's
+ * priority, a share of the minute's tokens is left to others: enum up_prio). KG_UP_OK: go,
+ * *probe says it is the breaker's probe; KG_UP_OPEN: the breaker refused, *wait_ms until a
+ * probe may go; KG_UP_BUDGET: no token, *wait_ms until one is there. */
+enum kg_up_result up_gate(struct kg_upstream *up, bool read, enum up_prio prio, bool force,
                           unsigned long long *wait_ms, bool *probe);
 unsigned up_budget_wait_s_locked(struct kg_upstream *up);
 

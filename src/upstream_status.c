@@ -234,7 +234,7 @@ void up_status_begin(struct kg_upstream *up, struct kg_up_call *call)
 		join(e->flight, call);
 		return;
 	}
-	r = up_gate(up, true, call->low_priority, call->force_budget, &wait, &probe);
+	r = up_gate(up, true, up_prio_of(call), call->force_budget, &wait, &probe);
 	if (r == KG_UP_OPEN) {
 		/* The breaker is open: no upstream call; a long-poll answers its latest state. */
 		call->retry_after_s = (unsigned)((wait + 999) / 1000);
@@ -243,11 +243,12 @@ void up_status_begin(struct kg_upstream *up, struct kg_up_call *call)
 	}
 	if (r == KG_UP_BUDGET) {
 		call->budget_wait_s = (unsigned)((wait + 999) / 1000);
-		if (!call->low_priority) {
+		if (!call->low_priority && !call->watch_poll) {
 			up_finish(up, call, KG_UP_BUDGET);
 			return;
 		}
-		/* A long-poll re-read waits for a token (its deadline still holds). */
+		/* A long-poll re-read or a watch poll waits for a token (its deadline still holds):
+		 * late, never dropped. */
 		call->state = CS_DELAYED;
 		if (!up_heap_arm(&up->heap, &call->start_timer, kg_now_ms() + wait))
 			up_finish(up, call, KG_UP_NOMEM);

@@ -33,6 +33,27 @@ START_TEST(bucket_starts_full_and_refills)
 }
 END_TEST
 
+/* The need of a taker that leaves a share to others (design §10): 1 for a caller, 20% of the
+ * minute plus one for a long-poll re-read, 1 - budget_share plus one for a watch poll; never
+ * more than the bucket. */
+START_TEST(need_leaves_a_share)
+{
+	struct kg_tbucket b = {0};
+	int i;
+
+	ck_assert_double_eq(kg_tbucket_need(100, 0.0), 1.0);
+	ck_assert_double_eq(kg_tbucket_need(100, 0.2), 21.0);
+	ck_assert_double_eq(kg_tbucket_need(100, 0.5), 51.0);
+	ck_assert_double_eq(kg_tbucket_need(2, 0.5), 2.0);  /* a tiny bucket: wait for it full */
+	ck_assert_double_eq(kg_tbucket_need(1, 0.99), 1.0); /* never more than the bucket */
+	for (i = 0; i < 49; i++) /* 100 to 51: a share-0.5 taker still goes (to 50) */
+		ck_assert(kg_tbucket_take(&b, 100, 1.0, false, 1000, NULL));
+	ck_assert(kg_tbucket_take(&b, 100, kg_tbucket_need(100, 0.5), false, 1000, NULL));
+	ck_assert(!kg_tbucket_take(&b, 100, kg_tbucket_need(100, 0.5), false, 1000, NULL));
+	ck_assert(kg_tbucket_take(&b, 100, kg_tbucket_need(100, 0.2), false, 1000, NULL));
+}
+END_TEST
+
 /* A reload that changes a size neither refills a bucket (a larger size is reached by refilling)
  * nor lets it hold more than the new size. */
 START_TEST(resize_without_refill)
@@ -88,6 +109,7 @@ int main(void)
 
 	tcase_add_test(tc, bucket_starts_full_and_refills);
 	tcase_add_test(tc, resize_without_refill);
+	tcase_add_test(tc, need_leaves_a_share);
 	tcase_add_test(tc, clients_have_their_own_buckets);
 	suite_add_tcase(s, tc);
 	failed = kt_run_suite(s);

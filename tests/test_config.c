@@ -1077,9 +1077,9 @@ START_TEST(store_and_events_keys)
 	ck_assert(!has_inactive(cfg, "events.retention_days")); /* the event feed's */
 	ck_assert_uint_eq(cfg->events.retention_days, 7);
 	ck_assert(!has_inactive(cfg, "events.retry_schedule_s"));
-	ck_assert(has_inactive(cfg, "events.watch"));
+	ck_assert(!has_inactive(cfg, "events.watch")); /* watches are in force (watch.c) */
 	ck_assert(!has_inactive(cfg, "events.webhooks"));
-	ck_assert_uint_eq(cfg->n_inactive_keys, 2);
+	ck_assert_uint_eq(cfg->n_inactive_keys, 1);
 	ck_assert_uint_eq(cfg->events.n_retry_schedule, 2);
 	ck_assert_uint_eq(cfg->events.watch.budget_share_pct, 25);
 	ck_assert_uint_eq(cfg->events.n_webhooks, 1);

@@ -197,6 +197,10 @@ static void trigger_at(int line, const char *loc, const char *query, const char 
 
 	snprintf(target, sizeof(target), "/v1/users/%s/verification%s", loc, query);
 	gw("POST", target, w_plain, NULL, 0, 200, &r);
+	/* A trigger's answer says whether the user is watched (design §10): here it is. */
+	ck_assert_msg(json_object_get_boolean(json_object_object_get(r.json, "watched")), "%s",
+	              r.body);
+	json_object_object_del(r.json, "watched");
 	expect_norm(&r, loc, expected, line, target);
 	kt_resp_free(&r);
 }

@@ -150,6 +150,7 @@ static void answer_only(const char *method, const char *target, const char *tmpl
 #define T_DOC_GET "/v1/documents/{documentId}"
 #define T_VERIFY "/v1/users/{userLocator}/verification"
 #define T_WALLET "/v1/users/{userLocator}/wallets/{address}"
+#define T_WATCH "/v1/users/{userLocator}/watch"
 
 START_TEST(operations)
 {
@@ -244,6 +245,7 @@ START_TEST(verification)
 
 	answer("POST", "/v1/users/userId:spec-1/verification", T_VERIFY, wr, NULL, 0, 200, &r);
 	ck_assert_ptr_nonnull(kt_str(r.json, "overall"));
+	ck_assert_ptr_nonnull(json_object_object_get(r.json, "watched")); /* a trigger's answer */
 	kt_resp_free(&r);
 	answer_only("GET", "/v1/users/userId:spec-1/verification", T_VERIFY, rd, NULL, 0, 200);
 	answer("GET", "/v1/users/userId:spec-1/verification?products=onramp", T_VERIFY, rd, NULL, 0,
@@ -455,6 +457,38 @@ START_TEST(idempotency)
 }
 END_TEST
 
+/* Watches (design §10): an explicit watch's view, its end, and the problems of the routes. */
+START_TEST(watches)
+{
+	static const char *const env[] = {"IT_API_KEY=" IT_KEY, NULL};
+	const char *const rd[] = {IT_READER, NULL};
+	char yaml[sizeof(it_gateway_yaml) + 64];
+	struct kt_proc full, main_gw = it_gw;
+	struct kt_resp r;
+
+	answer("PUT", "/v1/users/userId:spec-w/watch?products=onramp", T_WATCH, rd, NULL, 0, 200,
+	       &r);
+	ck_assert_str_eq(kt_str(r.json, "kind"), "explicit");
+	kt_resp_free(&r);
+	answer_only("GET", "/v1/users/userId:spec-w/watch", T_WATCH, rd, NULL, 0, 200);
+	answer_only("PUT", "/v1/users/userId:spec-w/watch?products=nope", T_WATCH, rd, NULL, 0,
+	            400);
+	answer_only("DELETE", "/v1/users/userId:spec-w/watch", T_WATCH, rd, NULL, 0, 204);
+	answer("GET", "/v1/users/userId:spec-w/watch", T_WATCH, rd, NULL, 0, 404, &r);
+	it_assert_problem(&r, 404, "not-watched");
+	kt_resp_free(&r);
+	answer_only("DELETE", "/v1/users/userId:spec-w/watch", T_WATCH, rd, NULL, 0, 404);
+	snprintf(yaml, sizeof(yaml), "%sevents: {watch: {max_watches: 0}}\n", it_gateway_yaml);
+	kt_start_gateway(&full, yaml, it_sim.port, env);
+	it_gw = full; /* answer() talks to it_gw */
+	answer("PUT", "/v1/users/userId:spec-w/watch", T_WATCH, rd, NULL, 0, 503, &r);
+	it_assert_problem(&r, 503, "watch-capacity");
+	kt_resp_free(&r);
+	it_gw = main_gw;
+	ck_assert_int_eq(kt_stop(&full), 0);
+}
+END_TEST
+
 /* The event feed and the observed users (issue 10 items 7, 8): pages, a wait that ends empty, bad
  * parameters. */
 START_TEST(events)
@@ -501,6 +535,9 @@ START_TEST(store_disabled)
 	it_gw = none; /* answer() talks to it_gw */
 	answer("PUT", "/v1/users/userId:spec-1/consent", T_CONSENT, kc, consent_body,
 	       strlen(consent_body), 503, &r);
+	it_assert_problem(&r, 503, "store-disabled");
+	kt_resp_free(&r);
+	answer("GET", "/v1/users/userId:spec-1/watch", T_WATCH, kc, NULL, 0, 503, &r);
 	it_assert_problem(&r, 503, "store-disabled");
 	kt_resp_free(&r);
 	answer("GET", "/v1/events", "/v1/events", kc, NULL, 0, 503, &r);
@@ -591,6 +628,7 @@ int main(void)
 	tcase_add_test(tc, gateway_errors);
 	tcase_add_test(tc, upstream_errors);
 	tcase_add_test(tc, idempotency);
+	tcase_add_test(tc, watches);
 	tcase_add_test(tc, events);
 	tcase_add_test(tc, store_disabled);
 	tcase_add_test(tc, webhooks);

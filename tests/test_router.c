@@ -162,8 +162,9 @@ START_TEST(bounds)
 }
 END_TEST
 
-/* Every row names a complete behaviour: a local answer or an upstream call with its answer, a
- * shaper for a body, named query parameters each with a parser, a unique operation name. */
+/* Every row names a complete behaviour: a local answer, a work route's three steps, or an
+ * upstream call with its answer, a shaper for a body, named query parameters each with a parser, a
+ * unique operation name. */
 START_TEST(rows_are_complete)
 {
 	size_t n, i, j, k;

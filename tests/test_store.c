@@ -184,6 +184,41 @@ START_TEST(reopens_a_v1_file)
 }
 END_TEST
 
+/* A file written by schema v1 (before watches.last_observed_ms) is migrated to v2 at open: its
+ * watch rows stay, with no last observation. */
+START_TEST(migrates_a_v1_watches_table)
+{
+	static const char v1[] =
+	    "CREATE TABLE watches (user_locator TEXT PRIMARY KEY,"
+	    " kind TEXT NOT NULL CHECK (kind IN ('automatic', 'explicit')), products TEXT,"
+	    " since_ms INTEGER NOT NULL, trigger_ms INTEGER, next_poll_ms INTEGER NOT NULL,"
+	    " interval_ms INTEGER NOT NULL, last_overall TEXT, lease_until_ms INTEGER);"
+	    "CREATE INDEX watches_due ON watches (next_poll_ms);"
+	    /* the one other v1 table the open touches (it drops stale claims) */
+	    "CREATE TABLE idempotency (client TEXT NOT NULL, key TEXT NOT NULL,"
+	    " fingerprint BLOB NOT NULL, status INTEGER NOT NULL DEFAULT 0, content_type TEXT,"
+	    " body BLOB, created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL,"
+	    " PRIMARY KEY (client, key)) WITHOUT ROWID;"
+	    "INSERT INTO watches (user_locator, kind, since_ms, next_poll_ms, interval_ms,"
+	    " last_overall) VALUES ('userId:old', 'explicit', 1, 2, 3, 'verified');"
+	    "PRAGMA user_version = 1;";
+	sqlite3 *db = NULL;
+	struct kg_store *st;
+
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, v1, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	chmod(path, 0600);
+	st = open_up();
+	kg_store_free(st);
+	ck_assert_int_eq(query_int("PRAGMA user_version"), 2);
+	ck_assert_int_eq(
+	    query_int("SELECT interval_ms FROM watches WHERE user_locator = 'userId:old'"), 3);
+	ck_assert_int_eq(query_int("SELECT count(*) FROM watches WHERE last_observed_ms IS NULL"),
+	                 1);
+}
+END_TEST
+
 static void write_file(const char *text, size_t len, mode_t mode)
 {
 	FILE *f = fopen(path, "wb");
@@ -513,6 +548,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, creates_and_migrates_an_empty_file);
 	tcase_add_test(tc, reopens_a_v1_file);
+	tcase_add_test(tc, migrates_a_v1_watches_table);
 	tcase_add_test(tc, corrupt_file_is_down);
 	tcase_add_test(tc, read_only_file_is_down_then_back);
 	tcase_add_test(tc, newer_schema_is_down);

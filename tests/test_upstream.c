@@ -142,6 +142,72 @@ START_TEST(answers_and_failures)
 }
 END_TEST
 
+/* One status read of user loc (a watch poll when watch, with an engine deadline when
+ * deadline_ms); waits for its end. */
+static void status_read(struct kg_upstream *up, struct kg_up_call *c, const char *loc, bool watch,
+                        unsigned long long deadline_ms)
+{
+	memset(c, 0, sizeof(*c));
+	c->method = "GET";
+	c->kind = KG_CALL_STATUS_READ;
+	c->watch_poll = watch;
+	c->deadline_ms = deadline_ms;
+	snprintf(c->user_key, sizeof(c->user_key), "%s", loc);
+	snprintf(c->path, sizeof(c->path), "/users/%s/identity-verification", loc);
+	c->done = on_done;
+	w.done = 0;
+	ck_assert_int_eq(kg_upstream_reserve(up, false), KG_OK);
+	kg_upstream_submit(up, c);
+	wait_done(1);
+}
+
+/* Budget priority (design §10): with 10 reads a minute and budget_share 0.5, a watch poll takes a
+ * token only while more than 5 remain, else it waits (here until its deadline) instead of being
+ * refused; a caller's read still takes what is left. */
+START_TEST(watch_poll_leaves_the_budget_share)
+{
+	struct kg_sim *sim = sim_start();
+	struct kg_config *cfg = config("  rate_limit: {reads_per_minute: 10}\n"
+	                               "verification: {cache_ttl_ms: 0}\n"
+	                               "events:\n  watch: {budget_share: 0.5}\n");
+	char base[64], err[128], loc[32];
+	struct kg_upstream *up;
+	struct kg_up_call c;
+	int i;
+
+	snprintf(base, sizeof(base), "http://127.0.0.1:%u", kg_sim_port(sim));
+	up = kg_upstream_start(cfg, base, KEY, err, sizeof(err));
+	ck_assert_msg(up != NULL, "%s", err);
+	status_read(up, &c, "userId:wp-0", true, 0); /* 10 left: a poll goes */
+	ck_assert_int_eq(c.result, KG_UP_OK);
+	kg_up_call_cleanup(&c);
+	for (i = 1; i <= 3; i++) { /* callers take 3: 6 left */
+		snprintf(loc, sizeof(loc), "userId:wp-%d", i);
+		status_read(up, &c, loc, false, 0);
+		ck_assert_int_eq(c.result, KG_UP_OK);
+		kg_up_call_cleanup(&c);
+	}
+	status_read(up, &c, "userId:wp-4", true, 0); /* 6 left, more than 5: goes, 5 left */
+	ck_assert_int_eq(c.result, KG_UP_OK);
+	kg_up_call_cleanup(&c);
+	status_read(up, &c, "userId:wp-5", true, kg_now_ms() + 300); /* 5 left: waits */
+	ck_assert_int_eq(c.result, KG_UP_DEADLINE);
+	kg_up_call_cleanup(&c);
+	for (i = 6; i <= 10; i++) { /* a caller may take the last tokens */
+		snprintf(loc, sizeof(loc), "userId:wp-%d", i);
+		status_read(up, &c, loc, false, 0);
+		ck_assert_int_eq(c.result, KG_UP_OK);
+		kg_up_call_cleanup(&c);
+	}
+	status_read(up, &c, "userId:wp-11", false, 0); /* and then none is left */
+	ck_assert_int_eq(c.result, KG_UP_BUDGET);
+	kg_up_call_cleanup(&c);
+	kg_upstream_free(up);
+	kg_config_free(cfg);
+	kg_sim_stop(sim);
+}
+END_TEST
+
 START_TEST(connect_refused)
 {
 	struct kg_config *cfg = config("");
@@ -554,6 +620,7 @@ int main(void)
 	tcase_add_test(tc, own_url_call);
 	tcase_add_test(tc, stop_with_calls_in_flight);
 	tcase_add_test(tc, flights_do_not_mix_across_a_write);
+	tcase_add_test(tc, watch_poll_leaves_the_budget_share);
 	suite_add_tcase(s, tc);
 	failed = kt_run_suite(s);
 	curl_global_cleanup();

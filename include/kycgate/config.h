@@ -165,6 +165,7 @@ struct kg_config {
 		unsigned retention_days;                          /* 1..3650, default 30 */
 		unsigned retry_schedule_s[KG_MAX_RETRY_SCHEDULE]; /* default 5 300 1800 ... */
 		size_t n_retry_schedule;
+		/* events.watch (watch.c): in force, applied by a reload. */
 		struct {
 			unsigned poll_initial_s; /* 1..86400, default 5 */
 			unsigned poll_max_s;     /* 1..86400, default 300 */

@@ -57,13 +57,18 @@ enum kg_metrics_rl_reason {
  * upstream auth   kycgate_upstream_auth_ok, 1 / 0 from the start-up self-check; no sample is
  *                 rendered until it is first set (absent means "not known yet");
  * store up        kycgate_store_up, 1 / 0 set by the store (src/store.c); no sample without a
- *                 store (store.driver: none). */
+ *                 store (store.driver: none);
+ * watches         kycgate_watches{kind} and kycgate_watch_lag_seconds, set by the watch
+ *                 scheduler (src/watch.c); 0 without a store. */
 enum kg_metrics_gauge {
 	KG_GAUGE_CIRCUIT_STATE = 0,
 	KG_GAUGE_INFLIGHT,
 	KG_GAUGE_LONGPOLL_WAITING,
 	KG_GAUGE_UPSTREAM_AUTH_OK,
 	KG_GAUGE_STORE_UP,
+	KG_GAUGE_WATCHES_AUTOMATIC, /* kycgate_watches{kind="automatic"}, set by watch.c */
+	KG_GAUGE_WATCHES_EXPLICIT,  /* kycgate_watches{kind="explicit"}, set by watch.c */
+	KG_GAUGE_WATCH_LAG_MS,      /* kycgate_watch_lag_seconds (kept in ms), set by watch.c */
 	KG_GAUGE_COUNT
 };
 

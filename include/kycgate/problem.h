@@ -29,6 +29,8 @@ enum kg_problem {
 	KG_PB_IDEM_IN_FLIGHT,         /* 409: the first request with this key still runs */
 	KG_PB_STORE_UNAVAILABLE,      /* 503 (+ Retry-After): the store failed */
 	KG_PB_STORE_DISABLED,         /* 503: store.driver is none */
+	KG_PB_NOT_WATCHED,            /* 404: GET / DELETE of a watch that does not exist */
+	KG_PB_WATCH_CAPACITY,         /* 503: events.watch.max_watches are in place */
 	KG_PB_CURSOR_EXPIRED,         /* 410 (+ "oldestId"): the feed's after was purged */
 	KG_PB_COUNT
 };

@@ -17,8 +17,9 @@
  * Schema v1 (one schema for both drivers, see the comments in src/store.c): watches (one per
  * watched user), states (the last observed state per user, with the country of the last PUT),
  * events (ids increasing in commit order, never reused), deliveries (one per endpoint and
- * event), idempotency (one stored answer per client and key). Locators are personal data: they
- * are stored only because polling and events need them. */
+ * event), idempotency (one stored answer per client and key). Schema v2 adds
+ * watches.last_observed_ms. Locators are personal data: they are stored only because polling
+ * and events need them. */
 #ifndef KYCGATE_STORE_H
 #define KYCGATE_STORE_H
 
@@ -27,7 +28,7 @@
 
 #include "kycgate/common.h"
 
-#define KG_STORE_SCHEMA_VERSION 1
+#define KG_STORE_SCHEMA_VERSION 2
 #define KG_STORE_TICK_MS 60000  /* purge of expired rows; retry of a down store */
 #define KG_STORE_MAX_QUEUE 4096 /* jobs waiting at once; past it, submit says KG_ERR_BUSY */
 #define KG_STORE_MAX_ANSWER_BYTES (1u << 20) /* longest answer body kept for a replay */

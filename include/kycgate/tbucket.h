@@ -27,6 +27,11 @@ unsigned long long kg_tbucket_wait_ms(const struct kg_tbucket *b, unsigned per_m
 bool kg_tbucket_take(struct kg_tbucket *b, unsigned per_minute, double need, bool force,
                      unsigned long long now_ms, unsigned long long *wait_ms);
 
+/* The need to pass to kg_tbucket_take for a taker that must leave keep (a fraction, 0..1) of
+ * the bucket's per_minute tokens to others: keep * per_minute + 1, at least 1 and at most
+ * per_minute (with a tiny bucket such a taker waits for a full one). Pure. */
+double kg_tbucket_need(unsigned per_minute, double keep);
+
 /* Milliseconds until b (refilled) is full again; 0 when it is. */
 unsigned long long kg_tbucket_full_ms(const struct kg_tbucket *b, unsigned per_minute);
 

@@ -74,6 +74,9 @@ struct kg_up_call {
 	bool force_budget; /* takes a token even when none is left (the follow-up read of a trigger
 	                    * Crossmint already accepted) */
 	bool low_priority; /* a long-poll re-read: waits for budget, never refused */
+	bool watch_poll;   /* a watch's poll (watch.c): waits for budget, never refused, and takes
+	                    * a token only while more than 1 - events.watch.budget_share of the
+	                    * read bucket remain (design §10) */
 	unsigned long long not_before_ms; /* kg_now_ms() before which it does not start; 0 = now */
 	unsigned long long deadline_ms; /* finish with KG_UP_DEADLINE if still waiting; 0 = none */
 	bool once_only; /* may start work at Crossmint (a trigger, a document upload): retried only
@@ -163,8 +166,8 @@ void kg_upstream_submit(struct kg_upstream *up, struct kg_up_call *call);
 enum kg_err kg_upstream_configure(struct kg_upstream *up, const struct kg_config *cfg,
                                   const char *base_url, const char *api_key);
 
-/* Draining: answers every long-poll re-read that is waiting now (with KG_UP_SHUTDOWN) and every
- * later one at once. Thread-safe. */
+/* Draining: answers every long-poll re-read and watch poll that is waiting now (with
+ * KG_UP_SHUTDOWN) and every later one at once. Thread-safe. */
 void kg_upstream_end_waits(struct kg_upstream *up);
 
 /* Calls in flight now. Thread-safe. */
