@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "config_internal.h"
+#include "kycgate/validate.h"
 #include "kycgate/sha256.h"
 
 #define MAX_CLIENTS 1024 /* auth.clients entries */
@@ -78,16 +79,7 @@ static const struct field client_fields[] = {
 
 static bool name_ok(const char *s)
 {
-	size_t i;
-
-	for (i = 0; s[i] != '\0'; i++) {
-		char ch = s[i];
-
-		if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-'))
-			return false;
-	}
-	return i >= 1 && i <= 64;
+	return kg_name_valid(s, strlen(s));
 }
 
 /* Checks a plain token (from token or token_file) and writes its digest. */

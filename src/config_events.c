@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "config_internal.h"
+#include "kycgate/validate.h"
 #include "kycgate/base64.h"
 
 #define WH(m) offsetof(struct kg_webhook, m)
@@ -67,13 +68,7 @@ static const struct field webhook_fields[] = {
 
 static bool name_ok(const char *s)
 {
-	size_t i;
-
-	for (i = 0; s[i] != '\0'; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '.' || s[i] == '-'))
-			return false;
-	return i >= 1 && i <= 64;
+	return kg_name_valid(s, strlen(s));
 }
 
 /* The checks of one entry that need its other keys. */

@@ -199,11 +199,6 @@ struct kg_req {
 	 * it when the request ends. */
 	void *work;
 	void (*work_end)(struct kg_req *req);
-	/* A local route that reads the store (webhooks_routes.c): it prepares local_job (a
-	 * KG_STORE_RUN job) and sets local_answer; server.c suspends, runs the job, and on the
-	 * resume local_answer turns its result into req->reply. */
-	struct kg_store_job local_job;
-	void (*local_answer)(struct kg_req *req);
 };
 
 /* server.c: the work of a suspended work route ended: the request runs again (work_resumed).

@@ -59,8 +59,8 @@ static bool param_valid(enum kg_param kind, const char *v, size_t n, const char 
 		return kg_document_id_valid(v, n);
 	case KG_PARAM_ADDRESS:
 		return kg_wallet_address_valid(v, n) && !(n <= 2 && v[0] == '.');
-	case KG_PARAM_WEBHOOK: /* read raw by its local route, never decoded here */
-		return false;
+	case KG_PARAM_WEBHOOK:
+		return kg_name_valid(v, n);
 	}
 	return false;
 }

@@ -81,11 +81,26 @@ bool kg_verification_view(struct kg_req *req, struct kg_answer *a, bool *in_revi
 /* The parser of ?products (the parameter may repeat), for other routes that take it. */
 const char *kg_verification_products(struct kg_req *req, const char *raw);
 
+/* ---- routes_store.c: work routes answered by one store job (router.h, work_begin) --------- */
+
+struct sqlite3;
+struct kg_store_job;
+
+/* work_begin's part: a new KG_STORE_RUN job running run, owned by req (freed, its answer bytes
+ * wiped, when the request ends); NULL with req->reply filled: 503 store-disabled (detail what)
+ * without a store, 503 when out of memory. */
+struct kg_store_job *kg_store_route_begin(struct kg_req *req,
+                                          int (*run)(struct sqlite3 *, struct kg_store_job *),
+                                          const char *what);
+/* The row's work_submit: hands the job to the store (a full queue ends it as KG_STORE_DOWN). */
+void kg_store_route_submit(struct kg_req *req);
+/* work_resumed's part: the finished job. */
+struct kg_store_job *kg_store_route_job(struct kg_req *req);
+
 /* ---- routes_watch.c: PUT / GET / DELETE of a watch, work routes answered from the store ----- */
 
 extern const struct kg_query_param kg_watch_put_query[];
 bool kg_watch_begin(struct kg_req *req);
-void kg_watch_submit(struct kg_req *req);
 bool kg_watch_resumed(struct kg_req *req);
 
 /* ---- routes_wallets.c: linked wallets ------------------------------------------------------ */

@@ -16,59 +16,15 @@ const struct kg_query_param kg_watch_put_query[] = {
     {.name = NULL},
 };
 
-/* The request's work: its store job, whose answer bytes (job.body) hold personal data. */
-static void work_end(struct kg_req *req)
-{
-	struct kg_store_job *job = req->work;
-
-	kg_store_job_cleanup(job);
-	free(job);
-	req->work = NULL;
-	req->work_end = NULL;
-}
-
 bool kg_watch_begin(struct kg_req *req)
 {
-	struct kg_store_job *job;
-
-	if (req->gw->store == NULL) {
-		kg_reply_problem(req, KG_PB_STORE_DISABLED, 0,
-		                 "watches need the store (store.driver is none)", NULL);
-		return false;
-	}
-	job = calloc(1, sizeof(*job));
-	if (job == NULL) {
-		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "out of memory", NULL);
-		return false;
-	}
-	job->op = KG_STORE_RUN;
-	job->run = kg_watch_route_run;
-	job->owner = req;
-	req->work = job;
-	req->work_end = work_end;
-	return true;
-}
-
-/* Store thread: the job ended; the request runs again. */
-static void job_done(struct kg_store_job *job)
-{
-	kg_req_wake(job->owner);
-}
-
-void kg_watch_submit(struct kg_req *req)
-{
-	struct kg_store_job *job = req->work;
-
-	job->done = job_done;
-	if (kg_store_submit(req->gw->store, job) != KG_OK) {
-		job->result = KG_STORE_DOWN; /* a full queue: as a store that is down */
-		kg_req_wake(req);
-	}
+	return kg_store_route_begin(req, kg_watch_route_run,
+	                            "watches need the store (store.driver is none)") != NULL;
 }
 
 bool kg_watch_resumed(struct kg_req *req)
 {
-	struct kg_store_job *job = req->work;
+	struct kg_store_job *job = kg_store_route_job(req);
 
 	if (job->result == KG_STORE_DOWN) {
 		kg_reply_problem(req, KG_PB_STORE_UNAVAILABLE, 0,

@@ -75,7 +75,6 @@ static void req_free(struct kg_req *req)
 	kg_idem_end(req); /* before the exchange and the reply are freed */
 	if (req->work_end != NULL)
 		req->work_end(req);
-	kg_store_job_cleanup(&req->local_job);
 	kg_req_release(req);
 	if (req->reserved > 0)
 		atomic_fetch_sub(&req->gw->buffered, req->reserved);
@@ -211,29 +210,6 @@ static enum MHD_Result go_on(struct kg_req *req)
 	return MHD_YES;
 }
 
-/* Store thread: a local route's store job ended; the request runs again. */
-static void on_local_stored(struct kg_store_job *job)
-{
-	struct kg_req *req = job->owner;
-
-	req->state = KG_REQ_STORE_DONE;
-	MHD_resume_connection(req->conn);
-}
-
-/* A local route that reads the store: suspended while req->local_job runs. */
-static enum MHD_Result go_store(struct kg_req *req)
-{
-	req->local_job.owner = req;
-	req->local_job.done = on_local_stored;
-	req->state = KG_REQ_STORE;
-	suspend(req); /* first, so the store's resume can never come before it */
-	if (kg_store_submit(req->gw->store, &req->local_job) != KG_OK) {
-		req->local_job.result = KG_STORE_DOWN; /* the queue is full: as unavailable */
-		on_local_stored(&req->local_job);
-	}
-	return MHD_YES;
-}
-
 static enum MHD_Result on_complete(struct kg_req *req)
 {
 	if (req->declared && req->body_seen != req->declared_len) {
@@ -257,8 +233,6 @@ static enum MHD_Result on_complete(struct kg_req *req)
 		return kg_handle_work(req) ? go_work(req) : kg_reply_send(req);
 	if (kg_handle_request(req))
 		return go_on(req);
-	if (req->local_answer != NULL)
-		return go_store(req);
 	return kg_reply_send(req);
 }
 
@@ -330,12 +304,6 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 	}
 	if (req->state == KG_REQ_BODY)
 		return on_complete(req);
-	if (req->state == KG_REQ_STORE_DONE && req->local_answer != NULL) {
-		unsuspend(req);
-		req->local_answer(req);
-		req->local_answer = NULL;
-		return kg_reply_send(req);
-	}
 	if (req->state == KG_REQ_STORE_DONE) {
 		unsuspend(req);
 		if (kg_idem_resumed(req) == KG_IDEM_GO)

@@ -357,6 +357,22 @@ bool kg_document_id_valid(const char *s, size_t len)
 	return true;
 }
 
+bool kg_name_valid(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len < 1 || len > KG_NAME_MAX_BYTES)
+		return false;
+	for (i = 0; i < len; i++) {
+		char ch = s[i];
+
+		if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-'))
+			return false;
+	}
+	return true;
+}
+
 bool kg_wallet_address_valid(const char *s, size_t len)
 {
 	if (s == NULL || len == 0 || len > KG_MAX_ADDRESS_BYTES)

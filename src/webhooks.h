@@ -41,7 +41,9 @@ int kg_webhooks_retry_run(struct sqlite3 *db, struct kg_store_job *job);
 
 /* ---- webhooks_routes.c: the route functions of router.c (local, through a store job) ---- */
 
-void kg_webhooks_route_list(struct kg_req *req);
-void kg_webhooks_route_retry(struct kg_req *req);
+bool kg_webhooks_list_begin(struct kg_req *req);
+bool kg_webhooks_list_resumed(struct kg_req *req);
+bool kg_webhooks_retry_begin(struct kg_req *req);
+bool kg_webhooks_retry_resumed(struct kg_req *req);
 
 #endif

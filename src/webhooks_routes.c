@@ -1,45 +1,43 @@
 /* GET /v1/webhooks and POST /v1/webhooks/{webhookName}/retry (scope webhooks.manage, design
- * §10): local routes that read the store through a store job, the request suspended meanwhile
- * (server.c runs req->local_job and then req->local_answer). */
+ * §10): work routes (router.h) answered by one store job (routes_store.c), the request suspended
+ * meanwhile. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gateway.h"
 #include "reply.h"
+#include "kycgate/validate.h"
+#include "routes.h"
 #include "webhooks.h"
 
-/* 503 store-disabled or store-unavailable into req->reply (false), or true to go on. */
-static bool store_ready(struct kg_req *req)
+/* 503 store-unavailable into req->reply (false) while the store is down, else true. */
+static bool store_up(struct kg_req *req)
 {
-	if (req->gw->store == NULL || req->gw->webhooks == NULL) {
-		kg_reply_problem(req, KG_PB_STORE_DISABLED, 0,
-		                 "webhooks need the store (store.driver is none)", NULL);
-		return false;
-	}
-	if (!kg_store_up(req->gw->store)) {
-		kg_reply_problem(req, KG_PB_STORE_UNAVAILABLE, 0,
-		                 "the store that keeps webhook deliveries is not available", NULL);
-		return false;
-	}
-	return true;
+	if (kg_store_up(req->gw->store))
+		return true;
+	kg_reply_problem(req, KG_PB_STORE_UNAVAILABLE, 0,
+	                 "the store that keeps webhook deliveries is not available", NULL);
+	return false;
 }
 
-static void prepare(struct kg_req *req, int (*run)(struct sqlite3 *, struct kg_store_job *),
-                    void (*answer)(struct kg_req *))
+/* A new store job running run (work_begin's part), or NULL with req->reply filled. */
+static struct kg_store_job *begin(struct kg_req *req,
+                                  int (*run)(struct sqlite3 *, struct kg_store_job *))
 {
-	memset(&req->local_job, 0, sizeof(req->local_job));
-	req->local_job.op = KG_STORE_RUN;
-	req->local_job.run = run;
-	req->local_job.owner = req;
-	req->local_answer = answer;
+	if (req->gw->webhooks == NULL || req->gw->store == NULL) {
+		kg_reply_problem(req, KG_PB_STORE_DISABLED, 0,
+		                 "webhooks need the store (store.driver is none)", NULL);
+		return NULL;
+	}
+	if (!store_up(req))
+		return NULL;
+	return kg_store_route_begin(req, run, "webhooks need the store (store.driver is none)");
 }
 
 /* The job's JSON as the 200, or 503 store-unavailable. */
-static void answer_json(struct kg_req *req)
+static void answer_json(struct kg_req *req, struct kg_store_job *job)
 {
-	struct kg_store_job *job = &req->local_job;
-
 	if (job->result != KG_STORE_OK || job->body == NULL) {
 		kg_reply_problem(req, KG_PB_STORE_UNAVAILABLE, 0,
 		                 "the store that keeps webhook deliveries is not available", NULL);
@@ -50,22 +48,47 @@ static void answer_json(struct kg_req *req)
 	job->body_len = 0;
 }
 
-void kg_webhooks_route_list(struct kg_req *req)
+bool kg_webhooks_list_begin(struct kg_req *req)
 {
-	if (store_ready(req))
-		prepare(req, kg_webhooks_list_run, answer_json);
+	return begin(req, kg_webhooks_list_run) != NULL;
 }
 
-static void answer_retry(struct kg_req *req)
+bool kg_webhooks_list_resumed(struct kg_req *req)
 {
-	struct kg_store_job *job = &req->local_job;
+	answer_json(req, kg_store_route_job(req));
+	return false;
+}
+
+_Static_assert(KG_NAME_MAX_BYTES <= KG_STORE_MAX_CLIENT_BYTES,
+               "a webhook name fits a job's client");
+
+bool kg_webhooks_retry_begin(struct kg_req *req)
+{
+	struct kg_store_job *job;
+
+	/* The name's grammar was checked with the path (400); here: is it configured? */
+	if (!kg_webhooks_known(req->gw, req->params[0])) {
+		kg_reply_problem(req, KG_PB_NOT_FOUND, 0,
+		                 "no webhook endpoint of that name is configured", NULL);
+		return false;
+	}
+	job = begin(req, kg_webhooks_retry_run);
+	if (job == NULL)
+		return false;
+	/* kg_name_valid held it to KG_NAME_MAX_BYTES, which the job's field holds */
+	memcpy(job->client, req->params[0], req->param_len[0] + 1);
+	return true;
+}
+
+bool kg_webhooks_retry_resumed(struct kg_req *req)
+{
+	struct kg_store_job *job = kg_store_route_job(req);
 	char buf[160];
 	int n;
 
 	if (job->result != KG_STORE_OK) {
-		kg_reply_problem(req, KG_PB_STORE_UNAVAILABLE, 0,
-		                 "the store that keeps webhook deliveries is not available", NULL);
-		return;
+		answer_json(req, job);
+		return false;
 	}
 	n = snprintf(buf, sizeof(buf), "{\"webhook\":\"%s\",\"requeued\":%d}", job->client,
 	             job->status);
@@ -73,41 +96,8 @@ static void answer_retry(struct kg_req *req)
 	job->body_len = job->body != NULL ? (size_t)n : 0;
 	if (job->body == NULL) {
 		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "out of memory", NULL);
-		return;
+		return false;
 	}
-	answer_json(req);
-}
-
-/* A configured name is [A-Za-z0-9_.-]{1,64}: anything else names no endpoint. */
-static bool name_ok(const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '.' || s[i] == '-'))
-			return false;
-	return n >= 1 && n < sizeof(((struct kg_store_job *)0)->client);
-}
-
-void kg_webhooks_route_retry(struct kg_req *req)
-{
-	const struct kg_raw_param *p = &req->match.params[0];
-	char name[sizeof(req->local_job.client)];
-
-	if (!store_ready(req))
-		return;
-	if (req->match.n_params != 1 || !name_ok(p->raw, p->len)) {
-		kg_reply_problem(req, KG_PB_NOT_FOUND, 0, "no webhook endpoint of that name", NULL);
-		return;
-	}
-	memcpy(name, p->raw, p->len);
-	name[p->len] = '\0';
-	if (!kg_webhooks_known(req->gw, name)) {
-		kg_reply_problem(req, KG_PB_NOT_FOUND, 0,
-		                 "no webhook endpoint of that name is configured", NULL);
-		return;
-	}
-	prepare(req, kg_webhooks_retry_run, answer_retry);
-	memcpy(req->local_job.client, name, p->len + 1);
+	answer_json(req, job);
+	return false;
 }

@@ -571,6 +571,8 @@ START_TEST(gone_then_retried)
 	expect("GET", "/v1/webhooks", NULL, NULL, NULL, 0, 401, NULL);
 	expect("POST", "/v1/webhooks/rx/retry", WRITER, NULL, NULL, 0, 403, NULL);
 	expect("POST", "/v1/webhooks/nope/retry", OPS, NULL, NULL, 0, 404, NULL);
+	/* a name no configuration can hold: the path's grammar, before any store work */
+	expect("POST", "/v1/webhooks/no%20pe/retry", OPS, NULL, NULL, 0, 400, NULL);
 
 	rx_set(&rx, 0, 200);
 	expect("POST", "/v1/webhooks/rx/retry", OPS, NULL, NULL, 0, 200, &r);

@@ -116,6 +116,24 @@ static const struct {
     {"%+1", KG_ERR_INVALID, NULL},
 };
 
+/* The grammar of configured names (clients, webhook endpoints), shared by the config and the
+ * webhook routes' path. */
+START_TEST(name_valid_table)
+{
+	char long_name[KG_NAME_MAX_BYTES + 2];
+
+	ck_assert(kg_name_valid("compliance", 10));
+	ck_assert(kg_name_valid("a.b_c-D9", 8));
+	ck_assert(!kg_name_valid("", 0));
+	ck_assert(!kg_name_valid("no pe", 5));
+	ck_assert(!kg_name_valid("a/b", 3));
+	ck_assert(!kg_name_valid("a\0b", 3));
+	memset(long_name, 'x', sizeof(long_name));
+	ck_assert(kg_name_valid(long_name, KG_NAME_MAX_BYTES));
+	ck_assert(!kg_name_valid(long_name, KG_NAME_MAX_BYTES + 1));
+}
+END_TEST
+
 START_TEST(pct_decode_table)
 {
 	char out[64];
@@ -1620,6 +1638,7 @@ static Suite *validate_suite(void)
 	Suite *s = suite_create("validate");
 	TCase *t = tcase_create("params");
 
+	tcase_add_test(t, name_valid_table);
 	tcase_add_loop_test(t, pct_decode_table, 0, sizeof(pct_cases) / sizeof(pct_cases[0]));
 	tcase_add_test(t, pct_decode_capacity);
 	tcase_add_loop_test(t, locator_valid_table, 0,

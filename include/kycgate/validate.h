@@ -38,6 +38,11 @@ bool kg_document_id_valid(const char *s, size_t len);
 /* [A-Za-z0-9]{1,128}. */
 bool kg_wallet_address_valid(const char *s, size_t len);
 
+/* A configured name (auth.clients[].name, events.webhooks[].name): 1 to KG_NAME_MAX_BYTES of
+ * A-Z a-z 0-9 _ . - (so it is safe as a metric label and in a path). */
+#define KG_NAME_MAX_BYTES 64
+bool kg_name_valid(const char *s, size_t len);
+
 /* Appends the upstream form of a decoded path value to out: every byte outside
  * A-Z a-z 0-9 - . _ ~ @ becomes %XX (upper-case hex). For a locator, the prefix and its colon
  * stay literal and only the value after the first ':' is encoded (is_locator true).
