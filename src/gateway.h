@@ -153,7 +153,6 @@ struct kg_req {
 	bool wait_given; /* ?wait= was given */
 	unsigned wait_s; /* ?wait=N, clamped to verification.max_wait_s */
 	unsigned long long wait_deadline_ms;
-	unsigned backoff_ms;      /* next re-read delay: 250 ms doubling to 2 s */
 	bool waiting_counted;     /* counted in the client's waiting requests */
 	struct kg_answer *latest; /* the latest good status answer while waiting */
 

@@ -329,11 +329,18 @@ static const char *client_name(const struct kg_req *req)
 
 static bool waiting_enter(struct kg_req *req)
 {
-	req->waiting_counted =
-	    kg_longpoll_enter(client_name(req), req->cfg->verification.max_waiting_per_client);
-	if (!req->waiting_counted)
+	enum kg_longpoll_verdict v =
+	    kg_longpoll_admit(client_name(req), req->cfg->verification.max_waiting_per_client,
+	                      req->cfg->verification.max_waiting);
+
+	req->waiting_counted = v == KG_LONGPOLL_IN;
+	if (v == KG_LONGPOLL_CLIENT_CAP)
 		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0,
 		                 "this client has too many long-poll requests waiting", NULL);
+	else if (v == KG_LONGPOLL_GLOBAL_CAP)
+		kg_reply_problem(
+		    req, KG_PB_UNAVAILABLE, 0,
+		    "the gateway has verification.max_waiting long-poll requests waiting", NULL);
 	return req->waiting_counted;
 }
 

@@ -20,7 +20,7 @@
 
 #define MAX_EVENTS 128
 #define MAXAGE_CONN_S 30 /* below the idle timeouts of common load balancers in front of APIs */
-#define SWEEP_MS 10000   /* how often idle user entries are freed */
+#define SWEEP_MS 1000    /* how often cached answers past cache_ttl_ms are let go */
 #define RETRY_MIN_LEFT_MS 100 /* a retry needs at least this long before the exchange deadline */
 
 /* Per-call private data kept on the engine thread. */
@@ -117,6 +117,18 @@ static struct settings *settings_new(const struct kg_config *cfg, const char *ba
 fail:
 	settings_put(s);
 	return NULL;
+}
+
+/* How many connections curl keeps after use. crossmint.max_connections alone (64 in the slow
+ * benchmark, with 1000 calls at once) made curl close all but 64 connections as each exchange
+ * ended, so nearly every call opened a new one (kycgate_upstream_connections_opened_total was
+ * one per call): p50 250-360 ms for a 200 ms upstream. Every call in flight may return its
+ * connection, so the cache holds max_inflight as well; an idle one is not reused after
+ * MAXAGE_CONN_S and the server's idle timeout closes it. */
+static long cache_size(const struct settings *s)
+{
+	return s->max_connections > (long)s->max_inflight ? s->max_connections
+	                                                  : (long)s->max_inflight;
 }
 
 /* ---- curl callbacks ------------------------------------------------------------------------ */
@@ -317,8 +329,13 @@ static void attempt_close(struct kg_upstream *up, struct kg_up_call *call, enum 
 	if (p != NULL && result != KG_UP_OK)
 		kg_up_error_text(p->errbuf, call->error_text, sizeof(call->error_text));
 	if (easy != NULL) {
+		long opened = 0;
+
 		if (result == KG_UP_OK)
 			curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &call->status);
+		if (curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &opened) == CURLE_OK &&
+		    opened > 0)
+			kg_metrics_upstream_connects((unsigned)opened);
 		curl_multi_remove_handle(up->multi, easy);
 		if (up->n_pool < sizeof(up->pool) / sizeof(up->pool[0]))
 			up->pool[up->n_pool++] = easy;
@@ -354,6 +371,8 @@ void up_finish(struct kg_upstream *up, struct kg_up_call *call, enum kg_up_resul
 	up_heap_disarm(&up->heap, &call->deadline_timer);
 	if (call->state == CS_JOINED)
 		up_status_unjoin(up, call);
+	if (call->state == CS_WAITING)
+		up_status_unwait(up, call);
 	if (call->state == CS_LIVE || call->easy != NULL || call->priv != NULL) {
 		attempt_close(up, call, result, false);
 	} else if (call->attempts == 0 || result != call->result) {
@@ -372,7 +391,9 @@ void up_finish(struct kg_upstream *up, struct kg_up_call *call, enum kg_up_resul
 		pthread_mutex_unlock(&up->lock);
 	}
 	call->state = CS_DONE;
-	if (!call->internal)
+	if (call->waiter)
+		atomic_fetch_sub(&up->waiting, 1);
+	else if (!call->internal)
 		atomic_fetch_sub(&up->inflight, 1);
 	call->done(call);
 }
@@ -707,7 +728,8 @@ static void fire_deadline(struct kg_upstream *up, struct kg_up_timer *t)
 {
 	struct kg_up_call *call = CALL_OF(t, deadline_timer);
 
-	if (call->state == CS_DELAYED || call->state == CS_JOINED || call->state == CS_BACKOFF)
+	if (call->state == CS_DELAYED || call->state == CS_JOINED || call->state == CS_BACKOFF ||
+	    call->state == CS_WAITING)
 		up_finish(up, call, KG_UP_DEADLINE);
 }
 
@@ -731,6 +753,8 @@ static bool drain_queue(struct kg_upstream *up)
 	up->cur = up->settings;
 	atomic_fetch_add(&up->cur->refs, 1);
 	pthread_mutex_unlock(&up->lock);
+	if (old != up->cur && (old == NULL || cache_size(old) != cache_size(up->cur)))
+		curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, cache_size(up->cur));
 	settings_put(old);
 	for (; call != NULL; call = next) {
 		next = call->next;
@@ -850,7 +874,7 @@ static void *engine_main(void *arg)
 out:
 	/* Every reserved call gets its done, also those submitted after the stop began. */
 	abort_all(up);
-	while (atomic_load(&up->inflight) > 0) {
+	while (atomic_load(&up->inflight) + atomic_load(&up->waiting) > 0) {
 		epoll_wait(up->epfd, evs, 1, 10);
 		drain_queue(up);
 		abort_all(up);
@@ -912,6 +936,7 @@ struct kg_upstream *kg_upstream_start(const struct kg_config *cfg, const char *b
 	up->cur = up->settings;
 	atomic_fetch_add(&up->cur->refs, 1);
 	atomic_init(&up->max_inflight, up->settings->max_inflight);
+	atomic_init(&up->waiting, 0);
 	atomic_init(&up->stopping, false);
 	atomic_init(&up->end_waits, false);
 	ev.data.fd = up->wakefd;
@@ -920,8 +945,8 @@ struct kg_upstream *kg_upstream_start(const struct kg_config *cfg, const char *b
 	curl_multi_setopt(up->multi, CURLMOPT_SOCKETDATA, up);
 	curl_multi_setopt(up->multi, CURLMOPT_TIMERFUNCTION, on_timer);
 	curl_multi_setopt(up->multi, CURLMOPT_TIMERDATA, up);
-	/* Idle connections kept, never a cap on transfers (design §8). */
-	curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, up->settings->max_connections);
+	/* Connections kept after use, never a cap on transfers (design §8). */
+	curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, cache_size(up->settings));
 	curl_multi_setopt(up->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
 	if (pthread_create(&up->thread, NULL, engine_main, up) != 0) {
 		snprintf(err, errcap, "cannot start the upstream thread");
@@ -951,6 +976,17 @@ void kg_upstream_release(struct kg_upstream *up)
 	atomic_fetch_sub(&up->inflight, 1);
 }
 
+enum kg_err kg_upstream_reserve_wait(struct kg_upstream *up)
+{
+	/* As kg_upstream_reserve: counted before the check, so a stop waits for it. */
+	atomic_fetch_add(&up->waiting, 1);
+	if (atomic_load(&up->stopping)) {
+		atomic_fetch_sub(&up->waiting, 1);
+		return KG_ERR_BUSY;
+	}
+	return KG_OK;
+}
+
 void kg_upstream_submit(struct kg_upstream *up, struct kg_up_call *call)
 {
 	bool wake;
@@ -958,6 +994,7 @@ void kg_upstream_submit(struct kg_upstream *up, struct kg_up_call *call)
 	call->next = call->live_prev = call->live_next = NULL;
 	call->join_prev = call->join_next = NULL;
 	call->flight = call->joiners = NULL;
+	call->wait_entry = NULL;
 	call->easy = call->priv = NULL;
 	call->internal = false;
 	call->resp = NULL;
@@ -1015,7 +1052,9 @@ void kg_upstream_end_waits(struct kg_upstream *up)
 
 unsigned kg_upstream_inflight(const struct kg_upstream *up)
 {
-	return atomic_load(&((struct kg_upstream *)up)->inflight);
+	struct kg_upstream *u = (struct kg_upstream *)up;
+
+	return atomic_load(&u->inflight) + atomic_load(&u->waiting);
 }
 
 void kg_upstream_stop(struct kg_upstream *up)

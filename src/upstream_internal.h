@@ -22,6 +22,7 @@ enum call_state {
 	CS_JOINED,  /* a status read waiting for a flight */
 	CS_LIVE,    /* an attempt is inside curl */
 	CS_BACKOFF, /* between two attempts (start_timer) */
+	CS_WAITING, /* a long-poll waiter on its user's entry (deadline_timer) */
 	CS_DONE
 };
 
@@ -49,19 +50,29 @@ struct settings {
 	unsigned long long open_ms;
 };
 
-/* One user's reads: the flight in progress, the reads joined to it, the last good answer. */
+/* One user's reads: the flight in progress, the reads joined to it, the last good answer, the
+ * long-poll waiters and their shared re-read schedule. Freed as soon as nothing holds it (no
+ * flight, no waiter, no answer still fresh for the cache): its cost never grows with the number
+ * of users seen. */
 struct entry {
 	struct entry *next; /* hash chain */
-	char key[KG_MAX_LOCATOR_BYTES + 1];
+	size_t hash;
 	uint64_t gen;              /* raised by every write to this user */
 	struct kg_up_call *flight; /* the upstream read in progress, or NULL */
 	unsigned n_flights;        /* flights of this user still running (any generation) */
-	struct kg_answer *answer;  /* last good answer, or NULL */
+	unsigned pins;             /* being walked: not freed meanwhile */
+	struct kg_answer *answer;  /* last good answer, kept only while fresh, or NULL */
 	uint64_t answer_gen;
 	unsigned long long answer_ms;
+	struct entry *exp_prev, *exp_next; /* on the expiry list while holding an answer */
+	struct kg_up_call *waiters;        /* long-poll waiters (linked by join_prev / join_next) */
+	unsigned n_waiters;
+	unsigned backoff_ms;       /* the next re-read's delay: 250 ms doubling to 2 s */
+	struct kg_up_timer reread; /* the waiters' next re-read */
+	char key[];                /* the decoded locator */
 };
 
-#define ENTRY_BUCKETS 1024
+#define ENTRY_MIN_BUCKETS 256 /* the table doubles past one entry a bucket, halves below 1/8 */
 
 struct kg_upstream {
 	pthread_t thread;
@@ -77,6 +88,7 @@ struct kg_upstream {
 	struct kg_tbucket reads, writes; /* the rate budget: process state, survives reloads */
 
 	atomic_uint inflight; /* reserved calls: queued, waiting, inside curl */
+	atomic_uint waiting;  /* reserved long-poll waiters (kg_upstream_reserve_wait) */
 	atomic_uint max_inflight;
 	atomic_bool stopping;
 	atomic_bool end_waits; /* long-poll waiters are to be answered now (draining) */
@@ -85,8 +97,10 @@ struct kg_upstream {
 	/* Engine thread only. */
 	struct kg_up_call *live;   /* calls inside curl */
 	struct kg_timer_heap heap; /* of struct kg_up_timer */
-	struct entry *entries[ENTRY_BUCKETS];
+	struct entry **buckets;    /* the per-user table (NULL until the first read) */
+	size_t n_buckets;
 	size_t n_entries;
+	struct entry *exp_head, *exp_tail; /* entries holding an answer, the oldest first */
 	struct kg_up_timer sweep;
 	struct settings *cur;             /* the settings taken at the last hand-over */
 	struct kg_breaker breaker;        /* process state, survives reloads */
@@ -145,6 +159,7 @@ unsigned up_budget_wait_s_locked(struct kg_upstream *up);
 /* upstream_status.c */
 void up_status_begin(struct kg_upstream *up, struct kg_up_call *call);
 void up_status_unjoin(struct kg_upstream *up, struct kg_up_call *call);
+void up_status_unwait(struct kg_upstream *up, struct kg_up_call *call);
 void up_write_touch(struct kg_upstream *up, const char *key);
 void up_entries_sweep(struct kg_upstream *up, struct kg_up_timer *t);
 void up_entries_free(struct kg_upstream *up);

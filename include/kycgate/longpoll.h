@@ -10,7 +10,20 @@
  * state across reloads; more distinct clients than it holds share its last place. Thread-safe. */
 bool kg_longpoll_enter(const char *client, unsigned max);
 
-/* Gives back a place kg_longpoll_enter() counted for client. Thread-safe. */
+/* Why kg_longpoll_admit() refused, or that it counted the request. */
+enum kg_longpoll_verdict {
+	KG_LONGPOLL_IN = 0,     /* counted: give it back with kg_longpoll_leave() */
+	KG_LONGPOLL_CLIENT_CAP, /* the client has max_per_client waiting already */
+	KG_LONGPOLL_GLOBAL_CAP, /* the gateway has max_total waiting already (every client) */
+};
+
+/* As kg_longpoll_enter(), also bounded by max_total waiting requests of all clients together
+ * (verification.max_waiting). Thread-safe. */
+enum kg_longpoll_verdict kg_longpoll_admit(const char *client, unsigned max_per_client,
+                                           unsigned max_total);
+
+/* Gives back a place kg_longpoll_enter() or kg_longpoll_admit() counted for client.
+ * Thread-safe. */
 void kg_longpoll_leave(const char *client);
 
 /* The caller on socket fd hung up (an orderly close seen by a peek that consumes nothing):

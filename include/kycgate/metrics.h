@@ -108,6 +108,9 @@ void kg_metrics_upstream_error(enum kg_metrics_reason reason);
  * exchange. Thread-safe, lock-free. */
 void kg_metrics_upstream_retry(void);
 
+/* Adds n to kycgate_upstream_connections_opened_total (connections an attempt had to open). */
+void kg_metrics_upstream_connects(unsigned n);
+
 /* The label value of a reason ("connect"); "other" when out of range. Static. */
 const char *kg_metrics_reason_name(enum kg_metrics_reason reason);
 
