@@ -778,6 +778,10 @@ static void render_gauges(struct out *o)
 	      "1 while the store is usable, 0 when it failed (routes that need it answer 503); "
 	      "no sample without a store.",
 	      KG_GAUGE_STORE_UP);
+	gauge(o, "kycgate_upstream_inflight",
+	      "Places of crossmint.max_inflight held now: calls queued, waiting or inside curl "
+	      "(a long-poll waiter holds none; its user's re-read holds one while it runs).",
+	      KG_GAUGE_UPSTREAM_INFLIGHT);
 }
 
 static void render_process(struct out *o)

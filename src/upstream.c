@@ -394,7 +394,7 @@ void up_finish(struct kg_upstream *up, struct kg_up_call *call, enum kg_up_resul
 	if (call->waiter)
 		atomic_fetch_sub(&up->waiting, 1);
 	else if (!call->internal)
-		atomic_fetch_sub(&up->inflight, 1);
+		up_inflight_add(up, -1);
 	call->done(call);
 }
 
@@ -968,12 +968,13 @@ enum kg_err kg_upstream_reserve(struct kg_upstream *up, bool over_cap)
 		atomic_fetch_sub(&up->inflight, 1);
 		return KG_ERR_BUSY;
 	}
+	kg_metrics_gauge_add(KG_GAUGE_UPSTREAM_INFLIGHT, 1);
 	return KG_OK;
 }
 
 void kg_upstream_release(struct kg_upstream *up)
 {
-	atomic_fetch_sub(&up->inflight, 1);
+	up_inflight_add(up, -1);
 }
 
 enum kg_err kg_upstream_reserve_wait(struct kg_upstream *up)

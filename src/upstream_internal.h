@@ -12,6 +12,7 @@
 
 #include "kycgate/answer.h"
 #include "kycgate/breaker.h"
+#include "kycgate/metrics.h"
 #include "kycgate/tbucket.h"
 #include "kycgate/upstream.h"
 
@@ -109,6 +110,13 @@ struct kg_upstream {
 	CURL *pool[64];
 	size_t n_pool;
 };
+
+/* Moves the count of max_inflight places held, and its gauge. */
+static inline void up_inflight_add(struct kg_upstream *up, int delta)
+{
+	atomic_fetch_add(&up->inflight, (unsigned)delta);
+	kg_metrics_gauge_add(KG_GAUGE_UPSTREAM_INFLIGHT, delta);
+}
 
 /* The engine's timers on the shared timer heap (kycgate/timer_heap.h). */
 #define UP_TIMER_OF(k) ((struct kg_up_timer *)((char *)(k)-offsetof(struct kg_up_timer, base)))

@@ -384,7 +384,7 @@ static void entry_reread(struct kg_upstream *up, struct kg_up_timer *t)
 		goto out;
 	}
 	/* The re-read is the waiters' upstream call: it holds a place in flight while it runs. */
-	atomic_fetch_add(&up->inflight, 1);
+	up_inflight_add(up, 1);
 	f->low_priority = true;
 	f->first = NULL;
 	e->flight = f;
@@ -430,7 +430,7 @@ static void flight_done(struct kg_up_call *f)
 		waiters_settle(up, e, answer, f, !good);
 	reread_schedule(up, e);
 	if (f->low_priority)
-		atomic_fetch_sub(&up->inflight, 1);
+		up_inflight_add(up, -1);
 	kg_answer_put(answer);
 	kg_up_call_cleanup(f);
 	free(f);

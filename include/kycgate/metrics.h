@@ -64,6 +64,7 @@ enum kg_metrics_gauge {
 	KG_GAUGE_LONGPOLL_WAITING,
 	KG_GAUGE_UPSTREAM_AUTH_OK,
 	KG_GAUGE_STORE_UP,
+	KG_GAUGE_UPSTREAM_INFLIGHT, /* kycgate_upstream_inflight: places of max_inflight held */
 	KG_GAUGE_COUNT
 };
 
