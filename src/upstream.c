@@ -2,6 +2,7 @@
  * epoll, a hand-over queue whose eventfd fires only when it goes from empty to non-empty, curl's
  * timer kept as a value that bounds epoll_wait, and a pool of easy handles (design §8). */
 #include <errno.h>
+#include <malloc.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -684,9 +685,26 @@ void up_call_timers_init(struct kg_up_call *call)
 	up_timer_init(&call->deadline_timer, fire_deadline);
 }
 
+/* After a burst, glibc keeps the freed memory of every thread's arena mapped: 30 s of new users
+ * left about 4 MiB more private dirty memory than at start, for good. Once no call came for
+ * TRIM_IDLE_MS and none is in curl, the engine (idle, so no request waits on it) hands it back
+ * with malloc_trim(), once per burst. */
+#define TRIM_IDLE_MS 5000
+
+void up_trim_if_idle(struct kg_upstream *up)
+{
+	if (!up->trim_due || up->live != NULL || kg_now_ms() - up->last_admit_ms < TRIM_IDLE_MS)
+		return;
+	up->trim_due = false;
+	malloc_trim(0);
+}
+
 static void admit(struct kg_upstream *up, struct kg_up_call *call)
 {
 	unsigned long long now = kg_now_ms();
+
+	up->last_admit_ms = now;
+	up->trim_due = true;
 
 	call->state = CS_QUEUED;
 	up_call_timers_init(call);

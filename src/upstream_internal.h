@@ -109,6 +109,8 @@ struct kg_upstream {
 	uint64_t rng;                     /* xorshift state for the backoff's jitter */
 	CURL *pool[64];
 	size_t n_pool;
+	unsigned long long last_admit_ms; /* when a call last came in */
+	bool trim_due;                    /* calls came since the heap was last trimmed */
 };
 
 /* Moves the count of max_inflight places held, and its gauge. */
@@ -170,6 +172,8 @@ void up_status_unjoin(struct kg_upstream *up, struct kg_up_call *call);
 void up_status_unwait(struct kg_upstream *up, struct kg_up_call *call);
 void up_write_touch(struct kg_upstream *up, const char *key);
 void up_entries_sweep(struct kg_upstream *up, struct kg_up_timer *t);
+/* upstream.c: gives freed memory back to the system once traffic stopped (called each second). */
+void up_trim_if_idle(struct kg_upstream *up);
 void up_entries_free(struct kg_upstream *up);
 
 #endif

@@ -544,6 +544,7 @@ void up_entries_sweep(struct kg_upstream *up, struct kg_up_timer *t)
 		entry_drop_answer(up, e);
 		entry_release(up, e);
 	}
+	up_trim_if_idle(up);
 	up_heap_arm(&up->heap, t, kg_now_ms() + EXPIRY_TICK_MS);
 }
 
