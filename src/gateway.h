@@ -28,6 +28,7 @@ struct kg_heads;
  * heads.c and for what the URI log callback saw of the request target. */
 struct kg_conn {
 	struct kg_conn *prev, *next;            /* in the heads list, under its lock */
+	struct kg_heads *heads;                 /* the list it is in */
 	int fd;                                 /* the socket, shut (never closed) when overdue */
 	_Atomic unsigned long long deadline_ms; /* kg_now_ms() the head is due by; 0 = none */
 	size_t target_len;                      /* bytes of the target before its first NUL */

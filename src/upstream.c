@@ -120,16 +120,22 @@ fail:
 	return NULL;
 }
 
-/* How many connections curl keeps after use. crossmint.max_connections alone (64 in the slow
- * benchmark, with 1000 calls at once) made curl close all but 64 connections as each exchange
- * ended, so nearly every call opened a new one (kycgate_upstream_connections_opened_total was
- * one per call): p50 250-360 ms for a 200 ms upstream. Every call in flight may return its
- * connection, so the cache holds max_inflight as well; an idle one is not reused after
- * MAXAGE_CONN_S and the server's idle timeout closes it. */
-static long cache_size(const struct settings *s)
+/* How many connections curl keeps: those of the calls in curl now plus crossmint.max_connections
+ * idle ones. With max_connections alone (64 in the slow benchmark, 1000 calls at once), curl
+ * closed all but 64 connections as each exchange ended, so nearly every call opened a new one
+ * (kycgate_upstream_connections_opened_total was one per call): p50 250-360 ms for a 200 ms
+ * upstream. Following the calls in curl keeps a burst's connections while it lasts, and as it
+ * drains each connection given back closes one beyond the limit, so max_connections idle ones
+ * stay. Called whenever the number of calls in curl changes (curl gives a connection back
+ * inside curl_multi_socket_action, before the call leaves the live list). */
+static void conn_cache_follow(struct kg_upstream *up)
 {
-	return s->max_connections > (long)s->max_inflight ? s->max_connections
-	                                                  : (long)s->max_inflight;
+	long want = (long)up->n_live + up->cur->max_connections;
+
+	if (want == up->cache_limit)
+		return;
+	up->cache_limit = want;
+	curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, want);
 }
 
 /* ---- curl callbacks ------------------------------------------------------------------------ */
@@ -259,6 +265,8 @@ static void unlink_live(struct kg_upstream *up, struct kg_up_call *call)
 	if (call->live_next != NULL)
 		call->live_next->live_prev = call->live_prev;
 	call->live_prev = call->live_next = NULL;
+	up->n_live--;
+	conn_cache_follow(up);
 }
 
 /* ---- the circuit breaker ---------------------------------------------------------------- */
@@ -530,6 +538,8 @@ void up_start_exchange(struct kg_upstream *up, struct kg_up_call *call)
 	if (up->live != NULL)
 		up->live->live_prev = call;
 	up->live = call;
+	up->n_live++;
+	conn_cache_follow(up);
 	if (!up_heap_arm(&up->heap, &call->start_timer,
 	                 kg_now_ms() + (unsigned long long)s->timeout_ms + WATCHDOG_SLACK_MS))
 		up_finish(up, call, KG_UP_NOMEM);
@@ -771,8 +781,7 @@ static bool drain_queue(struct kg_upstream *up)
 	up->cur = up->settings;
 	atomic_fetch_add(&up->cur->refs, 1);
 	pthread_mutex_unlock(&up->lock);
-	if (old != up->cur && (old == NULL || cache_size(old) != cache_size(up->cur)))
-		curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, cache_size(up->cur));
+	conn_cache_follow(up);
 	settings_put(old);
 	for (; call != NULL; call = next) {
 		next = call->next;
@@ -964,7 +973,8 @@ struct kg_upstream *kg_upstream_start(const struct kg_config *cfg, const char *b
 	curl_multi_setopt(up->multi, CURLMOPT_TIMERFUNCTION, on_timer);
 	curl_multi_setopt(up->multi, CURLMOPT_TIMERDATA, up);
 	/* Connections kept after use, never a cap on transfers (design §8). */
-	curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, cache_size(up->settings));
+	up->cache_limit = up->settings->max_connections;
+	curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, up->cache_limit);
 	curl_multi_setopt(up->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
 	if (pthread_create(&up->thread, NULL, engine_main, up) != 0) {
 		snprintf(err, errcap, "cannot start the upstream thread");

@@ -68,9 +68,12 @@ struct entry {
 	struct entry *exp_prev, *exp_next; /* on the expiry list while holding an answer */
 	struct kg_up_call *waiters;        /* long-poll waiters (linked by join_prev / join_next) */
 	unsigned n_waiters;
-	unsigned backoff_ms;       /* the next re-read's delay: 250 ms doubling to 2 s */
-	struct kg_up_timer reread; /* the waiters' next re-read */
-	char key[];                /* the decoded locator */
+	struct kg_up_call *gone_next;    /* the next waiter whose caller is looked at */
+	unsigned long long min_deadline; /* the waiters' earliest deadline ... */
+	bool min_stale;                  /* ... unless the waiter that had it left */
+	unsigned backoff_ms;             /* the next re-read's delay: 250 ms doubling to 2 s */
+	struct kg_up_timer reread;       /* the waiters' next re-read */
+	char key[];                      /* the decoded locator */
 };
 
 #define ENTRY_MIN_BUCKETS 256 /* the table doubles past one entry a bucket, halves below 1/8 */
@@ -96,7 +99,9 @@ struct kg_upstream {
 	bool waits_ended;      /* engine thread: end_waits was handled */
 
 	/* Engine thread only. */
-	struct kg_up_call *live;   /* calls inside curl */
+	struct kg_up_call *live; /* calls inside curl */
+	unsigned n_live;
+	long cache_limit;          /* CURLMOPT_MAXCONNECTS now */
 	struct kg_timer_heap heap; /* of struct kg_up_timer */
 	struct entry **buckets;    /* the per-user table (NULL until the first read) */
 	size_t n_buckets;
