@@ -1,19 +1,31 @@
 #!/usr/bin/env bash
-# Benchmarks (design §9), printed as figures, never asserted: kycgate against nginx as a reverse
-# proxy that adds the key, both in front of the same standalone simulator on loopback.
-#   bench/run.sh [seconds]     (needs build/kycgate, wrk and nginx-light: apt-get install wrk nginx-light)
-# Workloads: "fast" = 64 connections reading an unknown user (the simulator answers 404 at once:
-# the cost of the hop); "poll" = 64 connections reading the status of 8 users over and over;
-# "slow" = 1000 connections, the simulator answering after 200 ms.
+# Benchmarks (design §9, issue 12), printed as figures, never asserted: kycgate against nginx as a
+# reverse proxy that adds the key, both in front of the same standalone simulator on loopback.
+#   bench/run.sh [seconds]     (needs build/kycgate, wrk, nginx-light, cc and python3)
+# Workloads, each run against nginx then kycgate for [seconds] (default 10):
+#   fast  64 connections, a new user on every request (the simulator answers 404 at once: the
+#         cost of the hop, and of one per-user entry each request);
+#   poll  64 connections reading the status of 8 users over and over;
+#   slow  1000 connections, the simulator answering after 200 ms.
+# Then: added latency at a fixed 1000 requests/s (bench/fixedrate.c, a new user each request,
+# against the simulator directly, nginx and kycgate); memory: idle private dirty, peak RSS,
+# KG_BENCH_MEM_S (60) seconds of the fast workload on a fresh kycgate and its RSS one minute
+# after; KG_BENCH_WAITERS (10000) long-poll waiters on 500 users in review (bench/waiters.py):
+# kycgate's CPU and RSS while nothing changes, and how soon they are answered when the reviews
+# end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-10}"
+mem_secs="${KG_BENCH_MEM_S:-60}"
+after_secs="${KG_BENCH_AFTER_S:-60}"
+n_waiters="${KG_BENCH_WAITERS:-10000}"
 work=$(mktemp -d)
 key=sk_staging_bench0123456789abcdef
 token=bench-token-0123456789abcdef-0123456
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
 pids=()
 trap cleanup EXIT
+ulimit -n "$(ulimit -Hn)"
 
 port_of() { # waits for a listening line in $1 and prints its port
   for _ in $(seq 100); do
@@ -23,27 +35,41 @@ port_of() { # waits for a listening line in $1 and prints its port
   done
   echo "no listening line in $1" >&2; exit 1
 }
+status_kb() { awk -v k="$2:" '$1 == k {print $2}' /proc/"$1"/status; }
+dirty_kb() { awk '/^Private_Dirty/ {print $2}' /proc/"$1"/smaps_rollup; }
+mib() { awk -v k="$1" 'BEGIN {printf "%.1f MiB", k / 1024}'; }
 
-build/kycgate simulator --listen 127.0.0.1:0 --api-key "$key" --review-delay-ms 3600000 >"$work/sim.log" 2>&1 &
-pids+=($!)
-sim=$(port_of "$work/sim.log")
-
-cat >"$work/gw.yaml" <<YAML
-server: {listen: "127.0.0.1:0", drain_delay_s: 0}
+start_sim() { # name review_delay_ms: starts a simulator; its port in $name
+  build/kycgate simulator --listen 127.0.0.1:0 --api-key "$key" --review-delay-ms "$2" \
+    >"$work/$1.log" 2>&1 &
+  pids+=($!)
+  eval "$1=$(port_of "$work/$1.log")"
+}
+start_gw() { # name sim_port: starts kycgate (access lines on, as in production, to local disk)
+  cat >"$work/$1.yaml" <<YAML
+server: {listen: "127.0.0.1:0", drain_delay_s: 0, max_connections: 12000}
 crossmint:
   environment: staging
-  base_url: "http://127.0.0.1:$sim"
+  base_url: "http://127.0.0.1:$2"
   api_key: "$key"
   max_connections: 64             # as many idle connections as nginx keeps
   rate_limit: {reads_per_minute: 0, writes_per_minute: 0}
+verification: {max_wait_s: 300, max_waiting_per_client: 20000, max_waiting: 20000}
 auth:
   clients:
     - {name: bench, token: "$token", scopes: [users.create, users.read]}
 YAML
-# Access lines on (as in production) into a file on local disk.
-build/kycgate --config "$work/gw.yaml" >"$work/gw.log" 2>&1 &
-pids+=($!)
-gw=$(port_of "$work/gw.log")
+  build/kycgate --config "$work/$1.yaml" >"$work/$1.log" 2>&1 &
+  pids+=($!)
+  eval "${1}_pid=$!"
+  eval "${1}_port=$(port_of "$work/$1.log")"
+}
+
+start_sim sim 3600000
+start_gw gw "$sim"
+gw=$gw_port
+sleep 0.5
+idle_dirty=$(dirty_kb "$gw_pid")
 
 ng=20000
 while (exec 3<>"/dev/tcp/127.0.0.1/$ng") 2>/dev/null; do ng=$((ng + 1)); done
@@ -71,6 +97,7 @@ http {
 NGINX
 nginx -c "$work/nginx.conf" -g 'daemon off;' &
 pids+=($!)
+cc -O2 -o "$work/fixedrate" bench/fixedrate.c
 sleep 0.5
 
 # 8 users with consent, so their status exists.
@@ -86,39 +113,85 @@ request = function()
   return wrk.format("GET", "/v1/users/userId:poll-" .. (n % 8 + 1) .. "/verification")
 end
 LUA
+cat >"$work/new.lua" <<'LUA'
+local n, tid = 0, 0
+local threads = 0
+setup = function(thread) threads = threads + 1; thread:set("tid", threads) end
+request = function()
+  n = n + 1
+  return wrk.format("GET", "/v1/users/userId:new-" .. tid .. "-" .. n .. "/verification")
+end
+LUA
 
-run() { # name port path [script]
+field() { awk -v k="$2" '$1 == k {print $2}' "$work/$1.txt"; }
+rps() { awk '/Requests\/sec/ {print $2}' "$work/$1.txt"; }
+sock_errors() { grep -o 'Socket errors:.*' "$work/$1.txt" || echo "no socket errors"; }
+run() { # name port path conns [script]
   local extra=()
-  [ -n "${4:-}" ] && extra=(-s "$4")
-  wrk -t2 -c64 -d"${secs}s" --latency -H "Authorization: Bearer $token" "${extra[@]}" \
+  [ -n "${5:-}" ] && extra=(-s "$5")
+  wrk -t2 -c"$4" -d"${secs}s" --timeout 5s --latency -H "Authorization: Bearer $token" "${extra[@]}" \
     "http://127.0.0.1:$2$3" >"$work/$1.txt"
-  printf '%-14s %10s req/s   p50 %8s   p99 %8s\n' "$1" \
-    "$(awk '/Requests\/sec/ {print $2}' "$work/$1.txt")" \
-    "$(awk '$1 == "50%" {print $2}' "$work/$1.txt")" "$(awk '$1 == "99%" {print $2}' "$work/$1.txt")"
+  printf '  %-14s %10s req/s   p50 %8s   p99 %8s   %s\n' "$1" "$(rps "$1")" \
+    "$(field "$1" 50%)" "$(field "$1" 99%)" "$(sock_errors "$1")"
 }
-upstream_reads() { curl -s "http://127.0.0.1:$sim/_simulator/requests" | grep -o '"method":"GET"' | wc -l; }
+ratio() { awk -v a="$(rps "$1")" -v b="$(rps "$2")" 'BEGIN {printf "%.2fx", a / b}'; }
+sim_reads() { curl -s "http://127.0.0.1:$sim/_simulator/requests" | grep -o '"method":"GET"' | wc -l; }
+kg_metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v k="$2" '$1 == k {s += $2} END {print s + 0}'; }
+kg_5xx() { curl -s "http://127.0.0.1:$1/metrics" | grep '^kycgate_http_requests_total{' | grep 'code="5' | awk '{s += $2} END {print s + 0}'; }
 
-echo "fast upstream, 64 connections, ${secs}s each (unknown user: the simulator's 404)"
-run nginx-fast "$ng" /v1/users/userId:nobody
-run kycgate-fast "$gw" /v1/users/userId:nobody
-echo "polling, 64 connections, 8 users"
+echo "load before: $(uptime | sed 's/.*load/load/')"
+echo "fast: 64 connections, a new user on every request, ${secs}s each"
+run nginx-fast "$ng" / 64 "$work/new.lua"
+run kycgate-fast "$gw" / 64 "$work/new.lua"
+echo "  kycgate/nginx $(ratio kycgate-fast nginx-fast); kycgate 5xx so far: $(kg_5xx "$gw")"
+
+echo "poll: 64 connections, 8 users"
 curl -s -X DELETE "http://127.0.0.1:$sim/_simulator/requests" >/dev/null
-run nginx-poll "$ng" /v1/users/ "$work/poll.lua"
-echo "  upstream reads (last 1024 recorded): $(upstream_reads)"
+run nginx-poll "$ng" /v1/users/ 64 "$work/poll.lua"
+echo "  nginx upstream reads (last 1024 recorded): $(sim_reads)"
 curl -s -X DELETE "http://127.0.0.1:$sim/_simulator/requests" >/dev/null
-run kycgate-poll "$gw" /v1/users/ "$work/poll.lua"
-echo "  upstream reads (last 1024 recorded): $(upstream_reads)"
-echo "slow upstream (200 ms), 1000 connections"
-ulimit -n "$(ulimit -Hn)"
-run_slow() { # name port
-  wrk -t2 -c1000 -d"${secs}s" --timeout 5s --latency -H "Authorization: Bearer $token" \
-    "http://127.0.0.1:$2/v1/users/userId:sim-latency-200" >"$work/$1.txt"
-  printf '%-14s %10s req/s   p50 %8s   p99 %8s   errors: %s\n' "$1" \
-    "$(awk '/Requests\/sec/ {print $2}' "$work/$1.txt")" \
-    "$(awk '$1 == "50%" {print $2}' "$work/$1.txt")" "$(awk '$1 == "99%" {print $2}' "$work/$1.txt")" \
-    "$(grep -E 'Socket errors|Non-2xx' "$work/$1.txt" | tr -s ' ' | tr '\n' ';' || true)"
+run kycgate-poll "$gw" /v1/users/ 64 "$work/poll.lua"
+echo "  kycgate upstream reads (last 1024 recorded): $(sim_reads); kycgate/nginx $(ratio kycgate-poll nginx-poll)"
+
+echo "slow: upstream 200 ms, 1000 connections"
+opened0=$(kg_metric "$gw" kycgate_upstream_connections_opened_total)
+run nginx-slow "$ng" /v1/users/userId:sim-latency-200 1000
+run kycgate-slow "$gw" /v1/users/userId:sim-latency-200 1000
+echo "  kycgate/nginx $(ratio kycgate-slow nginx-slow); kycgate 5xx so far: $(kg_5xx "$gw");" \
+  "connections opened to the simulator: $(($(kg_metric "$gw" kycgate_upstream_connections_opened_total) - opened0))"
+echo "  (every answer is the simulator's 404 for nginx and kycgate alike: wrk's Non-2xx counts all)"
+echo "kycgate memory: idle private dirty $(mib "$idle_dirty") at start; peak RSS after the three" \
+  "workloads $(mib "$(status_kb "$gw_pid" VmHWM)")"
+
+echo "added latency at 1000 requests/s, a new user each request, ${secs}s each (fixedrate, 16 connections)"
+fr() { # name port template [header]
+  local out
+  out=$("$work/fixedrate" "$2" 1000 "$secs" 16 "$3" "${4:-}")
+  echo "$out" >"$work/$1.fr"
+  printf '  %-10s %s\n' "$1" "$out"
 }
-run_slow nginx-slow "$ng"
-run_slow kycgate-slow "$gw"
-echo "kycgate peak RSS: $(awk '/VmHWM/ {print $2, $3}' /proc/"${pids[1]}"/status)"
-echo "(the slow user does not exist: every answer is the simulator's 404, so Non-2xx counts all)"
+fr direct "$sim" "/2025-06-09/users/userId:fr-d%d/identity-verification" "X-API-KEY: $key"
+fr nginx "$ng" "/v1/users/userId:fr-n%d/verification" "Authorization: Bearer $token"
+fr kycgate "$gw" "/v1/users/userId:fr-k%d/verification" "Authorization: Bearer $token"
+frv() { awk -v k="$2" '{for (i = 1; i < NF; i++) if ($i == k) print $(i + 1)}' "$work/$1.fr"; }
+for p in nginx kycgate; do
+  echo "  $p adds p50 $(($(frv $p p50_us) - $(frv direct p50_us))) us, p99 $(($(frv $p p99_us) - $(frv direct p99_us))) us to the direct call"
+done
+
+echo "memory: ${mem_secs}s of the fast workload on a fresh kycgate"
+start_gw mem "$sim"
+sleep 0.5
+echo "  idle: RSS $(mib "$(status_kb "$mem_pid" VmRSS)"), private dirty $(mib "$(dirty_kb "$mem_pid")")"
+wrk -t2 -c64 -d"${mem_secs}s" -H "Authorization: Bearer $token" -s "$work/new.lua" \
+  "http://127.0.0.1:$mem_port/" >"$work/mem.txt"
+echo "  $(rps mem) req/s; peak RSS $(mib "$(status_kb "$mem_pid" VmHWM)"), RSS at the end $(mib "$(status_kb "$mem_pid" VmRSS)")"
+sleep "$after_secs"
+echo "  ${after_secs}s later: RSS $(mib "$(status_kb "$mem_pid" VmRSS)"), private dirty $(mib "$(dirty_kb "$mem_pid")")"
+kill "$mem_pid"
+
+echo "waiters: $n_waiters long-polls on 500 users in review"
+review_s=$((40 + n_waiters / 500))
+start_sim sim2 $((review_s * 1000))
+start_gw wait "$sim2"
+python3 bench/waiters.py "$wait_port" "$wait_pid" "$token" "$n_waiters" 500 15 "$review_s"
+echo "load after: $(uptime | sed 's/.*load/load/')"

@@ -49,6 +49,7 @@ static void set_numbers(struct kg_config *cfg)
 	cfg->verification.max_wait_s = 30;
 	cfg->verification.max_waiting_per_client = 100;
 	cfg->verification.cache_ttl_ms = 1000;
+	cfg->verification.max_waiting = 10000;
 	cfg->log.level = KG_LOG_INFO;
 	cfg->log.format = KG_LOG_JSON;
 	cfg->metrics.enabled = true;

@@ -541,6 +541,7 @@ static const struct field verification_fields[] = {
      .off = OFF(verification.max_waiting_per_client),
      .max = 100000},
     {.key = "cache_ttl_ms", .type = F_UINT, .off = OFF(verification.cache_ttl_ms), .max = 60000},
+    {.key = "max_waiting", .type = F_UINT, .off = OFF(verification.max_waiting), .max = 1000000},
     {.key = NULL},
 };
 

@@ -28,6 +28,7 @@ struct kg_heads;
  * heads.c and for what the URI log callback saw of the request target. */
 struct kg_conn {
 	struct kg_conn *prev, *next;            /* in the heads list, under its lock */
+	struct kg_heads *heads;                 /* the list it is in */
 	int fd;                                 /* the socket, shut (never closed) when overdue */
 	_Atomic unsigned long long deadline_ms; /* kg_now_ms() the head is due by; 0 = none */
 	size_t target_len;                      /* bytes of the target before its first NUL */
@@ -155,7 +156,6 @@ struct kg_req {
 	bool wait_given; /* ?wait= was given */
 	unsigned wait_s; /* ?wait=N, clamped to verification.max_wait_s */
 	unsigned long long wait_deadline_ms;
-	unsigned backoff_ms;      /* next re-read delay: 250 ms doubling to 2 s */
 	bool waiting_counted;     /* counted in the client's waiting requests */
 	struct kg_answer *latest; /* the latest good status answer while waiting */
 
@@ -262,6 +262,12 @@ bool kg_handle_upstream(struct kg_req *req);
 /* handlers.c: the engine refused a call (in-flight cap, stopping): a waiter answers its latest
  * state, anything else 503. */
 void kg_reply_refused(struct kg_req *req);
+
+/* handlers.c: counts a long-poll request (a ?wait read, a feed request with wait) against
+ * verification.max_waiting_per_client and verification.max_waiting, never against
+ * crossmint.max_inflight; false with a 503 in req->reply when either is reached.
+ * kg_req_release() gives the place back. */
+bool kg_handle_waiting_enter(struct kg_req *req);
 
 /* handlers.c: gives back what a request holds beyond its memory (its long-poll place, its latest
  * answer). Called once when the request ends. */

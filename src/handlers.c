@@ -331,13 +331,20 @@ static const char *client_name(const struct kg_req *req)
 	return req->client ? req->client->name : "anonymous";
 }
 
-static bool waiting_enter(struct kg_req *req)
+bool kg_handle_waiting_enter(struct kg_req *req)
 {
-	req->waiting_counted =
-	    kg_longpoll_enter(client_name(req), req->cfg->verification.max_waiting_per_client);
-	if (!req->waiting_counted)
+	enum kg_longpoll_verdict v =
+	    kg_longpoll_admit(client_name(req), req->cfg->verification.max_waiting_per_client,
+	                      req->cfg->verification.max_waiting);
+
+	req->waiting_counted = v == KG_LONGPOLL_IN;
+	if (v == KG_LONGPOLL_CLIENT_CAP)
 		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0,
 		                 "this client has too many long-poll requests waiting", NULL);
+	else if (v == KG_LONGPOLL_GLOBAL_CAP)
+		kg_reply_problem(
+		    req, KG_PB_UNAVAILABLE, 0,
+		    "the gateway has verification.max_waiting long-poll requests waiting", NULL);
 	return req->waiting_counted;
 }
 
@@ -382,7 +389,7 @@ bool kg_handle_request(struct kg_req *req)
 		kg_reply_problem(req, KG_PB_INVALID_REQUEST, 0, "the path is too long", NULL);
 		return false;
 	}
-	if (req->wait_given && req->wait_s > 0 && !waiting_enter(req))
+	if (req->wait_given && req->wait_s > 0 && !kg_handle_waiting_enter(req))
 		return false;
 	req->call.method = r->up_method;
 	kg_handle_call_kind(req);

@@ -44,7 +44,20 @@ struct kg_heads {
 	pthread_t thread;
 	bool stop;            /* under lock */
 	struct kg_conn *head; /* every open connection, under lock */
+	/* No deadline comes before this: the sweep skips the list until then. 10k long-poll
+	 * waiters (heads complete, no deadline) made the 5-a-second walk of every connection half
+	 * of the process's CPU while nothing else happened. */
+	_Atomic unsigned long long next_due;
 };
+
+/* Lowers *due to d (a deadline just set). */
+static void due_lower(_Atomic unsigned long long *due, unsigned long long d)
+{
+	unsigned long long cur = atomic_load(due);
+
+	while (d < cur && !atomic_compare_exchange_weak(due, &cur, d))
+		;
+}
 
 /* Shuts every connection past its deadline; called with the lock held. */
 static void sweep(struct kg_heads *h)
@@ -52,8 +65,14 @@ static void sweep(struct kg_heads *h)
 	unsigned long long now = kg_now_ms(), d;
 	struct kg_conn *c;
 
+	if (now < atomic_load(&h->next_due))
+		return;
+	/* Reset first: a deadline set during the walk lowers it again, one set before is seen. */
+	atomic_store(&h->next_due, ULLONG_MAX);
 	for (c = h->head; c != NULL; c = c->next) {
 		d = atomic_load(&c->deadline_ms);
+		if (d != 0 && d != KILLED && d > now)
+			due_lower(&h->next_due, d);
 		if (d == 0 || d == KILLED || d > now)
 			continue;
 		if (!atomic_compare_exchange_strong(&c->deadline_ms, &d, KILLED))
@@ -131,7 +150,10 @@ struct kg_conn *kg_heads_add(struct kg_heads *h, int fd, unsigned long long dead
 	if (c == NULL)
 		return NULL;
 	c->fd = fd;
+	c->heads = h;
 	atomic_init(&c->deadline_ms, deadline_ms);
+	if (deadline_ms != 0)
+		due_lower(&h->next_due, deadline_ms);
 	pthread_mutex_lock(&h->lock);
 	c->next = h->head;
 	if (h->head != NULL)
@@ -164,6 +186,8 @@ void kg_conn_arm(struct kg_conn *c, unsigned long long deadline_ms, bool only_so
 		if (d == KILLED || (only_sooner && d != 0 && d <= deadline_ms))
 			return;
 	} while (!atomic_compare_exchange_weak(&c->deadline_ms, &d, deadline_ms));
+	if (deadline_ms != 0)
+		due_lower(&c->heads->next_due, deadline_ms);
 }
 
 bool kg_conn_head_done(struct kg_conn *c)

@@ -1,4 +1,5 @@
 /* Long-poll waiters per client and the hung-up check (include/kycgate/longpoll.h). */
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,25 +30,35 @@ static unsigned *waiting_slot(const char *name)
 	return &waiting[i].n;
 }
 
-bool kg_longpoll_enter(const char *client, unsigned max)
+static unsigned waiting_total; /* every client's, under waiting_lock */
+
+enum kg_longpoll_verdict kg_longpoll_admit(const char *client, unsigned max_per_client,
+                                           unsigned max_total)
 {
+	enum kg_longpoll_verdict v = KG_LONGPOLL_IN;
 	unsigned *n;
-	bool ok;
 
 	pthread_mutex_lock(&waiting_lock);
 	n = waiting_slot(client);
-	ok = *n < max;
-	*n += ok;
+	if (*n >= max_per_client)
+		v = KG_LONGPOLL_CLIENT_CAP;
+	else if (waiting_total >= max_total)
+		v = KG_LONGPOLL_GLOBAL_CAP;
+	else {
+		(*n)++;
+		waiting_total++;
+	}
 	pthread_mutex_unlock(&waiting_lock);
-	if (ok)
+	if (v == KG_LONGPOLL_IN)
 		kg_metrics_gauge_add(KG_GAUGE_LONGPOLL_WAITING, 1);
-	return ok;
+	return v;
 }
 
 void kg_longpoll_leave(const char *client)
 {
 	pthread_mutex_lock(&waiting_lock);
 	(*waiting_slot(client))--;
+	waiting_total--;
 	pthread_mutex_unlock(&waiting_lock);
 	kg_metrics_gauge_add(KG_GAUGE_LONGPOLL_WAITING, -1);
 }

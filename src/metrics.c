@@ -125,6 +125,7 @@ static struct hist up_hist[N_OPS];
 
 static _Atomic uint64_t up_errors[KG_UPERR_COUNT];
 static _Atomic uint64_t up_retries;
+static _Atomic uint64_t up_connects;
 static _Atomic uint64_t log_dropped;
 static _Atomic uint64_t header_timeouts;
 static _Atomic uint64_t events_recorded;      /* kycgate_events_total */
@@ -323,6 +324,12 @@ void kg_metrics_upstream_error(enum kg_metrics_reason reason)
 void kg_metrics_upstream_retry(void)
 {
 	add(&up_retries, 1);
+}
+
+void kg_metrics_upstream_connects(unsigned n)
+{
+	if (n > 0)
+		add(&up_connects, n);
 }
 
 const char *kg_metrics_reason_name(enum kg_metrics_reason reason)
@@ -796,6 +803,10 @@ static void render_upstream_faults(struct out *o)
 	       "Upstream attempts made after a failed attempt of the same exchange.");
 	put(o, "kycgate_upstream_retries_total");
 	put_u64(o, get(&up_retries));
+	family(o, "kycgate_upstream_connections_opened_total", "counter",
+	       "Connections to Crossmint opened (an exchange that reused an idle one opens none).");
+	put(o, "kycgate_upstream_connections_opened_total");
+	put_u64(o, get(&up_connects));
 	family(o, "kycgate_upstream_errors_total", "counter",
 	       "Upstream exchanges that failed, by reason.");
 	for (i = 0; i < KG_UPERR_COUNT; i++) {
@@ -863,6 +874,10 @@ static void render_gauges(struct out *o)
 	      "1 while the store is usable, 0 when it failed (routes that need it answer 503); "
 	      "no sample without a store.",
 	      KG_GAUGE_STORE_UP);
+	gauge(o, "kycgate_upstream_inflight",
+	      "Places of crossmint.max_inflight held now: calls queued, waiting or inside curl "
+	      "(a long-poll waiter holds none; its user's re-read holds one while it runs).",
+	      KG_GAUGE_UPSTREAM_INFLIGHT);
 	family(o, "kycgate_watches", "gauge",
 	       "Watched users (design §10), by kind: automatic (after a trigger, until settled) "
 	       "or explicit (PUT .../watch).");

@@ -64,7 +64,6 @@ static const char *parse_wait(struct kg_req *req, const char *raw)
 	req->wait_s =
 	    n > req->cfg->verification.max_wait_s ? req->cfg->verification.max_wait_s : (unsigned)n;
 	req->wait_deadline_ms = req->started_ms + 1000ull * req->wait_s;
-	req->backoff_ms = 250;
 	return NULL;
 }
 
@@ -118,19 +117,15 @@ bool kg_verification_view(struct kg_req *req, struct kg_answer *a, bool *in_revi
 
 #define LAST_READ_MARGIN_MS 100
 
-/* Schedules the next long-poll re-read (backoff 250 ms doubling to 2 s, bounded by the deadline);
- * false when the wait is over. */
+/* Hands the request to the engine as a waiter on its user (kg_up_call.waiter): it stays
+ * suspended until a read observes another answer than its latest, or its deadline; the user's
+ * waiters share one re-read schedule (250 ms doubling to 2 s, the last just before a deadline).
+ * False when the wait is over. */
 static bool next_poll(struct kg_req *req)
 {
-	unsigned long long now = kg_now_ms(), at = now + req->backoff_ms;
+	unsigned long long now = kg_now_ms();
 
-	/* The last re-read is placed shortly before the deadline, so the answer is as fresh as
-	 * the wait allows; a re-read still running at the deadline gives way to the latest state.
-	 */
-	if (at + LAST_READ_MARGIN_MS > req->wait_deadline_ms)
-		at = req->wait_deadline_ms - LAST_READ_MARGIN_MS;
-	if (at <= now || req->wait_deadline_ms <= now + LAST_READ_MARGIN_MS ||
-	    kg_longpoll_client_gone(req->fd))
+	if (req->wait_deadline_ms <= now + LAST_READ_MARGIN_MS || kg_longpoll_client_gone(req->fd))
 		return false;
 	kg_up_call_cleanup(&req->call);
 	req->call.kind = KG_CALL_STATUS_READ;
@@ -139,9 +134,11 @@ static bool next_poll(struct kg_req *req)
 	req->call.body_len = 0;
 	req->call.force_budget = false;
 	req->call.low_priority = true;
-	req->call.not_before_ms = at;
+	req->call.waiter = true;
+	req->call.seen = req->latest;
+	req->call.client_fd = req->fd;
+	req->call.not_before_ms = 0;
 	req->call.deadline_ms = req->wait_deadline_ms;
-	req->backoff_ms = req->backoff_ms >= 1000 ? 2000 : req->backoff_ms * 2;
 	return true;
 }
 

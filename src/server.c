@@ -163,7 +163,11 @@ static void suspend(struct kg_req *req)
  * request (a follow-up or long-poll re-read) may exceed max_inflight. */
 static enum MHD_Result go_upstream(struct kg_req *req, bool continuing)
 {
-	if (kg_upstream_reserve(req->gw->up, continuing) != KG_OK) {
+	/* A long-poll waiter has its own limits (checked when the request came in). */
+	enum kg_err e = req->call.waiter ? kg_upstream_reserve_wait(req->gw->up)
+	                                 : kg_upstream_reserve(req->gw->up, continuing);
+
+	if (e != KG_OK) {
 		kg_reply_refused(req);
 		return kg_reply_send(req);
 	}

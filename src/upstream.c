@@ -2,6 +2,7 @@
  * epoll, a hand-over queue whose eventfd fires only when it goes from empty to non-empty, curl's
  * timer kept as a value that bounds epoll_wait, and a pool of easy handles (design §8). */
 #include <errno.h>
+#include <malloc.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -20,7 +21,7 @@
 
 #define MAX_EVENTS 128
 #define MAXAGE_CONN_S 30 /* below the idle timeouts of common load balancers in front of APIs */
-#define SWEEP_MS 10000   /* how often idle user entries are freed */
+#define SWEEP_MS 1000    /* how often cached answers past cache_ttl_ms are let go */
 #define RETRY_MIN_LEFT_MS 100 /* a retry needs at least this long before the exchange deadline */
 
 /* Per-call private data kept on the engine thread. */
@@ -119,6 +120,24 @@ static struct settings *settings_new(const struct kg_config *cfg, const char *ba
 fail:
 	settings_put(s);
 	return NULL;
+}
+
+/* How many connections curl keeps: those of the calls in curl now plus crossmint.max_connections
+ * idle ones. With max_connections alone (64 in the slow benchmark, 1000 calls at once), curl
+ * closed all but 64 connections as each exchange ended, so nearly every call opened a new one
+ * (kycgate_upstream_connections_opened_total was one per call): p50 250-360 ms for a 200 ms
+ * upstream. Following the calls in curl keeps a burst's connections while it lasts, and as it
+ * drains each connection given back closes one beyond the limit, so max_connections idle ones
+ * stay. Called whenever the number of calls in curl changes (curl gives a connection back
+ * inside curl_multi_socket_action, before the call leaves the live list). */
+static void conn_cache_follow(struct kg_upstream *up)
+{
+	long want = (long)up->n_live + up->cur->max_connections;
+
+	if (want == up->cache_limit)
+		return;
+	up->cache_limit = want;
+	curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, want);
 }
 
 /* ---- curl callbacks ------------------------------------------------------------------------ */
@@ -248,6 +267,8 @@ static void unlink_live(struct kg_upstream *up, struct kg_up_call *call)
 	if (call->live_next != NULL)
 		call->live_next->live_prev = call->live_prev;
 	call->live_prev = call->live_next = NULL;
+	up->n_live--;
+	conn_cache_follow(up);
 }
 
 /* ---- the circuit breaker ---------------------------------------------------------------- */
@@ -319,8 +340,13 @@ static void attempt_close(struct kg_upstream *up, struct kg_up_call *call, enum 
 	if (p != NULL && result != KG_UP_OK)
 		kg_up_error_text(p->errbuf, call->error_text, sizeof(call->error_text));
 	if (easy != NULL) {
+		long opened = 0;
+
 		if (result == KG_UP_OK)
 			curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &call->status);
+		if (curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &opened) == CURLE_OK &&
+		    opened > 0)
+			kg_metrics_upstream_connects((unsigned)opened);
 		curl_multi_remove_handle(up->multi, easy);
 		if (up->n_pool < sizeof(up->pool) / sizeof(up->pool[0]))
 			up->pool[up->n_pool++] = easy;
@@ -357,6 +383,8 @@ void up_finish(struct kg_upstream *up, struct kg_up_call *call, enum kg_up_resul
 	up_heap_disarm(&up->heap, &call->deadline_timer);
 	if (call->state == CS_JOINED)
 		up_status_unjoin(up, call);
+	if (call->state == CS_WAITING)
+		up_status_unwait(up, call);
 	if (call->state == CS_LIVE || call->easy != NULL || call->priv != NULL) {
 		attempt_close(up, call, result, false);
 	} else if (call->attempts == 0 || result != call->result) {
@@ -375,8 +403,10 @@ void up_finish(struct kg_upstream *up, struct kg_up_call *call, enum kg_up_resul
 		pthread_mutex_unlock(&up->lock);
 	}
 	call->state = CS_DONE;
-	if (!call->internal)
-		atomic_fetch_sub(&up->inflight, 1);
+	if (call->waiter)
+		atomic_fetch_sub(&up->waiting, 1);
+	else if (!call->internal)
+		up_inflight_add(up, -1);
 	call->done(call);
 }
 
@@ -540,6 +570,8 @@ void up_start_exchange(struct kg_upstream *up, struct kg_up_call *call)
 	if (up->live != NULL)
 		up->live->live_prev = call;
 	up->live = call;
+	up->n_live++;
+	conn_cache_follow(up);
 	if (!up_heap_arm(&up->heap, &call->start_timer,
 	                 kg_now_ms() + timeout_ms + WATCHDOG_SLACK_MS))
 		up_finish(up, call, KG_UP_NOMEM);
@@ -703,9 +735,26 @@ void up_call_timers_init(struct kg_up_call *call)
 	up_timer_init(&call->deadline_timer, fire_deadline);
 }
 
+/* After a burst, glibc keeps the freed memory of every thread's arena mapped: 30 s of new users
+ * left about 4 MiB more private dirty memory than at start, for good. Once no call came for
+ * TRIM_IDLE_MS and none is in curl, the engine (idle, so no request waits on it) hands it back
+ * with malloc_trim(), once per burst. */
+#define TRIM_IDLE_MS 5000
+
+void up_trim_if_idle(struct kg_upstream *up)
+{
+	if (!up->trim_due || up->live != NULL || kg_now_ms() - up->last_admit_ms < TRIM_IDLE_MS)
+		return;
+	up->trim_due = false;
+	malloc_trim(0);
+}
+
 static void admit(struct kg_upstream *up, struct kg_up_call *call)
 {
 	unsigned long long now = kg_now_ms();
+
+	up->last_admit_ms = now;
+	up->trim_due = true;
 
 	call->state = CS_QUEUED;
 	up_call_timers_init(call);
@@ -747,7 +796,8 @@ static void fire_deadline(struct kg_upstream *up, struct kg_up_timer *t)
 {
 	struct kg_up_call *call = CALL_OF(t, deadline_timer);
 
-	if (call->state == CS_DELAYED || call->state == CS_JOINED || call->state == CS_BACKOFF)
+	if (call->state == CS_DELAYED || call->state == CS_JOINED || call->state == CS_BACKOFF ||
+	    call->state == CS_WAITING)
 		up_finish(up, call, KG_UP_DEADLINE);
 }
 
@@ -771,6 +821,7 @@ static bool drain_queue(struct kg_upstream *up)
 	up->cur = up->settings;
 	atomic_fetch_add(&up->cur->refs, 1);
 	pthread_mutex_unlock(&up->lock);
+	conn_cache_follow(up);
 	settings_put(old);
 	for (; call != NULL; call = next) {
 		next = call->next;
@@ -892,7 +943,7 @@ static void *engine_main(void *arg)
 out:
 	/* Every reserved call gets its done, also those submitted after the stop began. */
 	abort_all(up);
-	while (atomic_load(&up->inflight) > 0) {
+	while (atomic_load(&up->inflight) + atomic_load(&up->waiting) > 0) {
 		epoll_wait(up->epfd, evs, 1, 10);
 		drain_queue(up);
 		abort_all(up);
@@ -956,6 +1007,7 @@ struct kg_upstream *kg_upstream_start(const struct kg_config *cfg, const char *b
 	up->cur = up->settings;
 	atomic_fetch_add(&up->cur->refs, 1);
 	atomic_init(&up->max_inflight, up->settings->max_inflight);
+	atomic_init(&up->waiting, 0);
 	atomic_init(&up->stopping, false);
 	atomic_init(&up->end_waits, false);
 	ev.data.fd = up->wakefd;
@@ -964,8 +1016,9 @@ struct kg_upstream *kg_upstream_start(const struct kg_config *cfg, const char *b
 	curl_multi_setopt(up->multi, CURLMOPT_SOCKETDATA, up);
 	curl_multi_setopt(up->multi, CURLMOPT_TIMERFUNCTION, on_timer);
 	curl_multi_setopt(up->multi, CURLMOPT_TIMERDATA, up);
-	/* Idle connections kept, never a cap on transfers (design §8). */
-	curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, up->settings->max_connections);
+	/* Connections kept after use, never a cap on transfers (design §8). */
+	up->cache_limit = up->settings->max_connections;
+	curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, up->cache_limit);
 	curl_multi_setopt(up->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
 	if (pthread_create(&up->thread, NULL, engine_main, up) != 0) {
 		snprintf(err, errcap, "cannot start the upstream thread");
@@ -987,12 +1040,24 @@ enum kg_err kg_upstream_reserve(struct kg_upstream *up, bool over_cap)
 		atomic_fetch_sub(&up->inflight, 1);
 		return KG_ERR_BUSY;
 	}
+	kg_metrics_gauge_add(KG_GAUGE_UPSTREAM_INFLIGHT, 1);
 	return KG_OK;
 }
 
 void kg_upstream_release(struct kg_upstream *up)
 {
-	atomic_fetch_sub(&up->inflight, 1);
+	up_inflight_add(up, -1);
+}
+
+enum kg_err kg_upstream_reserve_wait(struct kg_upstream *up)
+{
+	/* As kg_upstream_reserve: counted before the check, so a stop waits for it. */
+	atomic_fetch_add(&up->waiting, 1);
+	if (atomic_load(&up->stopping)) {
+		atomic_fetch_sub(&up->waiting, 1);
+		return KG_ERR_BUSY;
+	}
+	return KG_OK;
 }
 
 void kg_upstream_submit(struct kg_upstream *up, struct kg_up_call *call)
@@ -1002,6 +1067,7 @@ void kg_upstream_submit(struct kg_upstream *up, struct kg_up_call *call)
 	call->next = call->live_prev = call->live_next = NULL;
 	call->join_prev = call->join_next = NULL;
 	call->flight = call->joiners = NULL;
+	call->wait_entry = NULL;
 	call->easy = call->priv = NULL;
 	call->internal = false;
 	call->resp = NULL;
@@ -1059,7 +1125,9 @@ void kg_upstream_end_waits(struct kg_upstream *up)
 
 unsigned kg_upstream_inflight(const struct kg_upstream *up)
 {
-	return atomic_load(&((struct kg_upstream *)up)->inflight);
+	struct kg_upstream *u = (struct kg_upstream *)up;
+
+	return atomic_load(&u->inflight) + atomic_load(&u->waiting);
 }
 
 void kg_upstream_stop(struct kg_upstream *up)

@@ -12,6 +12,7 @@
 
 #include "kycgate/answer.h"
 #include "kycgate/breaker.h"
+#include "kycgate/metrics.h"
 #include "kycgate/tbucket.h"
 #include "kycgate/upstream.h"
 
@@ -22,6 +23,7 @@ enum call_state {
 	CS_JOINED,  /* a status read waiting for a flight */
 	CS_LIVE,    /* an attempt is inside curl */
 	CS_BACKOFF, /* between two attempts (start_timer) */
+	CS_WAITING, /* a long-poll waiter on its user's entry (deadline_timer) */
 	CS_DONE
 };
 
@@ -50,19 +52,32 @@ struct settings {
 	unsigned long long open_ms;
 };
 
-/* One user's reads: the flight in progress, the reads joined to it, the last good answer. */
+/* One user's reads: the flight in progress, the reads joined to it, the last good answer, the
+ * long-poll waiters and their shared re-read schedule. Freed as soon as nothing holds it (no
+ * flight, no waiter, no answer still fresh for the cache): its cost never grows with the number
+ * of users seen. */
 struct entry {
 	struct entry *next; /* hash chain */
-	char key[KG_MAX_LOCATOR_BYTES + 1];
+	size_t hash;
 	uint64_t gen;              /* raised by every write to this user */
 	struct kg_up_call *flight; /* the upstream read in progress, or NULL */
 	unsigned n_flights;        /* flights of this user still running (any generation) */
-	struct kg_answer *answer;  /* last good answer, or NULL */
+	unsigned pins;             /* being walked: not freed meanwhile */
+	struct kg_answer *answer;  /* last good answer, kept only while fresh, or NULL */
 	uint64_t answer_gen;
 	unsigned long long answer_ms;
+	struct entry *exp_prev, *exp_next; /* on the expiry list while holding an answer */
+	struct kg_up_call *waiters;        /* long-poll waiters (linked by join_prev / join_next) */
+	unsigned n_waiters;
+	struct kg_up_call *gone_next;    /* the next waiter whose caller is looked at */
+	unsigned long long min_deadline; /* the waiters' earliest deadline ... */
+	bool min_stale;                  /* ... unless the waiter that had it left */
+	unsigned backoff_ms;             /* the next re-read's delay: 250 ms doubling to 2 s */
+	struct kg_up_timer reread;       /* the waiters' next re-read */
+	char key[];                      /* the decoded locator */
 };
 
-#define ENTRY_BUCKETS 1024
+#define ENTRY_MIN_BUCKETS 256 /* the table doubles past one entry a bucket, halves below 1/8 */
 
 struct kg_upstream {
 	pthread_t thread;
@@ -78,16 +93,21 @@ struct kg_upstream {
 	struct kg_tbucket reads, writes; /* the rate budget: process state, survives reloads */
 
 	atomic_uint inflight; /* reserved calls: queued, waiting, inside curl */
+	atomic_uint waiting;  /* reserved long-poll waiters (kg_upstream_reserve_wait) */
 	atomic_uint max_inflight;
 	atomic_bool stopping;
 	atomic_bool end_waits; /* long-poll waiters are to be answered now (draining) */
 	bool waits_ended;      /* engine thread: end_waits was handled */
 
 	/* Engine thread only. */
-	struct kg_up_call *live;   /* calls inside curl */
+	struct kg_up_call *live; /* calls inside curl */
+	unsigned n_live;
+	long cache_limit;          /* CURLMOPT_MAXCONNECTS now */
 	struct kg_timer_heap heap; /* of struct kg_up_timer */
-	struct entry *entries[ENTRY_BUCKETS];
+	struct entry **buckets;    /* the per-user table (NULL until the first read) */
+	size_t n_buckets;
 	size_t n_entries;
+	struct entry *exp_head, *exp_tail; /* entries holding an answer, the oldest first */
 	struct kg_up_timer sweep;
 	struct settings *cur;             /* the settings taken at the last hand-over */
 	struct kg_breaker breaker;        /* process state, survives reloads */
@@ -100,7 +120,16 @@ struct kg_upstream {
 	pthread_mutex_t observer_lock;
 	kg_up_observer observer;
 	void *observer_ctx;
+	unsigned long long last_admit_ms; /* when a call last came in */
+	bool trim_due;                    /* calls came since the heap was last trimmed */
 };
+
+/* Moves the count of max_inflight places held, and its gauge. */
+static inline void up_inflight_add(struct kg_upstream *up, int delta)
+{
+	atomic_fetch_add(&up->inflight, (unsigned)delta);
+	kg_metrics_gauge_add(KG_GAUGE_UPSTREAM_INFLIGHT, delta);
+}
 
 /* The engine's timers on the shared timer heap (kycgate/timer_heap.h). */
 #define UP_TIMER_OF(k) ((struct kg_up_timer *)((char *)(k)-offsetof(struct kg_up_timer, base)))
@@ -163,8 +192,11 @@ unsigned up_budget_wait_s_locked(struct kg_upstream *up);
 /* upstream_status.c */
 void up_status_begin(struct kg_upstream *up, struct kg_up_call *call);
 void up_status_unjoin(struct kg_upstream *up, struct kg_up_call *call);
+void up_status_unwait(struct kg_upstream *up, struct kg_up_call *call);
 void up_write_touch(struct kg_upstream *up, const char *key);
 void up_entries_sweep(struct kg_upstream *up, struct kg_up_timer *t);
+/* upstream.c: gives freed memory back to the system once traffic stopped (called each second). */
+void up_trim_if_idle(struct kg_upstream *up);
 void up_entries_free(struct kg_upstream *up);
 
 #endif

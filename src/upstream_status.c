@@ -1,44 +1,149 @@
 /* Status reads on the engine thread (design §6): concurrent reads of one user share one upstream
  * call (single flight), a later read may reuse the last good answer for cache_ttl_ms, and a write
  * raises the user's generation so no read joins or reuses an answer fetched before it. Failures
- * are shared with the reads that were waiting for them, never cached. */
+ * are shared with the reads that were waiting for them, never cached.
+ *
+ * Long-poll waiters wait on their user's entry, suspended, until a read of that user (theirs or
+ * anyone's) observes another answer than the one they hold: the user's waiters share one re-read
+ * schedule, so 10k waiters on 500 users cost 500 re-reads per tick, not 10k resumes. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "kycgate/log.h"
+#include "kycgate/longpoll.h"
 #include "upstream_internal.h"
 
-static size_t hash(const char *s)
+#define REREAD_FIRST_MS 250
+#define REREAD_MAX_MS 2000
+#define LAST_READ_MARGIN_MS 100 /* a waiter's last re-read comes this long before its deadline */
+#define REREAD_MIN_GAP_MS 50    /* however the deadlines fall, re-reads of a user are this apart */
+#define EXPIRY_TICK_MS 1000     /* how often answers past cache_ttl_ms are let go */
+#define GONE_CHECKS_PER_READ 4  /* waiters whose caller is looked at per re-read */
+
+#define ENTRY_OF(t) ((struct entry *)((char *)(t)-offsetof(struct entry, reread)))
+
+/* ---- the per-user table ------------------------------------------------------------------- */
+
+static bool table_resize(struct kg_upstream *up, size_t n)
 {
-	return kg_fnv1a(s, strlen(s)) % ENTRY_BUCKETS;
+	struct entry **b = calloc(n, sizeof(*b));
+	size_t i;
+
+	if (b == NULL)
+		return false;
+	for (i = 0; i < up->n_buckets; i++) {
+		struct entry *e, *next;
+
+		for (e = up->buckets[i]; e != NULL; e = next) {
+			next = e->next;
+			e->next = b[e->hash & (n - 1)];
+			b[e->hash & (n - 1)] = e;
+		}
+	}
+	free(up->buckets);
+	up->buckets = b;
+	up->n_buckets = n;
+	return true;
 }
+
+static void entry_reread(struct kg_upstream *up, struct kg_up_timer *t);
 
 static struct entry *entry_find(struct kg_upstream *up, const char *key, bool create)
 {
-	size_t b = hash(key);
+	size_t len = strlen(key), h = kg_fnv1a(key, len);
 	struct entry *e;
 
-	for (e = up->entries[b]; e != NULL; e = e->next)
-		if (strcmp(e->key, key) == 0)
-			return e;
+	if (up->buckets != NULL)
+		for (e = up->buckets[h & (up->n_buckets - 1)]; e != NULL; e = e->next)
+			if (e->hash == h && strcmp(e->key, key) == 0)
+				return e;
 	if (!create)
 		return NULL;
-	e = calloc(1, sizeof(*e));
+	if (up->buckets == NULL && !table_resize(up, ENTRY_MIN_BUCKETS))
+		return NULL;
+	/* Past one entry a bucket the table doubles; when that fails, chains grow instead. */
+	if (up->n_entries >= up->n_buckets)
+		(void)table_resize(up, up->n_buckets * 2);
+	e = calloc(1, sizeof(*e) + len + 1);
 	if (e == NULL)
 		return NULL;
-	snprintf(e->key, sizeof(e->key), "%s", key);
-	e->next = up->entries[b];
-	up->entries[b] = e;
+	memcpy(e->key, key, len + 1);
+	e->hash = h;
+	up_timer_init(&e->reread, entry_reread);
+	e->next = up->buckets[h & (up->n_buckets - 1)];
+	up->buckets[h & (up->n_buckets - 1)] = e;
 	up->n_entries++;
 	return e;
 }
 
-static void entry_drop_answer(struct entry *e)
+static void exp_unlink(struct kg_upstream *up, struct entry *e)
 {
+	if (e->exp_prev != NULL)
+		e->exp_prev->exp_next = e->exp_next;
+	else if (up->exp_head == e)
+		up->exp_head = e->exp_next;
+	if (e->exp_next != NULL)
+		e->exp_next->exp_prev = e->exp_prev;
+	else if (up->exp_tail == e)
+		up->exp_tail = e->exp_prev;
+	e->exp_prev = e->exp_next = NULL;
+}
+
+static void entry_drop_answer(struct kg_upstream *up, struct entry *e)
+{
+	if (e->answer == NULL)
+		return;
+	exp_unlink(up, e);
 	kg_answer_put(e->answer);
 	e->answer = NULL;
+}
+
+static bool cache_fresh(const struct kg_upstream *up, const struct entry *e)
+{
+	unsigned ttl = up->cur->cache_ttl_ms;
+
+	return e->answer != NULL && ttl > 0 && e->answer_gen == e->gen &&
+	       kg_now_ms() - e->answer_ms < ttl;
+}
+
+/* Frees e when nothing holds it any more (an answer past its cache time does not). */
+static void entry_release(struct kg_upstream *up, struct entry *e)
+{
+	struct entry **pp;
+
+	if (e->n_flights > 0 || e->n_waiters > 0 || e->pins > 0 || kg_timer_armed(&e->reread.base))
+		return;
+	if (cache_fresh(up, e))
+		return;
+	entry_drop_answer(up, e);
+	for (pp = &up->buckets[e->hash & (up->n_buckets - 1)]; *pp != e; pp = &(*pp)->next)
+		;
+	*pp = e->next;
+	free(e);
+	up->n_entries--;
+	if (up->n_buckets > ENTRY_MIN_BUCKETS && up->n_entries < up->n_buckets / 8)
+		(void)table_resize(up, up->n_buckets / 2);
+}
+
+/* Keeps answer as e's last good answer while the cache may reuse it; with the cache off the
+ * entry keeps none (and is freed with its last flight). */
+static void entry_keep_answer(struct kg_upstream *up, struct entry *e, struct kg_answer *answer,
+                              uint64_t gen)
+{
+	entry_drop_answer(up, e);
+	if (up->cur->cache_ttl_ms == 0)
+		return;
+	e->answer = kg_answer_ref(answer);
+	e->answer_gen = gen;
+	e->answer_ms = kg_now_ms();
+	e->exp_prev = up->exp_tail;
+	if (up->exp_tail != NULL)
+		up->exp_tail->exp_next = e;
+	else
+		up->exp_head = e;
+	up->exp_tail = e;
 }
 
 void up_write_touch(struct kg_upstream *up, const char *key)
@@ -48,8 +153,11 @@ void up_write_touch(struct kg_upstream *up, const char *key)
 	if (e == NULL)
 		return; /* nobody read this user recently: nothing to invalidate */
 	e->gen++;
-	entry_drop_answer(e);
+	entry_drop_answer(up, e);
+	entry_release(up, e);
 }
+
+/* ---- single flight ------------------------------------------------------------------------ */
 
 /* Reads join the flight itself (not the user's entry): a flight started before a write and one
  * started after it each answer only their own readers. */
@@ -78,20 +186,25 @@ void up_status_unjoin(struct kg_upstream *up, struct kg_up_call *call)
 	call->flight = NULL;
 }
 
+/* Hands an outcome (and a reference to answer) to one read or waiter. */
+static void deliver_result(struct kg_upstream *up, struct kg_up_call *call,
+                           enum kg_up_result result, long status, struct kg_answer *answer)
+{
+	if (result == KG_UP_OK && answer == NULL)
+		result = KG_UP_NOMEM; /* the answer could not be kept */
+	call->status = status;
+	call->answer = answer ? kg_answer_ref(answer) : NULL;
+	up_finish(up, call, result);
+}
+
 /* Hands the same outcome (and a reference to the same answer) to one read. */
 static void deliver(struct kg_upstream *up, struct kg_up_call *call, const struct kg_up_call *from,
                     struct kg_answer *answer)
 {
-	enum kg_up_result result = from->result;
-
-	if (result == KG_UP_OK && answer == NULL)
-		result = KG_UP_NOMEM; /* the answer could not be kept */
-	call->status = from->status;
 	call->retry_after_s = from->retry_after_s;
 	call->upstream_ms = from->upstream_ms;
 	call->attempts = from->attempts;
-	call->answer = answer ? kg_answer_ref(answer) : NULL;
-	up_finish(up, call, result);
+	deliver_result(up, call, from->result, from->status, answer);
 }
 
 /* Ties the reads that joined f to the request id that went upstream (read before any of them is
@@ -141,13 +254,227 @@ void kg_upstream_set_observer(struct kg_upstream *up, kg_up_observer fn, void *c
 	pthread_mutex_unlock(&up->observer_lock);
 }
 
-/* A flight ended: build the shared answer, cache it if good and still current, wake its readers. */
+/* ---- long-poll waiters -------------------------------------------------------------------- */
+
+static bool same_answer(const struct kg_answer *a, const struct kg_answer *b)
+{
+	const char *x, *y;
+	size_t nx = 0, ny = 0;
+
+	if (a == b)
+		return true;
+	if (a == NULL || b == NULL || kg_answer_status(a) != kg_answer_status(b))
+		return false;
+	x = kg_answer_body(a, &nx);
+	y = kg_answer_body(b, &ny);
+	return nx == ny && (nx == 0 || memcmp(x, y, nx) == 0);
+}
+
+static void waiter_add(struct entry *e, struct kg_up_call *call)
+{
+	call->state = CS_WAITING;
+	call->wait_entry = e;
+	call->flight = NULL;
+	call->join_prev = NULL;
+	call->join_next = e->waiters;
+	if (e->waiters != NULL)
+		e->waiters->join_prev = call;
+	e->waiters = call;
+	if (e->n_waiters == 0 || call->deadline_ms < e->min_deadline)
+		e->min_deadline = call->deadline_ms;
+	if (e->n_waiters++ == 0)
+		e->backoff_ms = REREAD_FIRST_MS;
+}
+
+void up_status_unwait(struct kg_upstream *up, struct kg_up_call *call)
+{
+	struct entry *e = call->wait_entry;
+
+	if (e->gone_next == call)
+		e->gone_next = call->join_next;
+	if (call->deadline_ms == e->min_deadline)
+		e->min_stale = true;
+	if (call->join_prev != NULL)
+		call->join_prev->join_next = call->join_next;
+	else
+		e->waiters = call->join_next;
+	if (call->join_next != NULL)
+		call->join_next->join_prev = call->join_prev;
+	call->join_prev = call->join_next = NULL;
+	call->wait_entry = NULL;
+	if (--e->n_waiters == 0)
+		up_heap_disarm(&up->heap, &e->reread);
+	entry_release(up, e);
+}
+
+/* Ends the waiters an observation settles: those holding another answer than answer, or every
+ * one with all (a failed re-read answers each with its latest state). from: the flight that
+ * observed it, NULL for the cached answer. */
+static void waiters_settle(struct kg_upstream *up, struct entry *e, struct kg_answer *answer,
+                           const struct kg_up_call *from, bool all)
+{
+	struct kg_up_call *w, *next;
+
+	e->pins++;
+	for (w = e->waiters; w != NULL; w = next) {
+		next = w->join_next;
+		if (!all && same_answer(answer, w->seen))
+			continue;
+		w->shared = true; /* counted once, by the read that fetched it */
+		if (from != NULL) {
+			deliver(up, w, from, answer);
+		} else {
+			w->cached = true;
+			deliver_result(up, w, KG_UP_OK, kg_answer_status(answer), answer);
+		}
+	}
+	e->pins--;
+}
+
+/* Arms the user's next re-read: after the backoff, or earlier for a waiter's last read just
+ * before its deadline. Nothing while a flight of the current generation runs (its end
+ * reschedules) or when no one waits. */
+static void reread_schedule(struct kg_upstream *up, struct entry *e)
+{
+	unsigned long long now = kg_now_ms(), at = now + e->backoff_ms;
+	const struct kg_up_call *w;
+
+	if (e->n_waiters == 0 || kg_timer_armed(&e->reread.base) ||
+	    (e->flight != NULL && e->flight->flight_gen == e->gen))
+		return;
+	if (e->min_stale) {
+		e->min_stale = false;
+		e->min_deadline = e->waiters->deadline_ms;
+		for (w = e->waiters; w != NULL; w = w->join_next)
+			if (w->deadline_ms < e->min_deadline)
+				e->min_deadline = w->deadline_ms;
+	}
+	if (e->min_deadline > now + LAST_READ_MARGIN_MS &&
+	    e->min_deadline - LAST_READ_MARGIN_MS < at)
+		at = e->min_deadline - LAST_READ_MARGIN_MS;
+	if (at < now + REREAD_MIN_GAP_MS)
+		at = now + REREAD_MIN_GAP_MS;
+	/* Out of memory for the heap: the waiters are answered at their deadlines. */
+	(void)up_heap_arm(&up->heap, &e->reread, at);
+}
+
+/* A new upstream read for e, copying the request's identity headers from call. */
+static struct kg_up_call *flight_new(struct kg_upstream *up, struct entry *e,
+                                     const struct kg_up_call *call);
+
+/* Waiters whose caller hung up are ended (libmicrohttpd does not see it while they are
+ * suspended), so nobody re-reads for them. A few are looked at per re-read, in turn: a peek per
+ * waiter and re-read was the engine's largest cost with 10k waiters. */
+static void waiters_drop_gone(struct kg_upstream *up, struct entry *e)
+{
+	unsigned i;
+
+	for (i = 0; i < GONE_CHECKS_PER_READ && e->n_waiters > 0; i++) {
+		struct kg_up_call *w = e->gone_next != NULL ? e->gone_next : e->waiters;
+
+		e->gone_next = w->join_next;
+		if (kg_longpoll_client_gone(w->client_fd))
+			up_finish(up, w, KG_UP_DEADLINE);
+	}
+}
+
+/* The user's re-read is due: one upstream read for all its waiters (low priority: it waits for
+ * a budget token, keeping the last 20% of the minute for others). */
+static void entry_reread(struct kg_upstream *up, struct kg_up_timer *t)
+{
+	struct entry *e = ENTRY_OF(t);
+	unsigned long long wait = 0;
+	struct kg_up_call *f;
+	enum kg_up_result r;
+	bool probe = false;
+
+	e->pins++;
+	waiters_drop_gone(up, e);
+	if (e->n_waiters == 0 || (e->flight != NULL && e->flight->flight_gen == e->gen))
+		goto out;
+	if (e->backoff_ms < REREAD_MAX_MS)
+		e->backoff_ms =
+		    e->backoff_ms * 2 > REREAD_MAX_MS ? REREAD_MAX_MS : e->backoff_ms * 2;
+	if (cache_fresh(up, e)) {
+		/* Another read observed the user moments ago: its answer is this tick's. */
+		waiters_settle(up, e, e->answer, NULL, false);
+		reread_schedule(up, e);
+		goto out;
+	}
+	r = up_gate(up, true, UP_PRIO_LONGPOLL, false, &wait, &probe);
+	if (r == KG_UP_OPEN) {
+		/* The breaker is open: no upstream call; each waiter answers its latest state. */
+		while ((f = e->waiters) != NULL) {
+			f->retry_after_s = (unsigned)((wait + 999) / 1000);
+			up_finish(up, f, KG_UP_OPEN);
+		}
+		goto out;
+	}
+	if (r == KG_UP_BUDGET) {
+		(void)up_heap_arm(&up->heap, &e->reread, kg_now_ms() + wait);
+		goto out;
+	}
+	f = flight_new(up, e, e->waiters);
+	if (f == NULL) {
+		if (probe)
+			kg_breaker_probe_lost(&up->breaker);
+		reread_schedule(up, e);
+		goto out;
+	}
+	/* The re-read is the waiters' upstream call: it holds a place in flight while it runs. */
+	up_inflight_add(up, 1);
+	f->low_priority = true;
+	f->first = NULL;
+	e->flight = f;
+	e->n_flights++;
+	f->probe = probe;
+	up_start_exchange(up, f);
+out:
+	e->pins--;
+	entry_release(up, e);
+}
+
+/* ---- flights ------------------------------------------------------------------------------ */
+
+/* A waiters' re-read is an upstream call no request counts (each waiter gets it as shared): it
+ * is counted here, as count_upstream() in handlers.c counts a request's own. */
+static void count_reread(const struct kg_up_call *f)
+{
+	enum kg_metrics_reason why = KG_UPERR_OTHER;
+
+	kg_metrics_upstream("verification.get", f->result == KG_UP_OK ? (int)f->status : 0,
+	                    f->upstream_ms / 1000.0);
+	if (f->result == KG_UP_OK) {
+		if (f->status == 401 || f->status == 403)
+			kg_metrics_upstream_error(KG_UPERR_AUTH);
+		else if (f->status >= 500)
+			kg_metrics_upstream_error(KG_UPERR_STATUS_5XX);
+		else if (f->status >= 300 && f->status < 400)
+			kg_metrics_upstream_error(KG_UPERR_STATUS_3XX);
+		return;
+	}
+	if (f->result == KG_UP_TIMEOUT)
+		why = KG_UPERR_TIMEOUT;
+	else if (f->result == KG_UP_CONNECT)
+		why = KG_UPERR_CONNECT;
+	else if (f->result == KG_UP_RESET)
+		why = KG_UPERR_RESET;
+	else if (f->result == KG_UP_TOO_LARGE)
+		why = KG_UPERR_TOO_LARGE;
+	else if (f->result == KG_UP_SHUTDOWN)
+		why = KG_UPERR_SHUTDOWN;
+	kg_metrics_upstream_error(why);
+}
+
+/* A flight ended: build the shared answer, cache it if good and still current, wake its readers
+ * and the user's waiters it settles. */
 static void flight_done(struct kg_up_call *f)
 {
 	struct entry *e = f->owner;
 	struct kg_upstream *up = f->priv_engine;
 	struct kg_answer *answer = NULL;
 	struct kg_up_call *j;
+	bool good;
 
 	if (f->result == KG_UP_OK) {
 		answer =
@@ -158,12 +485,10 @@ static void flight_done(struct kg_up_call *f)
 	if (e->flight == f)
 		e->flight = NULL;
 	e->n_flights--;
-	if (answer != NULL && f->status >= 200 && f->status < 300 && f->flight_gen == e->gen) {
-		entry_drop_answer(e);
-		e->answer = kg_answer_ref(answer);
-		e->answer_gen = f->flight_gen;
-		e->answer_ms = kg_now_ms();
-	}
+	e->pins++;
+	good = answer != NULL && f->status >= 200 && f->status < 300;
+	if (good && f->flight_gen == e->gen)
+		entry_keep_answer(up, e, answer, f->flight_gen);
 	if (answer != NULL && f->status == 200)
 		observe(up, e->key, answer, f->started_wall_ms);
 	log_flight(f);
@@ -171,12 +496,20 @@ static void flight_done(struct kg_up_call *f)
 		j->shared = j != f->first;
 		deliver(up, j, f, answer);
 	}
+	if (good || f->low_priority)
+		waiters_settle(up, e, answer, f, !good);
+	reread_schedule(up, e);
+	if (f->low_priority) {
+		count_reread(f);
+		up_inflight_add(up, -1);
+	}
 	kg_answer_put(answer);
 	kg_up_call_cleanup(f);
 	free(f);
+	e->pins--;
+	entry_release(up, e);
 }
 
-/* A new upstream read for e, copying the request's identity headers from call. */
 static struct kg_up_call *flight_new(struct kg_upstream *up, struct entry *e,
                                      const struct kg_up_call *call)
 {
@@ -197,16 +530,9 @@ static struct kg_up_call *flight_new(struct kg_upstream *up, struct entry *e,
 	f->flight_gen = e->gen;
 	f->first = call;
 	f->started_wall_ms = kg_wall_ms();
+	f->client_fd = -1;
 	up_call_timers_init(f);
 	return f;
-}
-
-static bool cache_fresh(const struct kg_upstream *up, const struct entry *e)
-{
-	unsigned ttl = up->cur->cache_ttl_ms;
-
-	return e->answer != NULL && ttl > 0 && e->answer_gen == e->gen &&
-	       kg_now_ms() - e->answer_ms < ttl;
 }
 
 void up_status_begin(struct kg_upstream *up, struct kg_up_call *call)
@@ -219,6 +545,17 @@ void up_status_begin(struct kg_upstream *up, struct kg_up_call *call)
 
 	if (e == NULL) {
 		up_finish(up, call, KG_UP_NOMEM);
+		return;
+	}
+	if (call->waiter) {
+		if (cache_fresh(up, e) && !same_answer(e->answer, call->seen)) {
+			/* The user moved on since this waiter's last answer. */
+			call->cached = call->shared = true;
+			deliver_result(up, call, KG_UP_OK, kg_answer_status(e->answer), e->answer);
+			return;
+		}
+		waiter_add(e, call);
+		reread_schedule(up, e);
 		return;
 	}
 	if (cache_fresh(up, e)) {
@@ -239,12 +576,14 @@ void up_status_begin(struct kg_upstream *up, struct kg_up_call *call)
 		/* The breaker is open: no upstream call; a long-poll answers its latest state. */
 		call->retry_after_s = (unsigned)((wait + 999) / 1000);
 		up_finish(up, call, KG_UP_OPEN);
+		entry_release(up, e);
 		return;
 	}
 	if (r == KG_UP_BUDGET) {
 		call->budget_wait_s = (unsigned)((wait + 999) / 1000);
 		if (!call->low_priority && !call->watch_poll) {
 			up_finish(up, call, KG_UP_BUDGET);
+			entry_release(up, e);
 			return;
 		}
 		/* A long-poll re-read or a watch poll waits for a token (its deadline still holds):
@@ -252,6 +591,7 @@ void up_status_begin(struct kg_upstream *up, struct kg_up_call *call)
 		call->state = CS_DELAYED;
 		if (!up_heap_arm(&up->heap, &call->start_timer, kg_now_ms() + wait))
 			up_finish(up, call, KG_UP_NOMEM);
+		entry_release(up, e);
 		return;
 	}
 	f = flight_new(up, e, call);
@@ -259,6 +599,7 @@ void up_status_begin(struct kg_upstream *up, struct kg_up_call *call)
 		if (probe)
 			kg_breaker_probe_lost(&up->breaker);
 		up_finish(up, call, KG_UP_NOMEM);
+		entry_release(up, e);
 		return;
 	}
 	join(f, call);
@@ -268,45 +609,36 @@ void up_status_begin(struct kg_upstream *up, struct kg_up_call *call)
 	up_start_exchange(up, f);
 }
 
-static bool entry_idle(const struct kg_upstream *up, const struct entry *e)
-{
-	return e->n_flights == 0 && !cache_fresh(up, e);
-}
-
+/* Lets go of the answers past their cache time, oldest first, and the entries they held. */
 void up_entries_sweep(struct kg_upstream *up, struct kg_up_timer *t)
 {
-	size_t b;
+	struct entry *e;
 
-	for (b = 0; b < ENTRY_BUCKETS; b++) {
-		struct entry **pp = &up->entries[b], *e;
-
-		while ((e = *pp) != NULL) {
-			if (!entry_idle(up, e)) {
-				pp = &e->next;
-				continue;
-			}
-			*pp = e->next;
-			entry_drop_answer(e);
-			free(e);
-			up->n_entries--;
-		}
+	while ((e = up->exp_head) != NULL && !cache_fresh(up, e)) {
+		entry_drop_answer(up, e);
+		entry_release(up, e);
 	}
-	up_heap_arm(&up->heap, t, kg_now_ms() + 10000);
+	up_trim_if_idle(up);
+	up_heap_arm(&up->heap, t, kg_now_ms() + EXPIRY_TICK_MS);
 }
 
 void up_entries_free(struct kg_upstream *up)
 {
 	size_t b;
 
-	for (b = 0; b < ENTRY_BUCKETS; b++) {
+	for (b = 0; b < up->n_buckets; b++) {
 		struct entry *e, *next;
 
-		for (e = up->entries[b]; e != NULL; e = next) {
+		for (e = up->buckets[b]; e != NULL; e = next) {
 			next = e->next;
-			entry_drop_answer(e);
+			if (e->answer != NULL)
+				kg_answer_put(e->answer);
 			free(e);
 		}
-		up->entries[b] = NULL;
 	}
+	free(up->buckets);
+	up->buckets = NULL;
+	up->n_buckets = 0;
+	up->exp_head = up->exp_tail = NULL;
 	up->n_entries = 0;
 }

@@ -338,8 +338,8 @@ START_TEST(verification_long_poll)
 	struct rt t;
 	bool in_review = false;
 
-	/* ?wait over verification.max_wait_s is clamped; an answer in review schedules a re-read.
-	 */
+	/* ?wait over verification.max_wait_s is clamped; an answer in review makes the request a
+	 * waiter on its user, holding that answer as the one it has seen. */
 	rt_init(&t, "GET", "/v1/users/userId:a/verification?wait=999&country=DE", RT_READER);
 	ck_assert(run(&t));
 	ck_assert(t.req.wait_given);
@@ -351,7 +351,9 @@ START_TEST(verification_long_poll)
 	ck_assert_int_eq(t.req.reply.status, 0);
 	ck_assert_ptr_nonnull(t.req.latest);
 	ck_assert(t.req.call.low_priority);
-	ck_assert_uint_gt(t.req.call.not_before_ms, t.req.started_ms);
+	ck_assert(t.req.call.waiter);
+	ck_assert_ptr_eq(t.req.call.seen, t.req.latest);
+	ck_assert_uint_eq(t.req.call.not_before_ms, 0);
 	ck_assert_uint_eq(t.req.call.deadline_ms, t.req.wait_deadline_ms);
 	/* The engine refuses the re-read: the latest state answers. */
 	kg_reply_refused(&t.req);

@@ -123,6 +123,7 @@ struct kg_config {
 		unsigned max_wait_s;             /* 0..300, default 30 */
 		unsigned max_waiting_per_client; /* 0..100000, default 100 */
 		unsigned cache_ttl_ms;           /* 0..60000, default 1000 */
+		unsigned max_waiting; /* every client's waiters, 0..1000000, default 10000 */
 	} verification;
 
 	struct {

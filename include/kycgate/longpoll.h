@@ -5,12 +5,22 @@
 
 #include <stdbool.h>
 
-/* Counts one more waiting request of client (a name, copied) unless it has max waiting already:
- * true when counted (the kycgate_longpoll_waiting gauge moves with it). The table is process
- * state across reloads; more distinct clients than it holds share its last place. Thread-safe. */
-bool kg_longpoll_enter(const char *client, unsigned max);
+/* Why kg_longpoll_admit() refused, or that it counted the request. */
+enum kg_longpoll_verdict {
+	KG_LONGPOLL_IN = 0,     /* counted: give it back with kg_longpoll_leave() */
+	KG_LONGPOLL_CLIENT_CAP, /* the client has max_per_client waiting already */
+	KG_LONGPOLL_GLOBAL_CAP, /* the gateway has max_total waiting already (every client) */
+};
 
-/* Gives back a place kg_longpoll_enter() counted for client. Thread-safe. */
+/* Counts one more waiting request of client (a name, copied) unless it has max_per_client
+ * waiting already or all clients together have max_total (verification.max_waiting): KG_LONGPOLL_IN
+ * when counted (the kycgate_longpoll_waiting gauge moves with it). The table is process state
+ * across reloads; more distinct clients than it holds share its last place. Thread-safe. */
+enum kg_longpoll_verdict kg_longpoll_admit(const char *client, unsigned max_per_client,
+                                           unsigned max_total);
+
+/* Gives back a place kg_longpoll_admit() counted for client.
+ * Thread-safe. */
 void kg_longpoll_leave(const char *client);
 
 /* The caller on socket fd hung up (an orderly close seen by a peek that consumes nothing):

@@ -69,6 +69,7 @@ enum kg_metrics_gauge {
 	KG_GAUGE_WATCHES_AUTOMATIC, /* kycgate_watches{kind="automatic"}, set by watch.c */
 	KG_GAUGE_WATCHES_EXPLICIT,  /* kycgate_watches{kind="explicit"}, set by watch.c */
 	KG_GAUGE_WATCH_LAG_MS,      /* kycgate_watch_lag_seconds (kept in ms), set by watch.c */
+	KG_GAUGE_UPSTREAM_INFLIGHT, /* kycgate_upstream_inflight: places of max_inflight held */
 	KG_GAUGE_COUNT
 };
 
@@ -112,6 +113,9 @@ void kg_metrics_upstream_error(enum kg_metrics_reason reason);
 /* Adds one to kycgate_upstream_retries_total: an attempt made after a failed one of the same
  * exchange. Thread-safe, lock-free. */
 void kg_metrics_upstream_retry(void);
+
+/* Adds n to kycgate_upstream_connections_opened_total (connections an attempt had to open). */
+void kg_metrics_upstream_connects(unsigned n);
 
 /* The label value of a reason ("connect"); "other" when out of range. Static. */
 const char *kg_metrics_reason_name(enum kg_metrics_reason reason);

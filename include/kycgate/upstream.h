@@ -91,6 +91,14 @@ struct kg_up_call {
 	const char *url;
 	const char *const *headers;
 	unsigned timeout_ms;
+	/* A long-poll waiter (STATUS_READ, with low_priority and deadline_ms): it stays in the
+	 * engine, costing nothing, until a read of user_key observes an answer other than seen, or
+	 * deadline_ms passes (KG_UP_DEADLINE), or the caller on client_fd hung up (KG_UP_DEADLINE).
+	 * The user's waiters share one re-read schedule; only a re-read is an upstream call.
+	 * Reserved with kg_upstream_reserve_wait(), never against max_inflight. */
+	bool waiter;
+	const struct kg_answer *seen; /* borrowed until done; NULL: any answer settles */
+	int client_fd;                /* peeked at before a re-read; -1: none */
 
 	/* Out: valid when done is called. */
 	enum kg_up_result result;
@@ -125,6 +133,7 @@ struct kg_up_call {
 	bool internal;                   /* a flight owned by the engine, not a request */
 	unsigned long long flight_gen;   /* a flight: the user generation it reads at */
 	const struct kg_up_call *first;  /* a flight: the read that started it (compared only) */
+	void *wait_entry;                /* a waiter: the user entry it waits on */
 	struct kg_upstream *priv_engine; /* a flight: its engine */
 	void *easy;
 	void *priv;
@@ -157,6 +166,12 @@ enum kg_err kg_upstream_reserve(struct kg_upstream *up, bool over_cap);
 /* Gives back a reservation that will not be submitted. */
 void kg_upstream_release(struct kg_upstream *up);
 
+/* Reserves a place for one long-poll waiter (call->waiter): KG_OK, or KG_ERR_BUSY only when the
+ * engine is stopping or stopped. Waiters have their own limits (verification.max_waiting and
+ * max_waiting_per_client, kycgate/longpoll.h); the re-reads they share are the upstream calls.
+ * Thread-safe; never blocks. */
+enum kg_err kg_upstream_reserve_wait(struct kg_upstream *up);
+
 /* Hands a call to the engine, using one reservation; done will be called exactly once (with
  * KG_UP_SHUTDOWN if the engine is stopping). Thread-safe; never blocks on the network. */
 void kg_upstream_submit(struct kg_upstream *up, struct kg_up_call *call);
@@ -170,7 +185,7 @@ enum kg_err kg_upstream_configure(struct kg_upstream *up, const struct kg_config
  * KG_UP_SHUTDOWN) and every later one at once. Thread-safe. */
 void kg_upstream_end_waits(struct kg_upstream *up);
 
-/* Calls in flight now. Thread-safe. */
+/* Calls in flight now, long-poll waiters included. Thread-safe. */
 unsigned kg_upstream_inflight(const struct kg_upstream *up);
 
 /* Ends every pending exchange with KG_UP_SHUTDOWN (calling done for each, also for calls

@@ -1,0 +1,266 @@
+/* Integration (issue 12 item 5): long-poll waiters count only against their own limits. Three
+ * hundred ?wait requests on users in review, on a gateway whose crossmint.max_inflight is 32:
+ * none is refused, they hold no max_inflight place while they wait, their users' re-reads are
+ * shared, and each gets the verified answer once the review ends. verification.max_waiting
+ * refuses one more waiter with its documented problem. */
+#include <check.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <curl/curl.h>
+
+#include "harness.h"
+
+#define KEY "sk_staging_waiters0123456789ab"
+#define BEARER "waiters-token-0123456789abcdef-0123"
+#define TOKEN "Authorization: Bearer " BEARER
+#define USERS 10
+#define PER_USER 30
+#define WAITERS (USERS * PER_USER)
+#define BATCH 8
+#define REVIEW_MS 8000
+
+/* %u: verification.max_waiting. */
+static const char yaml_fmt[] =
+    "server:\n  listen: \"127.0.0.1:0\"\n  drain_delay_s: 0\n"
+    "crossmint:\n  environment: staging\n  base_url: \"http://127.0.0.1:@SIMPORT@\"\n"
+    "  api_key: \"" KEY "\"\n  timeout_ms: 3000\n  max_inflight: 32\n"
+    "  rate_limit: {writes_per_minute: 0, reads_per_minute: 0}\n"
+    "verification:\n  max_wait_s: 30\n  max_waiting_per_client: 1000\n  max_waiting: %u\n"
+    "auth:\n  clients:\n    - name: svc\n      token: \"" BEARER "\"\n"
+    "      scopes: [users.create, users.read]\n";
+
+static struct kt_proc sim, gw;
+
+static void setup(void)
+{
+	char review[16];
+	const char *args[] = {"--api-key", KEY, "--review-delay-ms", review, NULL};
+	struct rlimit rl;
+
+	snprintf(review, sizeof(review), "%d", REVIEW_MS);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	kt_start_simulator(&sim, args);
+}
+
+static void teardown(void)
+{
+	kt_stop(&sim);
+	curl_global_cleanup();
+}
+
+static void send_json(unsigned port, const char *method, const char *target, const char *body)
+{
+	const char *const h[] = {TOKEN, "Content-Type: application/json", NULL};
+	struct kt_resp r;
+
+	kt_http(port, method, target, h, body, body ? strlen(body) : 0, &r);
+	ck_assert_msg(r.status == 200, "%s %s: %ld %s", method, target, r.status, r.body);
+	kt_resp_free(&r);
+}
+
+/* A user with only userDetails: regulated-transfer goes in review on trigger. */
+static void in_review_user(unsigned port, const char *loc)
+{
+	char t[256];
+
+	snprintf(t, sizeof(t), "/v1/users/%s/consent", loc);
+	send_json(port, "PUT", t,
+	          "{\"type\":\"privacy-policy\",\"acceptedAt\":\"2025-06-01T12:00:00Z\"}");
+	snprintf(t, sizeof(t), "/v1/users/%s", loc);
+	send_json(port, "PUT", t,
+	          "{\"userDetails\":{\"firstName\":\"A\",\"lastName\":\"B\","
+	          "\"dateOfBirth\":\"1990-01-01\",\"countryOfResidence\":\"BR\"}}");
+	snprintf(t, sizeof(t), "/v1/users/%s/verification", loc);
+	send_json(port, "POST", t, NULL);
+}
+
+static double metric(unsigned port, const char *sample)
+{
+	struct kt_resp r;
+	double v;
+
+	kt_http(port, "GET", "/metrics", NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	v = kt_sample(r.body, sample);
+	kt_resp_free(&r);
+	return v;
+}
+
+/* Waits (generously) until sample reads want. */
+static void wait_metric(unsigned port, const char *sample, double want)
+{
+	long long deadline = kt_now_ms() + 20000;
+	double v;
+
+	while ((v = metric(port, sample)) != want && kt_now_ms() < deadline)
+		kt_sleep_ms(20);
+	ck_assert_msg(v == want, "%s is %g, not %g", sample, v, want);
+}
+
+/* A ?wait request on its own connection, sent at once and read later. */
+static int open_wait(unsigned port, const char *loc)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	char req[512];
+	int fd = socket(AF_INET, SOCK_STREAM, 0), n;
+
+	ck_assert_int_ge(fd, 0);
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	n = snprintf(
+	    req, sizeof(req),
+	    "GET /v1/users/%s/verification?wait=30&products=regulated-transfer HTTP/1.1\r\n"
+	    "Host: x\r\n" TOKEN "\r\nConnection: close\r\n\r\n",
+	    loc);
+	ck_assert_int_eq(write(fd, req, (size_t)n), n);
+	return fd;
+}
+
+/* Reads each connection's whole answer (they close after it); out[i] is new memory. */
+static void read_all(int *fds, int n, char **out, size_t *lens)
+{
+	long long deadline = kt_now_ms() + 60000;
+	struct pollfd *p = calloc((size_t)n, sizeof(*p));
+	int i, open = n;
+
+	ck_assert_ptr_nonnull(p);
+	for (i = 0; i < n; i++) {
+		p[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+		out[i] = calloc(1, 1);
+		lens[i] = 0;
+	}
+	while (open > 0 && kt_now_ms() < deadline) {
+		if (poll(p, (nfds_t)n, 1000) < 0 && errno != EINTR)
+			break;
+		for (i = 0; i < n; i++) {
+			char buf[4096];
+			ssize_t got;
+
+			if (p[i].fd < 0 || p[i].revents == 0)
+				continue;
+			got = read(p[i].fd, buf, sizeof(buf));
+			if (got > 0) {
+				out[i] = realloc(out[i], lens[i] + (size_t)got + 1);
+				ck_assert_ptr_nonnull(out[i]);
+				memcpy(out[i] + lens[i], buf, (size_t)got);
+				lens[i] += (size_t)got;
+				out[i][lens[i]] = '\0';
+				continue;
+			}
+			close(p[i].fd);
+			p[i].fd = -1;
+			open--;
+		}
+	}
+	ck_assert_msg(open == 0, "%d waiters never answered", open);
+	free(p);
+}
+
+START_TEST(waiters_hold_no_inflight_place)
+{
+	static int fds[WAITERS];
+	static char *out[WAITERS];
+	static size_t lens[WAITERS];
+	char yaml[2048], loc[64], target[128];
+	int i, u, reads = 0, verified = 0;
+
+	snprintf(yaml, sizeof(yaml), yaml_fmt, 10000u);
+	kt_start_gateway(&gw, yaml, sim.port, NULL);
+	for (u = 0; u < USERS; u++) {
+		snprintf(loc, sizeof(loc), "userId:waiter-%d", u);
+		in_review_user(gw.port, loc);
+	}
+	kt_sim_clear(sim.port);
+	/* In batches of 8: a waiter's first read is an ordinary read (it holds a place until it is
+	 * answered), so each batch's first reads end before the next batch comes. */
+	for (i = 0; i < WAITERS; i++) {
+		snprintf(loc, sizeof(loc), "userId:waiter-%d", i % USERS);
+		fds[i] = open_wait(gw.port, loc);
+		if ((i + 1) % BATCH == 0) {
+			wait_metric(gw.port, "kycgate_longpoll_waiting", i + 1);
+			wait_metric(gw.port, "kycgate_upstream_inflight", 0);
+		}
+	}
+	/* Three hundred waiting, max_inflight 32: they hold none of its places. */
+	ck_assert_double_eq(metric(gw.port, "kycgate_longpoll_waiting"), WAITERS);
+	ck_assert_double_le(metric(gw.port, "kycgate_upstream_inflight"), USERS);
+	read_all(fds, WAITERS, out, lens);
+	for (i = 0; i < WAITERS; i++) {
+		ck_assert_msg(strncmp(out[i], "HTTP/1.1 200", 12) == 0, "waiter %d: %.300s", i,
+		              out[i]);
+		verified += strstr(out[i], "\"overall\":\"verified\"") != NULL;
+		free(out[i]);
+	}
+	ck_assert_int_eq(verified, WAITERS);
+	/* Shared re-reads: a handful per user over the review, not one per waiter and tick. */
+	for (u = 0; u < USERS; u++) {
+		snprintf(target, sizeof(target),
+		         "/2025-06-09/users/userId:waiter-%d/identity-verification", u);
+		reads += kt_sim_count(sim.port, "GET", target);
+	}
+	ck_assert_msg(reads >= USERS && reads <= USERS * 12, "%d upstream reads", reads);
+	ck_assert_double_eq(metric(gw.port, "kycgate_longpoll_waiting"), 0);
+	ck_assert_int_eq(kt_stop(&gw), 0);
+}
+END_TEST
+
+START_TEST(global_waiting_cap)
+{
+	char yaml[2048];
+	struct kt_resp r;
+	const char *const h[] = {TOKEN, NULL};
+	int fds[2];
+	char *out[2];
+	size_t lens[2];
+
+	snprintf(yaml, sizeof(yaml), yaml_fmt, 2u);
+	kt_start_gateway(&gw, yaml, sim.port, NULL);
+	in_review_user(gw.port, "userId:capped");
+	fds[0] = open_wait(gw.port, "userId:capped");
+	fds[1] = open_wait(gw.port, "userId:capped");
+	wait_metric(gw.port, "kycgate_longpoll_waiting", 2);
+	kt_http(gw.port, "GET", "/v1/users/userId:capped/verification?wait=5", h, NULL, 0, &r);
+	ck_assert_msg(r.status == 503, "%ld %s", r.status, r.body);
+	ck_assert_str_eq(kt_str(r.json, "type"), "urn:kycgate:problem:unavailable");
+	ck_assert_msg(strstr(kt_str(r.json, "detail"), "verification.max_waiting") != NULL, "%s",
+	              r.body);
+	ck_assert(kt_header(&r, "Retry-After", yaml, sizeof(yaml)));
+	kt_resp_free(&r);
+	/* Without ?wait the same read is answered at once. */
+	kt_http(gw.port, "GET", "/v1/users/userId:capped/verification", h, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	kt_resp_free(&r);
+	read_all(fds, 2, out, lens);
+	ck_assert_msg(strncmp(out[0], "HTTP/1.1 200", 12) == 0, "%.300s", out[0]);
+	ck_assert_msg(strncmp(out[1], "HTTP/1.1 200", 12) == 0, "%.300s", out[1]);
+	free(out[0]);
+	free(out[1]);
+	ck_assert_int_eq(kt_stop(&gw), 0);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("it_waiters");
+	TCase *tc = tcase_create("waiters");
+
+	tcase_add_unchecked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, waiters_hold_no_inflight_place);
+	tcase_add_test(tc, global_waiting_cap);
+	suite_add_tcase(s, tc);
+	return kt_run_suite(s);
+}
