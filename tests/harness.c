@@ -20,6 +20,7 @@
 #include "harness.h"
 
 #define START_TIMEOUT_MS 10000
+#define KT_LOG_TAIL 8192 /* bytes of a failed child's log that kt_stop prints */
 
 char *kt_slurp(const char *path, size_t *len)
 {
@@ -186,6 +187,26 @@ static void unlink_store(const char *conf)
 	}
 }
 
+/* A child that did not exit 0 (a crash, an abort, a sanitizer's report, a hang) says how it ended
+ * and shows the end of its log, which kt_stop deletes: a rare failure can then be diagnosed from
+ * the test's output. */
+static void report_end(const struct kt_proc *p, int status, bool killed)
+{
+	char *log = kt_read_log(p);
+	size_t n = strlen(log), from = n > KT_LOG_TAIL ? n - KT_LOG_TAIL : 0;
+
+	if (killed)
+		fprintf(stderr, "kt_stop: pid %d did not exit after SIGTERM: killed\n",
+		        (int)p->pid);
+	else if (WIFSIGNALED(status))
+		fprintf(stderr, "kt_stop: pid %d ended by signal %d\n", (int)p->pid,
+		        WTERMSIG(status));
+	else
+		fprintf(stderr, "kt_stop: pid %d exited %d\n", (int)p->pid, WEXITSTATUS(status));
+	fprintf(stderr, "--- the end of its log ---\n%s\n--- end ---\n", log + from);
+	free(log);
+}
+
 int kt_stop(struct kt_proc *p)
 {
 	int status = 0, i;
@@ -196,6 +217,8 @@ int kt_stop(struct kt_proc *p)
 	kill(p->pid, SIGTERM);
 	for (i = 0; i < 1500; i++) {
 		if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+				report_end(p, status, false);
 			p->pid = 0;
 			if (p->conf_path[0]) {
 				unlink(p->conf_path);
@@ -206,6 +229,7 @@ int kt_stop(struct kt_proc *p)
 		}
 		nanosleep(&ts, NULL);
 	}
+	report_end(p, 0, true);
 	kill(p->pid, SIGKILL);
 	waitpid(p->pid, &status, 0);
 	p->pid = 0;

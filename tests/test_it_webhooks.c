@@ -1,273 +1,30 @@
 /* Integration (design §10 "Webhooks", issue 10 item 5): events observed through the real binary
- * and the standalone simulator are POSTed to receivers running in this test (threads on
- * ephemeral loopback ports) that verify every Standard Webhooks signature and record what
- * arrives: retries with the same webhook-id, 410, a user's events in order, GET /v1/webhooks and
- * POST .../retry with their scope, a reload that adds an endpoint, no Crossmint API key ever,
+ * and the standalone simulator are POSTed to receivers running in this test (webhook_rx.c:
+ * threads on ephemeral loopback ports) that verify every Standard Webhooks signature and record
+ * what arrives: retries with the same webhook-id, 410, a user's events in order, GET /v1/webhooks
+ * and POST .../retry with their scope, a reload that adds an endpoint, no Crossmint API key ever,
  * and deliveries left pending by a stop made after the restart. */
-#include <arpa/inet.h>
 #include <check.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 #include <sqlite3.h>
 
 #include "harness.h"
-#include "kycgate/base64.h"
-#include "kycgate/sha256.h"
+#include "webhook_rx.h"
 
 #define KEY "sk_staging_webhooks0123456789abcdef"
 #define WRITER "Authorization: Bearer writer-token-0123456789abcdef"
 #define READER "Authorization: Bearer reader-token-0123456789abcdef"
 #define OPS "Authorization: Bearer ops-token-0123456789abcdefgh"
 #define JSON_CT "Content-Type: application/json"
-/* The bytes 0..31, as a Standard Webhooks secret. */
-#define SECRET "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 #define DEADLINE_MS 20000
-
-/* ---- the receiver ---- */
-
-struct hit {
-	long long id;     /* webhook-id */
-	long long ts;     /* webhook-timestamp */
-	bool sig_ok;      /* the signature verifies with the secret */
-	bool body_id_ok;  /* the body's "id" is the webhook-id */
-	bool api_key;     /* an X-API-KEY header arrived (must never) */
-	bool ua_ok;       /* User-Agent: kycgate/... */
-	bool ct_ok;       /* Content-Type: application/json */
-	int status;       /* what was answered */
-	char loc[64];     /* the body's userLocator */
-	char target[128]; /* the request target */
-};
-
-#define MAX_HITS 256
-
-struct rx {
-	int fd;
-	unsigned port;
-	pthread_t thread;
-	pthread_mutex_t mu;
-	atomic_bool stop;
-	int fail_first; /* 500 to the first fail_first attempts of each id */
-	int status;     /* then this */
-	int hold_ms;    /* > 0: no answer at all, the connection held this long (status 599) */
-	struct hit hits[MAX_HITS];
-	int n;
-};
-
-static bool header(const char *head, const char *name, char *out, size_t cap)
-{
-	size_t n = strlen(name);
-	const char *p = strstr(head, "\r\n");
-
-	while (p != NULL && p[2] != '\r') {
-		const char *line = p + 2, *end = strstr(line, "\r\n");
-
-		if (end == NULL)
-			return false;
-		if (strncasecmp(line, name, n) == 0 && line[n] == ':') {
-			const char *v = line + n + 1;
-
-			while (*v == ' ')
-				v++;
-			snprintf(out, cap, "%.*s", (int)(end - v), v);
-			return true;
-		}
-		p = end;
-	}
-	return false;
-}
-
-/* "v1," + base64 of HMAC-SHA256(secret bytes, id.ts.body), computed here from the parts. */
-static bool verify(const char *id, const char *ts, const char *body, size_t len, const char *sig)
-{
-	unsigned char key[32], mac[KG_SHA256_DIGEST_LEN];
-	char msg[70000], want[64];
-	int n = snprintf(msg, sizeof(msg), "%s.%s.", id, ts);
-	size_t i;
-
-	for (i = 0; i < sizeof(key); i++)
-		key[i] = (unsigned char)i;
-	if (n < 0 || (size_t)n + len >= sizeof(msg))
-		return false;
-	memcpy(msg + n, body, len);
-	if (kg_hmac_sha256(key, sizeof(key), msg, (size_t)n + len, mac) != KG_OK)
-		return false;
-	memcpy(want, "v1,", 3);
-	kg_base64_encode(mac, sizeof(mac), want + 3, sizeof(want) - 3);
-	return strcmp(sig, want) == 0;
-}
-
-static void serve(struct rx *r, int c)
-{
-	static char buf[70000];
-	char v[256], id[32] = "", ts[32] = "", sig[128] = "", *end;
-	size_t got = 0, want = 0;
-	struct json_object *o;
-	struct hit h = {0};
-	int i, tries = 0;
-
-	while (got < sizeof(buf) - 1) {
-		ssize_t k = recv(c, buf + got, sizeof(buf) - 1 - got, 0);
-
-		if (k <= 0)
-			return;
-		got += (size_t)k;
-		buf[got] = '\0';
-		end = strstr(buf, "\r\n\r\n");
-		if (end == NULL)
-			continue;
-		want = (size_t)(end + 4 - buf);
-		if (header(buf, "Content-Length", v, sizeof(v)))
-			want += strtoul(v, NULL, 10);
-		if (got >= want)
-			break;
-	}
-	end = strstr(buf, "\r\n\r\n");
-	if (end == NULL)
-		return;
-	*end = '\0';
-	header(buf, "webhook-id", id, sizeof(id));
-	header(buf, "webhook-timestamp", ts, sizeof(ts));
-	header(buf, "webhook-signature", sig, sizeof(sig));
-	h.id = strtoll(id, NULL, 10);
-	h.ts = strtoll(ts, NULL, 10);
-	h.api_key = header(buf, "X-API-KEY", v, sizeof(v));
-	h.ua_ok = header(buf, "User-Agent", v, sizeof(v)) && strncmp(v, "kycgate/", 8) == 0;
-	h.ct_ok = header(buf, "Content-Type", v, sizeof(v)) && strcmp(v, "application/json") == 0;
-	sscanf(buf, "POST %127s", h.target);
-	h.sig_ok = verify(id, ts, end + 4, got - (size_t)(end + 4 - buf), sig);
-	o = json_tokener_parse(end + 4);
-	h.body_id_ok = o != NULL && kt_str(o, "id") != NULL && strcmp(kt_str(o, "id"), id) == 0;
-	snprintf(h.loc, sizeof(h.loc), "%s",
-	         o && kt_str(o, "userLocator") ? kt_str(o, "userLocator") : "");
-	json_object_put(o);
-	pthread_mutex_lock(&r->mu);
-	for (i = 0; i < r->n; i++)
-		tries += r->hits[i].id == h.id;
-	h.status = r->hold_ms > 0 ? 599 : tries < r->fail_first ? 500 : r->status;
-	if (r->n < MAX_HITS)
-		r->hits[r->n++] = h;
-	i = r->hold_ms;
-	pthread_mutex_unlock(&r->mu);
-	if (i > 0) {
-		kt_sleep_ms(i);
-		return;
-	}
-	snprintf(buf, sizeof(buf),
-	         "HTTP/1.1 %d X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok", h.status);
-	send(c, buf, strlen(buf), MSG_NOSIGNAL);
-}
-
-static void *rx_main(void *arg)
-{
-	struct rx *r = arg;
-
-	while (!atomic_load(&r->stop)) {
-		struct pollfd p = {.fd = r->fd, .events = POLLIN};
-		int c;
-
-		if (poll(&p, 1, 100) <= 0)
-			continue;
-		c = accept(r->fd, NULL, NULL);
-		if (c < 0)
-			continue;
-		serve(r, c);
-		close(c);
-	}
-	return NULL;
-}
-
-static void rx_start(struct rx *r, int fail_first, int status)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	socklen_t len = sizeof(a);
-
-	memset(r, 0, sizeof(*r));
-	pthread_mutex_init(&r->mu, NULL);
-	r->fail_first = fail_first;
-	r->status = status;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	r->fd = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(r->fd, 0);
-	ck_assert_int_eq(bind(r->fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(listen(r->fd, 64), 0);
-	ck_assert_int_eq(getsockname(r->fd, (struct sockaddr *)&a, &len), 0);
-	r->port = ntohs(a.sin_port);
-	ck_assert_int_eq(pthread_create(&r->thread, NULL, rx_main, r), 0);
-}
-
-static void rx_stop(struct rx *r)
-{
-	atomic_store(&r->stop, true);
-	pthread_join(r->thread, NULL);
-	close(r->fd);
-}
-
-static void rx_set(struct rx *r, int fail_first, int status)
-{
-	pthread_mutex_lock(&r->mu);
-	r->fail_first = fail_first;
-	r->status = status;
-	pthread_mutex_unlock(&r->mu);
-}
-
-/* Every request the receiver got is a proper, signed webhook without the API key. */
-static void rx_assert_clean(struct rx *r)
-{
-	long long now = time(NULL);
-	int i;
-
-	pthread_mutex_lock(&r->mu);
-	for (i = 0; i < r->n; i++) {
-		const struct hit *h = &r->hits[i];
-
-		ck_assert_msg(h->sig_ok, "hit %d (id %lld): the signature does not verify", i,
-		              h->id);
-		ck_assert_msg(!h->api_key, "hit %d: the Crossmint API key reached a receiver", i);
-		ck_assert(h->ua_ok && h->ct_ok && h->body_id_ok && h->id > 0);
-		ck_assert_msg(h->ts > now - 300 && h->ts <= now + 5, "webhook-timestamp %lld",
-		              h->ts);
-		ck_assert_str_eq(h->target, "/hook?token=abc");
-	}
-	pthread_mutex_unlock(&r->mu);
-}
-
-/* Attempts of id answered status (status 0: any). */
-static int rx_count(struct rx *r, long long id, int status)
-{
-	int i, n = 0;
-
-	pthread_mutex_lock(&r->mu);
-	for (i = 0; i < r->n; i++)
-		n += (id == 0 || r->hits[i].id == id) &&
-		     (status == 0 || r->hits[i].status == status);
-	pthread_mutex_unlock(&r->mu);
-	return n;
-}
-
-/* Waits until id got an answer of status. */
-static bool rx_wait(struct rx *r, long long id, int status)
-{
-	long long deadline = kt_now_ms() + DEADLINE_MS;
-
-	while (kt_now_ms() < deadline) {
-		if (rx_count(r, id, status) > 0)
-			return true;
-		kt_sleep_ms(50);
-	}
-	return false;
-}
+#define HOOK_TARGET "/hook?token=abc"
 
 /* ---- the gateway ---- */
 
@@ -304,7 +61,7 @@ static const char gw_head[] = "server:\n"
 
 static const char gw_hook[] = "    - name: %s\n"
                               "      url: \"http://127.0.0.1:%u/hook?token=abc\"\n"
-                              "      secret: \"" SECRET "\"\n"
+                              "      secret: \"" KT_WH_SECRET "\"\n"
                               "      timeout_ms: 2000\n";
 
 /* The config with retry schedule sched and endpoints names[i] on ports[i]. */
@@ -510,20 +267,20 @@ static double metric(const char *sample)
 START_TEST(retried_until_delivered)
 {
 	static const char *const names[] = {"rx"};
-	struct rx rx;
+	struct kt_rx rx;
 	struct json_object *e;
 	char origin[64];
 	long long id;
 
-	rx_start(&rx, 2, 204);
+	kt_rx_start(&rx, 2, 204);
 	start_gw("1, 1, 1", names, &rx.port, 1);
 	make_user("userId:wh-retry");
 	read_user("userId:wh-retry");
 	id = first_event("userId:wh-retry");
-	ck_assert_msg(rx_wait(&rx, id, 204), "event %lld was not delivered", id);
-	ck_assert_int_eq(rx_count(&rx, id, 500), 2);
-	ck_assert_int_eq(rx_count(&rx, id, 0), 3);
-	rx_assert_clean(&rx);
+	ck_assert_msg(kt_rx_wait(&rx, id, 204), "event %lld was not delivered", id);
+	ck_assert_int_eq(kt_rx_count(&rx, id, 500), 2);
+	ck_assert_int_eq(kt_rx_count(&rx, id, 0), 3);
+	kt_rx_assert_clean(&rx, HOOK_TARGET);
 	ck_assert(wait_view("rx", "pending", 0));
 	e = endpoint_view("rx");
 	ck_assert_ptr_nonnull(e);
@@ -537,7 +294,7 @@ START_TEST(retried_until_delivered)
 	          2);
 	ck_assert(metric("kycgate_webhook_pending{endpoint=\"rx\"}") >= 0);
 	ck_assert_int_eq(kt_stop(&gw), 0);
-	rx_stop(&rx);
+	kt_rx_stop(&rx);
 }
 END_TEST
 
@@ -546,23 +303,23 @@ END_TEST
 START_TEST(gone_then_retried)
 {
 	static const char *const names[] = {"rx"};
-	struct rx rx;
+	struct kt_rx rx;
 	struct json_object *e;
 	struct kt_resp r;
 	long long id;
 
-	rx_start(&rx, 0, 410);
+	kt_rx_start(&rx, 0, 410);
 	start_gw("1, 1, 1", names, &rx.port, 1);
 	make_user("userId:wh-gone");
 	read_user("userId:wh-gone");
 	id = first_event("userId:wh-gone");
-	ck_assert(rx_wait(&rx, id, 410));
+	ck_assert(kt_rx_wait(&rx, id, 410));
 	ck_assert(wait_view("rx", "failed", 1));
 	e = endpoint_view("rx");
 	ck_assert_str_eq(kt_str(e, "lastError"), "status 410");
 	json_object_put(e);
 	kt_sleep_ms(1500); /* no retry after a 410 */
-	ck_assert_int_eq(rx_count(&rx, id, 0), 1);
+	ck_assert_int_eq(kt_rx_count(&rx, id, 0), 1);
 	ck_assert(metric("kycgate_webhook_deliveries_total{endpoint=\"rx\",result=\"failed\"}") ==
 	          1);
 
@@ -574,18 +331,18 @@ START_TEST(gone_then_retried)
 	/* a name no configuration can hold: the path's grammar, before any store work */
 	expect("POST", "/v1/webhooks/no%20pe/retry", OPS, NULL, NULL, 0, 400, NULL);
 
-	rx_set(&rx, 0, 200);
+	kt_rx_set(&rx, 0, 200);
 	expect("POST", "/v1/webhooks/rx/retry", OPS, NULL, NULL, 0, 200, &r);
 	ck_assert_int_eq(json_object_get_int64(json_object_object_get(r.json, "requeued")), 1);
 	kt_resp_free(&r);
-	ck_assert(rx_wait(&rx, id, 200));
+	ck_assert(kt_rx_wait(&rx, id, 200));
 	ck_assert(wait_view("rx", "failed", 0));
 	expect("POST", "/v1/webhooks/rx/retry", OPS, NULL, NULL, 0, 200, &r);
 	ck_assert_int_eq(json_object_get_int64(json_object_object_get(r.json, "requeued")), 0);
 	kt_resp_free(&r);
-	rx_assert_clean(&rx);
+	kt_rx_assert_clean(&rx, HOOK_TARGET);
 	ck_assert_int_eq(kt_stop(&gw), 0);
-	rx_stop(&rx);
+	kt_rx_stop(&rx);
 }
 END_TEST
 
@@ -595,11 +352,11 @@ END_TEST
 START_TEST(user_events_in_order)
 {
 	static const char *const names[] = {"rx"};
-	struct rx rx;
+	struct kt_rx rx;
 	long long last = 0, deadline;
 	int i;
 
-	rx_start(&rx, 1, 200);
+	kt_rx_start(&rx, 1, 200);
 	start_gw("1, 1, 1, 1", names, &rx.port, 1);
 	make_user("userId:wh-order");
 	read_user("userId:wh-order");
@@ -610,19 +367,19 @@ START_TEST(user_events_in_order)
 		read_user("userId:wh-order");
 		last = last_event("userId:wh-order");
 	} while (kt_now_ms() < deadline &&
-	         !(event_count("userId:wh-order") >= 3 && rx_count(&rx, last, 200) > 0));
+	         !(event_count("userId:wh-order") >= 3 && kt_rx_count(&rx, last, 200) > 0));
 	/* first read, the trigger (in review), the review's end */
 	ck_assert_int_ge(event_count("userId:wh-order"), 3);
-	ck_assert_msg(rx_wait(&rx, last, 200), "the newest event %lld was not delivered", last);
+	ck_assert_msg(kt_rx_wait(&rx, last, 200), "the newest event %lld was not delivered", last);
 	pthread_mutex_lock(&rx.mu);
 	for (i = 1; i < rx.n; i++)
 		ck_assert_msg(rx.hits[i].id >= rx.hits[i - 1].id,
 		              "event %lld attempted after event %lld", rx.hits[i].id,
 		              rx.hits[i - 1].id);
 	pthread_mutex_unlock(&rx.mu);
-	rx_assert_clean(&rx);
+	kt_rx_assert_clean(&rx, HOOK_TARGET);
 	ck_assert_int_eq(kt_stop(&gw), 0);
-	rx_stop(&rx);
+	kt_rx_stop(&rx);
 }
 END_TEST
 
@@ -630,21 +387,21 @@ END_TEST
 START_TEST(reload_adds_endpoint)
 {
 	static const char *const one[] = {"first"}, *const two[] = {"first", "second"};
-	struct rx a, b;
+	struct kt_rx a, b;
 	unsigned ports[2];
 	char yaml[4096], *at;
 	long long old, fresh, deadline;
 	FILE *f;
 
-	rx_start(&a, 0, 200);
-	rx_start(&b, 0, 200);
+	kt_rx_start(&a, 0, 200);
+	kt_rx_start(&b, 0, 200);
 	ports[0] = a.port;
 	ports[1] = b.port;
 	start_gw("1", one, ports, 1);
 	make_user("userId:wh-old");
 	read_user("userId:wh-old");
 	old = first_event("userId:wh-old");
-	ck_assert(rx_wait(&a, old, 200));
+	ck_assert(kt_rx_wait(&a, old, 200));
 
 	conf(yaml, sizeof(yaml), "1", two, ports, 2);
 	at = strstr(yaml, "@SIMPORT@"); /* kt_start_gateway's substitution, done by hand here */
@@ -662,14 +419,14 @@ START_TEST(reload_adds_endpoint)
 	make_user("userId:wh-new");
 	read_user("userId:wh-new");
 	fresh = first_event("userId:wh-new");
-	ck_assert(rx_wait(&b, fresh, 200));
-	ck_assert(rx_wait(&a, fresh, 200));
-	ck_assert_int_eq(rx_count(&b, old, 0), 0);
-	rx_assert_clean(&a);
-	rx_assert_clean(&b);
+	ck_assert(kt_rx_wait(&b, fresh, 200));
+	ck_assert(kt_rx_wait(&a, fresh, 200));
+	ck_assert_int_eq(kt_rx_count(&b, old, 0), 0);
+	kt_rx_assert_clean(&a, HOOK_TARGET);
+	kt_rx_assert_clean(&b, HOOK_TARGET);
 	ck_assert_int_eq(kt_stop(&gw), 0);
-	rx_stop(&a);
-	rx_stop(&b);
+	kt_rx_stop(&a);
+	kt_rx_stop(&b);
 }
 END_TEST
 
@@ -677,15 +434,15 @@ END_TEST
 START_TEST(pending_survives_restart)
 {
 	static const char *const names[] = {"rx"};
-	struct rx rx;
+	struct kt_rx rx;
 	long long id, deadline;
 
-	rx_start(&rx, 0, 503);
+	kt_rx_start(&rx, 0, 503);
 	start_gw("3, 3, 3", names, &rx.port, 1);
 	make_user("userId:wh-restart");
 	read_user("userId:wh-restart");
 	id = first_event("userId:wh-restart");
-	ck_assert(rx_wait(&rx, id, 503));
+	ck_assert(kt_rx_wait(&rx, id, 503));
 	ck_assert_int_eq(view_int("rx", "pending"), 1);
 	deadline = kt_now_ms() + DEADLINE_MS; /* the gauges are recounted every 5 s */
 	while ((metric("kycgate_webhook_pending{endpoint=\"rx\"}") != 1 ||
@@ -696,13 +453,14 @@ START_TEST(pending_survives_restart)
 	ck_assert(metric("kycgate_webhook_oldest_pending_seconds{endpoint=\"rx\"}") > 0);
 	ck_assert_int_eq(kt_stop(&gw), 0);
 
-	rx_set(&rx, 0, 200);
+	kt_rx_set(&rx, 0, 200);
 	start_gw("3, 3, 3", names, &rx.port, 1);
-	ck_assert_msg(rx_wait(&rx, id, 200), "the pending delivery was not sent after the restart");
+	ck_assert_msg(kt_rx_wait(&rx, id, 200),
+	              "the pending delivery was not sent after the restart");
 	ck_assert(wait_view("rx", "pending", 0));
-	rx_assert_clean(&rx);
+	kt_rx_assert_clean(&rx, HOOK_TARGET);
 	ck_assert_int_eq(kt_stop(&gw), 0);
-	rx_stop(&rx);
+	kt_rx_stop(&rx);
 }
 END_TEST
 
@@ -711,30 +469,26 @@ END_TEST
 START_TEST(inflight_at_stop_sent_again)
 {
 	static const char *const names[] = {"rx"};
-	struct rx rx;
+	struct kt_rx rx;
 	long long id;
 
-	rx_start(&rx, 0, 200);
-	pthread_mutex_lock(&rx.mu);
-	rx.hold_ms = 4000;
-	pthread_mutex_unlock(&rx.mu);
+	kt_rx_start(&rx, 0, 200);
+	kt_rx_hold(&rx, 4000);
 	start_gw("1", names, &rx.port, 1);
 	make_user("userId:wh-inflight");
 	read_user("userId:wh-inflight");
 	id = first_event("userId:wh-inflight");
-	ck_assert(rx_wait(&rx, id, 599)); /* the attempt arrived and hangs */
+	ck_assert(kt_rx_wait(&rx, id, 599)); /* the attempt arrived and hangs */
 	ck_assert_int_eq(kt_stop(&gw), 0);
 
-	pthread_mutex_lock(&rx.mu);
-	rx.hold_ms = 0;
-	pthread_mutex_unlock(&rx.mu);
+	kt_rx_hold(&rx, 0);
 	start_gw("1", names, &rx.port, 1);
-	ck_assert_msg(rx_wait(&rx, id, 200),
+	ck_assert_msg(kt_rx_wait(&rx, id, 200),
 	              "the delivery in flight at the stop was not sent again");
-	ck_assert_int_eq(rx_count(&rx, id, 599), 1);
-	rx_assert_clean(&rx);
+	ck_assert_int_eq(kt_rx_count(&rx, id, 599), 1);
+	kt_rx_assert_clean(&rx, HOOK_TARGET);
 	ck_assert_int_eq(kt_stop(&gw), 0);
-	rx_stop(&rx);
+	kt_rx_stop(&rx);
 }
 END_TEST
 
