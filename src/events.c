@@ -414,6 +414,8 @@ end:
 		rc = kg_events_exec(db, "COMMIT");
 	if (rc != SQLITE_OK) {
 		kg_events_exec(db, "ROLLBACK");
+		/* The watch it may have ended (watch_counted already) is back in the table. */
+		kg_watches_resync(o->ev->gw);
 		id = 0;
 	}
 	json_object_put(now);

@@ -43,6 +43,11 @@ void kg_watches_free(struct kg_gateway *gw);
 int kg_watch_observed(struct sqlite3 *db, struct kg_gateway *gw, const char *loc,
                       const char *overall, const char *next_action, unsigned long long observed_ms);
 
+/* Store thread, after a transaction that called kg_watch_observed rolled back: a watch it ended
+ * is in the table again, so the in-memory set and counts are loaded again from the table at the
+ * scheduler's next tick. */
+void kg_watches_resync(struct kg_gateway *gw);
+
 /* ---- webhooks.c ---- */
 bool kg_webhooks_start(struct kg_gateway *gw, const struct kg_config *cfg, char *err,
                        size_t errcap);

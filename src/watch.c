@@ -363,13 +363,17 @@ static int purge(sqlite3 *db, struct kg_watches *w, unsigned long long now)
 	return rc;
 }
 
-/* The set and counts from the table; the leases of a previous process are dropped (its polls
- * are gone), so an overdue watch polls at the first tick. */
+/* The set and counts from the table; the first time, the leases of a previous process are
+ * dropped (its polls are gone), so an overdue watch polls at the first tick. A later load (after
+ * a rollback) keeps them: they are this process's polls in flight. */
 static int load(sqlite3 *db, struct kg_watches *w)
 {
 	sqlite3_stmt *s = NULL;
-	int rc = sqlite3_exec(db, "UPDATE watches SET lease_until_ms = NULL", NULL, NULL, NULL);
+	int rc = SQLITE_OK;
 
+	if (!w->leases_dropped)
+		rc = sqlite3_exec(db, "UPDATE watches SET lease_until_ms = NULL", NULL, NULL, NULL);
+	w->leases_dropped = rc == SQLITE_OK;
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(db, "SELECT user_locator, kind FROM watches", -1, &s, NULL);
 	if (rc != SQLITE_OK)
@@ -606,6 +610,16 @@ bool kg_watches_start(struct kg_gateway *gw, const struct kg_config *cfg, char *
 		return false;
 	}
 	return true;
+}
+
+void kg_watches_resync(struct kg_gateway *gw)
+{
+	struct kg_watches *w = gw != NULL ? gw->watches : NULL;
+
+	if (w == NULL)
+		return;
+	w->loaded = false;
+	kg_store_kick(gw->store, atomic_load(&w->hook));
 }
 
 void kg_watches_reconfigure(struct kg_gateway *gw, const struct kg_config *cfg)
