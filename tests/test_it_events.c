@@ -515,6 +515,46 @@ START_TEST(cursor_expired)
 }
 END_TEST
 
+/* An observation older than the stored state (a slow read that finished after a newer one) is
+ * dropped: no event, and the newer state stays. Made deterministic by dating the stored state a
+ * day ahead, and making it differ, so that a read now is older and would record a change. */
+START_TEST(stale_observation_dropped)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	struct kt_resp r;
+	char overall[32];
+
+	observed_user("userId:stale-1");
+	feed_until("", 1, &r);
+	kt_resp_free(&r);
+	ck_assert_int_eq(kt_stop(&gw), 0);
+	sql("UPDATE states SET observed_ms = observed_ms + 86400000, overall = 'rejected',"
+	    " answer = json_set(answer, '$.overall', 'rejected')"
+	    " WHERE user_locator = 'userId:stale-1'");
+	start_gw();
+	read_overall("userId:stale-1", overall, sizeof(overall));
+	ck_assert_str_eq(overall, "not-started"); /* the caller gets Crossmint's answer */
+	/* Observations are recorded in the order of their reads: once the next user's event is
+	 * there, the stale one was handled. */
+	observed_user("userId:stale-2");
+	feed_until("?after=1", 1, &r);
+	ck_assert_str_eq(event_user(&r, 0), "userId:stale-2");
+	kt_resp_free(&r);
+	ck_assert_int_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	ck_assert_int_eq(sqlite3_prepare_v2(db,
+	                                    "SELECT overall FROM states WHERE"
+	                                    " user_locator = 'userId:stale-1'",
+	                                    -1, &s, NULL),
+	                 SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+	ck_assert_str_eq((const char *)sqlite3_column_text(s, 0), "rejected");
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+}
+END_TEST
+
 static size_t users_n(const struct kt_resp *r)
 {
 	struct json_object *u = json_object_object_get(r->json, "users");
@@ -727,6 +767,7 @@ int main(void)
 	tcase_add_test(tc, feed_long_poll);
 	tcase_add_test(tc, feed_hang_up_and_drain);
 	tcase_add_test(tc, cursor_expired);
+	tcase_add_test(tc, stale_observation_dropped);
 	tcase_add_test(tc, users_list);
 	tcase_add_test(tc, remembered_country);
 	tcase_add_test(tc, scopes);
