@@ -28,6 +28,10 @@ void kg_events_free(struct kg_gateway *gw);
  * wait. Any thread; never blocks. */
 void kg_events_drain(struct kg_gateway *gw);
 
+/* "YYYY-MM-DDTHH:MM:SSZ" of wall-clock milliseconds ms into buf (the epoch when ms has no such
+ * form); what every time of the event source looks like. Pure. */
+void kg_events_stamp(unsigned long long ms, char buf[21]);
+
 /* ---- watch.c ---- */
 bool kg_watches_start(struct kg_gateway *gw, const struct kg_config *cfg, char *err, size_t errcap);
 void kg_watches_reconfigure(struct kg_gateway *gw, const struct kg_config *cfg);
