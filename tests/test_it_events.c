@@ -60,24 +60,13 @@ static void start_gw(void)
 	kt_start_gateway(&gw, yaml, sim.port, NULL);
 }
 
-static void unlink_db(void)
-{
-	char p[160];
-
-	unlink(db_path);
-	snprintf(p, sizeof(p), "%s-wal", db_path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", db_path);
-	unlink(p);
-}
-
 static void setup(void)
 {
 	static const char *const args[] = {"--api-key", KEY, "--review-delay-ms", "1500", NULL};
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	snprintf(db_path, sizeof(db_path), "/tmp/kt-events-%d.db", (int)getpid());
-	unlink_db();
+	kt_unlink_db(db_path);
 	kt_start_simulator(&sim, args);
 	start_gw();
 }
@@ -86,7 +75,7 @@ static void teardown(void)
 {
 	ck_assert_int_eq(kt_stop(&gw), 0); /* 0 also means no leak under the sanitizers */
 	ck_assert_int_eq(kt_stop(&sim), 0);
-	unlink_db();
+	kt_unlink_db(db_path);
 	curl_global_cleanup();
 }
 
