@@ -515,7 +515,7 @@ END_TEST
  * trigger still succeeds with watched:false. */
 START_TEST(store_down)
 {
-	char dir[] = "/tmp/kg-watch-XXXXXX", path[128], extra[256], cmd[512];
+	char dir[] = "/tmp/kg-watch-XXXXXX", path[128], extra[256], cmd[512], ra[16];
 	struct kt_proc g;
 	struct kt_resp r;
 
@@ -533,9 +533,12 @@ START_TEST(store_down)
 	start_gw(&g, extra);
 	call(&g, "PUT", "/v1/users/userId:w-down/watch", READER, NULL, &r);
 	assert_problem(&r, 503, "store-unavailable");
+	ck_assert_msg(kt_header(&r, "Retry-After", ra, sizeof(ra)), "no Retry-After");
+	ck_assert_str_eq(ra, "5");
 	kt_resp_free(&r);
 	get_watch(&g, "userId:w-down", &r);
 	assert_problem(&r, 503, "store-unavailable");
+	ck_assert(kt_header(&r, "Retry-After", ra, sizeof(ra)));
 	kt_resp_free(&r);
 	make_user(&g, "userId:w-down");
 	ck_assert(!trigger(&g, "userId:w-down"));
