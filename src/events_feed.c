@@ -464,19 +464,7 @@ bool kg_events_feed_begin(struct kg_req *req)
 		                 NULL);
 		return false;
 	}
-	if (fr->wait) {
-		const char *client = req->client ? req->client->name : "anonymous";
-
-		req->waiting_counted =
-		    kg_longpoll_enter(client, req->cfg->verification.max_waiting_per_client);
-		if (!req->waiting_counted) {
-			kg_reply_problem(req, KG_PB_UNAVAILABLE, 0,
-			                 "this client has too many long-poll requests waiting",
-			                 NULL);
-			return false;
-		}
-	}
-	return true;
+	return !fr->wait || kg_req_waiting_enter(req);
 }
 
 void kg_events_feed_submit(struct kg_req *req)

@@ -272,4 +272,8 @@ void kg_reply_refused(struct kg_req *req);
  * answer). Called once when the request ends. */
 void kg_req_release(struct kg_req *req);
 
+/* handlers.c: takes one of the client's verification.max_waiting_per_client long-poll places
+ * (given back by kg_req_release); false, with a 503 in req->reply, when all are taken. */
+bool kg_req_waiting_enter(struct kg_req *req);
+
 #endif

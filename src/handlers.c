@@ -331,7 +331,7 @@ static const char *client_name(const struct kg_req *req)
 	return req->client ? req->client->name : "anonymous";
 }
 
-static bool waiting_enter(struct kg_req *req)
+bool kg_req_waiting_enter(struct kg_req *req)
 {
 	req->waiting_counted =
 	    kg_longpoll_enter(client_name(req), req->cfg->verification.max_waiting_per_client);
@@ -382,7 +382,7 @@ bool kg_handle_request(struct kg_req *req)
 		kg_reply_problem(req, KG_PB_INVALID_REQUEST, 0, "the path is too long", NULL);
 		return false;
 	}
-	if (req->wait_given && req->wait_s > 0 && !waiting_enter(req))
+	if (req->wait_given && req->wait_s > 0 && !kg_req_waiting_enter(req))
 		return false;
 	req->call.method = r->up_method;
 	kg_handle_call_kind(req);

@@ -453,6 +453,46 @@ START_TEST(feed_hang_up_and_drain)
 }
 END_TEST
 
+/* A feed request that would wait takes one of the client's verification.max_waiting_per_client
+ * places: past them 503 unavailable; one that does not wait is still served. */
+START_TEST(feed_waiting_cap)
+{
+	static const char from[] = "  max_wait_s: 30\n";
+	char yaml[sizeof(gw_yaml) + 256], conf[sizeof(gw_yaml) + 512];
+	const char *at;
+	struct waiter w;
+	struct kt_resp r;
+	pthread_t th;
+	long long deadline;
+
+	ck_assert_int_eq(kt_stop(&gw), 0);
+	snprintf(yaml, sizeof(yaml), gw_yaml, db_path);
+	at = strstr(yaml, from);
+	ck_assert_ptr_nonnull(at);
+	snprintf(conf, sizeof(conf), "%.*s%s  max_waiting_per_client: 1\n%s", (int)(at - yaml),
+	         yaml, from, at + strlen(from));
+	kt_start_gateway(&gw, conf, sim.port, NULL);
+	memset(&w, 0, sizeof(w));
+	snprintf(w.target, sizeof(w.target), "/v1/events?after=999999&wait=30");
+	ck_assert_int_eq(pthread_create(&th, NULL, wait_feed, &w), 0);
+	deadline = kt_now_ms() + 10000;
+	while (waiting_now() != 1 && kt_now_ms() < deadline)
+		kt_sleep_ms(50);
+	ck_assert_double_eq(waiting_now(), 1);
+	get("/v1/events?after=999999&wait=5", &r);
+	it_assert_problem(&r, 503, "unavailable");
+	kt_resp_free(&r);
+	get("/v1/events?after=999999", &r);
+	ck_assert_int_eq(r.status, 200);
+	kt_resp_free(&r);
+	ck_assert_int_eq(kt_stop(&gw), 0); /* the drain answers the waiter */
+	pthread_join(th, NULL);
+	ck_assert_int_eq(w.r.status, 200);
+	kt_resp_free(&w.r);
+	start_gw(); /* for the teardown */
+}
+END_TEST
+
 static void sql(const char *statement)
 {
 	sqlite3 *db = NULL;
@@ -755,6 +795,7 @@ int main(void)
 	tcase_add_test(tc, feed_pages);
 	tcase_add_test(tc, feed_long_poll);
 	tcase_add_test(tc, feed_hang_up_and_drain);
+	tcase_add_test(tc, feed_waiting_cap);
 	tcase_add_test(tc, cursor_expired);
 	tcase_add_test(tc, stale_observation_dropped);
 	tcase_add_test(tc, users_list);
