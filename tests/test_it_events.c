@@ -544,43 +544,98 @@ START_TEST(cursor_expired)
 }
 END_TEST
 
-/* An observation older than the stored state (a slow read that finished after a newer one) is
- * dropped: no event, and the newer state stays. Made deterministic by dating the stored state a
- * day ahead, and making it differ, so that a read now is older and would record a change. */
-START_TEST(stale_observation_dropped)
+/* The overall stored for loc, read from the store file. */
+static void stored_overall(const char *loc, char *out, size_t cap)
 {
 	sqlite3 *db = NULL;
 	sqlite3_stmt *s = NULL;
+
+	ck_assert_int_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	ck_assert_int_eq(sqlite3_prepare_v2(db,
+	                                    "SELECT overall FROM states WHERE user_locator = ?1",
+	                                    -1, &s, NULL),
+	                 SQLITE_OK);
+	sqlite3_bind_text(s, 1, loc, -1, SQLITE_STATIC);
+	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+	snprintf(out, cap, "%s", (const char *)sqlite3_column_text(s, 0));
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+}
+
+/* Once the event of a new user (observed now) is in the feed after cursor after, every
+ * observation of an earlier read was handled: they are recorded in the order of their reads. */
+static void observations_settled(const char *loc, const char *after)
+{
 	struct kt_resp r;
-	char overall[32];
+	char q[64];
+
+	observed_user(loc);
+	snprintf(q, sizeof(q), "?after=%s", after);
+	feed_until(q, 1, &r);
+	ck_assert_str_eq(event_user(&r, 0), loc);
+	kt_resp_free(&r);
+}
+
+/* An observation older than the stored state (a slow read that finished after a newer one) is
+ * dropped: no event, the newer state stays. Made deterministic by holding the store's write lock
+ * while the read runs, then storing a newer, different state (as a newer read would) before the
+ * gateway can record the read. */
+START_TEST(stale_observation_dropped)
+{
+	char sql_newer[256], overall[32];
+	sqlite3 *db = NULL;
+	struct timespec ts;
+	struct kt_resp r;
 
 	observed_user("userId:stale-1");
+	feed_until("", 1, &r);
+	kt_resp_free(&r);
+	ck_assert_int_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	/* With ?country the read needs no store lookup: it is answered while the lock is held,
+	 * and its observation waits for the lock. */
+	req("GET", "/v1/users/userId:stale-1/verification?country=DE", READER, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	kt_resp_free(&r);
+	kt_sleep_ms(20); /* the newer state's time is past the read's start */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(sql_newer, sizeof(sql_newer),
+	         "UPDATE states SET observed_ms = %lld, overall = 'rejected',"
+	         " answer = json_set(answer, '$.overall', 'rejected')"
+	         " WHERE user_locator = 'userId:stale-1'",
+	         (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	ck_assert_int_eq(sqlite3_exec(db, sql_newer, NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	observations_settled("userId:stale-2", "1");
+	stored_overall("userId:stale-1", overall, sizeof(overall));
+	ck_assert_str_eq(overall, "rejected");
+}
+END_TEST
+
+/* A stored state dated ahead of the wall clock (the clock was stepped back) cannot order reads:
+ * an observation is recorded rather than dropped until the clock catches up. */
+START_TEST(clock_stepped_back)
+{
+	char overall[32];
+	struct kt_resp r;
+
+	observed_user("userId:step-1");
 	feed_until("", 1, &r);
 	kt_resp_free(&r);
 	ck_assert_int_eq(kt_stop(&gw), 0);
 	sql("UPDATE states SET observed_ms = observed_ms + 86400000, overall = 'rejected',"
 	    " answer = json_set(answer, '$.overall', 'rejected')"
-	    " WHERE user_locator = 'userId:stale-1'");
+	    " WHERE user_locator = 'userId:step-1'");
 	start_gw();
-	read_overall("userId:stale-1", overall, sizeof(overall));
-	ck_assert_str_eq(overall, "not-started"); /* the caller gets Crossmint's answer */
-	/* Observations are recorded in the order of their reads: once the next user's event is
-	 * there, the stale one was handled. */
-	observed_user("userId:stale-2");
-	feed_until("?after=1", 1, &r);
-	ck_assert_str_eq(event_user(&r, 0), "userId:stale-2");
+	read_overall("userId:step-1", overall, sizeof(overall));
+	ck_assert_str_eq(overall, "not-started");
+	feed_until("?after=1", 1, &r); /* the change back to not-started */
+	ck_assert_str_eq(event_user(&r, 0), "userId:step-1");
 	kt_resp_free(&r);
-	ck_assert_int_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
-	ck_assert_int_eq(sqlite3_prepare_v2(db,
-	                                    "SELECT overall FROM states WHERE"
-	                                    " user_locator = 'userId:stale-1'",
-	                                    -1, &s, NULL),
-	                 SQLITE_OK);
-	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
-	ck_assert_str_eq((const char *)sqlite3_column_text(s, 0), "rejected");
-	sqlite3_finalize(s);
-	sqlite3_close(db);
+	stored_overall("userId:step-1", overall, sizeof(overall));
+	ck_assert_str_eq(overall, "not-started");
 }
 END_TEST
 
@@ -798,6 +853,7 @@ int main(void)
 	tcase_add_test(tc, feed_waiting_cap);
 	tcase_add_test(tc, cursor_expired);
 	tcase_add_test(tc, stale_observation_dropped);
+	tcase_add_test(tc, clock_stepped_back);
 	tcase_add_test(tc, users_list);
 	tcase_add_test(tc, remembered_country);
 	tcase_add_test(tc, scopes);
