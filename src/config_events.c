@@ -251,6 +251,10 @@ void cfg_free_webhooks(struct kg_config *cfg)
 		struct kg_webhook *w = &cfg->events.webhooks[i];
 
 		free(w->name);
+		/* A URL may carry a credential (?token=...): wiped, as webhooks.c wipes its copy.
+		 */
+		if (w->url != NULL)
+			kg_wipe(w->url, strlen(w->url));
 		free(w->url);
 		cfg_free_secret(w->secret);
 		free(w->secret_file);

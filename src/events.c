@@ -9,7 +9,8 @@
  * The comparison looks at overall, each product's status and upstreamStatus, and the sets of
  * requirement codes and of each product's failure codes; anything else (a requirement's
  * acceptedDocumentTypes after a country change, a failure message reworded) records no event. An
- * observation that started before the stored one (a slow read that finished late) is dropped.
+ * observation that started before the stored one (a slow read that finished late) is dropped,
+ * unless the stored time is ahead of the wall clock (the clock was stepped back).
  *
  * Observations are dropped, and counted in kycgate_events_observations_dropped_total, when the
  * store is down or its queue is full: the next observation catches the change. */
@@ -403,8 +404,12 @@ static int obs_run(sqlite3 *db, struct kg_store_job *job)
 	if (rc != SQLITE_OK)
 		return rc;
 	rc = stored_read(db, o->loc, &s);
-	if (rc != SQLITE_OK || (s.found && s.answer != NULL && s.observed_ms > o->observed_ms))
-		goto end; /* a newer observation is stored already: this one is stale */
+	/* A newer observation is stored already: this one is stale. A stored time ahead of the
+	 * wall clock says the clock was stepped back, and orders nothing: dropping every read
+	 * until the clock caught up would record no change for that long. */
+	if (rc != SQLITE_OK || (s.found && s.answer != NULL && s.observed_ms > o->observed_ms &&
+	                        s.observed_ms <= kg_wall_ms()))
+		goto end;
 	now = normalize(o, s.country);
 	if (now == NULL)
 		goto end; /* Crossmint's answer is junk: no observation (the reader got a 502) */
@@ -414,6 +419,8 @@ end:
 		rc = kg_events_exec(db, "COMMIT");
 	if (rc != SQLITE_OK) {
 		kg_events_exec(db, "ROLLBACK");
+		/* The watch it may have ended (watch_counted already) is back in the table. */
+		kg_watches_resync(o->ev->gw);
 		id = 0;
 	}
 	json_object_put(now);

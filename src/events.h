@@ -28,6 +28,10 @@ void kg_events_free(struct kg_gateway *gw);
  * wait. Any thread; never blocks. */
 void kg_events_drain(struct kg_gateway *gw);
 
+/* "YYYY-MM-DDTHH:MM:SSZ" of wall-clock milliseconds ms into buf (the epoch when ms has no such
+ * form); what every time of the event source looks like. Pure. */
+void kg_events_stamp(unsigned long long ms, char buf[21]);
+
 /* ---- watch.c ---- */
 bool kg_watches_start(struct kg_gateway *gw, const struct kg_config *cfg, char *err, size_t errcap);
 void kg_watches_reconfigure(struct kg_gateway *gw, const struct kg_config *cfg);
@@ -42,6 +46,11 @@ void kg_watches_free(struct kg_gateway *gw);
  * back). */
 int kg_watch_observed(struct sqlite3 *db, struct kg_gateway *gw, const char *loc,
                       const char *overall, const char *next_action, unsigned long long observed_ms);
+
+/* Store thread, after a transaction that called kg_watch_observed rolled back: a watch it ended
+ * is in the table again, so the in-memory set and counts are loaded again from the table at the
+ * scheduler's next tick. */
+void kg_watches_resync(struct kg_gateway *gw);
 
 /* ---- webhooks.c ---- */
 bool kg_webhooks_start(struct kg_gateway *gw, const struct kg_config *cfg, char *err,

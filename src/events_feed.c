@@ -464,9 +464,7 @@ bool kg_events_feed_begin(struct kg_req *req)
 		                 NULL);
 		return false;
 	}
-	if (fr->wait && !kg_handle_waiting_enter(req))
-		return false;
-	return true;
+	return !fr->wait || kg_handle_waiting_enter(req);
 }
 
 void kg_events_feed_submit(struct kg_req *req)

@@ -44,9 +44,6 @@ struct kg_events {
 void kg_events_observe(struct kg_gateway *gw, const char *loc, struct kg_answer *answer,
                        unsigned long long started_wall_ms);
 
-/* events.c: "YYYY-MM-DDTHH:MM:SSZ" of wall-clock milliseconds. */
-void kg_events_stamp(unsigned long long ms, char buf[21]);
-
 /* events.c: runs sql (no rows) on the store thread. */
 int kg_events_exec(struct sqlite3 *db, const char *sql);
 

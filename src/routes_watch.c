@@ -30,6 +30,7 @@ bool kg_watch_resumed(struct kg_req *req)
 		kg_reply_problem(req, KG_PB_STORE_UNAVAILABLE, 0,
 		                 "the store that keeps watches is not available; retry later",
 		                 NULL);
+		req->reply.retry_after_s = 5; /* as the feed's and GET /v1/users' */
 	} else if (job->status == 200 && job->body != NULL) {
 		kg_reply_json(req, 200, job->body, job->body_len);
 		job->body = NULL; /* the reply owns it now */

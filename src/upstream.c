@@ -577,17 +577,6 @@ void up_start_exchange(struct kg_upstream *up, struct kg_up_call *call)
 		up_finish(up, call, KG_UP_NOMEM);
 }
 
-static uint32_t rng_next(struct kg_upstream *up)
-{
-	uint64_t x = up->rng;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	up->rng = x;
-	return (uint32_t)(x >> 32);
-}
-
 /* After a failed attempt: schedules the next one on the timer heap (true) when design §6 allows
  * it, there are attempts left, the breaker is not open and the backoff ends early enough before
  * the exchange's deadline. */
@@ -603,7 +592,8 @@ static bool retry_later(struct kg_upstream *up, struct kg_up_call *call)
 	    !kg_retry_wanted(call->result, call->status, call->retry_after_s, once))
 		return false;
 	delay = kg_retry_delay_ms(call->attempts, s->base_delay_ms, s->max_delay_ms,
-	                          call->result == KG_UP_OK ? call->retry_after_s : 0, rng_next(up));
+	                          call->result == KG_UP_OK ? call->retry_after_s : 0,
+	                          kg_xorshift(&up->rng));
 	if (now + delay + RETRY_MIN_LEFT_MS > call->exchange_deadline_ms)
 		return false;
 	call->state = CS_BACKOFF;

@@ -42,6 +42,7 @@
 #define WATCH_POLL_DEADLINE_MS 300000 /* a poll still waiting for budget ends (retried later) */
 #define WATCH_LEASE_MS 600000         /* a poll's lease: longer than any poll can run */
 #define WATCH_PURGE_MS 60000          /* how often watches past max_age_days are looked for */
+#define WATCH_PURGE_BATCH 256         /* watches past max_age_days ended per tick at most */
 #define WATCH_SET_BUCKETS 65536       /* the in-memory set of watched users */
 
 const char *const watch_kind_names[] = {"automatic", "explicit"};
@@ -330,61 +331,89 @@ static int lag(sqlite3 *db, unsigned long long now)
 }
 
 /* Ends the watches older than max_age_days (of either kind: a user in review that long is
- * stuck, and the bound keeps rows of personal data from living for ever). */
-static int purge(sqlite3 *db, struct kg_watches *w, unsigned long long now)
+ * stuck, and the bound keeps rows of personal data from living for ever), at most
+ * WATCH_PURGE_BATCH a tick: a mass expiry (a bulk import 90 days ago) must not hold the store
+ * thread, which every request's store work waits behind. *more: a full batch ended, look again
+ * at the next tick. */
+static int purge(sqlite3 *db, struct kg_watches *w, unsigned long long now, bool *more)
 {
+	static char locs[WATCH_PURGE_BATCH][KG_MAX_LOCATOR_BYTES + 1]; /* store thread only */
+	enum watch_kind kinds[WATCH_PURGE_BATCH];
 	unsigned long long age = atomic_load(&w->max_age_ms);
-	char loc[KG_MAX_LOCATOR_BYTES + 1];
 	sqlite3_stmt *s = NULL;
-	enum watch_kind k;
-	int rc;
+	unsigned got = 0, i;
+	int rc = sqlite3_prepare_v2(db,
+	                            "SELECT user_locator, kind FROM watches WHERE since_ms < ?1"
+	                            " LIMIT ?2",
+	                            -1, &s, NULL);
 
-	do {
-		rc = sqlite3_prepare_v2(db,
-		                        "SELECT user_locator, kind FROM watches WHERE since_ms < ?1"
-		                        " LIMIT 1",
-		                        -1, &s, NULL);
-		if (rc != SQLITE_OK)
-			return rc;
-		sqlite3_bind_int64(s, 1, (sqlite3_int64)(now > age ? now - age : 0));
-		rc = sqlite3_step(s);
-		if (rc != SQLITE_ROW) {
-			sqlite3_finalize(s);
-			return rc == SQLITE_DONE ? SQLITE_OK : rc;
-		}
-		snprintf(loc, sizeof(loc), "%s", (const char *)sqlite3_column_text(s, 0));
-		k = strcmp((const char *)sqlite3_column_text(s, 1), "explicit") == 0
-		        ? WATCH_EXPLICIT
-		        : WATCH_AUTOMATIC;
-		sqlite3_finalize(s);
-		rc = watch_row_delete(db, w, loc, k);
-	} while (rc == SQLITE_OK);
-	kg_wipe(loc, sizeof(loc));
+	*more = false;
+	if (rc != SQLITE_OK)
+		return rc;
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)(now > age ? now - age : 0));
+	sqlite3_bind_int(s, 2, WATCH_PURGE_BATCH);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *loc = (const char *)sqlite3_column_text(s, 0);
+		const char *k = (const char *)sqlite3_column_text(s, 1);
+
+		snprintf(locs[got], sizeof(locs[got]), "%s", loc ? loc : "");
+		kinds[got++] =
+		    k != NULL && strcmp(k, "explicit") == 0 ? WATCH_EXPLICIT : WATCH_AUTOMATIC;
+	}
+	sqlite3_finalize(s);
+	rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+	for (i = 0; i < got && rc == SQLITE_OK; i++)
+		rc = watch_row_delete(db, w, locs[i], kinds[i]);
+	kg_wipe(locs, sizeof(locs[0]) * got);
+	*more = rc == SQLITE_OK && got == WATCH_PURGE_BATCH;
 	return rc;
 }
 
-/* The set and counts from the table; the leases of a previous process are dropped (its polls
- * are gone), so an overdue watch polls at the first tick. */
+/* The set and counts from the table; the first time, the leases of a previous process are
+ * dropped (its polls are gone), so an overdue watch polls at the first tick. A later load (after
+ * a rollback) keeps them: they are this process's polls in flight. */
 static int load(sqlite3 *db, struct kg_watches *w)
 {
+	struct kg_watches fresh; /* only its set and counts */
+	struct watch_node **old;
 	sqlite3_stmt *s = NULL;
-	int rc = sqlite3_exec(db, "UPDATE watches SET lease_until_ms = NULL", NULL, NULL, NULL);
+	int rc = SQLITE_OK;
 
+	if (!w->leases_dropped)
+		rc = sqlite3_exec(db, "UPDATE watches SET lease_until_ms = NULL", NULL, NULL, NULL);
+	w->leases_dropped = rc == SQLITE_OK;
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(db, "SELECT user_locator, kind FROM watches", -1, &s, NULL);
 	if (rc != SQLITE_OK)
 		return rc;
-	pthread_mutex_lock(&w->mu);
-	set_clear(w); /* a load that failed half-way may have watch_counted some rows */
+	/* Built off the lock and swapped in: a trigger (request thread) takes w->mu and must not
+	 * wait while this reads the disk, and a load that fails half-way changes nothing. */
+	memset(&fresh, 0, sizeof(fresh));
+	fresh.set = calloc(WATCH_SET_BUCKETS, sizeof(*fresh.set));
+	if (fresh.set == NULL) {
+		sqlite3_finalize(s);
+		return SQLITE_NOMEM;
+	}
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		const char *k = (const char *)sqlite3_column_text(s, 1);
 
-		set_add(w, loc_hash((const char *)sqlite3_column_text(s, 0)),
+		set_add(&fresh, loc_hash((const char *)sqlite3_column_text(s, 0)),
 		        k != NULL && strcmp(k, "explicit") == 0 ? WATCH_EXPLICIT : WATCH_AUTOMATIC);
 	}
-	publish(w);
-	pthread_mutex_unlock(&w->mu);
 	sqlite3_finalize(s);
+	if (rc == SQLITE_DONE) {
+		pthread_mutex_lock(&w->mu);
+		old = w->set;
+		w->set = fresh.set;
+		w->rows = fresh.rows;
+		w->by_kind[WATCH_AUTOMATIC] = fresh.by_kind[WATCH_AUTOMATIC];
+		w->by_kind[WATCH_EXPLICIT] = fresh.by_kind[WATCH_EXPLICIT];
+		publish(w);
+		pthread_mutex_unlock(&w->mu);
+		fresh.set = old;
+	}
+	set_clear(&fresh);
+	free(fresh.set);
 	w->loaded = rc == SQLITE_DONE;
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
@@ -414,13 +443,14 @@ static int tick(sqlite3 *db, void *ctx)
 {
 	struct kg_watches *w = ctx;
 	unsigned long long now = kg_wall_ms();
+	bool more = false;
 	int rc = SQLITE_OK;
 
 	if (!w->loaded)
 		rc = load(db, w);
 	if (rc == SQLITE_OK && now >= w->next_purge_ms) {
-		rc = purge(db, w, now);
-		w->next_purge_ms = now + WATCH_PURGE_MS;
+		rc = purge(db, w, now, &more);
+		w->next_purge_ms = more ? now : now + WATCH_PURGE_MS;
 	}
 	if (rc == SQLITE_OK)
 		rc = lag(db, now);
@@ -606,6 +636,16 @@ bool kg_watches_start(struct kg_gateway *gw, const struct kg_config *cfg, char *
 		return false;
 	}
 	return true;
+}
+
+void kg_watches_resync(struct kg_gateway *gw)
+{
+	struct kg_watches *w = gw != NULL ? gw->watches : NULL;
+
+	if (w == NULL)
+		return;
+	w->loaded = false;
+	kg_store_kick(gw->store, atomic_load(&w->hook));
 }
 
 void kg_watches_reconfigure(struct kg_gateway *gw, const struct kg_config *cfg)

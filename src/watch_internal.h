@@ -37,6 +37,7 @@ struct kg_watches {
 	unsigned n_polls;                 /* under mu */
 	unsigned long long seq;           /* under mu: numbers the polls' request ids */
 	bool loaded;                      /* store thread: the set and counts match the table */
+	bool leases_dropped;              /* store thread: the previous process's leases are gone */
 	unsigned long long next_purge_ms; /* store thread */
 	/* events.watch, replaced by a reload. */
 	_Atomic unsigned long long initial_ms, max_ms, settled_ms, max_age_ms;

@@ -269,12 +269,9 @@ bool watch_answer_state(struct kg_watches *w, struct kg_answer *a, const char *l
 /* "2026-11-25T21:00:00Z" of a wall-clock millisecond time. */
 static struct json_object *rfc3339(unsigned long long ms)
 {
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-	char buf[32];
+	char buf[21];
 
-	if (gmtime_r(&t, &tm) == NULL || strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		return NULL;
+	kg_events_stamp(ms, buf);
 	return json_object_new_string(buf);
 }
 

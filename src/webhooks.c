@@ -422,17 +422,6 @@ static int claim(sqlite3 *db, struct kg_webhooks *wh, struct epset *set, const s
 
 /* ---- outcomes (store thread) ---- */
 
-static uint32_t rng_next(struct kg_webhooks *wh)
-{
-	uint64_t x = wh->rng;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	wh->rng = x;
-	return (uint32_t)(x >> 32);
-}
-
 /* A short fixed word for last_error (never a body): "status 500", "timeout", ... */
 static void error_word(const struct kg_up_call *c, char *out, size_t cap)
 {
@@ -517,7 +506,7 @@ static int record(sqlite3 *db, struct kg_webhooks *wh, const struct epset *cur,
 	} else {
 		unsigned long long delay = 1000ull * cur->retry_s[n - 1];
 
-		delay += delay * (rng_next(wh) % (JITTER_PCT + 1)) / 100;
+		delay += delay * (kg_xorshift(&wh->rng) % (JITTER_PCT + 1)) / 100;
 		next = (long long)(kg_wall_ms() + delay);
 		r = KG_WH_RETRY;
 		state = "pending";
@@ -646,8 +635,6 @@ static int endpoint_view(sqlite3 *db, const struct endpoint *ep, struct json_obj
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		const unsigned char *err = sqlite3_column_text(s, 2);
-		time_t t = (time_t)(sqlite3_column_int64(s, 3) / 1000);
-		struct tm tm;
 
 		kg_webhook_url_origin(ep->url, origin, sizeof(origin));
 		json_object_object_add(o, "name", json_object_new_string(ep->name));
@@ -658,11 +645,12 @@ static int endpoint_view(sqlite3 *db, const struct endpoint *ep, struct json_obj
 		                       json_object_new_int64(sqlite3_column_int64(s, 1)));
 		json_object_object_add(o, "lastError",
 		                       err ? json_object_new_string((const char *)err) : NULL);
-		if (sqlite3_column_type(s, 3) != SQLITE_NULL && gmtime_r(&t, &tm) != NULL &&
-		    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) > 0)
+		if (sqlite3_column_type(s, 3) != SQLITE_NULL) {
+			kg_events_stamp((unsigned long long)sqlite3_column_int64(s, 3), when);
 			json_object_object_add(o, "oldestPendingAt", json_object_new_string(when));
-		else
+		} else {
 			json_object_object_add(o, "oldestPendingAt", NULL);
+		}
 		rc = SQLITE_OK;
 	}
 	sqlite3_finalize(s);

@@ -18,6 +18,7 @@ static bool store_up(struct kg_req *req)
 		return true;
 	kg_reply_problem(req, KG_PB_STORE_UNAVAILABLE, 0,
 	                 "the store that keeps webhook deliveries is not available", NULL);
+	req->reply.retry_after_s = 5; /* as the other routes that need the store */
 	return false;
 }
 
@@ -41,6 +42,7 @@ static void answer_json(struct kg_req *req, struct kg_store_job *job)
 	if (job->result != KG_STORE_OK || job->body == NULL) {
 		kg_reply_problem(req, KG_PB_STORE_UNAVAILABLE, 0,
 		                 "the store that keeps webhook deliveries is not available", NULL);
+		req->reply.retry_after_s = 5;
 		return;
 	}
 	kg_reply_json(req, 200, job->body, job->body_len);

@@ -174,16 +174,15 @@ void kt_start_gateway(struct kt_proc *p, const char *yaml, unsigned sim_port,
 	wait_selfcheck(p);
 }
 
-/* Removes the store file kt_start_gateway chose for conf (and its WAL). */
-static void unlink_store(const char *conf)
+void kt_unlink_db(const char *path)
 {
-	static const char *const ext[] = {".db", ".db-wal", ".db-shm"};
-	char path[300];
+	static const char *const ext[] = {"", "-wal", "-shm"};
+	char p[320];
 	size_t i;
 
 	for (i = 0; i < 3; i++) {
-		snprintf(path, sizeof(path), "%s%s", conf, ext[i]);
-		unlink(path);
+		snprintf(p, sizeof(p), "%s%s", path, ext[i]);
+		unlink(p);
 	}
 }
 
@@ -205,6 +204,15 @@ static void report_end(const struct kt_proc *p, int status, bool killed)
 		fprintf(stderr, "kt_stop: pid %d exited %d\n", (int)p->pid, WEXITSTATUS(status));
 	fprintf(stderr, "--- the end of its log ---\n%s\n--- end ---\n", log + from);
 	free(log);
+}
+
+/* Removes the store file kt_start_gateway chose for conf (and its WAL). */
+static void unlink_store(const char *conf)
+{
+	char path[300];
+
+	snprintf(path, sizeof(path), "%s.db", conf);
+	kt_unlink_db(path);
 }
 
 int kt_stop(struct kt_proc *p)

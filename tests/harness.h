@@ -31,6 +31,9 @@ void kt_start_gateway(struct kt_proc *p, const char *yaml, unsigned sim_port,
 /* Sends SIGTERM and waits; returns the exit status (or -1 when it had to be killed). */
 int kt_stop(struct kt_proc *p);
 
+/* Removes the SQLite store file at path and its -wal and -shm companions. */
+void kt_unlink_db(const char *path);
+
 /* The child's whole output so far (new string, caller frees). */
 char *kt_read_log(const struct kt_proc *p);
 

@@ -46,6 +46,9 @@ static const char gw_yaml[] = "server:\n"
                               "    - name: creator\n"
                               "      token: \"create-token-0123456789abcdef\"\n"
                               "      scopes: [users.create]\n"
+                              "    - name: ops\n"
+                              "      token: \"ops-token-0123456789abcdefgh\"\n"
+                              "      scopes: [webhooks.manage]\n"
                               "store:\n"
                               "  sqlite: {path: \"%s\"}\n";
 
@@ -60,24 +63,13 @@ static void start_gw(void)
 	kt_start_gateway(&gw, yaml, sim.port, NULL);
 }
 
-static void unlink_db(void)
-{
-	char p[160];
-
-	unlink(db_path);
-	snprintf(p, sizeof(p), "%s-wal", db_path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", db_path);
-	unlink(p);
-}
-
 static void setup(void)
 {
 	static const char *const args[] = {"--api-key", KEY, "--review-delay-ms", "1500", NULL};
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	snprintf(db_path, sizeof(db_path), "/tmp/kt-events-%d.db", (int)getpid());
-	unlink_db();
+	kt_unlink_db(db_path);
 	kt_start_simulator(&sim, args);
 	start_gw();
 }
@@ -86,7 +78,7 @@ static void teardown(void)
 {
 	ck_assert_int_eq(kt_stop(&gw), 0); /* 0 also means no leak under the sanitizers */
 	ck_assert_int_eq(kt_stop(&sim), 0);
-	unlink_db();
+	kt_unlink_db(db_path);
 	curl_global_cleanup();
 }
 
@@ -464,6 +456,46 @@ START_TEST(feed_hang_up_and_drain)
 }
 END_TEST
 
+/* A feed request that would wait takes one of the client's verification.max_waiting_per_client
+ * places: past them 503 unavailable; one that does not wait is still served. */
+START_TEST(feed_waiting_cap)
+{
+	static const char from[] = "  max_wait_s: 30\n";
+	char yaml[sizeof(gw_yaml) + 256], conf[sizeof(gw_yaml) + 512];
+	const char *at;
+	struct waiter w;
+	struct kt_resp r;
+	pthread_t th;
+	long long deadline;
+
+	ck_assert_int_eq(kt_stop(&gw), 0);
+	snprintf(yaml, sizeof(yaml), gw_yaml, db_path);
+	at = strstr(yaml, from);
+	ck_assert_ptr_nonnull(at);
+	snprintf(conf, sizeof(conf), "%.*s%s  max_waiting_per_client: 1\n%s", (int)(at - yaml),
+	         yaml, from, at + strlen(from));
+	kt_start_gateway(&gw, conf, sim.port, NULL);
+	memset(&w, 0, sizeof(w));
+	snprintf(w.target, sizeof(w.target), "/v1/events?after=999999&wait=30");
+	ck_assert_int_eq(pthread_create(&th, NULL, wait_feed, &w), 0);
+	deadline = kt_now_ms() + 10000;
+	while (waiting_now() != 1 && kt_now_ms() < deadline)
+		kt_sleep_ms(50);
+	ck_assert_double_eq(waiting_now(), 1);
+	get("/v1/events?after=999999&wait=5", &r);
+	it_assert_problem(&r, 503, "unavailable");
+	kt_resp_free(&r);
+	get("/v1/events?after=999999", &r);
+	ck_assert_int_eq(r.status, 200);
+	kt_resp_free(&r);
+	ck_assert_int_eq(kt_stop(&gw), 0); /* the drain answers the waiter */
+	pthread_join(th, NULL);
+	ck_assert_int_eq(w.r.status, 200);
+	kt_resp_free(&w.r);
+	start_gw(); /* for the teardown */
+}
+END_TEST
+
 static void sql(const char *statement)
 {
 	sqlite3 *db = NULL;
@@ -512,6 +544,101 @@ START_TEST(cursor_expired)
 	get("/v1/events", &r); /* without after: from the oldest kept */
 	ck_assert_int_eq(json_object_array_length(events_of(&r)), 1);
 	kt_resp_free(&r);
+}
+END_TEST
+
+/* The overall stored for loc, read from the store file. */
+static void stored_overall(const char *loc, char *out, size_t cap)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+
+	ck_assert_int_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	ck_assert_int_eq(sqlite3_prepare_v2(db,
+	                                    "SELECT overall FROM states WHERE user_locator = ?1",
+	                                    -1, &s, NULL),
+	                 SQLITE_OK);
+	sqlite3_bind_text(s, 1, loc, -1, SQLITE_STATIC);
+	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+	snprintf(out, cap, "%s", (const char *)sqlite3_column_text(s, 0));
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+}
+
+/* Once the event of a new user (observed now) is in the feed after cursor after, every
+ * observation of an earlier read was handled: they are recorded in the order of their reads. */
+static void observations_settled(const char *loc, const char *after)
+{
+	struct kt_resp r;
+	char q[64];
+
+	observed_user(loc);
+	snprintf(q, sizeof(q), "?after=%s", after);
+	feed_until(q, 1, &r);
+	ck_assert_str_eq(event_user(&r, 0), loc);
+	kt_resp_free(&r);
+}
+
+/* An observation older than the stored state (a slow read that finished after a newer one) is
+ * dropped: no event, the newer state stays. Made deterministic by holding the store's write lock
+ * while the read runs, then storing a newer, different state (as a newer read would) before the
+ * gateway can record the read. */
+START_TEST(stale_observation_dropped)
+{
+	char sql_newer[256], overall[32];
+	sqlite3 *db = NULL;
+	struct timespec ts;
+	struct kt_resp r;
+
+	observed_user("userId:stale-1");
+	feed_until("", 1, &r);
+	kt_resp_free(&r);
+	ck_assert_int_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	/* With ?country the read needs no store lookup: it is answered while the lock is held,
+	 * and its observation waits for the lock. */
+	req("GET", "/v1/users/userId:stale-1/verification?country=DE", READER, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	kt_resp_free(&r);
+	kt_sleep_ms(20); /* the newer state's time is past the read's start */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(sql_newer, sizeof(sql_newer),
+	         "UPDATE states SET observed_ms = %lld, overall = 'rejected',"
+	         " answer = json_set(answer, '$.overall', 'rejected')"
+	         " WHERE user_locator = 'userId:stale-1'",
+	         (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	ck_assert_int_eq(sqlite3_exec(db, sql_newer, NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	observations_settled("userId:stale-2", "1");
+	stored_overall("userId:stale-1", overall, sizeof(overall));
+	ck_assert_str_eq(overall, "rejected");
+}
+END_TEST
+
+/* A stored state dated ahead of the wall clock (the clock was stepped back) cannot order reads:
+ * an observation is recorded rather than dropped until the clock catches up. */
+START_TEST(clock_stepped_back)
+{
+	char overall[32];
+	struct kt_resp r;
+
+	observed_user("userId:step-1");
+	feed_until("", 1, &r);
+	kt_resp_free(&r);
+	ck_assert_int_eq(kt_stop(&gw), 0);
+	sql("UPDATE states SET observed_ms = observed_ms + 86400000, overall = 'rejected',"
+	    " answer = json_set(answer, '$.overall', 'rejected')"
+	    " WHERE user_locator = 'userId:step-1'");
+	start_gw();
+	read_overall("userId:step-1", overall, sizeof(overall));
+	ck_assert_str_eq(overall, "not-started");
+	feed_until("?after=1", 1, &r); /* the change back to not-started */
+	ck_assert_str_eq(event_user(&r, 0), "userId:step-1");
+	kt_resp_free(&r);
+	stored_overall("userId:step-1", overall, sizeof(overall));
+	ck_assert_str_eq(overall, "not-started");
 }
 END_TEST
 
@@ -690,7 +817,7 @@ static bool make_read_only(const char *path)
 START_TEST(read_only_store)
 {
 	struct kt_resp r;
-	char cmd[512], overall[32];
+	char cmd[512], overall[32], ra[16];
 
 	ck_assert_int_eq(kt_stop(&gw), 0); /* a v1 file, closed */
 	if (!make_read_only(db_path)) {
@@ -707,6 +834,13 @@ START_TEST(read_only_store)
 	kt_resp_free(&r);
 	get("/v1/users", &r);
 	it_assert_problem(&r, 503, "store-unavailable");
+	kt_resp_free(&r);
+	/* the webhook routes too, with the same Retry-After as every route that needs the store */
+	req("GET", "/v1/webhooks", "Authorization: Bearer ops-token-0123456789abcdefgh", NULL, NULL,
+	    0, &r);
+	it_assert_problem(&r, 503, "store-unavailable");
+	ck_assert(kt_header(&r, "Retry-After", ra, sizeof(ra)));
+	ck_assert_str_eq(ra, "5");
 	kt_resp_free(&r);
 	ck_assert_int_eq(kt_stop(&gw), 0);
 	snprintf(cmd, sizeof(cmd), "chattr -i '%s' 2>/dev/null; chmod 0600 '%s'", db_path, db_path);
@@ -726,7 +860,10 @@ int main(void)
 	tcase_add_test(tc, feed_pages);
 	tcase_add_test(tc, feed_long_poll);
 	tcase_add_test(tc, feed_hang_up_and_drain);
+	tcase_add_test(tc, feed_waiting_cap);
 	tcase_add_test(tc, cursor_expired);
+	tcase_add_test(tc, stale_observation_dropped);
+	tcase_add_test(tc, clock_stepped_back);
 	tcase_add_test(tc, users_list);
 	tcase_add_test(tc, remembered_country);
 	tcase_add_test(tc, scopes);

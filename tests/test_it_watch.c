@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <sqlite3.h>
 
 #include "harness.h"
 
@@ -369,11 +370,7 @@ START_TEST(survives_restart)
 	assert_problem(&r, 503, "watch-capacity");
 	kt_resp_free(&r);
 	ck_assert_int_eq(kt_stop(&g), 0);
-	unlink(store);
-	snprintf(extra, sizeof(extra), "%s-wal", store);
-	unlink(extra);
-	snprintf(extra, sizeof(extra), "%s-shm", store);
-	unlink(extra);
+	kt_unlink_db(store);
 }
 END_TEST
 
@@ -518,7 +515,7 @@ END_TEST
  * trigger still succeeds with watched:false. */
 START_TEST(store_down)
 {
-	char dir[] = "/tmp/kg-watch-XXXXXX", path[128], extra[256], cmd[512];
+	char dir[] = "/tmp/kg-watch-XXXXXX", path[128], extra[256], cmd[512], ra[16];
 	struct kt_proc g;
 	struct kt_resp r;
 
@@ -536,9 +533,12 @@ START_TEST(store_down)
 	start_gw(&g, extra);
 	call(&g, "PUT", "/v1/users/userId:w-down/watch", READER, NULL, &r);
 	assert_problem(&r, 503, "store-unavailable");
+	ck_assert_msg(kt_header(&r, "Retry-After", ra, sizeof(ra)), "no Retry-After");
+	ck_assert_str_eq(ra, "5");
 	kt_resp_free(&r);
 	get_watch(&g, "userId:w-down", &r);
 	assert_problem(&r, 503, "store-unavailable");
+	ck_assert(kt_header(&r, "Retry-After", ra, sizeof(ra)));
 	kt_resp_free(&r);
 	make_user(&g, "userId:w-down");
 	ck_assert(!trigger(&g, "userId:w-down"));
@@ -613,6 +613,60 @@ START_TEST(failed_poll_retried)
 }
 END_TEST
 
+#define OLD_WATCHES 300 /* more than one purge batch (WATCH_PURGE_BATCH) */
+
+/* Watches older than events.watch.max_age_days (90) end, of either kind, however many expired
+ * at once (the purge goes in batches, so that it never holds the store thread long); a young
+ * one stays. */
+START_TEST(max_age_purged)
+{
+	char store[128], extra[256], sql[512];
+	long long end;
+	struct kt_proc g;
+	struct kt_resp r;
+	sqlite3 *db = NULL;
+
+	snprintf(store, sizeof(store), "/tmp/kt-watch-age-%d.db", (int)getpid());
+	kt_unlink_db(store);
+	snprintf(extra, sizeof(extra), "store:\n  sqlite: {path: \"%s\"}\n", store);
+	start_gw(&g, extra);
+	call(&g, "PUT", "/v1/users/userId:w-young/watch", READER, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	kt_resp_free(&r);
+	ck_assert_int_eq(kt_stop(&g), 0);
+	/* Watched for 100 days, next poll tomorrow: only the purge ends them. */
+	snprintf(sql, sizeof(sql),
+	         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d)"
+	         " INSERT INTO watches (user_locator, kind, since_ms, next_poll_ms, interval_ms)"
+	         " SELECT 'userId:w-old-' || i, CASE WHEN i %% 2 THEN 'explicit' ELSE 'automatic'"
+	         " END, %lld, %lld, 3600000 FROM n",
+	         OLD_WATCHES, (long long)time(NULL) * 1000 - 100 * 86400000ll,
+	         (long long)time(NULL) * 1000 + 86400000ll);
+	ck_assert_int_eq(sqlite3_open(store, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	start_gw(&g, extra);
+	end = kt_now_ms() + DEADLINE_MS;
+	while ((metric(&g, "kycgate_watches{kind=\"explicit\"}") != 1 ||
+	        metric(&g, "kycgate_watches{kind=\"automatic\"}") != 0) &&
+	       kt_now_ms() < end)
+		kt_sleep_ms(100);
+	ck_assert(metric(&g, "kycgate_watches{kind=\"explicit\"}") == 1);
+	ck_assert(metric(&g, "kycgate_watches{kind=\"automatic\"}") == 0);
+	get_watch(&g, "userId:w-young", &r);
+	ck_assert_int_eq(r.status, 200);
+	kt_resp_free(&r);
+	get_watch(&g, "userId:w-old-1", &r);
+	assert_problem(&r, 404, "not-watched");
+	kt_resp_free(&r);
+	get_watch(&g, "userId:w-old-300", &r);
+	assert_problem(&r, 404, "not-watched");
+	kt_resp_free(&r);
+	ck_assert_int_eq(kt_stop(&g), 0);
+	kt_unlink_db(store);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("it_watch");
@@ -634,6 +688,7 @@ int main(void)
 	tcase_add_test(tc, store_down);
 	tcase_add_test(tc, short_budget_polls_late);
 	tcase_add_test(tc, failed_poll_retried);
+	tcase_add_test(tc, max_age_purged);
 	suite_add_tcase(s, tc);
 	failed = kt_run_suite(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

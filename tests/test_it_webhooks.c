@@ -84,31 +84,20 @@ static void start_gw(const char *sched, const char *const *names, const unsigned
 	kt_start_gateway(&gw, yaml, sim.port, NULL);
 }
 
-static void unlink_db(void)
-{
-	char p[160];
-
-	unlink(db_path);
-	snprintf(p, sizeof(p), "%s-wal", db_path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", db_path);
-	unlink(p);
-}
-
 static void setup(void)
 {
 	static const char *const args[] = {"--api-key", KEY, "--review-delay-ms", "1500", NULL};
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	snprintf(db_path, sizeof(db_path), "/tmp/kt-webhooks-%d.db", (int)getpid());
-	unlink_db();
+	kt_unlink_db(db_path);
 	kt_start_simulator(&sim, args);
 }
 
 static void teardown(void)
 {
 	ck_assert_int_eq(kt_stop(&sim), 0);
-	unlink_db();
+	kt_unlink_db(db_path);
 	curl_global_cleanup();
 }
 
@@ -492,6 +481,87 @@ START_TEST(inflight_at_stop_sent_again)
 }
 END_TEST
 
+/* Runs statement on the store file beside the running gateway (WAL). */
+static void store_sql(const char *statement)
+{
+	sqlite3 *db = NULL;
+
+	ck_assert_int_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	ck_assert_int_eq(sqlite3_exec(db, statement, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/* Waits until the sample reads want. */
+static bool wait_metric(const char *sample, double want)
+{
+	long long deadline = kt_now_ms() + DEADLINE_MS;
+
+	while (kt_now_ms() < deadline) {
+		if (metric(sample) == want)
+			return true;
+		kt_sleep_ms(100);
+	}
+	return false;
+}
+
+#define AUTO_WATCHES "kycgate_watches{kind=\"automatic\"}"
+
+/* An observation whose transaction ends the user's automatic watch (the review ended) and then
+ * fails (its delivery cannot be written) rolls back: the watch row stays, and the in-memory set
+ * and kycgate_watches must agree with the table again, not count the watch as ended (a later
+ * end of it then counted it twice, below zero). */
+START_TEST(rollback_keeps_watch_set)
+{
+	static const char *const names[] = {"rx"};
+	static const char loc[] = "userId:wh-rollback";
+	char yaml[4096];
+	struct kt_rx rx;
+	long long deadline;
+	size_t used;
+
+	kt_rx_start(&rx, 0, 204);
+	conf(yaml, sizeof(yaml), "1", names, &rx.port, 1);
+	used = strlen(yaml);
+	/* No poll of the watch's own during the test: only the reads below observe the user. */
+	snprintf(yaml + used, sizeof(yaml) - used, "  watch: {poll_initial_s: 600}\n");
+	kt_start_gateway(&gw, yaml, sim.port, NULL);
+	make_user(loc);
+	read_user(loc);
+	expect("POST", "/v1/users/userId:wh-rollback/verification", WRITER, NULL, NULL, 0, 200,
+	       NULL);
+	deadline = kt_now_ms() + DEADLINE_MS;
+	while (event_count(loc) < 2 && kt_now_ms() < deadline)
+		kt_sleep_ms(50);
+	ck_assert_int_eq(event_count(loc), 2); /* first read, the trigger (in review) */
+	ck_assert(wait_metric(AUTO_WATCHES, 1));
+	store_sql("CREATE TRIGGER kt_fail BEFORE INSERT ON deliveries"
+	          " BEGIN SELECT RAISE(ABORT, 'injected'); END");
+	deadline = kt_now_ms() + DEADLINE_MS;
+	do { /* the simulator's review ends after 1.5 s: that read's transaction fails */
+		kt_sleep_ms(300);
+		read_user(loc);
+	} while (metric("kycgate_events_observations_dropped_total") < 1 && kt_now_ms() < deadline);
+	ck_assert(metric("kycgate_events_observations_dropped_total") >= 1);
+	ck_assert_int_eq(event_count(loc), 2);
+	expect("GET", "/v1/users/userId:wh-rollback/watch", READER, NULL, NULL, 0, 200, NULL);
+	ck_assert_msg(wait_metric(AUTO_WATCHES, 1),
+	              "the rolled-back end of the watch is still counted: %g",
+	              metric(AUTO_WATCHES));
+	store_sql("DROP TRIGGER kt_fail");
+	read_user(loc); /* now the end commits */
+	deadline = kt_now_ms() + DEADLINE_MS;
+	while (event_count(loc) < 3 && kt_now_ms() < deadline)
+		kt_sleep_ms(50);
+	ck_assert_int_eq(event_count(loc), 3);
+	ck_assert_msg(wait_metric(AUTO_WATCHES, 0), "kycgate_watches automatic: %g",
+	              metric(AUTO_WATCHES));
+	expect("GET", "/v1/users/userId:wh-rollback/watch", READER, NULL, NULL, 0, 404, NULL);
+	ck_assert_int_eq(kt_stop(&gw), 0);
+	kt_rx_stop(&rx);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("it_webhooks");
@@ -505,6 +575,7 @@ int main(void)
 	tcase_add_test(tc, reload_adds_endpoint);
 	tcase_add_test(tc, pending_survives_restart);
 	tcase_add_test(tc, inflight_at_stop_sent_again);
+	tcase_add_test(tc, rollback_keeps_watch_set);
 	suite_add_tcase(s, tc);
 	return kt_run_suite(s) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -70,6 +70,11 @@ bool kg_unhex(const char *s, size_t slen, unsigned char *out, size_t n);
 /* Fills buf with n bytes from the kernel's random source (getrandom). Thread-safe. */
 void kg_random_bytes(void *buf, size_t n);
 
+/* The next number of the xorshift64 generator whose state is *state (never 0: seed it from
+ * kg_random_bytes with the low bit set): its high 32 bits. For jitter, never for secrets; one
+ * thread per state. */
+uint32_t kg_xorshift(uint64_t *state);
+
 /* Longest name kg_edit_distance compares (a longer one is never "close"). */
 #define KG_EDIT_DISTANCE_MAX_BYTES 64
 

@@ -134,6 +134,17 @@ unsigned long long kg_now_us(void)
 	       (unsigned long long)ts.tv_nsec / 1000ull;
 }
 
+uint32_t kg_xorshift(uint64_t *state)
+{
+	uint64_t x = *state;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*state = x;
+	return (uint32_t)(x >> 32);
+}
+
 void kg_random_bytes(void *buf, size_t n)
 {
 	unsigned char *p = buf;
