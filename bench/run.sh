@@ -114,9 +114,9 @@ request = function()
 end
 LUA
 cat >"$work/new.lua" <<'LUA'
-local n, tid = 0, 0
+local n = 0
 local threads = 0
-setup = function(thread) threads = threads + 1; thread:set("tid", threads) end
+setup = function(thread) threads = threads + 1; thread:set("tid", os.time() .. "-" .. threads) end
 request = function()
   n = n + 1
   return wrk.format("GET", "/v1/users/userId:new-" .. tid .. "-" .. n .. "/verification")
