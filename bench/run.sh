@@ -114,9 +114,9 @@ request = function()
 end
 LUA
 cat >"$work/new.lua" <<'LUA'
-local n, tid = 0, 0
+local n = 0
 local threads = 0
-setup = function(thread) threads = threads + 1; thread:set("tid", threads) end
+setup = function(thread) threads = threads + 1; thread:set("tid", os.time() .. "-" .. threads) end
 request = function()
   n = n + 1
   return wrk.format("GET", "/v1/users/userId:new-" .. tid .. "-" .. n .. "/verification")
@@ -193,5 +193,6 @@ echo "waiters: $n_waiters long-polls on 500 users in review"
 review_s=$((40 + n_waiters / 500))
 start_sim sim2 $((review_s * 1000))
 start_gw wait "$sim2"
-python3 bench/waiters.py "$wait_port" "$wait_pid" "$token" "$n_waiters" 500 15 "$review_s"
+python3 bench/waiters.py "$wait_port" "$wait_pid" "$token" "$n_waiters" 500 15 "$review_s" \
+  "$work/wait.log"
 echo "load after: $(uptime | sed 's/.*load/load/')"

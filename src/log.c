@@ -69,8 +69,10 @@ void kg_log_locator_hash(const char *locator, char out[KG_LOCATOR_HASH_LEN + 1])
 	out[0] = '\0';
 	if (e != KG_OK)
 		return;
-	for (i = 0; i < KG_LOCATOR_HASH_LEN / 2; i++)
-		snprintf(out + 2 * i, 3, "%02x", mac[i]);
+	for (i = 0; i < KG_LOCATOR_HASH_LEN / 2; i++) {
+		out[2 * i] = "0123456789abcdef"[mac[i] >> 4];
+		out[2 * i + 1] = "0123456789abcdef"[mac[i] & 15];
+	}
 	out[KG_LOCATOR_HASH_LEN] = '\0';
 }
 
@@ -121,45 +123,156 @@ static bool escape(const char *s, char *out, size_t cap)
 	return true;
 }
 
+/* The access line is written for every request: its fields are escaped straight into the line
+ * (no snprintf, no intermediate buffers), as escape() would, with the same bound on one value. */
+static bool put_raw(struct line *l, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (l->len + n + 2 > sizeof(l->buf))
+		return false;
+	memcpy(l->buf + l->len, s, n);
+	l->len += n;
+	return true;
+}
+
+static bool put_escaped(struct line *l, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t start = l->len, n = l->len;
+
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		/* Room for the longest escape and the closing quote and "}\n". */
+		if (n + 9 > sizeof(l->buf) || n - start + 7 >= KG_LOG_LINE_MAX / 2)
+			return false;
+		if (c == '"' || c == '\\') {
+			l->buf[n++] = '\\';
+			l->buf[n++] = (char)c;
+		} else if (c < 0x20 || c == 0x7f) {
+			memcpy(l->buf + n, "\\u00", 4);
+			l->buf[n + 4] = hex[c >> 4];
+			l->buf[n + 5] = hex[c & 15];
+			n += 6;
+		} else {
+			l->buf[n++] = (char)c;
+		}
+	}
+	l->len = n;
+	return true;
+}
+
 /* One key/value; quoted says whether the value is a JSON string. The field goes in whole or not
  * at all (then the line says "truncated"). */
 static void put_field(struct line *l, const char *key, const char *val, bool quoted)
 {
-	char field[KG_LOG_LINE_MAX], esc[KG_LOG_LINE_MAX / 2];
-	int n;
+	size_t start = l->len;
+	bool ok;
 
-	if (!escape(val, esc, sizeof(esc))) {
-		l->cut = true;
-		return;
-	}
 	if (l->json)
-		n = snprintf(field, sizeof(field), ",\"%s\":%s%s%s", key, quoted ? "\"" : "", esc,
-		             quoted ? "\"" : "");
+		ok = put_raw(l, ",\"") && put_raw(l, key) && put_raw(l, quoted ? "\":\"" : "\":") &&
+		     put_escaped(l, val) && (!quoted || put_raw(l, "\""));
 	else
-		n = snprintf(field, sizeof(field), " %s=%s", key, esc);
-	if (n > 0 && (size_t)n < sizeof(field))
-		put(l, field, (size_t)n);
+		ok = put_raw(l, " ") && put_raw(l, key) && put_raw(l, "=") && put_escaped(l, val);
+	if (!ok) {
+		l->len = start;
+		l->cut = true;
+	}
 }
+
+/* v in decimal into out (at least 21 bytes); its length. */
+static size_t fmt_ull(unsigned long long v, char *out)
+{
+	char rev[21];
+	size_t n = 0, i;
+
+	do {
+		rev[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	for (i = 0; i < n; i++)
+		out[i] = rev[n - 1 - i];
+	out[n] = '\0';
+	return n;
+}
+
+static void put_ull(struct line *l, const char *key, unsigned long long v)
+{
+	char num[24];
+
+	fmt_ull(v, num);
+	put_field(l, key, num, false);
+}
+
+static void put_long(struct line *l, const char *key, long v)
+{
+	char num[24];
+
+	if (v < 0) {
+		num[0] = '-';
+		fmt_ull(0ULL - (unsigned long long)v, num + 1);
+	} else {
+		fmt_ull((unsigned long long)v, num);
+	}
+	put_field(l, key, num, false);
+}
+
+/* Milliseconds as "%.3f" prints them; snprintf only for what is not a plain duration. */
+static void put_ms(struct line *l, const char *key, double ms)
+{
+	char num[48];
+
+	if (ms >= 0 && ms < 1e15) {
+		unsigned long long us = (unsigned long long)(ms * 1000.0 + 0.5);
+		size_t n = fmt_ull(us / 1000, num);
+
+		num[n] = '.';
+		num[n + 1] = (char)('0' + us / 100 % 10);
+		num[n + 2] = (char)('0' + us / 10 % 10);
+		num[n + 3] = (char)('0' + us % 10);
+		num[n + 4] = '\0';
+	} else {
+		snprintf(num, sizeof(num), "%.3f", ms);
+	}
+	put_field(l, key, num, false);
+}
+
+/* The time's text to the second, kept per thread: gmtime_r and its formatting run once a second
+ * per thread instead of once per line. */
+static _Thread_local time_t stamp_sec = (time_t)-1;
+static _Thread_local char stamp[64];
 
 static void begin_line(struct line *l, enum kg_log_level level, const char *event)
 {
 	struct timespec ts;
-	struct tm tm;
-	char t[96], esc[256];
+	long ms;
 
 	l->json = atomic_load(&format) == KG_LOG_JSON;
+	l->len = 0;
+	l->cut = false;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(t, sizeof(t), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
-	escape(event, esc, sizeof(esc));
+	if (ts.tv_sec != stamp_sec) {
+		struct tm tm;
+
+		gmtime_r(&ts.tv_sec, &tm);
+		snprintf(stamp, sizeof(stamp), "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+		         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		stamp_sec = ts.tv_sec;
+	}
+	ms = ts.tv_nsec / 1000000;
+	put_raw(l, l->json ? "{\"time\":\"" : "");
+	put_raw(l, stamp);
+	l->buf[l->len++] = '.';
+	l->buf[l->len++] = (char)('0' + ms / 100);
+	l->buf[l->len++] = (char)('0' + ms / 10 % 10);
+	l->buf[l->len++] = (char)('0' + ms % 10);
+	put_raw(l, l->json ? "Z\",\"level\":\"" : "Z ");
+	put_raw(l, level_names[level]);
+	put_raw(l, l->json ? "\",\"event\":\"" : " ");
+	put_escaped(l, event);
 	if (l->json)
-		l->len = (size_t)snprintf(l->buf, sizeof(l->buf),
-		                          "{\"time\":\"%s\",\"level\":\"%s\",\"event\":\"%s\"", t,
-		                          level_names[level], esc);
-	else
-		l->len = (size_t)snprintf(l->buf, sizeof(l->buf), "%s %s %s", t, level_names[level],
-		                          esc);
+		put_raw(l, "\"");
 }
 
 static void end_line(struct line *l)
@@ -198,29 +311,22 @@ void kg_log(enum kg_log_level level, const char *event, ...)
 void kg_log_access(const struct kg_access *a)
 {
 	struct line l;
-	char num[32];
 
 	if (KG_LOG_INFO < atomic_load(&threshold))
 		return;
 	begin_line(&l, a->status >= 500 ? KG_LOG_WARN : KG_LOG_INFO, "request");
-	l.cut = false;
 	put_field(&l, "requestId", a->request_id, true);
 	put_field(&l, "client", a->client ? a->client : "", true);
 	put_field(&l, "remote", a->remote ? a->remote : "", true);
 	put_field(&l, "method", a->method, true);
 	put_field(&l, "route", a->route ? a->route : "unmatched", true);
-	snprintf(num, sizeof(num), "%d", a->status);
-	put_field(&l, "status", num, false);
+	put_long(&l, "status", a->status);
 	put_field(&l, "outcome", a->outcome, true);
-	snprintf(num, sizeof(num), "%.3f", a->duration_ms);
-	put_field(&l, "duration_ms", num, false);
+	put_ms(&l, "duration_ms", a->duration_ms);
 	if (a->upstream_status >= 0) {
-		snprintf(num, sizeof(num), "%ld", a->upstream_status);
-		put_field(&l, "upstream_status", num, false);
-		snprintf(num, sizeof(num), "%.3f", a->upstream_ms);
-		put_field(&l, "upstream_ms", num, false);
-		snprintf(num, sizeof(num), "%u", a->attempts);
-		put_field(&l, "attempts", num, false);
+		put_long(&l, "upstream_status", a->upstream_status);
+		put_ms(&l, "upstream_ms", a->upstream_ms);
+		put_ull(&l, "attempts", a->attempts);
 	}
 	if (a->user_hash != NULL)
 		put_field(&l, "user", a->user_hash, true);

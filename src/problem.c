@@ -3,9 +3,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kycgate/buf.h"
 #include "kycgate/common.h"
 #include "kycgate/json.h"
 #include "kycgate/problem.h"
+
+/* Far above any problem written: the details are short static texts, Crossmint's body is cut to
+ * KG_MAX_UPSTREAM_BODY_IN_PROBLEM (escaping at most sixfold) and errors are bounded lists. */
+#define PROBLEM_MAX_BYTES (1024 * 1024)
 
 struct kind {
 	int status;
@@ -59,44 +64,108 @@ const char *kg_problem_code(enum kg_problem p)
 	return (p >= 0 && p < KG_PB_COUNT) ? kinds[p].code : "internal";
 }
 
+/* A JSON string, escaped as json-c writes it (JSON_C_TO_STRING_NOSLASHESCAPE), so the bytes
+ * are those the json-c tree gave before problems were written straight into a buffer. */
+static void add_string(struct kg_buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, run = 0;
+
+	kg_buf_add(b, "\"", 1);
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[6] = {'\\', 0, 0, 0, 0, 0};
+		size_t k = 2;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		kg_buf_add(b, s + run, i - run);
+		run = i + 1;
+		switch (c) {
+		case '\b':
+			esc[1] = 'b';
+			break;
+		case '\n':
+			esc[1] = 'n';
+			break;
+		case '\r':
+			esc[1] = 'r';
+			break;
+		case '\t':
+			esc[1] = 't';
+			break;
+		case '\f':
+			esc[1] = 'f';
+			break;
+		case '"':
+		case '\\':
+			esc[1] = (char)c;
+			break;
+		default:
+			memcpy(esc + 1, "u00", 3);
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			k = 6;
+		}
+		kg_buf_add(b, esc, k);
+	}
+	kg_buf_add(b, s + run, n - run);
+	kg_buf_add(b, "\"", 1);
+}
+
+static void add_str(struct kg_buf *b, const char *s)
+{
+	add_string(b, s, strlen(s));
+}
+
+/* ,"key": */
+static void add_key(struct kg_buf *b, const char *key)
+{
+	kg_buf_add(b, ",\"", 2);
+	kg_buf_add_str(b, key);
+	kg_buf_add(b, "\":", 2);
+}
+
+static void add_int(struct kg_buf *b, int v)
+{
+	char num[16];
+	int n = snprintf(num, sizeof(num), "%d", v);
+
+	kg_buf_add(b, num, n > 0 ? (size_t)n : 0);
+}
+
+/* A json-c value as json-c writes it (the errors array, Crossmint's parsed body). */
+static void add_json(struct kg_buf *b, struct json_object *v)
+{
+	size_t n;
+	char *text = kg_json_to_bytes(v, &n);
+
+	if (text == NULL) {
+		b->failed = true;
+		return;
+	}
+	kg_buf_add(b, text, n);
+	kg_json_free_bytes(text, n);
+}
+
 /* Crossmint's body as JSON when it parses, else as a (cut) string. */
-static struct json_object *upstream_body(const char *body, size_t len)
+static void add_upstream_body(struct kg_buf *b, const char *body, size_t len)
 {
 	struct json_object *parsed = NULL;
 	const char *detail;
 
-	if (body == NULL || len == 0)
-		return json_object_new_string("");
-	if (len <= KG_MAX_UPSTREAM_BODY_IN_PROBLEM &&
-	    kg_json_parse(body, len, KG_MAX_JSON_DEPTH, &parsed, &detail, NULL) == KG_OK)
-		return parsed;
-	if (len > KG_MAX_UPSTREAM_BODY_IN_PROBLEM)
-		len = KG_MAX_UPSTREAM_BODY_IN_PROBLEM;
-	return json_object_new_string_len(body, (int)len);
-}
-
-static int add(struct json_object *o, const char *key, struct json_object *v)
-{
-	if (v == NULL)
-		return -1;
-	return json_object_object_add(o, key, v);
-}
-
-/* names (NULL-terminated) as a JSON array of strings, or NULL on allocation failure. */
-static struct json_object *string_array(const char *const *names)
-{
-	struct json_object *arr = json_object_new_array();
-
-	for (size_t i = 0; arr != NULL && names[i] != NULL; i++) {
-		struct json_object *v = json_object_new_string(names[i]);
-
-		if (v == NULL || json_object_array_add(arr, v) != 0) {
-			json_object_put(v);
-			json_object_put(arr);
-			arr = NULL;
-		}
+	if (body == NULL || len == 0) {
+		add_string(b, "", 0);
+		return;
 	}
-	return arr;
+	if (len <= KG_MAX_UPSTREAM_BODY_IN_PROBLEM &&
+	    kg_json_parse(body, len, KG_MAX_JSON_DEPTH, &parsed, &detail, NULL) == KG_OK) {
+		add_json(b, parsed);
+		json_object_put(parsed);
+		return;
+	}
+	add_string(b, body,
+	           len > KG_MAX_UPSTREAM_BODY_IN_PROBLEM ? KG_MAX_UPSTREAM_BODY_IN_PROBLEM : len);
 }
 
 const char kg_problem_nomem[] =
@@ -104,42 +173,58 @@ const char kg_problem_nomem[] =
     "request now\",\"status\":503,\"detail\":\"the gateway is out of memory\"}";
 const size_t kg_problem_nomem_len = sizeof(kg_problem_nomem) - 1;
 
+/* Written straight into one buffer: a json-c tree per problem was most of the cost of an
+ * answer relayed from Crossmint (issue 12). Field order and bytes are the tree's. */
 char *kg_problem_render(const struct kg_problem_args *a, size_t *len)
 {
 	enum kg_problem kind = (a->kind >= 0 && a->kind < KG_PB_COUNT) ? a->kind : KG_PB_INTERNAL;
 	int status = a->status > 0 ? a->status : kinds[kind].status;
-	struct json_object *o = json_object_new_object();
-	char type[96];
-	char *out = NULL;
-	int rc = 0;
+	struct kg_buf b;
 
-	if (o == NULL)
-		return NULL;
-	snprintf(type, sizeof(type), "urn:kycgate:problem:%s", kinds[kind].code);
-	rc |= add(o, "type", json_object_new_string(type));
-	rc |= add(o, "title", json_object_new_string(kinds[kind].title));
-	rc |= add(o, "status", json_object_new_int(status));
-	rc |= add(o, "detail", json_object_new_string(a->detail ? a->detail : kinds[kind].title));
-	rc |= add(o, "instance", json_object_new_string(a->instance ? a->instance : "unmatched"));
-	rc |= add(o, "requestId", json_object_new_string(a->request_id ? a->request_id : ""));
-	if (a->errors != NULL && json_object_array_length(a->errors) > 0)
-		rc |= add(o, "errors", json_object_get(a->errors));
-	if (a->sections != NULL)
-		rc |= add(o, "sections", string_array(a->sections));
-	if (a->oldest_id != NULL)
-		rc |= add(o, "oldestId", json_object_new_string(a->oldest_id));
-	if (a->upstream_status > 0) {
-		struct json_object *up = json_object_new_object();
-
-		rc |= add(o, "upstream", up);
-		if (up != NULL) {
-			rc |= add(up, "status", json_object_new_int(a->upstream_status));
-			rc |=
-			    add(up, "body", upstream_body(a->upstream_body, a->upstream_body_len));
-		}
+	*len = 0;
+	kg_buf_init(&b, PROBLEM_MAX_BYTES);
+	kg_buf_add_str(&b, "{\"type\":\"urn:kycgate:problem:");
+	kg_buf_add_str(&b, kinds[kind].code);
+	kg_buf_add_str(&b, "\",\"title\":");
+	add_str(&b, kinds[kind].title);
+	add_key(&b, "status");
+	add_int(&b, status);
+	add_key(&b, "detail");
+	add_str(&b, a->detail ? a->detail : kinds[kind].title);
+	add_key(&b, "instance");
+	add_str(&b, a->instance ? a->instance : "unmatched");
+	add_key(&b, "requestId");
+	add_str(&b, a->request_id ? a->request_id : "");
+	if (a->errors != NULL && json_object_array_length(a->errors) > 0) {
+		add_key(&b, "errors");
+		add_json(&b, a->errors);
 	}
-	if (rc == 0)
-		out = kg_json_to_bytes(o, len);
-	json_object_put(o);
-	return out;
+	if (a->sections != NULL) {
+		add_key(&b, "sections");
+		kg_buf_add(&b, "[", 1);
+		for (size_t i = 0; a->sections[i] != NULL; i++) {
+			if (i > 0)
+				kg_buf_add(&b, ",", 1);
+			add_str(&b, a->sections[i]);
+		}
+		kg_buf_add(&b, "]", 1);
+	}
+	if (a->oldest_id != NULL) {
+		add_key(&b, "oldestId");
+		add_str(&b, a->oldest_id);
+	}
+	if (a->upstream_status > 0) {
+		add_key(&b, "upstream");
+		kg_buf_add_str(&b, "{\"status\":");
+		add_int(&b, a->upstream_status);
+		kg_buf_add_str(&b, ",\"body\":");
+		add_upstream_body(&b, a->upstream_body, a->upstream_body_len);
+		kg_buf_add(&b, "}", 1);
+	}
+	if (!kg_buf_add(&b, "}", 1)) {
+		kg_buf_cleanup(&b);
+		return NULL;
+	}
+	*len = b.len;
+	return b.data;
 }

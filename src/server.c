@@ -634,8 +634,8 @@ static struct MHD_Daemon *start_daemon(struct kg_gateway *gw, const struct kg_co
 {
 	struct sockaddr_storage ss;
 	bool v6 = false;
-	unsigned flags =
-	    MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+	                 MHD_USE_ERROR_LOG | MHD_USE_TURBO;
 	unsigned threads = cfg->server.threads ? cfg->server.threads : cpu_count();
 	struct MHD_OptionItem tls[4] = {{MHD_OPTION_END, 0, NULL}};
 	struct MHD_Daemon *d;

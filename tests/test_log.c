@@ -132,7 +132,7 @@ START_TEST(access_line)
 	    .outcome = "upstream-rejected",
 	    .duration_ms = 1.25,
 	    .upstream_status = 404,
-	    .upstream_ms = 0.5,
+	    .upstream_ms = 12345.6789,
 	    .attempts = 1,
 	    .user_hash = "0123456789ab",
 	};
@@ -153,6 +153,14 @@ START_TEST(access_line)
 	ck_assert_str_eq(json_object_get_string(json_object_object_get(o, "event")), "request");
 	ck_assert_int_eq(json_object_get_int(json_object_object_get(o, "status")), 404);
 	ck_assert(json_object_is_type(json_object_object_get(o, "duration_ms"), json_type_double));
+	/* Numbers and the time are formatted by hand: as printf's %.3f, %d and ISO 8601. */
+	ck_assert_ptr_nonnull(strstr(out, ",\"status\":404,"));
+	ck_assert_ptr_nonnull(strstr(out, ",\"duration_ms\":1.250,"));
+	ck_assert_ptr_nonnull(strstr(out, ",\"upstream_ms\":12345.679,"));
+	ck_assert_ptr_nonnull(strstr(out, ",\"attempts\":1,"));
+	ck_assert_int_eq(strlen(json_object_get_string(json_object_object_get(o, "time"))), 24);
+	ck_assert_int_eq(json_object_get_string(json_object_object_get(o, "time"))[19], '.');
+	ck_assert_int_eq(json_object_get_string(json_object_object_get(o, "time"))[23], 'Z');
 	ck_assert_str_eq(json_object_get_string(json_object_object_get(o, "user")), "0123456789ab");
 	json_object_put(o);
 	o = json_tokener_parse(strchr(out, '\n') + 1);

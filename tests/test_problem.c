@@ -176,6 +176,51 @@ START_TEST(upstream_body_json_or_cut_string)
 }
 END_TEST
 
+/* Problems are written without a json-c tree; their bytes must stay those json-c writes (plain,
+ * "/" unescaped): control characters as \u00xx or their short escapes, a body that is not JSON
+ * (a NUL inside) as a string, Crossmint's JSON re-written compactly. */
+START_TEST(bytes_are_json_c_bytes)
+{
+	static const char *const sections[] = {"userDetails", "a/b", NULL};
+	static const char bodies[][48] = {"{ \"e\" : [1, 2.5, true, null], \"u\": \"\\u00e9/\" }",
+	                                  "not json \x01\x1f\"\\/ \xc3\xa9", "[1,2"};
+	struct json_object *errors = json_object_new_array(), *e = json_object_new_object();
+	struct kg_problem_args a = {.kind = KG_PB_INVALID_REQUEST,
+	                            .detail = "a \x02 detail/with \"quotes\" \\ \b\f\n\r\t \x7f",
+	                            .instance = "/v1/users/{userLocator}",
+	                            .request_id = "req\x1b",
+	                            .sections = sections,
+	                            .oldest_id = "42",
+	                            .upstream_status = 404};
+
+	json_object_object_add(e, "pointer", json_object_new_string("/a~1b"));
+	json_object_object_add(e, "detail", json_object_new_string("bad\tvalue"));
+	json_object_array_add(errors, e);
+	a.errors = errors;
+	for (size_t i = 0; i <= sizeof(bodies) / sizeof(bodies[0]); i++) {
+		size_t len = 0, want_len = 0;
+		char *got, *want;
+		struct json_object *o;
+
+		a.upstream_body = i < 3 ? bodies[i] : "x\0y";
+		a.upstream_body_len = i < 3 ? strlen(bodies[i]) : 3;
+		got = kg_problem_render(&a, &len);
+		ck_assert_ptr_nonnull(got);
+		o = json_tokener_parse(got);
+		ck_assert_ptr_nonnull(o);
+		want = strdup(json_object_to_json_string_length(
+		    o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &want_len));
+		ck_assert_uint_eq(len, want_len);
+		ck_assert_str_eq(got, want);
+		ck_assert_ptr_nonnull(strstr(got, "\"detail\":\"a \\u0002 detail/with"));
+		json_object_put(o);
+		free(got);
+		free(want);
+	}
+	json_object_put(errors);
+}
+END_TEST
+
 START_TEST(out_of_range_kind_is_internal)
 {
 	struct kg_problem_args a = {.kind = (enum kg_problem)999};
@@ -198,6 +243,7 @@ int main(void)
 	tcase_add_test(tc, errors_and_status_override);
 	tcase_add_test(tc, would_erase_sections);
 	tcase_add_test(tc, upstream_body_json_or_cut_string);
+	tcase_add_test(tc, bytes_are_json_c_bytes);
 	tcase_add_test(tc, out_of_range_kind_is_internal);
 	suite_add_tcase(s, tc);
 	failed = kt_run_suite(s);
