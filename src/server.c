@@ -67,6 +67,21 @@ static void unsuspend(struct kg_req *req)
 	atomic_fetch_sub(&req->gw->suspended, 1);
 }
 
+/* The request's own fields that held personal data (decoded locators and the upstream path that
+ * carries one, a document's expiry, the remembered country) are wiped before the struct is freed;
+ * only the bytes used, as the whole struct is kilobytes and this runs for every request. */
+static void wipe_personal(struct kg_req *req)
+{
+	/* Whole: a decoding that failed half-way left bytes past its length of 0. */
+	if (req->match.n_params > 0)
+		kg_wipe(req->params, sizeof(req->params));
+	kg_wipe(req->call.path, strnlen(req->call.path, sizeof(req->call.path)));
+	kg_wipe(req->call.user_key, strnlen(req->call.user_key, sizeof(req->call.user_key)));
+	kg_wipe(req->expires_at, strnlen(req->expires_at, sizeof(req->expires_at)));
+	kg_wipe(req->remembered, sizeof(req->remembered));
+	kg_wipe(req->country, sizeof(req->country));
+}
+
 static void req_free(struct kg_req *req)
 {
 	if (req == NULL)
@@ -90,6 +105,7 @@ static void req_free(struct kg_req *req)
 	kg_reply_clear(&req->reply);
 	kg_req_capture_free(req);
 	kg_runtime_put(req->cfgref);
+	wipe_personal(req);
 	kg_metrics_gauge_add(KG_GAUGE_INFLIGHT, -1);
 	atomic_fetch_sub(&req->gw->requests, 1);
 	free(req);
