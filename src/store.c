@@ -100,6 +100,7 @@ struct hook {
 	void *ctx;
 	unsigned interval_ms;
 	unsigned long long due_ms; /* kg_now_ms() it runs next */
+	bool missed;               /* came due while the store was down: runs once it is back */
 };
 
 struct kg_store {
@@ -559,8 +560,25 @@ static void run_hook(struct kg_store *st, int h)
 			fail(st, rc);
 	}
 	pthread_mutex_lock(&st->mu);
+	if (st->db == NULL && st->hooks[h].fn == k.fn)
+		st->hooks[h].missed = true;
 	st->running_hook = -1;
 	pthread_cond_broadcast(&st->cv);
+}
+
+/* A store back up runs at once the hooks that came due while it was down (an hourly purge would
+ * otherwise wait up to an hour more). Under st->mu. */
+static void owe_missed(struct kg_store *st)
+{
+	int i;
+
+	if (st->db == NULL)
+		return;
+	for (i = 0; i < KG_STORE_MAX_HOOKS; i++)
+		if (st->hooks[i].fn != NULL && st->hooks[i].missed) {
+			st->hooks[i].missed = false;
+			st->hooks[i].due_ms = 0;
+		}
 }
 
 static void *thread_main(void *arg)
@@ -592,6 +610,8 @@ static void *thread_main(void *arg)
 			job->done(job);
 		}
 		pthread_mutex_lock(&st->mu);
+		if (do_tick)
+			owe_missed(st);
 	}
 	pthread_mutex_unlock(&st->mu);
 	return NULL;
@@ -714,7 +734,7 @@ int kg_store_every(struct kg_store *st, unsigned interval_ms,
 	for (i = 0; i < KG_STORE_MAX_HOOKS && id < 0; i++)
 		if (st->hooks[i].fn == NULL) {
 			st->hooks[i] =
-			    (struct hook){fn, ctx, interval_ms, kg_now_ms() + interval_ms};
+			    (struct hook){fn, ctx, interval_ms, kg_now_ms() + interval_ms, false};
 			id = i;
 		}
 	pthread_cond_broadcast(&st->cv);

@@ -114,7 +114,8 @@ void kg_store_job_cleanup(struct kg_store_job *job);
 
 /* Periodic work of the other modules (the watch scheduler, the webhook dispatcher, purges).
  * fn runs on the store thread, with the open connection, every interval_ms and soon after
- * kg_store_kick(); never while the store is down. It returns an SQLite result code, handled as a
+ * kg_store_kick(); never while the store is down (a hook that came due meanwhile runs as soon as
+ * the store is back). It returns an SQLite result code, handled as a
  * job's. Returns the hook's id, or -1 when KG_STORE_MAX_HOOKS are registered. Any thread. */
 #define KG_STORE_MAX_HOOKS 8
 int kg_store_every(struct kg_store *st, unsigned interval_ms,
