@@ -545,3 +545,47 @@ void kt_sleep_ms(long ms)
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
 }
+
+/* One PUT of kt_make_reviewable_user with its expected status. */
+static void put_expect(unsigned port, const char *auth, const char *ctype, const char *target,
+                       const char *body, size_t len, long status)
+{
+	const char *const h[] = {auth, ctype, NULL};
+	struct kt_resp r;
+
+	kt_http(port, "PUT", target, h, body, len, &r);
+	ck_assert_msg(r.status == status, "PUT %s: %ld %s", target, r.status, r.body);
+	kt_resp_free(&r);
+}
+
+void kt_make_reviewable_user(unsigned port, const char *auth, const char *loc, const char *cc)
+{
+	static const char jpeg[] = "\xff\xd8\xff\xe0"
+	                           "0123456789abcdef";
+	static const char consent[] =
+	    "{\"type\":\"privacy-policy\",\"acceptedAt\":\"2025-06-01T12:00:00Z\"}";
+	static const char json[] = "Content-Type: application/json",
+	                  image[] = "Content-Type: image/jpeg";
+	char body[2048], t[320];
+
+	snprintf(body, sizeof(body),
+	         "{\"userDetails\":{\"firstName\":\"Alice\",\"lastName\":\"Martin\","
+	         "\"dateOfBirth\":\"1990-01-15\",\"countryOfResidence\":\"%s\"},"
+	         "\"kycData\":{\"nationality\":\"%s\",\"addressOfResidence\":{\"line1\":\"Main "
+	         "1\",\"city\":\"Town\",\"postalCode\":\"10115\"},\"email\":\"a@example.com\","
+	         "\"identityDocument\":{\"type\":\"passport\",\"number\":\"C01X00T47\","
+	         "\"issuingCountryCode\":\"%s\"}},"
+	         "\"dueDiligence\":{\"employmentStatus\":\"full-time\",\"sourceOfFunds\":"
+	         "\"salary\",\"industry\":\"software\"},"
+	         "\"verificationHistory\":{\"idVerificationTimestamp\":\"2026-01-15T10:30:00Z\","
+	         "\"livenessVerificationTimestamp\":\"2026-01-15T10:32:00Z\"}}",
+	         cc, cc, cc);
+	snprintf(t, sizeof(t), "/v1/users/%s", loc);
+	put_expect(port, auth, json, t, body, strlen(body), 201);
+	snprintf(t, sizeof(t), "/v1/users/%s/consent", loc);
+	put_expect(port, auth, json, t, consent, strlen(consent), 200);
+	snprintf(t, sizeof(t), "/v1/users/%s/documents/id-passport", loc);
+	put_expect(port, auth, image, t, jpeg, sizeof(jpeg) - 1, 201);
+	snprintf(t, sizeof(t), "/v1/users/%s/documents/selfie-front", loc);
+	put_expect(port, auth, image, t, jpeg, sizeof(jpeg) - 1, 201);
+}

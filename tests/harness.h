@@ -54,6 +54,11 @@ void kt_resp_free(struct kt_resp *r);
 CURLcode kt_http_try(unsigned port, const char *method, const char *target,
                      const char *const *headers, const void *body, size_t len, struct kt_resp *r);
 
+/* Creates, through the gateway on port with auth (a "Authorization: Bearer ..." header), a user
+ * loc of country cc ("DE", "AE", ...) with everything a review needs: the whole record, consent,
+ * a passport and a selfie. A trigger then puts it in review. Asserts each answer. */
+void kt_make_reviewable_user(unsigned port, const char *auth, const char *loc, const char *cc);
+
 /* The value of a response header (case-insensitive), copied into out; false when absent. */
 bool kt_header(const struct kt_resp *r, const char *name, char *out, size_t cap);
 

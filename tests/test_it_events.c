@@ -122,36 +122,10 @@ static long long strtoll10(const char *s)
 	return s ? strtoll(s, NULL, 10) : -1;
 }
 
-static const char jpeg[] = "\xff\xd8\xff\xe0"
-                           "0123456789abcdef";
-
 /* A user of country cc (DE or AE) with everything a review needs. */
 static void complete_user(const char *loc, const char *cc)
 {
-	static const char consent[] =
-	    "{\"type\":\"privacy-policy\",\"acceptedAt\":\"2025-06-01T12:00:00Z\"}";
-	char body[2048], t[256];
-
-	snprintf(body, sizeof(body),
-	         "{\"userDetails\":{\"firstName\":\"Alice\",\"lastName\":\"Martin\","
-	         "\"dateOfBirth\":\"1990-01-15\",\"countryOfResidence\":\"%s\"},"
-	         "\"kycData\":{\"nationality\":\"%s\",\"addressOfResidence\":{\"line1\":\"Main "
-	         "1\",\"city\":\"Town\",\"postalCode\":\"10115\"},\"email\":\"a@example.com\","
-	         "\"identityDocument\":{\"type\":\"passport\",\"number\":\"C01X00T47\","
-	         "\"issuingCountryCode\":\"%s\"}},"
-	         "\"dueDiligence\":{\"employmentStatus\":\"full-time\",\"sourceOfFunds\":"
-	         "\"salary\",\"industry\":\"software\"},"
-	         "\"verificationHistory\":{\"idVerificationTimestamp\":\"2026-01-15T10:30:00Z\","
-	         "\"livenessVerificationTimestamp\":\"2026-01-15T10:32:00Z\"}}",
-	         cc, cc, cc);
-	snprintf(t, sizeof(t), "/v1/users/%s", loc);
-	expect("PUT", t, WRITER, JSON_CT, body, strlen(body), 201);
-	snprintf(t, sizeof(t), "/v1/users/%s/consent", loc);
-	expect("PUT", t, WRITER, JSON_CT, consent, strlen(consent), 200);
-	snprintf(t, sizeof(t), "/v1/users/%s/documents/id-passport", loc);
-	expect("PUT", t, WRITER, "Content-Type: image/jpeg", jpeg, sizeof(jpeg) - 1, 201);
-	snprintf(t, sizeof(t), "/v1/users/%s/documents/selfie-front", loc);
-	expect("PUT", t, WRITER, "Content-Type: image/jpeg", jpeg, sizeof(jpeg) - 1, 201);
+	kt_make_reviewable_user(gw.port, WRITER, loc, cc);
 }
 
 /* GET .../verification of loc; the answer's overall into out. */

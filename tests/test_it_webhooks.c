@@ -118,31 +118,7 @@ static void expect(const char *method, const char *target, const char *auth, con
 /* A user the simulator knows, with what a review needs; its first read records an event. */
 static void make_user(const char *loc)
 {
-	static const char jpeg[] = "\xff\xd8\xff\xe0"
-	                           "0123456789abcdef";
-	static const char consent[] =
-	    "{\"type\":\"privacy-policy\",\"acceptedAt\":\"2025-06-01T12:00:00Z\"}";
-	static const char body[] =
-	    "{\"userDetails\":{\"firstName\":\"Alice\",\"lastName\":\"Martin\","
-	    "\"dateOfBirth\":\"1990-01-15\",\"countryOfResidence\":\"DE\"},"
-	    "\"kycData\":{\"nationality\":\"DE\",\"addressOfResidence\":{\"line1\":\"Main 1\","
-	    "\"city\":\"Town\",\"postalCode\":\"10115\"},\"email\":\"a@example.com\","
-	    "\"identityDocument\":{\"type\":\"passport\",\"number\":\"C01X00T47\","
-	    "\"issuingCountryCode\":\"DE\"}},"
-	    "\"dueDiligence\":{\"employmentStatus\":\"full-time\",\"sourceOfFunds\":\"salary\","
-	    "\"industry\":\"software\"},"
-	    "\"verificationHistory\":{\"idVerificationTimestamp\":\"2026-01-15T10:30:00Z\","
-	    "\"livenessVerificationTimestamp\":\"2026-01-15T10:32:00Z\"}}";
-	char t[256];
-
-	snprintf(t, sizeof(t), "/v1/users/%s", loc);
-	expect("PUT", t, WRITER, JSON_CT, body, strlen(body), 201, NULL);
-	snprintf(t, sizeof(t), "/v1/users/%s/consent", loc);
-	expect("PUT", t, WRITER, JSON_CT, consent, strlen(consent), 200, NULL);
-	snprintf(t, sizeof(t), "/v1/users/%s/documents/id-passport", loc);
-	expect("PUT", t, WRITER, "Content-Type: image/jpeg", jpeg, sizeof(jpeg) - 1, 201, NULL);
-	snprintf(t, sizeof(t), "/v1/users/%s/documents/selfie-front", loc);
-	expect("PUT", t, WRITER, "Content-Type: image/jpeg", jpeg, sizeof(jpeg) - 1, 201, NULL);
+	kt_make_reviewable_user(gw.port, WRITER, loc, "DE");
 }
 
 /* A read of loc (an observation). */
