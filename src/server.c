@@ -157,8 +157,9 @@ void kg_req_joint_done(struct kg_req *req)
 		MHD_resume_connection(req->conn);
 }
 
-/* Called by the engine thread when req->call ends: the last thing it does is resume (unless the
- * remembered country's lookup still runs: then that does). */
+/* Called by the engine (its thread, or a request thread in kg_upstream_submit_here) when
+ * req->call ends: the last thing it does is resume (unless the remembered country's lookup still
+ * runs: then that does). */
 static void on_upstream_done(struct kg_up_call *call)
 {
 	struct kg_req *req = call->owner;
@@ -194,7 +195,7 @@ static enum MHD_Result go_upstream(struct kg_req *req, bool continuing)
 	suspend(req);
 	if (!continuing)
 		kg_events_country_lookup(req); /* alongside the call, never before it */
-	kg_upstream_submit(req->gw->up, &req->call);
+	kg_upstream_submit_here(req->gw->up, &req->call);
 	return MHD_YES;
 }
 

@@ -1,6 +1,7 @@
 /* Private to the upstream engine (upstream*.c): its state, the per-user entries of single flight
  * and the status cache, the timer heap and the rate budget. Everything here is touched only by
- * the engine thread, except what the lock and the atomics guard. */
+ * the thread that holds run_lock (the engine thread between its epoll waits, or a request thread
+ * in kg_upstream_submit_here), except what the lock and the atomics guard. */
 #ifndef KYCGATE_UPSTREAM_INTERNAL_H
 #define KYCGATE_UPSTREAM_INTERNAL_H
 
@@ -99,7 +100,14 @@ struct kg_upstream {
 	atomic_bool end_waits; /* long-poll waiters are to be answered now (draining) */
 	bool waits_ended;      /* engine thread: end_waits was handled */
 
-	/* Engine thread only. */
+	/* Held by whichever thread runs the engine: the engine thread, released only while it
+	 * sleeps in epoll_wait, or a request thread that found it free (kg_upstream_submit_here).
+	 */
+	pthread_mutex_t run_lock;
+	atomic_llong
+	    sleep_until_ms; /* when the sleeping engine thread wakes by itself; -1: never */
+
+	/* Under run_lock only. */
 	struct kg_up_call *live; /* calls inside curl */
 	unsigned n_live;
 	long cache_limit;          /* CURLMOPT_MAXCONNECTS now */

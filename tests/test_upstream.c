@@ -46,9 +46,12 @@ struct waiter {
 
 static struct waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
 
+static pthread_t done_thread; /* the thread that called on_done last */
+
 static void on_done(struct kg_up_call *c)
 {
 	pthread_mutex_lock(&w.lock);
+	done_thread = pthread_self();
 	w.done++;
 	pthread_cond_broadcast(&w.cond);
 	pthread_mutex_unlock(&w.lock);
@@ -570,6 +573,96 @@ START_TEST(flights_do_not_mix_across_a_write)
 END_TEST
 
 /* Stopping ends every call in flight with KG_UP_SHUTDOWN, each done called once. */
+/* A status read for loc, not submitted. */
+static void read_of(struct kg_up_call *c, const char *loc)
+{
+	memset(c, 0, sizeof(*c));
+	c->method = "GET";
+	c->kind = KG_CALL_STATUS_READ;
+	snprintf(c->user_key, sizeof(c->user_key), "%s", loc);
+	snprintf(c->path, sizeof(c->path), "/users/%s/identity-verification", loc);
+	c->done = on_done;
+}
+
+/* kg_upstream_submit_here: with nothing in curl the calling thread runs the engine (a cached
+ * answer is done before it returns, on the caller's thread); with a call in curl it hands over
+ * to the engine thread like kg_upstream_submit, and both calls end as they would. */
+START_TEST(submit_here_runs_the_idle_engine)
+{
+	struct kg_sim *sim = sim_start();
+	struct kg_config *cfg = config("verification: {cache_ttl_ms: 60000}\n");
+	struct kg_up_call c, slow, d;
+	char base[64], err[128];
+	struct kg_upstream *up;
+	unsigned long long deadline;
+	bool here = false;
+
+	snprintf(base, sizeof(base), "http://127.0.0.1:%u", kg_sim_port(sim));
+	up = kg_upstream_start(cfg, base, KEY, err, sizeof(err));
+	ck_assert_msg(up != NULL, "%s", err);
+	run_body(up, &c, "PUT", "/users/userId:here/legal-documents",
+	         "{\"type\":\"crossmint-privacy-policy\",\"acceptedAt\":\"2025-01-01T00:00:00Z\"}");
+	ck_assert_int_eq(c.status, 200);
+	kg_up_call_cleanup(&c);
+
+	read_of(&c, "userId:here"); /* sent from here, answered on the engine thread */
+	w.done = 0;
+	ck_assert_int_eq(kg_upstream_reserve(up, false), KG_OK);
+	kg_upstream_submit_here(up, &c);
+	wait_done(1);
+	ck_assert_int_eq(c.result, KG_UP_OK);
+	ck_assert_int_eq(c.status, 200);
+	ck_assert(!c.cached);
+	kg_up_call_cleanup(&c);
+
+	/* Cached: done before submit_here returns, on this thread, once the engine thread has let
+	 * go of the engine (it may still be finishing the last read: then the call is queued). */
+	deadline = kg_now_ms() + 10000;
+	while (!here && kg_now_ms() < deadline) {
+		read_of(&c, "userId:here");
+		w.done = 0;
+		ck_assert_int_eq(kg_upstream_reserve(up, false), KG_OK);
+		kg_upstream_submit_here(up, &c);
+		pthread_mutex_lock(&w.lock);
+		here = w.done == 1 && pthread_equal(done_thread, pthread_self());
+		pthread_mutex_unlock(&w.lock);
+		wait_done(1);
+		ck_assert(c.cached);
+		ck_assert_int_eq(c.status, 200);
+		kg_up_call_cleanup(&c);
+		if (!here)
+			usleep(20 * 1000);
+	}
+	ck_assert(here);
+
+	/* A call in curl: the next goes through the queue, its done on the engine thread. */
+	memset(&slow, 0, sizeof(slow));
+	slow.method = "GET";
+	snprintf(slow.path, sizeof(slow.path), "/users/userId:sim-latency-2000");
+	slow.done = on_done;
+	w.done = 0;
+	ck_assert_int_eq(kg_upstream_reserve(up, false), KG_OK);
+	kg_upstream_submit_here(up, &slow);
+	usleep(200 * 1000); /* in curl by now, even if it was queued: it lasts 2 s */
+	read_of(&d, "userId:here");
+	ck_assert_int_eq(kg_upstream_reserve(up, false), KG_OK);
+	kg_upstream_submit_here(up, &d);
+	wait_done(1);
+	pthread_mutex_lock(&w.lock);
+	ck_assert(!pthread_equal(done_thread, pthread_self()));
+	pthread_mutex_unlock(&w.lock);
+	ck_assert(d.cached);
+	wait_done(2);
+	ck_assert_int_eq(slow.result, KG_UP_OK);
+	ck_assert_int_eq(slow.status, 404);
+	kg_up_call_cleanup(&slow);
+	kg_up_call_cleanup(&d);
+	kg_upstream_free(up);
+	kg_config_free(cfg);
+	kg_sim_stop(sim);
+}
+END_TEST
+
 START_TEST(stop_with_calls_in_flight)
 {
 	enum { N = 50 };
@@ -621,6 +714,7 @@ int main(void)
 	tcase_add_test(tc, stop_with_calls_in_flight);
 	tcase_add_test(tc, flights_do_not_mix_across_a_write);
 	tcase_add_test(tc, watch_poll_leaves_the_budget_share);
+	tcase_add_test(tc, submit_here_runs_the_idle_engine);
 	suite_add_tcase(s, tc);
 	failed = kt_run_suite(s);
 	curl_global_cleanup();

@@ -1,9 +1,10 @@
 /* The upstream engine (design §6, §8): one thread owning one libcurl multi handle, driven by
  * curl_multi_socket_action on epoll, with a hand-over queue from request threads.
  *
- * Request threads never call curl: they fill a struct kg_up_call and submit it. The engine runs
- * the exchange and calls call->done on its own thread exactly once; done must not block, and the
- * engine never touches the call after done returns. */
+ * Request threads fill a struct kg_up_call and submit it. The engine runs the exchange and calls
+ * call->done exactly once, on the thread running the engine: its own, or a request thread that
+ * found it idle in kg_upstream_submit_here() (one thread at a time either way); done must not
+ * block, and the engine never touches the call after done returns. */
 #ifndef KYCGATE_UPSTREAM_H
 #define KYCGATE_UPSTREAM_H
 
@@ -175,6 +176,12 @@ enum kg_err kg_upstream_reserve_wait(struct kg_upstream *up);
 /* Hands a call to the engine, using one reservation; done will be called exactly once (with
  * KG_UP_SHUTDOWN if the engine is stopping). Thread-safe; never blocks on the network. */
 void kg_upstream_submit(struct kg_upstream *up, struct kg_up_call *call);
+
+/* As kg_upstream_submit, but when the engine is idle the calling thread runs it: admits call (its
+ * done may be called before this returns), lets curl send it, and runs what else is due (other
+ * calls' done among them). Only from a thread that holds no lock a done callback may take (the
+ * request threads); never blocks on the network. */
+void kg_upstream_submit_here(struct kg_upstream *up, struct kg_up_call *call);
 
 /* Replaces what the engine takes from the configuration (key, timeouts, limits) for the
  * exchanges that start after this call. Thread-safe. */
