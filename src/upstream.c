@@ -383,8 +383,6 @@ void up_finish(struct kg_upstream *up, struct kg_up_call *call, enum kg_up_resul
 	up_heap_disarm(&up->heap, &call->deadline_timer);
 	if (call->state == CS_JOINED)
 		up_status_unjoin(up, call);
-	if (call->state == CS_WAITING)
-		up_status_unwait(up, call);
 	if (call->state == CS_LIVE || call->easy != NULL || call->priv != NULL) {
 		attempt_close(up, call, result, false);
 	} else if (call->attempts == 0 || result != call->result) {
@@ -403,9 +401,7 @@ void up_finish(struct kg_upstream *up, struct kg_up_call *call, enum kg_up_resul
 		pthread_mutex_unlock(&up->lock);
 	}
 	call->state = CS_DONE;
-	if (call->waiter)
-		atomic_fetch_sub(&up->waiting, 1);
-	else if (!call->internal)
+	if (!call->internal)
 		up_inflight_add(up, -1);
 	call->done(call);
 }
@@ -786,8 +782,7 @@ static void fire_deadline(struct kg_upstream *up, struct kg_up_timer *t)
 {
 	struct kg_up_call *call = CALL_OF(t, deadline_timer);
 
-	if (call->state == CS_DELAYED || call->state == CS_JOINED || call->state == CS_BACKOFF ||
-	    call->state == CS_WAITING)
+	if (call->state == CS_DELAYED || call->state == CS_JOINED || call->state == CS_BACKOFF)
 		up_finish(up, call, KG_UP_DEADLINE);
 }
 
@@ -797,6 +792,7 @@ static void fire_deadline(struct kg_upstream *up, struct kg_up_timer *t)
 static bool drain_queue(struct kg_upstream *up)
 {
 	struct kg_up_call *call, *next;
+	struct kg_up_wait *w, *wnext;
 	struct settings *old;
 	bool stopping;
 	uint64_t v;
@@ -806,6 +802,8 @@ static bool drain_queue(struct kg_upstream *up)
 	pthread_mutex_lock(&up->lock);
 	call = up->q_head;
 	up->q_head = up->q_tail = NULL;
+	w = up->wq_head;
+	up->wq_head = up->wq_tail = NULL;
 	stopping = atomic_load(&up->stopping);
 	old = up->cur;
 	up->cur = up->settings;
@@ -823,6 +821,17 @@ static bool drain_queue(struct kg_upstream *up)
 			continue;
 		}
 		admit(up, call);
+	}
+	for (; w != NULL; w = wnext) {
+		wnext = w->next;
+		w->next = NULL;
+		if (stopping) {
+			w->state = CS_QUEUED;
+			up_timer_init(&w->deadline_timer, up_wait_fire_deadline);
+			up_wait_finish(up, w, KG_UP_SHUTDOWN);
+			continue;
+		}
+		up_wait_admit(up, w);
 	}
 	return stopping;
 }
@@ -872,6 +881,8 @@ static void abort_all(struct kg_upstream *up)
 			up_finish(up, CALL_OF(t, start_timer), KG_UP_SHUTDOWN);
 		else if (t->fire == fire_deadline)
 			up_finish(up, CALL_OF(t, deadline_timer), KG_UP_SHUTDOWN);
+		else if (t->fire == up_wait_fire_deadline)
+			up_wait_finish(up, WAIT_OF(t), KG_UP_SHUTDOWN);
 	}
 }
 
@@ -880,12 +891,17 @@ static void abort_all(struct kg_upstream *up)
 static void end_waits(struct kg_upstream *up)
 {
 	struct kg_up_call **calls;
-	size_t i, n = 0;
+	struct kg_up_wait **waits;
+	size_t i, n = 0, n_waits = 0;
 
 	up->waits_ended = true;
 	calls = calloc(up->heap.n + 1, sizeof(*calls));
-	if (calls == NULL)
+	waits = calloc(up->heap.n + 1, sizeof(*waits));
+	if (calls == NULL || waits == NULL) {
+		free(calls);
+		free(waits);
 		return;
+	}
 	for (i = 0; i < up->heap.n; i++) {
 		struct kg_up_timer *t = UP_TIMER_OF(up->heap.items[i]);
 		/* Every waiting re-read has exactly one deadline timer: none is listed twice. */
@@ -896,10 +912,16 @@ static void end_waits(struct kg_upstream *up)
 		if (call != NULL && (call->low_priority || call->watch_poll) &&
 		    call->state != CS_DONE)
 			calls[n++] = call;
+		/* A long-poll waiter has exactly one timer, its deadline. */
+		if (t->fire == up_wait_fire_deadline)
+			waits[n_waits++] = WAIT_OF(t);
 	}
 	for (i = 0; i < n; i++)
 		up_finish(up, calls[i], KG_UP_SHUTDOWN);
+	for (i = 0; i < n_waits; i++)
+		up_wait_finish(up, waits[i], KG_UP_SHUTDOWN);
 	free(calls);
+	free(waits);
 }
 
 static void *engine_main(void *arg)
@@ -1057,7 +1079,6 @@ void kg_upstream_submit(struct kg_upstream *up, struct kg_up_call *call)
 	call->next = call->live_prev = call->live_next = NULL;
 	call->join_prev = call->join_next = NULL;
 	call->flight = call->joiners = NULL;
-	call->wait_entry = NULL;
 	call->easy = call->priv = NULL;
 	call->internal = false;
 	call->resp = NULL;
@@ -1084,6 +1105,34 @@ void kg_upstream_submit(struct kg_upstream *up, struct kg_up_call *call)
 		uint64_t one = 1;
 		ssize_t w = write(up->wakefd, &one, sizeof(one));
 		(void)w;
+	}
+}
+
+void kg_upstream_wait(struct kg_upstream *up, struct kg_up_wait *w)
+{
+	bool wake;
+
+	w->next = w->prev = NULL;
+	w->entry = NULL;
+	w->state = CS_QUEUED;
+	w->result = KG_UP_OK;
+	w->status = 0;
+	w->answer = NULL;
+	w->retry_after_s = w->attempts = w->budget_wait_s = 0;
+	w->upstream_ms = 0;
+	w->shared = w->cached = false;
+	pthread_mutex_lock(&up->lock);
+	wake = up->wq_head == NULL && up->q_head == NULL;
+	if (up->wq_tail != NULL)
+		up->wq_tail->next = w;
+	else
+		up->wq_head = w;
+	up->wq_tail = w;
+	pthread_mutex_unlock(&up->lock);
+	if (wake) {
+		uint64_t one = 1;
+		ssize_t n = write(up->wakefd, &one, sizeof(one));
+		(void)n;
 	}
 }
 

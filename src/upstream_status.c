@@ -270,41 +270,81 @@ static bool same_answer(const struct kg_answer *a, const struct kg_answer *b)
 	return nx == ny && (nx == 0 || memcmp(x, y, nx) == 0);
 }
 
-static void waiter_add(struct entry *e, struct kg_up_call *call)
+static void waiter_add(struct entry *e, struct kg_up_wait *w)
 {
-	call->state = CS_WAITING;
-	call->wait_entry = e;
-	call->flight = NULL;
-	call->join_prev = NULL;
-	call->join_next = e->waiters;
+	w->state = CS_WAITING;
+	w->entry = e;
+	w->prev = NULL;
+	w->next = e->waiters;
 	if (e->waiters != NULL)
-		e->waiters->join_prev = call;
-	e->waiters = call;
-	if (e->n_waiters == 0 || call->deadline_ms < e->min_deadline)
-		e->min_deadline = call->deadline_ms;
+		e->waiters->prev = w;
+	e->waiters = w;
+	if (e->n_waiters == 0 || w->deadline_ms < e->min_deadline)
+		e->min_deadline = w->deadline_ms;
 	if (e->n_waiters++ == 0)
 		e->backoff_ms = REREAD_FIRST_MS;
 }
 
-void up_status_unwait(struct kg_upstream *up, struct kg_up_call *call)
+static void waiter_unlink(struct kg_upstream *up, struct kg_up_wait *w)
 {
-	struct entry *e = call->wait_entry;
+	struct entry *e = w->entry;
 
-	if (e->gone_next == call)
-		e->gone_next = call->join_next;
-	if (call->deadline_ms == e->min_deadline)
+	if (e->gone_next == w)
+		e->gone_next = w->next;
+	if (w->deadline_ms == e->min_deadline)
 		e->min_stale = true;
-	if (call->join_prev != NULL)
-		call->join_prev->join_next = call->join_next;
+	if (w->prev != NULL)
+		w->prev->next = w->next;
 	else
-		e->waiters = call->join_next;
-	if (call->join_next != NULL)
-		call->join_next->join_prev = call->join_prev;
-	call->join_prev = call->join_next = NULL;
-	call->wait_entry = NULL;
+		e->waiters = w->next;
+	if (w->next != NULL)
+		w->next->prev = w->prev;
+	w->prev = w->next = NULL;
+	w->entry = NULL;
 	if (--e->n_waiters == 0)
 		up_heap_disarm(&up->heap, &e->reread);
 	entry_release(up, e);
+}
+
+void up_wait_finish(struct kg_upstream *up, struct kg_up_wait *w, enum kg_up_result result)
+{
+	if (w->state == CS_DONE)
+		return;
+	up_heap_disarm(&up->heap, &w->deadline_timer);
+	if (w->state == CS_WAITING)
+		waiter_unlink(up, w);
+	w->result = result;
+	pthread_mutex_lock(&up->lock);
+	w->budget_wait_s = up_budget_wait_s_locked(up);
+	pthread_mutex_unlock(&up->lock);
+	w->state = CS_DONE;
+	atomic_fetch_sub(&up->waiting, 1);
+	w->done(w);
+}
+
+void up_wait_fire_deadline(struct kg_upstream *up, struct kg_up_timer *t)
+{
+	up_wait_finish(up, WAIT_OF(t), KG_UP_DEADLINE);
+}
+
+/* Hands an outcome (and a reference to answer) to one waiter: from is the flight that observed
+ * it, NULL for the cached answer. */
+static void wait_deliver(struct kg_upstream *up, struct kg_up_wait *w,
+                         const struct kg_up_call *from, enum kg_up_result result, long status,
+                         struct kg_answer *answer)
+{
+	if (result == KG_UP_OK && answer == NULL)
+		result = KG_UP_NOMEM; /* the answer could not be kept */
+	w->shared = true;             /* counted once, by the read that fetched it */
+	w->cached = from == NULL;
+	if (from != NULL) {
+		w->retry_after_s = from->retry_after_s;
+		w->upstream_ms = from->upstream_ms;
+		w->attempts = from->attempts;
+	}
+	w->status = status;
+	w->answer = answer ? kg_answer_ref(answer) : NULL;
+	up_wait_finish(up, w, result);
 }
 
 /* Ends the waiters an observation settles: those holding another answer than answer, or every
@@ -313,20 +353,17 @@ void up_status_unwait(struct kg_upstream *up, struct kg_up_call *call)
 static void waiters_settle(struct kg_upstream *up, struct entry *e, struct kg_answer *answer,
                            const struct kg_up_call *from, bool all)
 {
-	struct kg_up_call *w, *next;
+	struct kg_up_wait *w, *next;
 
 	e->pins++;
 	for (w = e->waiters; w != NULL; w = next) {
-		next = w->join_next;
+		next = w->next;
 		if (!all && same_answer(answer, w->seen))
 			continue;
-		w->shared = true; /* counted once, by the read that fetched it */
-		if (from != NULL) {
-			deliver(up, w, from, answer);
-		} else {
-			w->cached = true;
-			deliver_result(up, w, KG_UP_OK, kg_answer_status(answer), answer);
-		}
+		if (from != NULL)
+			wait_deliver(up, w, from, from->result, from->status, answer);
+		else
+			wait_deliver(up, w, NULL, KG_UP_OK, kg_answer_status(answer), answer);
 	}
 	e->pins--;
 }
@@ -337,7 +374,7 @@ static void waiters_settle(struct kg_upstream *up, struct entry *e, struct kg_an
 static void reread_schedule(struct kg_upstream *up, struct entry *e)
 {
 	unsigned long long now = kg_now_ms(), at = now + e->backoff_ms;
-	const struct kg_up_call *w;
+	const struct kg_up_wait *w;
 
 	if (e->n_waiters == 0 || kg_timer_armed(&e->reread.base) ||
 	    (e->flight != NULL && e->flight->flight_gen == e->gen))
@@ -345,7 +382,7 @@ static void reread_schedule(struct kg_upstream *up, struct entry *e)
 	if (e->min_stale) {
 		e->min_stale = false;
 		e->min_deadline = e->waiters->deadline_ms;
-		for (w = e->waiters; w != NULL; w = w->join_next)
+		for (w = e->waiters; w != NULL; w = w->next)
 			if (w->deadline_ms < e->min_deadline)
 				e->min_deadline = w->deadline_ms;
 	}
@@ -358,9 +395,11 @@ static void reread_schedule(struct kg_upstream *up, struct entry *e)
 	(void)up_heap_arm(&up->heap, &e->reread, at);
 }
 
-/* A new upstream read for e, copying the request's identity headers from call. */
-static struct kg_up_call *flight_new(struct kg_upstream *up, struct entry *e,
-                                     const struct kg_up_call *call);
+/* A new upstream read for e at path, with the identity headers of the request that starts it
+ * (first: its call, compared only; NULL for the waiters' re-read). */
+static struct kg_up_call *flight_new(struct kg_upstream *up, struct entry *e, const char *path,
+                                     const char *request_id, const char *traceparent,
+                                     const char *tracestate, const struct kg_up_call *first);
 
 /* Waiters whose caller hung up are ended (libmicrohttpd does not see it while they are
  * suspended), so nobody re-reads for them. A few are looked at per re-read, in turn: a peek per
@@ -370,11 +409,11 @@ static void waiters_drop_gone(struct kg_upstream *up, struct entry *e)
 	unsigned i;
 
 	for (i = 0; i < GONE_CHECKS_PER_READ && e->n_waiters > 0; i++) {
-		struct kg_up_call *w = e->gone_next != NULL ? e->gone_next : e->waiters;
+		struct kg_up_wait *w = e->gone_next != NULL ? e->gone_next : e->waiters;
 
-		e->gone_next = w->join_next;
+		e->gone_next = w->next;
 		if (kg_longpoll_client_gone(w->client_fd))
-			up_finish(up, w, KG_UP_DEADLINE);
+			up_wait_finish(up, w, KG_UP_DEADLINE);
 	}
 }
 
@@ -384,6 +423,7 @@ static void entry_reread(struct kg_upstream *up, struct kg_up_timer *t)
 {
 	struct entry *e = ENTRY_OF(t);
 	unsigned long long wait = 0;
+	struct kg_up_wait *w;
 	struct kg_up_call *f;
 	enum kg_up_result r;
 	bool probe = false;
@@ -404,9 +444,9 @@ static void entry_reread(struct kg_upstream *up, struct kg_up_timer *t)
 	r = up_gate(up, true, UP_PRIO_LONGPOLL, false, &wait, &probe);
 	if (r == KG_UP_OPEN) {
 		/* The breaker is open: no upstream call; each waiter answers its latest state. */
-		while ((f = e->waiters) != NULL) {
-			f->retry_after_s = (unsigned)((wait + 999) / 1000);
-			up_finish(up, f, KG_UP_OPEN);
+		while ((w = e->waiters) != NULL) {
+			w->retry_after_s = (unsigned)((wait + 999) / 1000);
+			up_wait_finish(up, w, KG_UP_OPEN);
 		}
 		goto out;
 	}
@@ -414,7 +454,8 @@ static void entry_reread(struct kg_upstream *up, struct kg_up_timer *t)
 		(void)up_heap_arm(&up->heap, &e->reread, kg_now_ms() + wait);
 		goto out;
 	}
-	f = flight_new(up, e, e->waiters);
+	w = e->waiters;
+	f = flight_new(up, e, w->path, w->request_id, w->traceparent, w->tracestate, NULL);
 	if (f == NULL) {
 		if (probe)
 			kg_breaker_probe_lost(&up->breaker);
@@ -424,7 +465,6 @@ static void entry_reread(struct kg_upstream *up, struct kg_up_timer *t)
 	/* The re-read is the waiters' upstream call: it holds a place in flight while it runs. */
 	up_inflight_add(up, 1);
 	f->low_priority = true;
-	f->first = NULL;
 	e->flight = f;
 	e->n_flights++;
 	f->probe = probe;
@@ -466,6 +506,26 @@ static void count_reread(const struct kg_up_call *f)
 	kg_metrics_upstream_error(why);
 }
 
+/* The body an answer keeps is cut to its length: the read buffer grows by steps of kilobytes,
+ * and the answers waiters hold as their latest (a few per user) would keep the rest for as long
+ * as they wait (8 MiB with 10k waiters). */
+static void resp_fit(struct kg_up_call *f)
+{
+	char *b;
+
+	if (f->resp == NULL || f->resp_cap <= f->resp_len + 1 + 64)
+		return;
+	b = malloc(f->resp_len + 1);
+	if (b == NULL)
+		return; /* kept as it is */
+	memcpy(b, f->resp, f->resp_len);
+	b[f->resp_len] = '\0';
+	kg_wipe(f->resp, f->resp_cap);
+	free(f->resp);
+	f->resp = b;
+	f->resp_cap = f->resp_len + 1;
+}
+
 /* A flight ended: build the shared answer, cache it if good and still current, wake its readers
  * and the user's waiters it settles. */
 static void flight_done(struct kg_up_call *f)
@@ -477,6 +537,7 @@ static void flight_done(struct kg_up_call *f)
 	bool good;
 
 	if (f->result == KG_UP_OK) {
+		resp_fit(f);
 		answer =
 		    kg_answer_new(f->status, f->resp, f->resp_len, f->retry_after_s, time(NULL));
 		f->resp = NULL;
@@ -510,27 +571,27 @@ static void flight_done(struct kg_up_call *f)
 	entry_release(up, e);
 }
 
-static struct kg_up_call *flight_new(struct kg_upstream *up, struct entry *e,
-                                     const struct kg_up_call *call)
+static struct kg_up_call *flight_new(struct kg_upstream *up, struct entry *e, const char *path,
+                                     const char *request_id, const char *traceparent,
+                                     const char *tracestate, const struct kg_up_call *first)
 {
 	struct kg_up_call *f = calloc(1, sizeof(*f));
 
 	if (f == NULL)
 		return NULL;
 	f->method = "GET";
-	memcpy(f->path, call->path, sizeof(f->path));
-	memcpy(f->request_id, call->request_id, sizeof(f->request_id));
-	memcpy(f->traceparent, call->traceparent, sizeof(f->traceparent));
-	memcpy(f->tracestate, call->tracestate, sizeof(f->tracestate));
+	snprintf(f->path, sizeof(f->path), "%s", path);
+	snprintf(f->request_id, sizeof(f->request_id), "%s", request_id);
+	snprintf(f->traceparent, sizeof(f->traceparent), "%s", traceparent);
+	snprintf(f->tracestate, sizeof(f->tracestate), "%s", tracestate);
 	f->done = flight_done;
 	f->owner = e;
 	f->priv_engine = up;
 	f->internal = true;
 	f->kind = KG_CALL_PLAIN;
 	f->flight_gen = e->gen;
-	f->first = call;
+	f->first = first;
 	f->started_wall_ms = kg_wall_ms();
-	f->client_fd = -1;
 	up_call_timers_init(f);
 	return f;
 }
@@ -545,17 +606,6 @@ void up_status_begin(struct kg_upstream *up, struct kg_up_call *call)
 
 	if (e == NULL) {
 		up_finish(up, call, KG_UP_NOMEM);
-		return;
-	}
-	if (call->waiter) {
-		if (cache_fresh(up, e) && !same_answer(e->answer, call->seen)) {
-			/* The user moved on since this waiter's last answer. */
-			call->cached = call->shared = true;
-			deliver_result(up, call, KG_UP_OK, kg_answer_status(e->answer), e->answer);
-			return;
-		}
-		waiter_add(e, call);
-		reread_schedule(up, e);
 		return;
 	}
 	if (cache_fresh(up, e)) {
@@ -594,7 +644,8 @@ void up_status_begin(struct kg_upstream *up, struct kg_up_call *call)
 		entry_release(up, e);
 		return;
 	}
-	f = flight_new(up, e, call);
+	f = flight_new(up, e, call->path, call->request_id, call->traceparent, call->tracestate,
+	               call);
 	if (f == NULL) {
 		if (probe)
 			kg_breaker_probe_lost(&up->breaker);
@@ -607,6 +658,32 @@ void up_status_begin(struct kg_upstream *up, struct kg_up_call *call)
 	e->n_flights++;
 	f->probe = probe;
 	up_start_exchange(up, f);
+}
+
+void up_wait_admit(struct kg_upstream *up, struct kg_up_wait *w)
+{
+	struct entry *e;
+
+	w->state = CS_QUEUED;
+	up_timer_init(&w->deadline_timer, up_wait_fire_deadline);
+	if (up->waits_ended) {
+		up_wait_finish(up, w, KG_UP_SHUTDOWN); /* draining: no new long-poll waits */
+		return;
+	}
+	e = entry_find(up, w->user_key, true);
+	if (e == NULL || !up_heap_arm(&up->heap, &w->deadline_timer, w->deadline_ms)) {
+		if (e != NULL)
+			entry_release(up, e);
+		up_wait_finish(up, w, KG_UP_NOMEM);
+		return;
+	}
+	if (cache_fresh(up, e) && !same_answer(e->answer, w->seen)) {
+		/* The user moved on since this waiter's last answer. */
+		wait_deliver(up, w, NULL, KG_UP_OK, kg_answer_status(e->answer), e->answer);
+		return;
+	}
+	waiter_add(e, w);
+	reread_schedule(up, e);
 }
 
 /* Lets go of the answers past their cache time, oldest first, and the entries they held. */
