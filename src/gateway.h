@@ -147,7 +147,7 @@ struct kg_req {
 	bool budget_over; /* the buffered-bytes budget was spent */
 
 	/* Decoded path parameters, in route order. */
-	char params[KG_MAX_PARAMS][KG_MAX_PARAM_BYTES];
+	char *params[KG_MAX_PARAMS]; /* each allocated at its length once valid, or NULL */
 	size_t param_len[KG_MAX_PARAMS];
 
 	/* Verification query and long-poll state. */

@@ -75,19 +75,35 @@ static bool decode_params(struct kg_req *req)
 	for (i = 0; i < req->match.n_params; i++) {
 		const struct kg_raw_param *p = &req->match.params[i];
 		const char *detail = NULL;
-		enum kg_err e = kg_pct_decode(p->raw, p->len, req->params[i], KG_MAX_PARAM_BYTES,
-		                              &req->param_len[i]);
+		char v[KG_MAX_PARAM_BYTES];
+		size_t n = 0;
+		enum kg_err e = kg_pct_decode(p->raw, p->len, v, sizeof(v), &n);
 
 		if (e == KG_ERR_TOO_LARGE)
 			detail = p->kind == KG_PARAM_LOCATOR ? "userLocator: longer than 256 bytes"
 			                                     : param_rule(p->kind);
 		else if (e != KG_OK)
 			detail = encoding;
-		else if (req->param_len[i] == 0 ||
-		         !param_valid(p->kind, req->params[i], req->param_len[i], &detail))
+		else if (n == 0 || !param_valid(p->kind, v, n, &detail))
 			detail = detail ? detail : param_rule(p->kind);
+		/* Held at its length (a request may wait for minutes; 10k may wait at once). */
+		if (req->params[i] != NULL) { /* decoded before: replaced */
+			kg_wipe(req->params[i], req->param_len[i]);
+			free(req->params[i]);
+			req->params[i] = NULL;
+		}
+		if (detail == NULL && (req->params[i] = malloc(n + 1)) != NULL) {
+			memcpy(req->params[i], v, n + 1);
+			req->param_len[i] = n;
+		}
+		kg_wipe(v,
+		        sizeof(v)); /* whole: a decoding that failed half-way left bytes past n */
 		if (detail != NULL) {
 			kg_reply_problem(req, KG_PB_INVALID_REQUEST, 0, detail, NULL);
+			return false;
+		}
+		if (req->params[i] == NULL) {
+			kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "out of memory", NULL);
 			return false;
 		}
 	}

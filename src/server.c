@@ -68,13 +68,18 @@ static void unsuspend(struct kg_req *req)
 }
 
 /* The request's own fields that held personal data (decoded locators and the upstream path that
- * carries one, a document's expiry, the remembered country) are wiped before the struct is freed;
- * only the bytes used, as the whole struct is kilobytes and this runs for every request. */
+ * carries one, a document's expiry, the remembered country) are wiped before they are freed;
+ * only the bytes used, as this runs for every request. */
 static void wipe_personal(struct kg_req *req)
 {
-	/* Whole: a decoding that failed half-way left bytes past its length of 0. */
-	if (req->match.n_params > 0)
-		kg_wipe(req->params, sizeof(req->params));
+	size_t i;
+
+	for (i = 0; i < KG_MAX_PARAMS; i++) {
+		if (req->params[i] == NULL)
+			continue;
+		kg_wipe(req->params[i], req->param_len[i]);
+		free(req->params[i]);
+	}
 	if (req->wait_path != NULL) {
 		kg_wipe(req->wait_path, strlen(req->wait_path));
 		free(req->wait_path);

@@ -161,6 +161,8 @@ static inline void rt_free(struct rt *t)
 	kg_req_call_free(&t->req);
 	free(t->req.wait_path);
 	free(t->req.expires_at);
+	for (size_t i = 0; i < KG_MAX_PARAMS; i++)
+		free(t->req.params[i]);
 	free(t->req.body);
 	free(t->req.up_body);
 	kg_reply_clear(&t->req.reply);
