@@ -827,7 +827,6 @@ static bool drain_queue(struct kg_upstream *up)
 		w->next = NULL;
 		if (stopping) {
 			w->state = CS_QUEUED;
-			up_timer_init(&w->deadline_timer, up_wait_fire_deadline);
 			up_wait_finish(up, w, KG_UP_SHUTDOWN);
 			continue;
 		}
@@ -881,9 +880,8 @@ static void abort_all(struct kg_upstream *up)
 			up_finish(up, CALL_OF(t, start_timer), KG_UP_SHUTDOWN);
 		else if (t->fire == fire_deadline)
 			up_finish(up, CALL_OF(t, deadline_timer), KG_UP_SHUTDOWN);
-		else if (t->fire == up_wait_fire_deadline)
-			up_wait_finish(up, WAIT_OF(t), KG_UP_SHUTDOWN);
 	}
+	up_waits_end(up, KG_UP_SHUTDOWN);
 }
 
 /* Draining: every long-poll re-read still waiting (for its backoff, a token or a flight) ends
@@ -891,17 +889,13 @@ static void abort_all(struct kg_upstream *up)
 static void end_waits(struct kg_upstream *up)
 {
 	struct kg_up_call **calls;
-	struct kg_up_wait **waits;
-	size_t i, n = 0, n_waits = 0;
+	size_t i, n = 0;
 
 	up->waits_ended = true;
+	up_waits_end(up, KG_UP_SHUTDOWN);
 	calls = calloc(up->heap.n + 1, sizeof(*calls));
-	waits = calloc(up->heap.n + 1, sizeof(*waits));
-	if (calls == NULL || waits == NULL) {
-		free(calls);
-		free(waits);
+	if (calls == NULL)
 		return;
-	}
 	for (i = 0; i < up->heap.n; i++) {
 		struct kg_up_timer *t = UP_TIMER_OF(up->heap.items[i]);
 		/* Every waiting re-read has exactly one deadline timer: none is listed twice. */
@@ -912,16 +906,10 @@ static void end_waits(struct kg_upstream *up)
 		if (call != NULL && (call->low_priority || call->watch_poll) &&
 		    call->state != CS_DONE)
 			calls[n++] = call;
-		/* A long-poll waiter has exactly one timer, its deadline. */
-		if (t->fire == up_wait_fire_deadline)
-			waits[n_waits++] = WAIT_OF(t);
 	}
 	for (i = 0; i < n; i++)
 		up_finish(up, calls[i], KG_UP_SHUTDOWN);
-	for (i = 0; i < n_waits; i++)
-		up_wait_finish(up, waits[i], KG_UP_SHUTDOWN);
 	free(calls);
-	free(waits);
 }
 
 static void *engine_main(void *arg)

@@ -74,7 +74,11 @@ struct entry {
 	bool min_stale;                  /* ... unless the waiter that had it left */
 	unsigned backoff_ms;             /* the next re-read's delay: 250 ms doubling to 2 s */
 	struct kg_up_timer reread;       /* the waiters' next re-read */
-	char key[];                      /* the decoded locator */
+	struct kg_answer *checked;  /* while waiters wait: each holds the same as this (a reference)
+	                             * unless unchecked; NULL: not known */
+	bool unchecked;             /* a waiter came since checked was set */
+	unsigned long long read_at; /* the planned re-read (kg_now_ms()), or ULLONG_MAX: none */
+	char key[];                 /* the decoded locator */
 };
 
 #define ENTRY_MIN_BUCKETS 256 /* the table doubles past one entry a bucket, halves below 1/8 */
@@ -193,13 +197,12 @@ unsigned up_budget_wait_s_locked(struct kg_upstream *up);
 /* upstream_status.c */
 void up_status_begin(struct kg_upstream *up, struct kg_up_call *call);
 void up_status_unjoin(struct kg_upstream *up, struct kg_up_call *call);
-/* A long-poll waiter handed over (kg_upstream_wait): parked on its user's entry, or settled at
- * once by a fresh cached answer. up_wait_finish() ends it wherever it is and calls its done,
- * once; up_wait_fire_deadline is its deadline timer's fire (told apart in the timer heap). */
+/* A long-poll waiter handed over (kg_upstream_wait): parked on its user's entry (whose one
+ * timer keeps its deadline), or settled at once by a fresh cached answer. up_wait_finish() ends
+ * it wherever it is and calls its done, once; up_waits_end() ends every waiter. */
 void up_wait_admit(struct kg_upstream *up, struct kg_up_wait *w);
 void up_wait_finish(struct kg_upstream *up, struct kg_up_wait *w, enum kg_up_result result);
-void up_wait_fire_deadline(struct kg_upstream *up, struct kg_up_timer *t);
-#define WAIT_OF(t) ((struct kg_up_wait *)((char *)(t)-offsetof(struct kg_up_wait, deadline_timer)))
+void up_waits_end(struct kg_upstream *up, enum kg_up_result result);
 void up_write_touch(struct kg_upstream *up, const char *key);
 void up_entries_sweep(struct kg_upstream *up, struct kg_up_timer *t);
 /* upstream.c: gives freed memory back to the system once traffic stopped (called each second). */

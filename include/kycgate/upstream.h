@@ -165,8 +165,7 @@ struct kg_up_wait {
 
 	/* Engine-private. */
 	struct kg_up_wait *next, *prev; /* the hand-over queue, then the user's waiters */
-	struct kg_up_timer deadline_timer;
-	void *entry; /* the user entry it waits on */
+	void *entry;                    /* the user entry it waits on */
 	int state;
 };
 
