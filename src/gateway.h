@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 #include <microhttpd.h>
 #include <json-c/json.h>
@@ -23,6 +24,7 @@
 
 struct kg_sim;
 struct kg_heads;
+struct kg_acceptor;
 
 /* One open client connection (libmicrohttpd's socket context), for the request-head deadline of
  * heads.c and for what the URI log callback saw of the request target. */
@@ -57,7 +59,7 @@ struct kg_gateway {
 	atomic_uint suspended;   /* requests suspended or resumed but not yet run again */
 	atomic_uint requests;    /* requests begun and not yet completed (answer sent or dropped) */
 	atomic_bool closing;     /* quiesced: answers carry Connection: close */
-	MHD_socket listen_fd;    /* kept open from quiesce until stop */
+	struct kg_acceptor *acceptor;  /* the main listener's socket and accept thread */
 	struct kg_up_call selfcheck;   /* the start-up read of a random unknown user */
 	struct kg_heads *heads;        /* the request-head deadlines of every client connection */
 	atomic_uint header_timeout_ms; /* server.header_timeout_s (reloadable) */
@@ -238,6 +240,22 @@ void kg_conn_arm(struct kg_conn *c, unsigned long long deadline_ms, bool only_so
 /* heads.c: the head is complete: clears the deadline. False when the connection was already shut
  * for being late (the request must not be served). Lock-free. */
 bool kg_conn_head_done(struct kg_conn *c);
+
+/* acceptor.c: a non-blocking listening socket bound to ss (SO_REUSEADDR; IPv6 only when v6), or
+ * -1 with the errno of what failed in *err. */
+int kg_listen_socket(const struct sockaddr_storage *ss, bool v6, int backlog, int *err);
+
+/* acceptor.c: the accept thread of the listening socket fd (which it owns from now on), keeping at
+ * most max_connections open. kg_acceptor_run() starts it, handing connections to daemon (started
+ * with MHD_USE_NO_LISTEN_SOCKET); false when the thread cannot start. kg_acceptor_closed() is
+ * libmicrohttpd's closed notification of one of its connections (any thread).
+ * kg_acceptor_close() stops accepting and closes the socket (idempotent); kg_acceptor_free() also
+ * frees it, after the daemon stopped. */
+struct kg_acceptor *kg_acceptor_new(int fd, unsigned max_connections);
+bool kg_acceptor_run(struct kg_acceptor *a, struct MHD_Daemon *daemon);
+void kg_acceptor_closed(struct kg_acceptor *a);
+void kg_acceptor_close(struct kg_acceptor *a);
+void kg_acceptor_free(struct kg_acceptor *a);
 
 /* checks.c: a new request id (a UUID v4) into out. Thread-safe. */
 void kg_request_id_new(char out[KG_MAX_REQUEST_ID_BYTES + 1]);

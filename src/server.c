@@ -528,6 +528,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
 		kg_heads_remove(l->gw->heads, *socket_context);
 		*socket_context = NULL;
+		if (!l->metrics_only)
+			kg_acceptor_closed(l->gw->acceptor);
 		return;
 	}
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -609,23 +611,22 @@ static bool listen_addr(const char *host, uint16_t port, struct sockaddr_storage
 }
 
 /* Why a listener did not start, for the operator: writes "key: ADDRESS is already in use" (or
- * another reason) to err. libmicrohttpd does not keep the bind's errno, so the address is bound
- * once more, as it binds it (SO_REUSEADDR), and released at once. */
+ * another reason) to err. e is the errno of the bind or listen that failed, or -1 when the address
+ * was bound and something else failed; 0 when libmicrohttpd bound the address (it does not keep
+ * the errno), and then the address is bound once more, as it binds it (SO_REUSEADDR), and
+ * released at once. */
 static void listen_failure(const char *key, const char *host, uint16_t port,
-                           const struct sockaddr_storage *ss, bool v6, char *err, size_t errcap)
+                           const struct sockaddr_storage *ss, bool v6, int e, char *err,
+                           size_t errcap)
 {
-	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, e = 0;
-	socklen_t len = v6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 	char addr[300];
+	int fd;
 
 	snprintf(addr, sizeof(addr), v6 ? "[%s]:%u" : "%s:%u", host, (unsigned)port);
-	if (fd < 0) {
-		e = errno;
-	} else {
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, (const struct sockaddr *)ss, len) != 0)
-			e = errno;
-		close(fd);
+	if (e == 0) {
+		fd = kg_listen_socket(ss, v6, 1, &e);
+		if (fd >= 0)
+			close(fd);
 	}
 	if (e == EADDRINUSE)
 		snprintf(err, errcap, "%s: %s is already in use", key, addr);
@@ -635,7 +636,7 @@ static void listen_failure(const char *key, const char *host, uint16_t port,
 		         addr);
 	else if (e == EADDRNOTAVAIL)
 		snprintf(err, errcap, "%s: %s is not an address of this host", key, addr);
-	else if (e != 0)
+	else if (e > 0)
 		snprintf(err, errcap, "%s: cannot listen on %s: %s", key, addr, strerror(e));
 	else
 		snprintf(err, errcap,
@@ -686,21 +687,65 @@ static bool load_tls(struct kg_gateway *gw, const struct kg_config *cfg, char *e
 	return true;
 }
 
+/* The port a listening socket is bound to (server.listen's port 0 picks one). */
+static uint16_t bound_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		return 0;
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)&ss)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)&ss)->sin_port);
+}
+
+/* A plain-HTTP listener hands a connection over only once its first bytes arrived (Linux's
+ * TCP_DEFER_ACCEPT, nginx's "deferred"), so refuse_head() sees the first segment, and a
+ * connection that never sends costs no libmicrohttpd slot. Best effort: without it the check
+ * sees what happens to be there, and the head deadline covers the rest. */
+static void defer_accept(int fd, unsigned timeout_s)
+{
+	int secs = timeout_s > 0 ? (int)timeout_s : 1;
+
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof(secs));
+}
+
 static struct MHD_Daemon *start_daemon(struct kg_gateway *gw, const struct kg_config *cfg,
                                        char *err, size_t errcap)
 {
 	struct sockaddr_storage ss;
 	bool v6 = false;
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-	                 MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+	                 MHD_USE_ERROR_LOG | MHD_USE_TURBO | MHD_USE_NO_LISTEN_SOCKET;
 	unsigned threads = cfg->server.threads ? cfg->server.threads : cpu_count();
 	struct MHD_OptionItem tls[4] = {{MHD_OPTION_END, 0, NULL}};
 	struct MHD_Daemon *d;
+	int fd, e = 0;
 
 	if (!listen_addr(cfg->server.listen_host, cfg->server.listen_port, &ss, &v6)) {
 		snprintf(err, errcap, "server.listen: the host is not an IP address");
 		return NULL;
 	}
+	/* Our socket and accept thread (acceptor.c says why libmicrohttpd's are not used). The
+	 * acceptor keeps server.max_connections; libmicrohttpd splits its limit among its threads
+	 * and must never reach it (acceptor.c), so each thread may take all of them. */
+	fd = kg_listen_socket(&ss, v6, LISTEN_BACKLOG, &e);
+	if (fd >= 0)
+		gw->acceptor = kg_acceptor_new(fd, cfg->server.max_connections);
+	if (fd >= 0 && gw->acceptor == NULL) {
+		close(fd);
+		snprintf(err, errcap, "server.listen: out of memory");
+		return NULL;
+	}
+	if (fd < 0) {
+		listen_failure("server.listen", cfg->server.listen_host, cfg->server.listen_port,
+		               &ss, v6, e, err, errcap);
+		return NULL;
+	}
+	gw->port = bound_port(fd);
+	if (gw->tls_cert == NULL)
+		defer_accept(fd, cfg->server.header_timeout_s);
 	if (v6)
 		flags |= MHD_USE_IPv6;
 	if (gw->tls_cert != NULL) {
@@ -710,35 +755,28 @@ static struct MHD_Daemon *start_daemon(struct kg_gateway *gw, const struct kg_co
 		tls[2] =
 		    (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES};
 	}
-	d = MHD_start_daemon(
-	    flags, cfg->server.listen_port, NULL, NULL, on_access, &gw->main_listener,
-	    MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_ARRAY, tls, MHD_OPTION_THREAD_POOL_SIZE, threads,
-	    MHD_OPTION_CONNECTION_LIMIT, cfg->server.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-	    cfg->server.connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    (size_t)CONNECTION_MEMORY_LIMIT, MHD_OPTION_LISTEN_BACKLOG_SIZE, LISTEN_BACKLOG,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->server.max_connections_per_ip,
-	    MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_NOTIFY_COMPLETED,
-	    on_completed, &gw->main_listener, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
-	    &gw->main_listener, MHD_OPTION_URI_LOG_CALLBACK, on_uri, &gw->main_listener,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
-	if (d == NULL)
+	d = MHD_start_daemon(flags, 0, NULL, NULL, on_access, &gw->main_listener, MHD_OPTION_ARRAY,
+	                     tls, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
+	                     cfg->server.max_connections * threads, MHD_OPTION_CONNECTION_TIMEOUT,
+	                     cfg->server.connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	                     (size_t)CONNECTION_MEMORY_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	                     cfg->server.max_connections_per_ip, MHD_OPTION_UNESCAPE_CALLBACK,
+	                     no_unescape, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+	                     &gw->main_listener, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+	                     &gw->main_listener, MHD_OPTION_URI_LOG_CALLBACK, on_uri,
+	                     &gw->main_listener, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	                     MHD_OPTION_END);
+	if (d == NULL) {
 		listen_failure("server.listen", cfg->server.listen_host, cfg->server.listen_port,
-		               &ss, v6, err, errcap);
+		               &ss, v6, -1, err, errcap);
+		return NULL;
+	}
+	if (!kg_acceptor_run(gw->acceptor, d)) {
+		snprintf(err, errcap, "server.listen: cannot start the accept thread");
+		MHD_stop_daemon(d);
+		return NULL;
+	}
 	return d;
-}
-
-/* A plain-HTTP listener hands a connection over only once its first bytes arrived (Linux's
- * TCP_DEFER_ACCEPT, nginx's "deferred"), so refuse_head() sees the first segment, and a
- * connection that never sends costs no libmicrohttpd slot. Best effort: without it the check
- * sees what happens to be there, and the head deadline covers the rest. */
-static void defer_accept(struct MHD_Daemon *d, unsigned timeout_s)
-{
-	const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_LISTEN_FD);
-	int secs = timeout_s > 0 ? (int)timeout_s : 1;
-
-	if (info != NULL && info->listen_fd != MHD_INVALID_SOCKET)
-		(void)setsockopt(info->listen_fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs,
-		                 sizeof(secs));
 }
 
 /* metrics.listen: a small second daemon (one thread) for /metrics, /healthz and /readyz, so
@@ -766,7 +804,7 @@ static struct MHD_Daemon *start_metrics_daemon(struct kg_gateway *gw, const stru
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
 	if (d == NULL)
 		listen_failure("metrics.listen", cfg->metrics.listen_host, cfg->metrics.listen_port,
-		               &ss, v6, err, errcap);
+		               &ss, v6, 0, err, errcap);
 	return d;
 }
 
@@ -864,7 +902,6 @@ struct kg_gateway *kg_gateway_start(char *err, size_t errcap)
 		goto fail;
 	}
 	declare_routes();
-	gw->listen_fd = MHD_INVALID_SOCKET;
 	gw->main_listener = (struct kg_listener){gw, false};
 	gw->metrics_listener = (struct kg_listener){gw, true};
 	cfg = kg_runtime_cfg(ref);
@@ -902,15 +939,13 @@ struct kg_gateway *kg_gateway_start(char *err, size_t errcap)
 	gw->daemon = start_daemon(gw, cfg, err, errcap);
 	if (gw->daemon == NULL)
 		goto fail;
-	if (gw->tls_cert == NULL)
-		defer_accept(gw->daemon, cfg->server.header_timeout_s);
-	info = MHD_get_daemon_info(gw->daemon, MHD_DAEMON_INFO_BIND_PORT);
-	gw->port = info ? info->port : cfg->server.listen_port;
 	if (cfg->metrics.listen_host != NULL) {
 		gw->metrics_daemon = start_metrics_daemon(gw, cfg, err, errcap);
 		if (gw->metrics_daemon == NULL)
 			goto fail;
-		defer_accept(gw->metrics_daemon, cfg->server.header_timeout_s);
+		info = MHD_get_daemon_info(gw->metrics_daemon, MHD_DAEMON_INFO_LISTEN_FD);
+		if (info != NULL && info->listen_fd != MHD_INVALID_SOCKET)
+			defer_accept(info->listen_fd, cfg->server.header_timeout_s);
 		info = MHD_get_daemon_info(gw->metrics_daemon, MHD_DAEMON_INFO_BIND_PORT);
 		gw->metrics_port = info ? info->port : cfg->metrics.listen_port;
 	}
@@ -1008,7 +1043,7 @@ void kg_gateway_quiesce(struct kg_gateway *gw)
 {
 	if (atomic_exchange(&gw->closing, true))
 		return;
-	gw->listen_fd = MHD_quiesce_daemon(gw->daemon);
+	kg_acceptor_close(gw->acceptor);
 	kg_upstream_end_waits(gw->up);
 	kg_events_drain(gw);
 }
@@ -1021,14 +1056,12 @@ bool kg_gateway_idle(const struct kg_gateway *gw)
 
 void kg_gateway_stop(struct kg_gateway *gw)
 {
-	MHD_socket lsock;
 	unsigned long long deadline;
 
 	if (gw == NULL)
 		return;
 	if (gw->daemon != NULL && !atomic_load(&gw->closing))
 		kg_gateway_quiesce(gw);
-	lsock = gw->listen_fd;
 	/* The engine ends every call and resumes its request; the daemon may stop only once no
 	 * connection is suspended (design §8). */
 	kg_upstream_stop(gw->up);
@@ -1041,7 +1074,8 @@ void kg_gateway_stop(struct kg_gateway *gw)
 		MHD_stop_daemon(gw->daemon);
 	if (gw->metrics_daemon != NULL)
 		MHD_stop_daemon(gw->metrics_daemon);
-	kg_heads_free(gw->heads); /* every connection is closed now */
+	kg_acceptor_free(gw->acceptor); /* after the daemon: its last closes count down */
+	kg_heads_free(gw->heads);       /* every connection is closed now */
 	/* The event source submits no more work to the engine or the store. */
 	kg_webhooks_stop(gw);
 	kg_watches_stop(gw);
@@ -1054,8 +1088,6 @@ void kg_gateway_stop(struct kg_gateway *gw)
 	kg_webhooks_free(gw);
 	kg_watches_free(gw);
 	kg_events_free(gw);
-	if (lsock != MHD_INVALID_SOCKET)
-		close(lsock);
 	kg_sim_stop(gw->sim);
 	kg_wipe(gw->sim_key, sizeof(gw->sim_key));
 	if (gw->tls_key != NULL)

@@ -91,8 +91,19 @@ static const char schema_v1[] =
  * GET .../watch (last_overall alone does not say when). */
 static const char schema_v2[] = "ALTER TABLE watches ADD COLUMN last_observed_ms INTEGER;";
 
+/* Schema v3 (webhooks.c): the dispatcher's claim, every 500 ms, looks for each endpoint's due
+ * pending deliveries in schedule order and checks each is its user's oldest pending one. With only
+ * the v1 indexes the check walked the user's whole delivery history and the candidates were
+ * sorted: 118 ms a claim for 20,000 users with 20 delivered events and one pending each (an
+ * endpoint back after an outage); with these two indexes of pending rows only, 0.3 ms. */
+static const char schema_v3[] =
+    "CREATE INDEX deliveries_pending_due ON deliveries (endpoint, next_attempt_ms, event_id)"
+    " WHERE state = 'pending';"
+    "CREATE INDEX deliveries_pending_user ON deliveries (endpoint, user_locator, event_id)"
+    " WHERE state = 'pending';";
+
 /* migrations[v] takes a file at user_version v to v + 1. */
-static const char *const migrations[KG_STORE_SCHEMA_VERSION] = {schema_v1, schema_v2};
+static const char *const migrations[KG_STORE_SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3};
 
 /* One periodic hook (kg_store_every). */
 struct hook {

@@ -385,17 +385,19 @@ fail:
 	return false;
 }
 
+const char kg_webhooks_claim_sql[] =
+    "SELECT d.event_id, d.user_locator, d.attempts, e.body FROM deliveries d"
+    " JOIN events e ON e.id = d.event_id"
+    " WHERE d.endpoint = ?1 AND d.state = 'pending' AND d.next_attempt_ms <= ?2"
+    " AND d.event_id = (SELECT MIN(x.event_id) FROM deliveries x WHERE x.endpoint = ?1"
+    " AND x.user_locator = d.user_locator AND x.state = 'pending')"
+    " ORDER BY d.next_attempt_ms, d.event_id LIMIT ?3";
+
 /* Claims the due deliveries of ep: for each user only the oldest pending one (a user's events go
  * out in id order, one at a time), up to max_inflight in flight. */
 static int claim(sqlite3 *db, struct kg_webhooks *wh, struct epset *set, const struct endpoint *ep)
 {
-	static const char sql[] =
-	    "SELECT d.event_id, d.user_locator, d.attempts, e.body FROM deliveries d"
-	    " JOIN events e ON e.id = d.event_id"
-	    " WHERE d.endpoint = ?1 AND d.state = 'pending' AND d.next_attempt_ms <= ?2"
-	    " AND d.event_id = (SELECT MIN(x.event_id) FROM deliveries x WHERE x.endpoint = ?1"
-	    " AND x.user_locator = d.user_locator AND x.state = 'pending')"
-	    " ORDER BY d.next_attempt_ms, d.event_id LIMIT ?3";
+	const char *sql = kg_webhooks_claim_sql;
 	unsigned busy = inflight_count(wh, ep->name);
 	sqlite3_stmt *s = NULL;
 	int rc;

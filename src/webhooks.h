@@ -28,6 +28,10 @@ enum kg_err kg_webhook_sign(const unsigned char *key, size_t key_len, const char
  * (a path or query may hold a token). Pure. */
 void kg_webhook_url_origin(const char *url, char *out, size_t cap);
 
+/* webhooks.c: the dispatcher's claim of an endpoint's due deliveries (?1 endpoint, ?2 now in
+ * wall-clock ms, ?3 how many); its test checks it is answered from the indexes of schema v3. */
+extern const char kg_webhooks_claim_sql[];
+
 /* ---- webhooks.c, for the routes (webhooks_routes.c) ---- */
 
 /* True when an endpoint of that name is configured now. Any thread. */

@@ -18,6 +18,9 @@
 #include <strings.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -1772,6 +1775,20 @@ static void user_in_review(unsigned port, const char *loc)
 	kt_resp_free(&r);
 }
 
+/* 0 when a TCP connection to 127.0.0.1:port is made, else the errno of connect(). */
+static int connect_errno(unsigned port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), e = 0;
+
+	ck_assert_int_ge(fd, 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (const struct sockaddr *)&sa, sizeof(sa)) != 0)
+		e = errno;
+	close(fd);
+	return e;
+}
+
 START_TEST(graceful_shutdown)
 {
 	struct kt_proc sim, gw;
@@ -1831,8 +1848,27 @@ START_TEST(graceful_shutdown)
 		ck_assert_str_eq(problem_type(&r), "urn:kycgate:problem:upstream-rejected");
 		kt_resp_free(&r);
 	}
-	for (i = 0; i < 3; i++)
-		pthread_join(th[i], NULL);
+	/* Once the drain delay is over the listener is closed: a new client is refused at once
+	 * (rather than left in the backlog until the process exits), while the slow calls still
+	 * run. */
+	pthread_join(th[2], NULL);
+	{
+		long long refused_ms = 0, end = kt_now_ms() + 1000;
+
+		while (refused_ms == 0 && kt_now_ms() < end) {
+			if (connect_errno(gw.port) == ECONNREFUSED)
+				refused_ms = kt_now_ms();
+			else
+				kt_sleep_ms(10);
+		}
+		ck_assert_msg(refused_ms != 0,
+		              "a new connection is still taken after the drain delay");
+		for (i = 0; i < 2; i++)
+			pthread_join(th[i], NULL);
+		for (i = 0; i < 2; i++)
+			ck_assert_msg(refused_ms < slow[i].done_ms,
+			              "refused only after the slow calls ended: not in the grace");
+	}
 
 	/* The slow calls finish with their normal answer. */
 	for (i = 0; i < 2; i++) {
@@ -2003,6 +2039,92 @@ START_TEST(shutdown_after_clients_left)
 }
 END_TEST
 
+/* A SIGTERM while clients keep opening connections (the drain delay 0, so the listener closes
+ * at once) ends with exit 0. libmicrohttpd 0.9.75 aborted now and then when its own listen socket
+ * was closed under load (MHD_quiesce_daemon racing its epoll threads; acceptor.c). */
+#define CHURN_ROUNDS 8
+#define CHURN_CLIENTS 4
+
+struct churn {
+	unsigned port;
+	atomic_bool stop;
+	unsigned answered;
+};
+
+/* One request on a new connection; true when it was answered 200. A refused connection (the
+ * listener closed) is not an error here. */
+static bool churn_once(unsigned port)
+{
+	static const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	struct timeval tv = {.tv_sec = 2};
+	char buf[16] = "";
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool ok = false;
+
+	if (fd < 0)
+		return false;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (const struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) == (ssize_t)(sizeof(req) - 1))
+		ok = recv(fd, buf, 12, MSG_WAITALL) == 12 && memcmp(buf, "HTTP/1.1 200", 12) == 0;
+	close(fd);
+	return ok;
+}
+
+static void *churn_main(void *arg)
+{
+	struct churn *c = arg;
+
+	while (!atomic_load(&c->stop))
+		c->answered += churn_once(c->port);
+	return NULL;
+}
+
+START_TEST(shutdown_while_clients_connect)
+{
+	struct kt_proc sim, gw;
+	struct gwopt o = {0};
+	struct churn c[CHURN_CLIENTS];
+	pthread_t th[CHURN_CLIENTS];
+	char dir[128], *log;
+	int round, i, rc;
+
+	start_sim(&sim, KEY, "60000");
+	o.sim_port = sim.port;
+	o.drain = 0;
+	o.grace = 5;
+	o.timeout_ms = 10000;
+	for (round = 0; round < CHURN_ROUNDS; round++) {
+		unsigned answered = 0;
+
+		start_gw_opts(&gw, dir, sizeof(dir), &o);
+		for (i = 0; i < CHURN_CLIENTS; i++) {
+			c[i] = (struct churn){.port = gw.port};
+			ck_assert_int_eq(pthread_create(&th[i], NULL, churn_main, &c[i]), 0);
+		}
+		kt_sleep_ms(150);
+		rc = wait_exit(&gw, true, 10000);
+		for (i = 0; i < CHURN_CLIENTS; i++) {
+			atomic_store(&c[i].stop, true);
+			pthread_join(th[i], NULL);
+			answered += c[i].answered;
+		}
+		log = kt_read_log(&gw);
+		ck_assert_msg(
+		    rc == 0, "round %d: exit %d after SIGTERM under new connections; log:\n%.3000s",
+		    round, rc, log);
+		ck_assert_msg(answered > 0, "round %d: no connection was served before the SIGTERM",
+		              round);
+		free(log);
+		unlink(gw.log_path);
+		rmtree(dir);
+	}
+	stop(&sim);
+}
+END_TEST
+
 /* ---- 8. production refuses to start ---------------------------------------------------------- */
 
 static int run_config(const char *text, char **out)
@@ -2105,6 +2227,7 @@ int main(void)
 	tcase_add_test(shutdown, graceful_shutdown);
 	tcase_add_test(shutdown, shutdown_grace_expires);
 	tcase_add_test(shutdown, shutdown_after_clients_left);
+	tcase_add_test(shutdown, shutdown_while_clients_connect);
 	suite_add_tcase(s, shutdown);
 	tcase_set_timeout(start, 40);
 	tcase_add_test(start, production_refusals);

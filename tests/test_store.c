@@ -184,8 +184,9 @@ START_TEST(reopens_a_v1_file)
 }
 END_TEST
 
-/* A file written by schema v1 (before watches.last_observed_ms) is migrated to v2 at open: its
- * watch rows stay, with no last observation. */
+/* A file written by schema v1 (before watches.last_observed_ms) is migrated at open: its watch
+ * rows stay, with no last observation (v2), and its deliveries get the indexes of pending rows
+ * the webhook dispatcher's claim uses (v3). */
 START_TEST(migrates_a_v1_watches_table)
 {
 	static const char v1[] =
@@ -199,6 +200,9 @@ START_TEST(migrates_a_v1_watches_table)
 	    " fingerprint BLOB NOT NULL, status INTEGER NOT NULL DEFAULT 0, content_type TEXT,"
 	    " body BLOB, created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL,"
 	    " PRIMARY KEY (client, key)) WITHOUT ROWID;"
+	    "CREATE TABLE deliveries (endpoint TEXT NOT NULL, event_id INTEGER NOT NULL,"
+	    " user_locator TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+	    " next_attempt_ms INTEGER, last_error TEXT, PRIMARY KEY (endpoint, event_id));"
 	    "INSERT INTO watches (user_locator, kind, since_ms, next_poll_ms, interval_ms,"
 	    " last_overall) VALUES ('userId:old', 'explicit', 1, 2, 3, 'verified');"
 	    "PRAGMA user_version = 1;";
@@ -211,11 +215,15 @@ START_TEST(migrates_a_v1_watches_table)
 	chmod(path, 0600);
 	st = open_up();
 	kg_store_free(st);
-	ck_assert_int_eq(query_int("PRAGMA user_version"), 2);
+	ck_assert_int_eq(query_int("PRAGMA user_version"), 3);
 	ck_assert_int_eq(
 	    query_int("SELECT interval_ms FROM watches WHERE user_locator = 'userId:old'"), 3);
 	ck_assert_int_eq(query_int("SELECT count(*) FROM watches WHERE last_observed_ms IS NULL"),
 	                 1);
+	ck_assert_int_eq(
+	    query_int("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name"
+	              " IN ('deliveries_pending_due', 'deliveries_pending_user')"),
+	    2);
 }
 END_TEST
 

@@ -262,6 +262,42 @@ static void states(const char *ep, char *out, size_t cap)
 	sqlite3_close(db);
 }
 
+/* The dispatcher's claim (every 500 ms) seeks the indexes of pending deliveries: no walk of a
+ * user's delivered history and no sort of every pending row (store.c, schema v3). */
+START_TEST(claim_uses_the_pending_indexes)
+{
+	static char path[] = "/tmp/kycgate-whplan-XXXXXX";
+	char err[128], warn[128], plan[1024] = "", q[1024], aside[64];
+	struct kg_store *st;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	size_t used = 0;
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	st = kg_store_open(path, err, sizeof(err), warn, sizeof(warn));
+	ck_assert_msg(st != NULL && kg_store_up(st), "%s", err);
+	kg_store_free(st);
+	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	snprintf(q, sizeof(q), "EXPLAIN QUERY PLAN %s", kg_webhooks_claim_sql);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, q, -1, &s, NULL), SQLITE_OK);
+	while (sqlite3_step(s) == SQLITE_ROW)
+		used += (size_t)snprintf(plan + used, sizeof(plan) - used, "%s; ",
+		                         (const char *)sqlite3_column_text(s, 3));
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	unlink(path);
+	snprintf(aside, sizeof(aside), "%s-wal", path);
+	unlink(aside);
+	snprintf(aside, sizeof(aside), "%s-shm", path);
+	unlink(aside);
+	ck_assert_msg(strstr(plan, "d USING INDEX deliveries_pending_due") != NULL, "%s", plan);
+	ck_assert_msg(strstr(plan, "x USING INDEX deliveries_pending_user") != NULL, "%s", plan);
+	ck_assert_msg(strstr(plan, "TEMP B-TREE") == NULL, "%s", plan);
+}
+END_TEST
+
 START_TEST(deliveries_and_superseding)
 {
 	static char path[] = "/tmp/kycgate-whstore-XXXXXX";
@@ -359,6 +395,7 @@ int main(void)
 	tcase_add_test(tc, signature_computed_vector);
 	tcase_add_test(tc, url_origin);
 	tcase_add_test(tc, config_checks);
+	tcase_add_test(tc, claim_uses_the_pending_indexes);
 	tcase_add_test(tc, deliveries_and_superseding);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -28,7 +28,7 @@
 
 #include "kycgate/common.h"
 
-#define KG_STORE_SCHEMA_VERSION 2
+#define KG_STORE_SCHEMA_VERSION 3
 #define KG_STORE_TICK_MS 60000  /* purge of expired rows; retry of a down store */
 #define KG_STORE_MAX_QUEUE 4096 /* jobs waiting at once; past it, submit says KG_ERR_BUSY */
 #define KG_STORE_MAX_ANSWER_BYTES (1u << 20) /* longest answer body kept for a replay */
