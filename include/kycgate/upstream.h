@@ -136,8 +136,9 @@ struct kg_up_call {
 /* A long-poll waiter (design §6, issue 12 item 5): a status read of user_key parked on its user's
  * entry in the engine until a read of that user (its waiters' shared re-read, or anyone's)
  * observes an answer other than seen, or deadline_ms passes (KG_UP_DEADLINE), or the caller on
- * client_fd hung up (KG_UP_DEADLINE). Only the re-reads are upstream calls. It is a few hundred
- * bytes, not a struct kg_up_call: thousands wait at once, and a waiting request holds no call.
+ * client_fd hung up (KG_UP_DEADLINE). Only the re-reads are upstream calls. It is under 200
+ * bytes, not a struct kg_up_call (2.5 KiB): thousands wait at once, and a waiting request holds
+ * no call. Its deadline is kept by its user's entry, not by a timer of its own.
  * The submitter owns it; the engine borrows it (and its strings) from kg_upstream_wait() until
  * it calls done, on the engine thread, exactly once. */
 struct kg_up_wait {
