@@ -12,7 +12,7 @@
 # KG_BENCH_MEM_S (60) seconds of the fast workload on a fresh kycgate and its RSS one minute
 # after; KG_BENCH_WAITERS (10000) long-poll waiters on 500 users in review (bench/waiters.py):
 # kycgate's CPU and RSS while nothing changes, and how soon they are answered when the reviews
-# end.
+# end. KG_BENCH_ONLY=waiters runs that last step alone (it needs neither wrk nor nginx).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-10}"
@@ -64,6 +64,21 @@ YAML
   eval "${1}_pid=$!"
   eval "${1}_port=$(port_of "$work/$1.log")"
 }
+
+waiters_step() { # the last step: long-poll waiters (bench/waiters.py)
+  echo "waiters: $n_waiters long-polls on 500 users in review"
+  review_s=$((40 + n_waiters / 500))
+  start_sim sim2 $((review_s * 1000))
+  start_gw wait "$sim2"
+  python3 bench/waiters.py "$wait_port" "$wait_pid" "$token" "$n_waiters" 500 15 "$review_s" \
+    "$work/wait.log"
+}
+if [ "${KG_BENCH_ONLY:-}" = waiters ]; then # only the waiters step (about 90 s)
+  echo "load before: $(uptime | sed 's/.*load/load/')"
+  waiters_step
+  echo "load after: $(uptime | sed 's/.*load/load/')"
+  exit 0
+fi
 
 start_sim sim 3600000
 start_gw gw "$sim"
@@ -189,10 +204,5 @@ sleep "$after_secs"
 echo "  ${after_secs}s later: RSS $(mib "$(status_kb "$mem_pid" VmRSS)"), private dirty $(mib "$(dirty_kb "$mem_pid")")"
 kill "$mem_pid"
 
-echo "waiters: $n_waiters long-polls on 500 users in review"
-review_s=$((40 + n_waiters / 500))
-start_sim sim2 $((review_s * 1000))
-start_gw wait "$sim2"
-python3 bench/waiters.py "$wait_port" "$wait_pid" "$token" "$n_waiters" 500 15 "$review_s" \
-  "$work/wait.log"
+waiters_step
 echo "load after: $(uptime | sed 's/.*load/load/')"

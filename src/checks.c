@@ -95,7 +95,7 @@ static void trace_headers(struct kg_req *req)
 	for (i = 0; i < n && ts[i] >= 0x20 && ts[i] < 0x7f; i++)
 		;
 	if (n > 0 && n <= KG_MAX_TRACESTATE_BYTES && i == n)
-		memcpy(req->tracestate, ts, n + 1);
+		req->tracestate = ts; /* borrowed, as the head, until the request ends */
 }
 
 /* Framing libmicrohttpd accepts but a proxy in front would read differently (design §2, §8): the

@@ -389,7 +389,7 @@ static int country_get_run(sqlite3 *db, struct kg_store_job *job)
 	if (rc != SQLITE_OK)
 		return rc;
 	/* user_key is never written by the engine: reading it while the call runs is safe. */
-	sqlite3_bind_text(s, 1, cg->req->call.user_key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 1, cg->req->call->user_key, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		const unsigned char *c = sqlite3_column_text(s, 0);
@@ -416,7 +416,7 @@ bool kg_events_country_lookup(struct kg_req *req)
 	struct country_get *cg;
 
 	if (req->gw->store == NULL || req->gw->events == NULL || req->country[0] != '\0' ||
-	    req->call.user_key[0] == '\0' || req->match.route->query != kg_verification_query ||
+	    req->call->user_key[0] == '\0' || req->match.route->query != kg_verification_query ||
 	    !kg_store_up(req->gw->store))
 		return false;
 	cg = calloc(1, sizeof(*cg));

@@ -138,7 +138,7 @@ struct kg_req {
 
 	char request_id[KG_MAX_REQUEST_ID_BYTES + 1];
 	char traceparent[64];
-	char tracestate[KG_MAX_TRACESTATE_BYTES + 1];
+	const char *tracestate; /* the head's, once valid (borrowed as the head); NULL when none */
 	char content_type[128]; /* request Content-Type (cut), "" if none */
 
 	/* Body accumulation, bounded by body_limit and by the gateway's buffered budget. */
@@ -149,7 +149,7 @@ struct kg_req {
 	bool budget_over; /* the buffered-bytes budget was spent */
 
 	/* Decoded path parameters, in route order. */
-	char params[KG_MAX_PARAMS][KG_MAX_PARAM_BYTES];
+	char *params[KG_MAX_PARAMS]; /* each allocated at its length once valid, or NULL */
 	size_t param_len[KG_MAX_PARAMS];
 
 	/* Verification query and long-poll state. */
@@ -162,7 +162,14 @@ struct kg_req {
 	struct kg_answer *latest; /* the latest good status answer while waiting */
 
 	/* The upstream exchange and what is sent. */
-	struct kg_up_call call;
+	struct kg_up_call *call; /* the upstream exchange, allocated while the request makes one */
+	/* A long-poll waiter parked in the engine (kg_upstream_wait) holds no call: thousands wait
+	 * at once. wait_path is the status read's path for the re-reads (holds a locator: wiped).
+	 */
+	struct kg_up_wait wait;
+	char *wait_path;
+	bool in_wait; /* wait is in the engine, or ended and not yet read back (kg_handle_wait_end)
+	               */
 	char *up_body;
 	size_t up_body_len;
 	bool followup_read; /* the trigger answered without eligibility */
@@ -172,7 +179,7 @@ struct kg_req {
 	/* PUT of a user: the erase guard (design §2, "Create or replace a user"). */
 	unsigned user_sections; /* the sections the body holds (kg_user_sections) */
 	bool replace;           /* ?replace=true: erasing what the body leaves out is intended */
-	char expires_at[KG_MAX_QUERY_VALUE_BYTES + 1]; /* ?expiresAt= of a document, decoded; "" */
+	char *expires_at; /* ?expiresAt= of a document, decoded (allocated when given), or NULL */
 	bool erase_check; /* the read before the PUT is the call in flight */
 
 	/* The request head as the handlers see it, captured at the first callback (capture.c).
@@ -187,7 +194,7 @@ struct kg_req {
 
 	/* Idempotency-Key (idempotency.c): the store job, and whether this request holds the key's
 	 * claim (its answer is stored, or the claim dropped, when it ends). */
-	struct kg_store_job idem;
+	struct kg_store_job *idem; /* allocated when a key is given (kg_idem_begin) */
 	bool idem_claimed;
 	bool idem_waiting; /* suspended on the store job */
 
@@ -276,6 +283,16 @@ bool kg_handle_request(struct kg_req *req);
 /* handlers.c: the engine finished req->call. Fills req->reply (returns false), or prepares a
  * follow-up call (returns true). */
 bool kg_handle_upstream(struct kg_req *req);
+
+/* handlers.c: allocates req->call for the request's upstream exchange (false with a 503 in
+ * req->reply when out of memory); kg_req_call_free() wipes what held a locator and frees it
+ * (NULL is ignored). */
+bool kg_req_call_new(struct kg_req *req);
+void kg_req_call_free(struct kg_req *req);
+
+/* handlers.c: a long-poll wait (req->wait) ended: its outcome becomes req->call's, as a status
+ * read's, for the route's answer. False with a 503 in req->reply when out of memory. */
+bool kg_handle_wait_end(struct kg_req *req);
 
 /* handlers.c: the engine refused a call (in-flight cap, stopping): a waiter answers its latest
  * state, anything else 503. */

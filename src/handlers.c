@@ -75,19 +75,35 @@ static bool decode_params(struct kg_req *req)
 	for (i = 0; i < req->match.n_params; i++) {
 		const struct kg_raw_param *p = &req->match.params[i];
 		const char *detail = NULL;
-		enum kg_err e = kg_pct_decode(p->raw, p->len, req->params[i], KG_MAX_PARAM_BYTES,
-		                              &req->param_len[i]);
+		char v[KG_MAX_PARAM_BYTES];
+		size_t n = 0;
+		enum kg_err e = kg_pct_decode(p->raw, p->len, v, sizeof(v), &n);
 
 		if (e == KG_ERR_TOO_LARGE)
 			detail = p->kind == KG_PARAM_LOCATOR ? "userLocator: longer than 256 bytes"
 			                                     : param_rule(p->kind);
 		else if (e != KG_OK)
 			detail = encoding;
-		else if (req->param_len[i] == 0 ||
-		         !param_valid(p->kind, req->params[i], req->param_len[i], &detail))
+		else if (n == 0 || !param_valid(p->kind, v, n, &detail))
 			detail = detail ? detail : param_rule(p->kind);
+		/* Held at its length (a request may wait for minutes; 10k may wait at once). */
+		if (req->params[i] != NULL) { /* decoded before: replaced */
+			kg_wipe(req->params[i], req->param_len[i]);
+			free(req->params[i]);
+			req->params[i] = NULL;
+		}
+		if (detail == NULL && (req->params[i] = malloc(n + 1)) != NULL) {
+			memcpy(req->params[i], v, n + 1);
+			req->param_len[i] = n;
+		}
+		kg_wipe(v,
+		        sizeof(v)); /* whole: a decoding that failed half-way left bytes past n */
 		if (detail != NULL) {
 			kg_reply_problem(req, KG_PB_INVALID_REQUEST, 0, detail, NULL);
+			return false;
+		}
+		if (req->params[i] == NULL) {
+			kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "out of memory", NULL);
 			return false;
 		}
 	}
@@ -259,8 +275,8 @@ bool kg_handle_set_up_body(struct kg_req *req, struct json_object *obj)
 		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "out of memory", NULL);
 		return false;
 	}
-	req->call.body = req->up_body;
-	req->call.body_len = req->up_body_len;
+	req->call->body = req->up_body;
+	req->call->body_len = req->up_body_len;
 	return true;
 }
 
@@ -294,8 +310,8 @@ bool kg_handle_json_body(struct kg_req *req,
 static bool build_path(struct kg_req *req)
 {
 	const char *t = req->match.route->up_path;
-	char *out = req->call.path;
-	size_t cap = sizeof(req->call.path), used = 0, n;
+	char *out = req->call->path;
+	size_t cap = sizeof(req->call->path), used = 0, n;
 
 	while (*t != '\0') {
 		const char *close;
@@ -356,18 +372,75 @@ void kg_req_release(struct kg_req *req)
 	}
 	kg_answer_put(req->latest);
 	req->latest = NULL;
+	kg_answer_put(req->wait.answer); /* a wait that ended and was never read back */
+	req->wait.answer = NULL;
+}
+
+bool kg_req_call_new(struct kg_req *req)
+{
+	if (req->call == NULL)
+		req->call = calloc(1, sizeof(*req->call));
+	if (req->call == NULL)
+		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "out of memory", NULL);
+	return req->call != NULL;
+}
+
+void kg_req_call_free(struct kg_req *req)
+{
+	struct kg_up_call *c = req->call;
+
+	if (c == NULL)
+		return;
+	kg_up_call_cleanup(c);
+	kg_wipe(c->path, strnlen(c->path, sizeof(c->path)));
+	kg_wipe(c->user_key, strnlen(c->user_key, sizeof(c->user_key)));
+	free(c);
+	req->call = NULL;
+}
+
+bool kg_handle_wait_end(struct kg_req *req)
+{
+	struct kg_up_wait *w = &req->wait;
+	struct kg_up_call *c;
+
+	req->in_wait = false;
+	if (!kg_req_call_new(req)) {
+		kg_answer_put(w->answer);
+		w->answer = NULL;
+		return false;
+	}
+	c = req->call;
+	c->kind = KG_CALL_STATUS_READ;
+	c->method = "GET";
+	snprintf(c->user_key, sizeof(c->user_key), "%s", w->user_key);
+	snprintf(c->path, sizeof(c->path), "%s", req->wait_path);
+	memcpy(c->request_id, req->request_id, sizeof(c->request_id));
+	memcpy(c->traceparent, req->traceparent, sizeof(c->traceparent));
+	snprintf(c->tracestate, sizeof(c->tracestate), "%s",
+	         req->tracestate ? req->tracestate : "");
+	c->result = w->result;
+	c->status = w->status;
+	c->answer = w->answer; /* the reference moves */
+	w->answer = NULL;
+	c->retry_after_s = w->retry_after_s;
+	c->attempts = w->attempts;
+	c->budget_wait_s = w->budget_wait_s;
+	c->upstream_ms = w->upstream_ms;
+	c->shared = w->shared;
+	c->cached = w->cached;
+	return true;
 }
 
 void kg_handle_call_kind(struct kg_req *req)
 {
 	const char *loc = kg_handle_param(req, KG_PARAM_LOCATOR, NULL);
 
-	req->call.kind = KG_CALL_PLAIN;
-	req->call.once_only = req->match.route->once_only;
+	req->call->kind = KG_CALL_PLAIN;
+	req->call->once_only = req->match.route->once_only;
 	if (loc == NULL)
 		return;
-	snprintf(req->call.user_key, sizeof(req->call.user_key), "%s", loc);
-	req->call.kind = req->match.route->up_kind;
+	snprintf(req->call->user_key, sizeof(req->call->user_key), "%s", loc);
+	req->call->kind = req->match.route->up_kind;
 }
 
 bool kg_handle_work(struct kg_req *req)
@@ -383,7 +456,8 @@ bool kg_handle_request(struct kg_req *req)
 		r->local(req);
 		return false;
 	}
-	if (!decode_params(req) || !parse_query(req) || (r->shape != NULL && !r->shape(req)))
+	if (!kg_req_call_new(req) || !decode_params(req) || !parse_query(req) ||
+	    (r->shape != NULL && !r->shape(req)))
 		return false;
 	if (!build_path(req)) {
 		kg_reply_problem(req, KG_PB_INVALID_REQUEST, 0, "the path is too long", NULL);
@@ -391,13 +465,14 @@ bool kg_handle_request(struct kg_req *req)
 	}
 	if (req->wait_given && req->wait_s > 0 && !kg_handle_waiting_enter(req))
 		return false;
-	req->call.method = r->up_method;
+	req->call->method = r->up_method;
 	kg_handle_call_kind(req);
 	if (r->begin != NULL)
 		r->begin(req);
-	memcpy(req->call.request_id, req->request_id, sizeof(req->call.request_id));
-	memcpy(req->call.traceparent, req->traceparent, sizeof(req->call.traceparent));
-	memcpy(req->call.tracestate, req->tracestate, sizeof(req->call.tracestate));
+	memcpy(req->call->request_id, req->request_id, sizeof(req->call->request_id));
+	memcpy(req->call->traceparent, req->traceparent, sizeof(req->call->traceparent));
+	snprintf(req->call->tracestate, sizeof(req->call->tracestate), "%s",
+	         req->tracestate ? req->tracestate : "");
 	return true;
 }
 
@@ -406,7 +481,7 @@ bool kg_handle_request(struct kg_req *req)
 /* The upstream call this request made itself (not a shared, cached or refused one) is counted. */
 static void count_upstream(const struct kg_req *req)
 {
-	const struct kg_up_call *c = &req->call;
+	const struct kg_up_call *c = req->call;
 	static const enum kg_metrics_reason reasons[] = {
 	    [KG_UP_TIMEOUT] = KG_UPERR_TIMEOUT,   [KG_UP_CONNECT] = KG_UPERR_CONNECT,
 	    [KG_UP_RESET] = KG_UPERR_RESET,       [KG_UP_TOO_LARGE] = KG_UPERR_TOO_LARGE,
@@ -436,7 +511,7 @@ static void count_upstream(const struct kg_req *req)
 
 bool kg_handle_up_problem(struct kg_req *req)
 {
-	const struct kg_up_call *c = &req->call;
+	const struct kg_up_call *c = req->call;
 	long st = c->status;
 
 	switch (c->result) {
@@ -516,8 +591,8 @@ struct json_object *kg_handle_up_object(struct kg_req *req)
 	const char *detail;
 	enum kg_err e = KG_ERR_INVALID;
 
-	if (req->call.resp_len > 0)
-		e = kg_json_parse(req->call.resp, req->call.resp_len, KG_MAX_JSON_DEPTH * 2, &obj,
+	if (req->call->resp_len > 0)
+		e = kg_json_parse(req->call->resp, req->call->resp_len, KG_MAX_JSON_DEPTH * 2, &obj,
 		                  &detail, NULL);
 	if (e == KG_OK && json_object_is_type(obj, json_type_object))
 		return obj;
@@ -536,7 +611,7 @@ static void pass_through(struct kg_req *req)
 {
 	struct json_object *obj;
 
-	if (req->call.resp_len == 0) {
+	if (req->call->resp_len == 0) {
 		kg_reply_empty(req, 204);
 		return;
 	}
@@ -545,9 +620,9 @@ static void pass_through(struct kg_req *req)
 		return;
 	json_object_put(obj);
 	/* The validated bytes go back as they came: hand the buffer over to the reply. */
-	kg_reply_json(req, (int)req->call.status, req->call.resp, req->call.resp_len);
-	req->call.resp = NULL;
-	req->call.resp_len = req->call.resp_cap = 0;
+	kg_reply_json(req, (int)req->call->status, req->call->resp, req->call->resp_len);
+	req->call->resp = NULL;
+	req->call->resp_len = req->call->resp_cap = 0;
 }
 
 void kg_reply_refused(struct kg_req *req)

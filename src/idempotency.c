@@ -73,7 +73,7 @@ static void on_claimed(struct kg_store_job *job)
 enum kg_idem_step kg_idem_begin(struct kg_req *req)
 {
 	const char *key = req->head.idempotency_key;
-	struct kg_store_job *job = &req->idem;
+	struct kg_store_job *job;
 
 	if (!req->match.route->idempotent || key == NULL)
 		return KG_IDEM_GO;
@@ -87,6 +87,12 @@ enum kg_idem_step kg_idem_begin(struct kg_req *req)
 		                 "Idempotency-Key needs the store (store.driver is none)", NULL);
 		return KG_IDEM_REPLY;
 	}
+	/* Allocated only here: most requests carry no key, and a long-poll waiter never does. */
+	if (req->idem == NULL && (req->idem = malloc(sizeof(*req->idem))) == NULL) {
+		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "out of memory", NULL);
+		return KG_IDEM_REPLY;
+	}
+	job = req->idem;
 	memset(job, 0, sizeof(*job));
 	if (!fingerprint(req, job->fingerprint)) { /* out of memory, or GnuTLS failing */
 		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0,
@@ -105,16 +111,16 @@ enum kg_idem_step kg_idem_begin(struct kg_req *req)
 void kg_idem_submit(struct kg_req *req)
 {
 	req->state = KG_REQ_STORE;
-	if (kg_store_submit(req->gw->store, &req->idem) != KG_OK) {
-		req->idem.result = KG_STORE_DOWN; /* the queue is full: as unavailable */
-		on_claimed(&req->idem);
+	if (kg_store_submit(req->gw->store, req->idem) != KG_OK) {
+		req->idem->result = KG_STORE_DOWN; /* the queue is full: as unavailable */
+		on_claimed(req->idem);
 	}
 }
 
 /* The stored answer as req's reply, marked Idempotent-Replayed. */
 static void replay(struct kg_req *req)
 {
-	struct kg_store_job *job = &req->idem;
+	struct kg_store_job *job = req->idem;
 	const char *ctype = NULL;
 
 	if (strcmp(job->content_type, "application/json") == 0)
@@ -135,7 +141,7 @@ static void replay(struct kg_req *req)
 
 enum kg_idem_step kg_idem_resumed(struct kg_req *req)
 {
-	switch (req->idem.result) {
+	switch (req->idem->result) {
 	case KG_STORE_OK:
 		req->idem_claimed = true;
 		return KG_IDEM_GO;
@@ -195,7 +201,7 @@ void kg_idem_answered(struct kg_req *req)
 	a = calloc(1, sizeof(*a));
 	if (a == NULL)
 		return; /* the claim stays until the next start: the key answers 409 until then */
-	a->job = req->idem;
+	a->job = *req->idem;
 	a->job.owner = a;
 	a->job.done = after_done;
 	a->job.op = KG_STORE_IDEM_ABANDON;
@@ -216,11 +222,17 @@ void kg_idem_answered(struct kg_req *req)
 
 void kg_idem_end(struct kg_req *req)
 {
-	kg_store_job_cleanup(&req->idem);
+	if (req->idem != NULL)
+		kg_store_job_cleanup(req->idem);
 	/* A claim still held here ended without an answer (the upstream exchange never came back
 	 * to the request): dropped, so the caller may retry with the key. A caller that timed out
 	 * and left is answered all the same (libmicrohttpd runs the request after the resume
 	 * before it notices the closed socket), so its answer is kept. */
 	req->reply.status = 0;
 	kg_idem_answered(req);
+	if (req->idem != NULL) {
+		kg_wipe(req->idem, sizeof(*req->idem)); /* the key, the client, the fingerprint */
+		free(req->idem);
+		req->idem = NULL;
+	}
 }

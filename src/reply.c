@@ -25,11 +25,12 @@ void kg_reply_problem_args(struct kg_req *req, struct kg_problem_args *a)
 	a->instance = req->match.route ? req->match.route->tmpl : req->match.path_tmpl;
 	a->request_id = req->request_id;
 	if (kind == KG_PB_UPSTREAM_REJECTED) {
-		a->upstream_status = (int)req->call.status;
-		a->upstream_body = req->call.resp;
-		a->upstream_body_len = req->call.resp_len;
-		if (a->upstream_body == NULL && req->call.answer != NULL) /* a shared status read */
-			a->upstream_body = kg_answer_body(req->call.answer, &a->upstream_body_len);
+		a->upstream_status = (int)req->call->status;
+		a->upstream_body = req->call->resp;
+		a->upstream_body_len = req->call->resp_len;
+		if (a->upstream_body == NULL &&
+		    req->call->answer != NULL) /* a shared status read */
+			a->upstream_body = kg_answer_body(req->call->answer, &a->upstream_body_len);
 	}
 	kg_reply_clear(&req->reply);
 	req->reply.status = a->status > 0 ? a->status : kg_problem_status(kind);

@@ -1,6 +1,7 @@
 /* The document routes: upload (PUT of a file, or its JSON form, shaped into Crossmint's POST
  * /documents) and read (GET by id, passed through). Their rows are in router.c. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kycgate/validate.h"
@@ -11,9 +12,22 @@
 /* ?expiresAt= on an upload: checked with the body (kg_shape_document). */
 static const char *parse_expires_at(struct kg_req *req, const char *raw)
 {
-	if (!kg_handle_query_decode(raw, req->expires_at, sizeof(req->expires_at)))
+	char v[KG_MAX_QUERY_VALUE_BYTES + 1];
+	size_t n;
+
+	if (!kg_handle_query_decode(raw, v, sizeof(v)))
 		return "expiresAt: not a date";
-	return NULL;
+	/* Held only by the requests that give it (a date may be personal data: wiped when freed).
+	 */
+	n = strlen(v);
+	if (req->expires_at != NULL) { /* given twice: the last one, as before */
+		kg_wipe(req->expires_at, strlen(req->expires_at));
+		free(req->expires_at);
+	}
+	if ((req->expires_at = malloc(n + 1)) != NULL)
+		memcpy(req->expires_at, v, n + 1);
+	kg_wipe(v, n);
+	return req->expires_at != NULL ? NULL : "expiresAt: out of memory";
 }
 
 const struct kg_query_param kg_documents_put_query[] = {
@@ -30,7 +44,8 @@ bool kg_documents_put_shape(struct kg_req *req)
 	    .content_type = req->content_type,
 	    .body = (const unsigned char *)req->body,
 	    .body_len = req->body_len,
-	    .expires_at_query = req->expires_at[0] ? req->expires_at : NULL,
+	    .expires_at_query =
+	        req->expires_at != NULL && req->expires_at[0] ? req->expires_at : NULL,
 	    .max_document_bytes = req->cfg->server.max_document_bytes,
 	};
 	struct json_object *out = NULL, *errors = NULL;

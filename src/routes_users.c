@@ -61,10 +61,10 @@ void kg_users_put_begin(struct kg_req *req)
 	if (req->replace || req->user_sections == ALL_SECTIONS)
 		return;
 	req->erase_check = true;
-	req->call.method = "GET";
-	req->call.kind = KG_CALL_PLAIN;
-	req->call.body = NULL;
-	req->call.body_len = 0;
+	req->call->method = "GET";
+	req->call->kind = KG_CALL_PLAIN;
+	req->call->body = NULL;
+	req->call->body_len = 0;
 }
 
 /* The sections a GET of the user says Crossmint holds: a section member present and neither
@@ -119,7 +119,7 @@ static bool erase_check_answer(struct kg_req *req)
 	unsigned erase;
 
 	req->erase_check = false;
-	if (req->call.result != KG_UP_OK || req->call.status != 404) {
+	if (req->call->result != KG_UP_OK || req->call->status != 404) {
 		if (kg_handle_up_problem(req))
 			return false;
 		user = kg_handle_up_object(req);
@@ -132,11 +132,11 @@ static bool erase_check_answer(struct kg_req *req)
 			return false;
 		}
 	}
-	kg_up_call_cleanup(&req->call);
-	req->call.method = req->match.route->up_method;
+	kg_up_call_cleanup(req->call);
+	req->call->method = req->match.route->up_method;
 	kg_handle_call_kind(req);
-	req->call.body = req->up_body;
-	req->call.body_len = req->up_body_len;
+	req->call->body = req->up_body;
+	req->call->body_len = req->up_body_len;
 	return true;
 }
 
@@ -144,7 +144,7 @@ bool kg_users_put_answer(struct kg_req *req)
 {
 	if (req->erase_check)
 		return erase_check_answer(req);
-	if (req->call.result == KG_UP_OK && req->call.status >= 200 && req->call.status < 300)
+	if (req->call->result == KG_UP_OK && req->call->status >= 200 && req->call->status < 300)
 		kg_events_remember_country(req);
 	return kg_handle_pass(req);
 }

@@ -92,7 +92,7 @@ bool kg_verification_view(struct kg_req *req, struct kg_answer *a, bool *in_revi
 	               : req->remembered[0] ? req->remembered
 	                                    : NULL,
 	    .cache_ttl_ms = req->cfg->verification.cache_ttl_ms,
-	    .budget_wait_s = req->call.budget_wait_s,
+	    .budget_wait_s = req->call ? req->call->budget_wait_s : 0, /* none while waiting */
 	};
 	const char *detail = NULL;
 	char *bytes = NULL;
@@ -102,7 +102,7 @@ bool kg_verification_view(struct kg_req *req, struct kg_answer *a, bool *in_revi
 	if (e == KG_ERR_UPSTREAM) {
 		/* Counted once per upstream answer: by the read that fetched it, not by the reads
 		 * that shared or reused it (as count_upstream). */
-		if (!req->call.shared && !req->call.cached)
+		if (!req->call->shared && !req->call->cached)
 			kg_metrics_upstream_error(KG_UPERR_INVALID_RESPONSE);
 		kg_reply_problem(req, KG_PB_UPSTREAM_INVALID, 0, detail, NULL);
 		return false;
@@ -117,28 +117,40 @@ bool kg_verification_view(struct kg_req *req, struct kg_answer *a, bool *in_revi
 
 #define LAST_READ_MARGIN_MS 100
 
-/* Hands the request to the engine as a waiter on its user (kg_up_call.waiter): it stays
+/* Hands the request to the engine as a waiter on its user (kg_upstream_wait): it stays
  * suspended until a read observes another answer than its latest, or its deadline; the user's
  * waiters share one re-read schedule (250 ms doubling to 2 s, the last just before a deadline).
- * False when the wait is over. */
+ * The call is freed meanwhile (kg_handle_wait_end makes one of the outcome). False when the wait
+ * is over. */
 static bool next_poll(struct kg_req *req)
 {
 	unsigned long long now = kg_now_ms();
+	const char *loc = kg_handle_param(req, KG_PARAM_LOCATOR, NULL);
 
-	if (req->wait_deadline_ms <= now + LAST_READ_MARGIN_MS || kg_longpoll_client_gone(req->fd))
+	if (req->wait_deadline_ms <= now + LAST_READ_MARGIN_MS ||
+	    kg_longpoll_client_gone(req->fd) || loc == NULL)
 		return false;
-	kg_up_call_cleanup(&req->call);
-	req->call.kind = KG_CALL_STATUS_READ;
-	req->call.method = "GET";
-	req->call.body = NULL;
-	req->call.body_len = 0;
-	req->call.force_budget = false;
-	req->call.low_priority = true;
-	req->call.waiter = true;
-	req->call.seen = req->latest;
-	req->call.client_fd = req->fd;
-	req->call.not_before_ms = 0;
-	req->call.deadline_ms = req->wait_deadline_ms;
+	if (req->wait_path == NULL) {
+		size_t n = strnlen(req->call->path, sizeof(req->call->path));
+
+		req->wait_path = malloc(n + 1);
+		if (req->wait_path == NULL)
+			return false; /* the latest state is answered now */
+		memcpy(req->wait_path, req->call->path, n);
+		req->wait_path[n] = '\0';
+	}
+	kg_req_call_free(req);
+	req->wait = (struct kg_up_wait){
+	    .user_key = loc,
+	    .path = req->wait_path,
+	    .request_id = req->request_id,
+	    .traceparent = req->traceparent,
+	    .tracestate = req->tracestate ? req->tracestate : "",
+	    .seen = req->latest,
+	    .client_fd = req->fd,
+	    .deadline_ms = req->wait_deadline_ms,
+	};
+	req->in_wait = true;
 	return true;
 }
 
@@ -159,10 +171,10 @@ static bool keep_waiting(struct kg_req *req, struct kg_answer *a, bool in_review
 /* A status answer arrived (or a waiter's deadline passed): answer, or keep waiting. */
 static bool status_answer(struct kg_req *req)
 {
-	struct kg_answer *a = req->call.answer;
+	struct kg_answer *a = req->call->answer;
 	bool in_review = false;
 
-	if (req->latest != NULL && (req->call.result != KG_UP_OK || a == NULL ||
+	if (req->latest != NULL && (req->call->result != KG_UP_OK || a == NULL ||
 	                            kg_answer_status(a) < 200 || kg_answer_status(a) >= 300)) {
 		/* Mid-wait: a deadline, a failed re-read or shutdown answers the latest state. */
 		kg_verification_view(req, req->latest, &in_review);
@@ -179,13 +191,13 @@ static bool status_answer(struct kg_req *req)
 static bool follow_up_read(struct kg_req *req)
 {
 	req->followup_read = true;
-	kg_up_call_cleanup(&req->call);
-	req->call.kind = KG_CALL_STATUS_READ;
-	req->call.method = "GET";
-	req->call.body = NULL;
-	req->call.body_len = 0;
+	kg_up_call_cleanup(req->call);
+	req->call->kind = KG_CALL_STATUS_READ;
+	req->call->method = "GET";
+	req->call->body = NULL;
+	req->call->body_len = 0;
 	/* Crossmint accepted the trigger: this read is not refused for budget. */
-	req->call.force_budget = true;
+	req->call->force_budget = true;
 	return true;
 }
 
@@ -228,7 +240,7 @@ static bool trigger_answer(struct kg_req *req)
 	struct kg_answer *a;
 	bool present, in_review;
 
-	if (req->call.resp_len == 0)
+	if (req->call->resp_len == 0)
 		return follow_up_read(req);
 	obj = kg_handle_up_object(req);
 	if (obj == NULL)
@@ -240,10 +252,10 @@ static bool trigger_answer(struct kg_req *req)
 		ask_watch(req, NULL);
 		return follow_up_read(req);
 	}
-	a = kg_answer_new(req->call.status, req->call.resp, req->call.resp_len,
-	                  req->call.retry_after_s, time(NULL));
-	req->call.resp = NULL;
-	req->call.resp_len = req->call.resp_cap = 0;
+	a = kg_answer_new(req->call->status, req->call->resp, req->call->resp_len,
+	                  req->call->retry_after_s, time(NULL));
+	req->call->resp = NULL;
+	req->call->resp_len = req->call->resp_cap = 0;
 	if (a == NULL) {
 		kg_reply_problem(req, KG_PB_UNAVAILABLE, 0, "out of memory", NULL);
 		return false;
@@ -274,11 +286,11 @@ bool kg_verification_trigger_answer(struct kg_req *req)
 {
 	bool more;
 
-	if (req->call.kind == KG_CALL_STATUS_READ) {
+	if (req->call->kind == KG_CALL_STATUS_READ) {
 		/* The follow-up read: what it saw applies to the watch asked for before it. */
-		if (req->followup_read && req->latest == NULL && req->call.result == KG_UP_OK &&
-		    req->call.answer != NULL && kg_answer_status(req->call.answer) == 200)
-			ask_watch(req, req->call.answer);
+		if (req->followup_read && req->latest == NULL && req->call->result == KG_UP_OK &&
+		    req->call->answer != NULL && kg_answer_status(req->call->answer) == 200)
+			ask_watch(req, req->call->answer);
 		more = status_answer(req);
 	} else if (kg_handle_up_problem(req)) {
 		return false;

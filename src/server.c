@@ -68,16 +68,27 @@ static void unsuspend(struct kg_req *req)
 }
 
 /* The request's own fields that held personal data (decoded locators and the upstream path that
- * carries one, a document's expiry, the remembered country) are wiped before the struct is freed;
- * only the bytes used, as the whole struct is kilobytes and this runs for every request. */
+ * carries one, a document's expiry, the remembered country) are wiped before they are freed;
+ * only the bytes used, as this runs for every request. */
 static void wipe_personal(struct kg_req *req)
 {
-	/* Whole: a decoding that failed half-way left bytes past its length of 0. */
-	if (req->match.n_params > 0)
-		kg_wipe(req->params, sizeof(req->params));
-	kg_wipe(req->call.path, strnlen(req->call.path, sizeof(req->call.path)));
-	kg_wipe(req->call.user_key, strnlen(req->call.user_key, sizeof(req->call.user_key)));
-	kg_wipe(req->expires_at, strnlen(req->expires_at, sizeof(req->expires_at)));
+	size_t i;
+
+	for (i = 0; i < KG_MAX_PARAMS; i++) {
+		if (req->params[i] == NULL)
+			continue;
+		kg_wipe(req->params[i], req->param_len[i]);
+		free(req->params[i]);
+	}
+	if (req->wait_path != NULL) {
+		kg_wipe(req->wait_path, strlen(req->wait_path));
+		free(req->wait_path);
+		req->wait_path = NULL;
+	}
+	if (req->expires_at != NULL) {
+		kg_wipe(req->expires_at, strlen(req->expires_at));
+		free(req->expires_at);
+	}
 	kg_wipe(req->remembered, sizeof(req->remembered));
 	kg_wipe(req->country, sizeof(req->country));
 }
@@ -101,7 +112,7 @@ static void req_free(struct kg_req *req)
 		kg_wipe(req->up_body, req->up_body_len);
 		free(req->up_body);
 	}
-	kg_up_call_cleanup(&req->call);
+	kg_req_call_free(req); /* wipes its path and user key */
 	kg_reply_clear(&req->reply);
 	kg_req_capture_free(req);
 	kg_runtime_put(req->cfgref);
@@ -168,6 +179,15 @@ static void on_upstream_done(struct kg_up_call *call)
 	kg_req_joint_done(req);
 }
 
+/* Called by the engine thread when req->wait ends (the request's in_wait tells it apart). */
+static void on_wait_done(struct kg_up_wait *w)
+{
+	struct kg_req *req = w->owner;
+
+	req->state = KG_REQ_RESUMED;
+	kg_req_joint_done(req);
+}
+
 static void suspend(struct kg_req *req)
 {
 	req->suspended_counted = true;
@@ -175,27 +195,46 @@ static void suspend(struct kg_req *req)
 	MHD_suspend_connection(req->conn);
 }
 
+/* A long-poll waiter goes to the engine with no call (kg_upstream_wait): its own limits were
+ * checked when the request came in. */
+static enum MHD_Result go_wait(struct kg_req *req)
+{
+	if (kg_upstream_reserve_wait(req->gw->up) != KG_OK) {
+		req->in_wait = false;
+		kg_reply_refused(req);
+		return kg_reply_send(req);
+	}
+	req->wait.owner = req;
+	req->wait.done = on_wait_done;
+	req->state = KG_REQ_UPSTREAM;
+	atomic_store(&req->joint, 1);
+	suspend(req);
+	kg_upstream_wait(req->gw->up, &req->wait);
+	return MHD_YES;
+}
+
 /* Reserves a place in the engine, suspends the connection, then hands req->call over (suspend
  * first, so the engine's resume can never come before it). A call that continues an admitted
  * request (a follow-up or long-poll re-read) may exceed max_inflight. */
 static enum MHD_Result go_upstream(struct kg_req *req, bool continuing)
 {
-	/* A long-poll waiter has its own limits (checked when the request came in). */
-	enum kg_err e = req->call.waiter ? kg_upstream_reserve_wait(req->gw->up)
-	                                 : kg_upstream_reserve(req->gw->up, continuing);
+	enum kg_err e;
 
+	if (req->in_wait)
+		return go_wait(req);
+	e = kg_upstream_reserve(req->gw->up, continuing);
 	if (e != KG_OK) {
 		kg_reply_refused(req);
 		return kg_reply_send(req);
 	}
-	req->call.owner = req;
-	req->call.done = on_upstream_done;
+	req->call->owner = req;
+	req->call->done = on_upstream_done;
 	req->state = KG_REQ_UPSTREAM;
 	atomic_store(&req->joint, 1);
 	suspend(req);
 	if (!continuing)
 		kg_events_country_lookup(req); /* alongside the call, never before it */
-	kg_upstream_submit_here(req->gw->up, &req->call);
+	kg_upstream_submit_here(req->gw->up, req->call);
 	return MHD_YES;
 }
 
@@ -339,6 +378,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 	}
 	if (req->state == KG_REQ_RESUMED) {
 		unsuspend(req);
+		if (req->in_wait && !kg_handle_wait_end(req))
+			return kg_reply_send(req);
 		if (kg_handle_upstream(req))
 			return go_upstream(req, true);
 		return kg_reply_send(req);
@@ -379,9 +420,9 @@ static void account(struct kg_req *req, enum MHD_RequestTerminationCode toe)
 	    .status = answered ? req->reply.status : 0,
 	    .outcome = answered ? req->outcome : "client-gone",
 	    .duration_ms = (double)(kg_now_us() - req->started_us) / 1000.0,
-	    .upstream_status = req->call.method ? req->call.status : -1,
-	    .upstream_ms = req->call.upstream_ms,
-	    .attempts = req->call.attempts,
+	    .upstream_status = req->call && req->call->method ? req->call->status : -1,
+	    .upstream_ms = req->call ? req->call->upstream_ms : 0,
+	    .attempts = req->call ? req->call->attempts : 0,
 	};
 	size_t i;
 

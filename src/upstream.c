@@ -383,8 +383,6 @@ void up_finish(struct kg_upstream *up, struct kg_up_call *call, enum kg_up_resul
 	up_heap_disarm(&up->heap, &call->deadline_timer);
 	if (call->state == CS_JOINED)
 		up_status_unjoin(up, call);
-	if (call->state == CS_WAITING)
-		up_status_unwait(up, call);
 	if (call->state == CS_LIVE || call->easy != NULL || call->priv != NULL) {
 		attempt_close(up, call, result, false);
 	} else if (call->attempts == 0 || result != call->result) {
@@ -403,9 +401,7 @@ void up_finish(struct kg_upstream *up, struct kg_up_call *call, enum kg_up_resul
 		pthread_mutex_unlock(&up->lock);
 	}
 	call->state = CS_DONE;
-	if (call->waiter)
-		atomic_fetch_sub(&up->waiting, 1);
-	else if (!call->internal)
+	if (!call->internal)
 		up_inflight_add(up, -1);
 	call->done(call);
 }
@@ -786,8 +782,7 @@ static void fire_deadline(struct kg_upstream *up, struct kg_up_timer *t)
 {
 	struct kg_up_call *call = CALL_OF(t, deadline_timer);
 
-	if (call->state == CS_DELAYED || call->state == CS_JOINED || call->state == CS_BACKOFF ||
-	    call->state == CS_WAITING)
+	if (call->state == CS_DELAYED || call->state == CS_JOINED || call->state == CS_BACKOFF)
 		up_finish(up, call, KG_UP_DEADLINE);
 }
 
@@ -806,12 +801,15 @@ static void finish_shutdown(struct kg_upstream *up, struct kg_up_call *call)
 static bool take_queue(struct kg_upstream *up)
 {
 	struct kg_up_call *call, *next;
+	struct kg_up_wait *w, *wnext;
 	struct settings *old;
 	bool stopping;
 
 	pthread_mutex_lock(&up->lock);
 	call = up->q_head;
 	up->q_head = up->q_tail = NULL;
+	w = up->wq_head;
+	up->wq_head = up->wq_tail = NULL;
 	stopping = atomic_load(&up->stopping);
 	old = up->cur;
 	up->cur = up->settings;
@@ -826,6 +824,16 @@ static bool take_queue(struct kg_upstream *up)
 			finish_shutdown(up, call);
 		else
 			admit(up, call);
+	}
+	for (; w != NULL; w = wnext) {
+		wnext = w->next;
+		w->next = NULL;
+		if (stopping) {
+			w->state = CS_QUEUED;
+			up_wait_finish(up, w, KG_UP_SHUTDOWN);
+			continue;
+		}
+		up_wait_admit(up, w);
 	}
 	return stopping;
 }
@@ -887,6 +895,7 @@ static void abort_all(struct kg_upstream *up)
 		else if (t->fire == fire_deadline)
 			up_finish(up, CALL_OF(t, deadline_timer), KG_UP_SHUTDOWN);
 	}
+	up_waits_end(up, KG_UP_SHUTDOWN);
 }
 
 /* Draining: every long-poll re-read still waiting (for its backoff, a token or a flight) ends
@@ -897,6 +906,7 @@ static void end_waits(struct kg_upstream *up)
 	size_t i, n = 0;
 
 	up->waits_ended = true;
+	up_waits_end(up, KG_UP_SHUTDOWN);
 	calls = calloc(up->heap.n + 1, sizeof(*calls));
 	if (calls == NULL)
 		return;
@@ -1080,7 +1090,6 @@ static void call_reset(struct kg_up_call *call)
 	call->next = call->live_prev = call->live_next = NULL;
 	call->join_prev = call->join_next = NULL;
 	call->flight = call->joiners = NULL;
-	call->wait_entry = NULL;
 	call->easy = call->priv = NULL;
 	call->internal = false;
 	call->resp = NULL;
@@ -1160,6 +1169,34 @@ void kg_upstream_submit_here(struct kg_upstream *up, struct kg_up_call *call)
 	reap(up);
 	wake_if_sooner(up);
 	pthread_mutex_unlock(&up->run_lock);
+}
+
+void kg_upstream_wait(struct kg_upstream *up, struct kg_up_wait *w)
+{
+	bool wake;
+
+	w->next = w->prev = NULL;
+	w->entry = NULL;
+	w->state = CS_QUEUED;
+	w->result = KG_UP_OK;
+	w->status = 0;
+	w->answer = NULL;
+	w->retry_after_s = w->attempts = w->budget_wait_s = 0;
+	w->upstream_ms = 0;
+	w->shared = w->cached = false;
+	pthread_mutex_lock(&up->lock);
+	wake = up->wq_head == NULL && up->q_head == NULL;
+	if (up->wq_tail != NULL)
+		up->wq_tail->next = w;
+	else
+		up->wq_head = w;
+	up->wq_tail = w;
+	pthread_mutex_unlock(&up->lock);
+	if (wake) {
+		uint64_t one = 1;
+		ssize_t n = write(up->wakefd, &one, sizeof(one));
+		(void)n;
+	}
 }
 
 enum kg_err kg_upstream_configure(struct kg_upstream *up, const struct kg_config *cfg,

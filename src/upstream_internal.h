@@ -68,14 +68,18 @@ struct entry {
 	uint64_t answer_gen;
 	unsigned long long answer_ms;
 	struct entry *exp_prev, *exp_next; /* on the expiry list while holding an answer */
-	struct kg_up_call *waiters;        /* long-poll waiters (linked by join_prev / join_next) */
+	struct kg_up_wait *waiters;        /* long-poll waiters (linked by prev / next) */
 	unsigned n_waiters;
-	struct kg_up_call *gone_next;    /* the next waiter whose caller is looked at */
+	struct kg_up_wait *gone_next;    /* the next waiter whose caller is looked at */
 	unsigned long long min_deadline; /* the waiters' earliest deadline ... */
 	bool min_stale;                  /* ... unless the waiter that had it left */
 	unsigned backoff_ms;             /* the next re-read's delay: 250 ms doubling to 2 s */
 	struct kg_up_timer reread;       /* the waiters' next re-read */
-	char key[];                      /* the decoded locator */
+	struct kg_answer *checked;  /* while waiters wait: each holds the same as this (a reference)
+	                             * unless unchecked; NULL: not known */
+	bool unchecked;             /* a waiter came since checked was set */
+	unsigned long long read_at; /* the planned re-read (kg_now_ms()), or ULLONG_MAX: none */
+	char key[];                 /* the decoded locator */
 };
 
 #define ENTRY_MIN_BUCKETS 256 /* the table doubles past one entry a bucket, halves below 1/8 */
@@ -90,6 +94,7 @@ struct kg_upstream {
 
 	pthread_mutex_t lock; /* guards the queue, settings and the buckets */
 	struct kg_up_call *q_head, *q_tail;
+	struct kg_up_wait *wq_head, *wq_tail; /* long-poll waiters handed over */
 	struct settings *settings;
 	struct kg_tbucket reads, writes; /* the rate budget: process state, survives reloads */
 
@@ -200,7 +205,12 @@ unsigned up_budget_wait_s_locked(struct kg_upstream *up);
 /* upstream_status.c */
 void up_status_begin(struct kg_upstream *up, struct kg_up_call *call);
 void up_status_unjoin(struct kg_upstream *up, struct kg_up_call *call);
-void up_status_unwait(struct kg_upstream *up, struct kg_up_call *call);
+/* A long-poll waiter handed over (kg_upstream_wait): parked on its user's entry (whose one
+ * timer keeps its deadline), or settled at once by a fresh cached answer. up_wait_finish() ends
+ * it wherever it is and calls its done, once; up_waits_end() ends every waiter. */
+void up_wait_admit(struct kg_upstream *up, struct kg_up_wait *w);
+void up_wait_finish(struct kg_upstream *up, struct kg_up_wait *w, enum kg_up_result result);
+void up_waits_end(struct kg_upstream *up, enum kg_up_result result);
 void up_write_touch(struct kg_upstream *up, const char *key);
 void up_entries_sweep(struct kg_upstream *up, struct kg_up_timer *t);
 /* upstream.c: gives freed memory back to the system once traffic stopped (called each second). */

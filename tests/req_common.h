@@ -130,11 +130,11 @@ static inline void rt_body(struct rt *t, const char *ctype, const char *body, si
 /* The engine's answer to the call in flight: result OK, status, a body (copied; NULL: none). */
 static inline void rt_upstream(struct rt *t, long status, const char *body)
 {
-	kg_up_call_cleanup(&t->req.call);
-	t->req.call.result = KG_UP_OK;
-	t->req.call.status = status;
-	t->req.call.resp = body ? strdup(body) : NULL;
-	t->req.call.resp_len = body ? strlen(body) : 0;
+	kg_up_call_cleanup(t->req.call);
+	t->req.call->result = KG_UP_OK;
+	t->req.call->status = status;
+	t->req.call->resp = body ? strdup(body) : NULL;
+	t->req.call->resp_len = body ? strlen(body) : 0;
 }
 
 /* The reply is the problem code (its "type" ends with it) with this status. */
@@ -158,7 +158,11 @@ static inline void rt_detail_has(const struct rt *t, const char *text)
 static inline void rt_free(struct rt *t)
 {
 	kg_req_release(&t->req);
-	kg_up_call_cleanup(&t->req.call);
+	kg_req_call_free(&t->req);
+	free(t->req.wait_path);
+	free(t->req.expires_at);
+	for (size_t i = 0; i < KG_MAX_PARAMS; i++)
+		free(t->req.params[i]);
 	free(t->req.body);
 	free(t->req.up_body);
 	kg_reply_clear(&t->req.reply);

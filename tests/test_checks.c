@@ -47,7 +47,7 @@ START_TEST(request_id_and_trace)
 	ck_assert_uint_eq(strlen(t.req.request_id), 36);
 	ck_assert_int_eq(t.req.request_id[14], '4');
 	ck_assert_str_eq(t.req.traceparent, "");
-	ck_assert_str_eq(t.req.tracestate, "");
+	ck_assert_ptr_null(t.req.tracestate);
 	rt_free(&t);
 }
 END_TEST

@@ -28,6 +28,8 @@ static const char details_only[] =
 static const char review[] =
     "{\"eligibility\":[{\"type\":\"onramp\",\"status\":\"pending-review\"},"
     "{\"type\":\"offramp\",\"status\":\"verified\"}]}";
+static const char verified[] = "{\"eligibility\":[{\"type\":\"onramp\",\"status\":\"verified\"},"
+                               "{\"type\":\"offramp\",\"status\":\"verified\"}]}";
 static const char png[] = "\x89PNG\r\n\x1a\n"
                           "0123456789abcdef";
 
@@ -49,28 +51,28 @@ static bool run_json(struct rt *t, const char *body)
 static void assert_call(const struct rt *t, const char *method, const char *path,
                         enum kg_call_kind kind)
 {
-	ck_assert_str_eq(t->req.call.method, method);
-	ck_assert_str_eq(t->req.call.path, path);
-	ck_assert_int_eq(t->req.call.kind, kind);
-	ck_assert_str_eq(t->req.call.request_id, t->req.request_id);
+	ck_assert_str_eq(t->req.call->method, method);
+	ck_assert_str_eq(t->req.call->path, path);
+	ck_assert_int_eq(t->req.call->kind, kind);
+	ck_assert_str_eq(t->req.call->request_id, t->req.request_id);
 }
 
 /* The call's body holds text. */
 static void assert_up_body_has(const struct rt *t, const char *text)
 {
-	ck_assert_ptr_nonnull(t->req.call.body);
-	ck_assert_msg(strstr(t->req.call.body, text) != NULL, "%.*s", (int)t->req.call.body_len,
-	              t->req.call.body);
+	ck_assert_ptr_nonnull(t->req.call->body);
+	ck_assert_msg(strstr(t->req.call->body, text) != NULL, "%.*s", (int)t->req.call->body_len,
+	              t->req.call->body);
 }
 
 /* A status read answered by the engine with a shared answer. */
 static void status_answer(struct rt *t, long status, const char *body)
 {
-	kg_up_call_cleanup(&t->req.call);
-	t->req.call.result = KG_UP_OK;
-	t->req.call.status = status;
-	t->req.call.answer = kg_answer_new(status, strdup(body), strlen(body), 0, time(NULL));
-	ck_assert_ptr_nonnull(t->req.call.answer);
+	kg_up_call_cleanup(t->req.call);
+	t->req.call->result = KG_UP_OK;
+	t->req.call->status = status;
+	t->req.call->answer = kg_answer_new(status, strdup(body), strlen(body), 0, time(NULL));
+	ck_assert_ptr_nonnull(t->req.call->answer);
 }
 
 /* A request refused by the handler with this problem, before any call. */
@@ -86,7 +88,7 @@ static void refused(const char *method, const char *target, const char *ctype, c
 	rt_problem(&t, status, code);
 	if (detail != NULL)
 		rt_detail_has(&t, detail);
-	ck_assert_ptr_null(t.req.call.method);
+	ck_assert(t.req.call == NULL || t.req.call->method == NULL);
 	rt_free(&t);
 }
 
@@ -100,7 +102,7 @@ START_TEST(user_put)
 	rt_init(&t, "PUT", "/v1/users/userId:a", RT_WRITER);
 	ck_assert(run_json(&t, user_body));
 	assert_call(&t, "PUT", "/users/userId:a", KG_CALL_WRITE);
-	ck_assert_str_eq(t.req.call.user_key, "userId:a");
+	ck_assert_str_eq(t.req.call->user_key, "userId:a");
 	assert_up_body_has(&t, "\"firstName\":\"Alice\"");
 	ck_assert(!t.req.erase_check);
 	/* Crossmint's answer passes through as it came. */
@@ -122,7 +124,7 @@ START_TEST(user_put_erase_guard)
 	ck_assert(run_json(&t, details_only));
 	ck_assert(t.req.erase_check);
 	assert_call(&t, "GET", "/users/userId:a", KG_CALL_PLAIN);
-	ck_assert_ptr_null(t.req.call.body);
+	ck_assert_ptr_null(t.req.call->body);
 	rt_upstream(&t, 200, "{\"userDetails\":true,\"kycData\":true,\"dueDiligence\":false}");
 	ck_assert(!kg_handle_upstream(&t.req));
 	rt_problem(&t, 409, "would-erase");
@@ -201,9 +203,9 @@ START_TEST(user_get_and_upstream_problems)
 		rt_init(&r, "GET", "/v1/users/email:a%40b.c", RT_READER);
 		ck_assert(run(&r));
 		assert_call(&r, "GET", "/users/email:a@b.c", KG_CALL_PLAIN);
-		ck_assert_ptr_null(r.req.call.body);
+		ck_assert_ptr_null(r.req.call->body);
 		rt_upstream(&r, t[i].status, t[i].body);
-		r.req.call.result = t[i].result;
+		r.req.call->result = t[i].result;
 		ck_assert(!kg_handle_upstream(&r.req));
 		if (t[i].code != NULL)
 			rt_problem(&r, t[i].want, t[i].code);
@@ -245,7 +247,7 @@ START_TEST(document_put)
 	rt_body(&t, "image/png", png, sizeof(png) - 1);
 	ck_assert(run(&t));
 	assert_call(&t, "POST", "/documents", KG_CALL_WRITE);
-	ck_assert_str_eq(t.req.call.user_key, "userId:a");
+	ck_assert_str_eq(t.req.call->user_key, "userId:a");
 	assert_up_body_has(&t, "data:image/png;base64,iVBORw0KGgo");
 	assert_up_body_has(&t, "userId:a");
 	rt_free(&t);
@@ -268,7 +270,7 @@ START_TEST(document_get)
 	rt_init(&t, "GET", "/v1/documents/doc_1-a", RT_READER);
 	ck_assert(run(&t));
 	assert_call(&t, "GET", "/documents/doc_1-a", KG_CALL_PLAIN);
-	ck_assert_str_eq(t.req.call.user_key, "");
+	ck_assert_str_eq(t.req.call->user_key, "");
 	rt_free(&t);
 
 	refused("GET", "/v1/documents/a.b", NULL, NULL, 400, "invalid-request",
@@ -350,15 +352,34 @@ START_TEST(verification_long_poll)
 	ck_assert(kg_handle_upstream(&t.req));
 	ck_assert_int_eq(t.req.reply.status, 0);
 	ck_assert_ptr_nonnull(t.req.latest);
-	ck_assert(t.req.call.low_priority);
-	ck_assert(t.req.call.waiter);
-	ck_assert_ptr_eq(t.req.call.seen, t.req.latest);
-	ck_assert_uint_eq(t.req.call.not_before_ms, 0);
-	ck_assert_uint_eq(t.req.call.deadline_ms, t.req.wait_deadline_ms);
-	/* The engine refuses the re-read: the latest state answers. */
+	/* A waiter holds no call while it waits: only the small struct kg_up_wait. */
+	ck_assert_ptr_null(t.req.call);
+	ck_assert(t.req.in_wait);
+	ck_assert_ptr_eq(t.req.wait.seen, t.req.latest);
+	ck_assert_uint_eq(t.req.wait.deadline_ms, t.req.wait_deadline_ms);
+	ck_assert_str_eq(t.req.wait.user_key, "userId:a");
+	ck_assert_str_eq(t.req.wait.path, "/users/userId:a/identity-verification");
+	ck_assert_str_eq(t.req.wait.request_id, t.req.request_id);
+	/* The engine refuses the wait: the latest state answers. */
 	kg_reply_refused(&t.req);
 	ck_assert_int_eq(t.req.reply.status, 200);
 	ck_assert(kg_verification_view(&t.req, t.req.latest, &in_review) && in_review);
+	kg_reply_clear(&t.req.reply);
+	/* A read observed another answer: the wait's outcome becomes a status read's, answered. */
+	t.req.wait.result = KG_UP_OK;
+	t.req.wait.status = 200;
+	t.req.wait.shared = true;
+	t.req.wait.answer = kg_answer_new(200, strdup(verified), strlen(verified), 0, time(NULL));
+	ck_assert_ptr_nonnull(t.req.wait.answer);
+	ck_assert(kg_handle_wait_end(&t.req));
+	ck_assert(!t.req.in_wait);
+	ck_assert_ptr_null(t.req.wait.answer);
+	assert_call(&t, "GET", "/users/userId:a/identity-verification", KG_CALL_STATUS_READ);
+	ck_assert_str_eq(t.req.call->user_key, "userId:a");
+	ck_assert(!kg_handle_upstream(&t.req));
+	ck_assert_int_eq(t.req.reply.status, 200);
+	ck_assert_msg(strstr(t.req.reply.body, "\"overall\":\"verified\"") != NULL, "%s",
+	              t.req.reply.body);
 	rt_free(&t);
 }
 END_TEST
@@ -401,15 +422,15 @@ START_TEST(verification_trigger)
 	rt_init(&t, "POST", "/v1/users/userId:a/verification", RT_WRITER);
 	ck_assert(run(&t));
 	assert_call(&t, "PUT", "/users/userId:a/identity-verification", KG_CALL_WRITE);
-	ck_assert_ptr_null(t.req.call.body);
+	ck_assert_ptr_null(t.req.call->body);
 	/* An answer without eligibility is followed by one status read, never refused for budget.
 	 */
 	rt_upstream(&t, 200, "{}");
 	ck_assert(kg_handle_upstream(&t.req));
 	ck_assert(t.req.followup_read);
-	ck_assert_int_eq(t.req.call.kind, KG_CALL_STATUS_READ);
-	ck_assert_str_eq(t.req.call.method, "GET");
-	ck_assert(t.req.call.force_budget);
+	ck_assert_int_eq(t.req.call->kind, KG_CALL_STATUS_READ);
+	ck_assert_str_eq(t.req.call->method, "GET");
+	ck_assert(t.req.call->force_budget);
 	status_answer(&t, 200, review);
 	ck_assert(!kg_handle_upstream(&t.req));
 	ck_assert_int_eq(t.req.reply.status, 200);
@@ -480,7 +501,7 @@ START_TEST(local_routes)
 	ck_assert(!run(&t));
 	ck_assert_int_eq(t.req.reply.status, 200);
 	ck_assert_str_eq(t.req.reply.body, "{\"status\":\"ok\"}");
-	ck_assert_ptr_null(t.req.call.method);
+	ck_assert_ptr_null(t.req.call); /* a local route makes no upstream call */
 	rt_free(&t);
 
 	rt_init(&t, "GET", "/readyz", NULL);

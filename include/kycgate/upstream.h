@@ -92,15 +92,6 @@ struct kg_up_call {
 	const char *url;
 	const char *const *headers;
 	unsigned timeout_ms;
-	/* A long-poll waiter (STATUS_READ, with low_priority and deadline_ms): it stays in the
-	 * engine, costing nothing, until a read of user_key observes an answer other than seen, or
-	 * deadline_ms passes (KG_UP_DEADLINE), or the caller on client_fd hung up (KG_UP_DEADLINE).
-	 * The user's waiters share one re-read schedule; only a re-read is an upstream call.
-	 * Reserved with kg_upstream_reserve_wait(), never against max_inflight. */
-	bool waiter;
-	const struct kg_answer *seen; /* borrowed until done; NULL: any answer settles */
-	int client_fd;                /* peeked at before a re-read; -1: none */
-
 	/* Out: valid when done is called. */
 	enum kg_up_result result;
 	long status; /* HTTP status when result is KG_UP_OK */
@@ -134,7 +125,6 @@ struct kg_up_call {
 	bool internal;                   /* a flight owned by the engine, not a request */
 	unsigned long long flight_gen;   /* a flight: the user generation it reads at */
 	const struct kg_up_call *first;  /* a flight: the read that started it (compared only) */
-	void *wait_entry;                /* a waiter: the user entry it waits on */
 	struct kg_upstream *priv_engine; /* a flight: its engine */
 	void *easy;
 	void *priv;
@@ -142,6 +132,43 @@ struct kg_up_call {
 	size_t resp_limit;
 	unsigned long long started_us;
 	unsigned long long started_wall_ms; /* a flight: kg_wall_ms() when it was created */
+};
+
+/* A long-poll waiter (design §6, issue 12 item 5): a status read of user_key parked on its user's
+ * entry in the engine until a read of that user (its waiters' shared re-read, or anyone's)
+ * observes an answer other than seen, or deadline_ms passes (KG_UP_DEADLINE), or the caller on
+ * client_fd hung up (KG_UP_DEADLINE). Only the re-reads are upstream calls. It is under 200
+ * bytes, not a struct kg_up_call (2.5 KiB): thousands wait at once, and a waiting request holds
+ * no call. Its deadline is kept by its user's entry, not by a timer of its own.
+ * The submitter owns it; the engine borrows it (and its strings) from kg_upstream_wait() until
+ * it calls done, on the engine thread, exactly once. */
+struct kg_up_wait {
+	/* In: set before kg_upstream_wait(); the strings are borrowed until done. */
+	const char *user_key;                 /* decoded locator */
+	const char *path;                     /* the status read's path, for the re-reads */
+	const char *request_id;               /* sent with a re-read this waiter starts */
+	const char *traceparent, *tracestate; /* "" when none */
+	const struct kg_answer *seen;         /* the caller's latest answer; NULL: any settles */
+	int client_fd;                        /* peeked at before a re-read; -1: none */
+	unsigned long long deadline_ms;       /* kg_now_ms() at which it ends; required */
+	void (*done)(struct kg_up_wait *w);   /* called once, on the engine thread */
+	void *owner;                          /* the submitter's context */
+
+	/* Out: valid when done is called, as a status read's (struct kg_up_call). */
+	enum kg_up_result result;
+	long status;
+	struct kg_answer *answer; /* the shared answer (a reference), or NULL */
+	unsigned retry_after_s;
+	unsigned attempts;
+	unsigned budget_wait_s;
+	double upstream_ms;
+	bool shared; /* always: the read that observed it was the user's */
+	bool cached; /* the cached answer settled it */
+
+	/* Engine-private. */
+	struct kg_up_wait *next, *prev; /* the hand-over queue, then the user's waiters */
+	void *entry;                    /* the user entry it waits on */
+	int state;
 };
 
 /* Initialises libcurl for the process with allocation callbacks that wipe every block libcurl
@@ -167,11 +194,16 @@ enum kg_err kg_upstream_reserve(struct kg_upstream *up, bool over_cap);
 /* Gives back a reservation that will not be submitted. */
 void kg_upstream_release(struct kg_upstream *up);
 
-/* Reserves a place for one long-poll waiter (call->waiter): KG_OK, or KG_ERR_BUSY only when the
+/* Reserves a place for one long-poll waiter (kg_upstream_wait): KG_OK, or KG_ERR_BUSY only when the
  * engine is stopping or stopped. Waiters have their own limits (verification.max_waiting and
  * max_waiting_per_client, kycgate/longpoll.h); the re-reads they share are the upstream calls.
  * Thread-safe; never blocks. */
 enum kg_err kg_upstream_reserve_wait(struct kg_upstream *up);
+
+/* Hands a long-poll waiter to the engine, using one kg_upstream_reserve_wait() reservation;
+ * done will be called exactly once (with KG_UP_SHUTDOWN if the engine is stopping or draining).
+ * Thread-safe; never blocks. */
+void kg_upstream_wait(struct kg_upstream *up, struct kg_up_wait *w);
 
 /* Hands a call to the engine, using one reservation; done will be called exactly once (with
  * KG_UP_SHUTDOWN if the engine is stopping). Thread-safe; never blocks on the network. */
