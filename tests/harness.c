@@ -558,6 +558,21 @@ static void put_expect(unsigned port, const char *auth, const char *ctype, const
 	kt_resp_free(&r);
 }
 
+void kt_expect(unsigned port, const char *method, const char *target, const char *auth,
+               const char *ctype, const void *body, size_t len, long status, struct kt_resp *out)
+{
+	const char *const h[] = {auth != NULL ? auth : ctype, auth != NULL ? ctype : NULL, NULL};
+	struct kt_resp r;
+
+	kt_http(port, method, target, h, body, len, &r);
+	ck_assert_msg(r.status == status, "%s %s: %ld, wanted %ld: %s", method, target, r.status,
+	              status, r.body);
+	if (out != NULL)
+		*out = r;
+	else
+		kt_resp_free(&r);
+}
+
 void kt_make_reviewable_user(unsigned port, const char *auth, const char *loc, const char *cc)
 {
 	static const char jpeg[] = "\xff\xd8\xff\xe0"

@@ -54,6 +54,11 @@ void kt_resp_free(struct kt_resp *r);
 CURLcode kt_http_try(unsigned port, const char *method, const char *target,
                      const char *const *headers, const void *body, size_t len, struct kt_resp *r);
 
+/* kt_http with the headers auth and ctype (either may be NULL), asserting the status; the answer
+ * into out (the caller frees it), or freed when out is NULL. */
+void kt_expect(unsigned port, const char *method, const char *target, const char *auth,
+               const char *ctype, const void *body, size_t len, long status, struct kt_resp *out);
+
 /* Creates, through the gateway on port with auth (a "Authorization: Bearer ..." header), a user
  * loc of country cc ("DE", "AE", ...) with everything a review needs: the whole record, consent,
  * a passport and a selfie. A trigger then puts it in review. Asserts each answer. */

@@ -1775,18 +1775,36 @@ static void user_in_review(unsigned port, const char *loc)
 	kt_resp_free(&r);
 }
 
+/* A TCP connection to 127.0.0.1:port (receives time out after 2 s): its socket, or -1 with errno
+ * set (ECONNREFUSED once the listener is closed). */
+static int dial_loopback(unsigned port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	struct timeval tv = {.tv_sec = 2};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), e;
+
+	if (fd < 0)
+		return -1;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (const struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
 /* 0 when a TCP connection to 127.0.0.1:port is made, else the errno of connect(). */
 static int connect_errno(unsigned port)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), e = 0;
+	int fd = dial_loopback(port);
 
-	ck_assert_int_ge(fd, 0);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (const struct sockaddr *)&sa, sizeof(sa)) != 0)
-		e = errno;
+	if (fd < 0)
+		return errno;
 	close(fd);
-	return e;
+	return 0;
 }
 
 START_TEST(graceful_shutdown)
@@ -2056,19 +2074,14 @@ struct churn {
 static bool churn_once(unsigned port)
 {
 	static const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	struct timeval tv = {.tv_sec = 2};
 	char buf[16] = "";
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	bool ok = false;
+	int fd = dial_loopback(port);
+	bool ok;
 
 	if (fd < 0)
 		return false;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (const struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) == (ssize_t)(sizeof(req) - 1))
-		ok = recv(fd, buf, 12, MSG_WAITALL) == 12 && memcmp(buf, "HTTP/1.1 200", 12) == 0;
+	ok = send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) == (ssize_t)(sizeof(req) - 1) &&
+	     recv(fd, buf, 12, MSG_WAITALL) == 12 && memcmp(buf, "HTTP/1.1 200", 12) == 0;
 	close(fd);
 	return ok;
 }

@@ -104,15 +104,7 @@ static void teardown(void)
 static void expect(const char *method, const char *target, const char *auth, const char *ctype,
                    const char *body, size_t len, long status, struct kt_resp *out)
 {
-	const char *const h[] = {auth, ctype, NULL};
-	struct kt_resp r;
-
-	kt_http(gw.port, method, target, h, body, len, &r);
-	ck_assert_msg(r.status == status, "%s %s: %ld %s", method, target, r.status, r.body);
-	if (out != NULL)
-		*out = r;
-	else
-		kt_resp_free(&r);
+	kt_expect(gw.port, method, target, auth, ctype, body, len, status, out);
 }
 
 /* A user the simulator knows, with what a review needs; its first read records an event. */
