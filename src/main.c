@@ -205,7 +205,9 @@ static int serve(const char *path)
 		free(errors);
 		return 1;
 	}
-	kg_log_nonblocking();
+	if (!kg_log_writer_start())
+		fputs("cannot start the log writer: lines are written by the threads that log\n",
+		      stderr);
 	if (kg_apply_config(cfg, NULL, err, sizeof(err)) != KG_OK) {
 		kg_log(KG_LOG_ERROR, "start-failed", "reason", err, NULL);
 		return 1;
@@ -286,6 +288,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	rc = serve(config ? config : DEFAULT_CONFIG);
+	kg_log_writer_stop();
 	kg_upstream_global_cleanup();
 	return rc;
 }

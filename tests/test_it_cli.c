@@ -218,8 +218,9 @@ START_TEST(stalled_log_reader_drops_lines)
 		if (port_at != NULL && strchr(port_at + 8, '"') != NULL)
 			port = (unsigned)strtoul(port_at + 8, NULL, 10);
 	}
-	/* About 300 bytes a line: 2000 requests overflow a 64 KiB pipe several times. */
-	for (i = 0; i < 2000; i++) {
+	/* About 300 bytes a line: 4000 requests overflow a 64 KiB pipe and the log writer's 512 KiB
+	 * ring together. */
+	for (i = 0; i < 4000; i++) {
 		kt_http(port, "GET", "/healthz", NULL, NULL, 0, &r);
 		ck_assert_int_eq(r.status, 200);
 		kt_resp_free(&r);

@@ -3,6 +3,7 @@
  * the locator hash. */
 #include <check.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 
 #include "harness.h"
 #include "kycgate/log.h"
+#include "kycgate/metrics.h"
 #include "kycgate/sha256.h"
 
 static char path[] = "/tmp/kycgate-logtest-XXXXXX";
@@ -255,6 +257,122 @@ START_TEST(locator_hash_is_keyed_hmac)
 }
 END_TEST
 
+/* ---- the writer thread ---------------------------------------------------------------------- */
+
+#define WRITERS 4
+#define LINES_EACH 1000 /* 4,000 lines of about 90 bytes: less than the ring, so none may drop */
+
+static void *log_lines(void *arg)
+{
+	long t = (long)arg, i;
+	char v[32];
+
+	for (i = 0; i < LINES_EACH; i++) {
+		snprintf(v, sizeof(v), "%ld-%ld", t, i);
+		kg_log(KG_LOG_INFO, "writer-test", "n", v, NULL);
+	}
+	return NULL;
+}
+
+static unsigned long long dropped_lines(void)
+{
+	size_t len;
+	char *text = kg_metrics_render(&len);
+	const char *at = strstr(text, "\nkycgate_log_lines_dropped_total ");
+	unsigned long long n;
+
+	ck_assert_ptr_nonnull(at);
+	n = strtoull(at + strlen("\nkycgate_log_lines_dropped_total "), NULL, 10);
+	free(text);
+	return n;
+}
+
+/* Lines from several threads go out through the writer whole, each thread's in its order. */
+START_TEST(writer_keeps_every_line_in_order)
+{
+	pthread_t th[WRITERS];
+	long next[WRITERS] = {0}, t, i;
+	unsigned long long dropped0 = dropped_lines();
+	size_t total = 0;
+	char line[512];
+	FILE *f;
+
+	kg_log_setup(KG_LOG_INFO, KG_LOG_JSON);
+	capture();
+	ck_assert(kg_log_writer_start());
+	for (t = 0; t < WRITERS; t++)
+		ck_assert_int_eq(pthread_create(&th[t], NULL, log_lines, (void *)t), 0);
+	for (t = 0; t < WRITERS; t++)
+		pthread_join(th[t], NULL);
+	kg_log_writer_stop();
+	kg_log(KG_LOG_INFO, "after-stop", NULL); /* written directly again */
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+	f = fopen(path, "rb");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		json_object *o = json_tokener_parse(line), *n;
+
+		ck_assert_msg(o != NULL, "not a JSON line: %s", line);
+		total++;
+		if (json_object_object_get_ex(o, "n", &n)) {
+			ck_assert_int_eq(sscanf(json_object_get_string(n), "%ld-%ld", &t, &i), 2);
+			ck_assert(t >= 0 && t < WRITERS);
+			ck_assert_int_eq(i, next[t]);
+			next[t]++;
+		} else {
+			ck_assert_str_eq(json_object_get_string(json_object_object_get(o, "event")),
+			                 "after-stop");
+		}
+		json_object_put(o);
+	}
+	fclose(f);
+	unlink(path);
+	memcpy(path + strlen(path) - 6, "XXXXXX", 6);
+	for (t = 0; t < WRITERS; t++)
+		ck_assert_int_eq(next[t], LINES_EACH);
+	ck_assert_uint_eq(total, WRITERS * LINES_EACH + 1);
+	ck_assert_uint_eq(dropped_lines(), dropped0);
+}
+END_TEST
+
+/* A reader that never reads: logging threads drop lines (counted) instead of waiting, and the
+ * writer gives up at stop instead of hanging. */
+START_TEST(stalled_reader_drops_lines_and_blocks_nobody)
+{
+	int fds[2], fd1 = dup(1);
+	unsigned long long dropped0 = dropped_lines();
+	char buf[4096];
+	ssize_t n;
+	long i;
+
+	ck_assert_int_eq(pipe(fds), 0);
+	dup2(fds[1], 1);
+	close(fds[1]);
+	ck_assert(kg_log_writer_start());
+	/* A pipe holds 64 KiB and the ring 512 KiB: 10,000 lines of about 90 bytes overflow both.
+	 */
+	for (i = 0; i < 10000; i++) {
+		char v[32];
+
+		snprintf(v, sizeof(v), "%ld", i);
+		kg_log(KG_LOG_INFO, "stalled-test", "n", v, NULL);
+	}
+	ck_assert_uint_gt(dropped_lines(), dropped0);
+	kg_log_writer_stop(); /* returns, about two seconds later, with the pipe still full */
+	dup2(fd1, 1);
+	close(fd1);
+	/* What reached the pipe starts with whole lines. */
+	n = read(fds[0], buf, sizeof(buf) - 1);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	ck_assert_msg(strncmp(buf, "{\"time\":", 8) == 0, "%s", buf);
+	ck_assert_ptr_nonnull(strstr(buf, "\"event\":\"stalled-test\",\"n\":\"0\"}\n"));
+	close(fds[0]);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("log");
@@ -268,6 +386,8 @@ int main(void)
 	tcase_add_test(tc, access_line);
 	tcase_add_test(tc, flight_line);
 	tcase_add_test(tc, locator_hash_is_keyed_hmac);
+	tcase_add_test(tc, writer_keeps_every_line_in_order);
+	tcase_add_test(tc, stalled_reader_drops_lines_and_blocks_nobody);
 	suite_add_tcase(s, tc);
 	failed = kt_run_suite(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

@@ -1,12 +1,13 @@
-/* Log lines on stdout (design §5): event lines and one access line per request, JSON or text, one
- * write() per line of at most KG_LOG_LINE_MAX bytes; a line that would block is dropped and
- * counted. Redaction is done here: callers pass only values that are safe to log (never bodies,
- * tokens, keys, locators or upstream URLs; curl's error text only as cleaned by
- * kg_up_error_text()); the locator leaves only as kg_log_locator_hash(). Every function is
- * thread-safe; never call one from a signal handler. */
+/* Log lines on stdout (design §5): event lines and one access line per request, JSON or text, of
+ * at most KG_LOG_LINE_MAX bytes each; once the writer runs (kg_log_writer_start) they go out in
+ * batches from its thread, and a line that finds its ring full is dropped and counted. Redaction is
+ * done here: callers pass only values that are safe to log (never bodies, tokens, keys, locators or
+ * upstream URLs; curl's error text only as cleaned by kg_up_error_text()); the locator leaves only
+ * as kg_log_locator_hash(). Every function is thread-safe; never call one from a signal handler. */
 #ifndef KYCGATE_LOG_H
 #define KYCGATE_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define KG_LOG_LINE_MAX 4096
@@ -21,8 +22,14 @@ enum kg_log_format { KG_LOG_JSON = 0, KG_LOG_TEXT };
 /* Sets the threshold and the format (start and reload). */
 void kg_log_setup(enum kg_log_level level, enum kg_log_format format);
 
-/* Makes stdout non-blocking, so a stalled reader drops lines instead of stalling requests. */
-void kg_log_nonblocking(void);
+/* Makes stdout non-blocking and starts the writer thread (all signals blocked on it): from then
+ * on no thread that logs waits on the disk or a stalled reader. False: it could not start, and
+ * lines keep going out one write() each. */
+bool kg_log_writer_start(void);
+
+/* Writes what waits (a stalled reader gets about two seconds) and stops the writer; lines logged
+ * afterwards are written directly again. */
+void kg_log_writer_stop(void);
 
 /* Sets the key of the locator hash (log.locator_hash_key, or random per process); copied. */
 void kg_log_set_locator_key(const unsigned char *key, size_t len);
