@@ -4,7 +4,9 @@
 #   bench/run.sh [seconds]     (needs build/kycgate, wrk, nginx-light, cc and python3)
 # Workloads, each run against nginx then kycgate for [seconds] (default 10):
 #   fast  64 connections, a new user on every request (the simulator answers 404 at once: the
-#         cost of the hop, and of one per-user entry each request);
+#         cost of the hop, and of one per-user entry each request); also against bench/proto.c,
+#         the bare request path in kycgate's design (engine) and in the per-thread loop design
+#         of README "What 0.6x needs" (loop): what libmicrohttpd and libcurl alone cost;
 #   poll  64 connections reading the status of 8 users over and over;
 #   slow  1000 connections, the simulator answering after 200 ms.
 # Then: added latency at a fixed 1000 requests/s (bench/fixedrate.c, a new user each request,
@@ -113,6 +115,14 @@ NGINX
 nginx -c "$work/nginx.conf" -g 'daemon off;' &
 pids+=($!)
 cc -O2 -o "$work/fixedrate" bench/fixedrate.c
+cc -O2 -o "$work/proto" bench/proto.c -lmicrohttpd -lcurl -lpthread
+free_port() { local p=$1; while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done; echo "$p"; }
+pl=$(free_port $((ng + 1)))
+"$work/proto" "$pl" "http://127.0.0.1:$sim" "$key" "$token" 2 loop >"$work/proto-loop.log" 2>&1 &
+pids+=($!)
+pe=$(free_port $((pl + 1)))
+"$work/proto" "$pe" "http://127.0.0.1:$sim" "$key" "$token" 2 engine >"$work/proto-engine.log" 2>&1 &
+pids+=($!)
 sleep 0.5
 
 # 8 users with consent, so their status exists.
@@ -159,6 +169,10 @@ echo "fast: 64 connections, a new user on every request, ${secs}s each"
 run nginx-fast "$ng" / 64 "$work/new.lua"
 run kycgate-fast "$gw" / 64 "$work/new.lua"
 echo "  kycgate/nginx $(ratio kycgate-fast nginx-fast); kycgate 5xx so far: $(kg_5xx "$gw")"
+run proto-engine "$pe" / 64 "$work/new.lua"
+run proto-loop "$pl" / 64 "$work/new.lua"
+echo "  bare path (bench/proto.c) / nginx: engine design $(ratio proto-engine nginx-fast)," \
+  "loop design $(ratio proto-loop nginx-fast)"
 
 echo "poll: 64 connections, 8 users"
 curl -s -X DELETE "http://127.0.0.1:$sim/_simulator/requests" >/dev/null
