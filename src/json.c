@@ -63,6 +63,8 @@ struct scan {
 	size_t spans_cap;
 	char *pointer; /* where the failure is: the object holding a duplicate key, or the number
 	                * out of range */
+	bool check_floats; /* kg_json_check: no tree follows, so the scanner itself refuses a
+	                    * number that is not finite as a 64-bit float */
 };
 
 static bool scan_value(struct scan *s, int depth, const struct frame *where);
@@ -296,6 +298,23 @@ static bool integer_in_range(const unsigned char *digits, size_t n, bool negativ
 
 static char *frame_pointer(const struct scan *s, const struct frame *where);
 
+/* Longest number text kg_json_check reads as a float; a longer one is refused with the others
+ * that are not finite (its caller then treats the text as not JSON). */
+#define MAX_FLOAT_TEXT 128
+
+/* The number text [p, end), already checked by the grammar, is finite as a 64-bit float. */
+static bool float_finite(const unsigned char *p, const unsigned char *end)
+{
+	char text[MAX_FLOAT_TEXT + 1];
+	size_t n = (size_t)(end - p);
+
+	if (n > MAX_FLOAT_TEXT)
+		return false;
+	memcpy(text, p, n);
+	text[n] = '\0';
+	return isfinite(strtod(text, NULL));
+}
+
 /* A number, s->p at its first byte; where is its place, for the pointer of one out of range. */
 static bool scan_number(struct scan *s, const struct frame *where)
 {
@@ -325,6 +344,8 @@ static bool scan_number(struct scan *s, const struct frame *where)
 		if (skip_digits(s) == 0)
 			return fail(s, D_SYNTAX);
 	}
+	if (!is_int && s->check_floats && !float_finite(digits - negative, s->p))
+		return fail(s, D_FLOAT);
 	if (is_int && !integer_in_range(digits, n, negative)) {
 		s->pointer = frame_pointer(s, where);
 		if (s->pointer == NULL)
@@ -726,6 +747,30 @@ out:
 		*pointer_out = s.pointer;
 	else
 		free(s.pointer);
+	kg_wipe(s.keys, s.keys_len);
+	free(s.keys);
+	free(s.spans);
+	return err;
+}
+
+enum kg_err kg_json_check(const char *buf, size_t len, int max_depth, const char **detail)
+{
+	struct scan s = {.p = (const unsigned char *)buf,
+	                 .end = (const unsigned char *)buf + len,
+	                 .max_depth = max_depth,
+	                 .check_floats = true};
+	enum kg_err err = KG_OK;
+
+	*detail = NULL;
+	if (len == 0 || buf == NULL) {
+		*detail = D_EMPTY;
+		return KG_ERR_INVALID;
+	}
+	if (!scan_text(&s)) {
+		err = s.nomem ? KG_ERR_NOMEM : KG_ERR_INVALID;
+		*detail = s.detail != NULL ? s.detail : D_SYNTAX;
+	}
+	free(s.pointer);
 	kg_wipe(s.keys, s.keys_len);
 	free(s.keys);
 	free(s.spans);

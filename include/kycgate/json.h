@@ -42,6 +42,12 @@ struct kg_json_pos {
 enum kg_err kg_json_parse_pos(const char *buf, size_t len, int max_depth, struct json_object **out,
                               const char **detail, char **pointer_out, struct kg_json_pos *pos);
 
+/* Checks buf as kg_json_parse() would accept it (the same grammar, UTF-8, escapes, depth,
+ * duplicate keys, integer range, and numbers finite as 64-bit floats; one of more than 128
+ * characters counts as not finite), building nothing: for bytes relayed as they are. KG_OK,
+ * KG_ERR_INVALID (*detail: the rule that failed) or KG_ERR_NOMEM. Thread-safe. */
+enum kg_err kg_json_check(const char *buf, size_t len, int max_depth, const char **detail);
+
 /* Serializes obj with JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE into new memory
  * (caller frees with kg_json_free_bytes, which wipes it). *len_out receives the length.
  * Returns NULL on allocation failure. json-c also keeps its own serialization inside obj until

@@ -1,7 +1,10 @@
 /* Fuzz target: the strict JSON reader and what reads a caller's JSON body after it. Every input
  * goes through kg_json_parse_pos at the caller's depth limit; a text it accepts must serialize
  * (kg_json_to_bytes) to a text it accepts again, and is then validated as a user body (both
- * unknown-field modes), a wallet body and a consent body, as the routes do. */
+ * unknown-field modes), a wallet body and a consent body, as the routes do. kg_json_check (the
+ * tree-less check of relayed bodies) must agree with the reader: it accepts nothing the reader
+ * refuses, and refuses nothing the reader accepts unless a number's text is longer than it reads
+ * (128 characters, so only in inputs longer than that). */
 #include <string.h>
 
 #include "fuzz.h"
@@ -55,6 +58,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	e = kg_json_parse_pos((const char *)data, size, KG_MAX_JSON_DEPTH, &obj, &detail, &pointer,
 	                      &pos);
+	{
+		const char *cdetail = NULL;
+		enum kg_err c =
+		    kg_json_check((const char *)data, size, KG_MAX_JSON_DEPTH, &cdetail);
+
+		if (c == KG_OK)
+			FUZZ_ASSERT(e == KG_OK);
+		else if (c == KG_ERR_INVALID && size <= 128)
+			FUZZ_ASSERT(e != KG_OK);
+	}
 	if (e != KG_OK) {
 		FUZZ_ASSERT(obj == NULL && detail != NULL);
 		free(pointer);
