@@ -54,6 +54,20 @@ char *kt_read_log(const struct kt_proc *p)
 }
 
 /* Finds the port in the listening line of the child's log. */
+char *kt_log_wait(const struct kt_proc *p, const char *needle, long deadline_ms)
+{
+	long long end = kt_now_ms() + deadline_ms;
+
+	for (;;) {
+		char *log = kt_read_log(p);
+
+		if (strstr(log, needle) != NULL || kt_now_ms() >= end)
+			return log;
+		free(log);
+		kt_sleep_ms(20);
+	}
+}
+
 static unsigned find_port(const struct kt_proc *p, const char *event)
 {
 	char *log = kt_read_log(p), *at, *q;

@@ -37,6 +37,12 @@ void kt_unlink_db(const char *path);
 /* The child's whole output so far (new string, caller frees). */
 char *kt_read_log(const struct kt_proc *p);
 
+/* The child's whole output once it holds needle, polled for up to deadline_ms (new string, also
+ * at the deadline). kycgate's log writer puts a line out up to about 10 ms after it was logged,
+ * so a test that looks for a line its request caused waits for it; a test that looks for the
+ * absence of a line waits first for a line logged after it would have been. */
+char *kt_log_wait(const struct kt_proc *p, const char *needle, long deadline_ms);
+
 struct kt_resp {
 	long status;
 	char *body; /* NUL-terminated */

@@ -340,7 +340,7 @@ START_TEST(read_only_store)
 		goto out;
 	}
 	start_gw(store);
-	log = kt_read_log(&gw);
+	log = kt_log_wait(&gw, "\"event\":\"store-down\"", 5000);
 	ck_assert_ptr_nonnull(strstr(log, "\"event\":\"store-down\""));
 	free(log);
 	ck_assert_double_eq(metric("kycgate_store_up"), 0);

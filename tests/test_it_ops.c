@@ -1628,6 +1628,9 @@ START_TEST(reload_warnings_and_refusal)
 	line = poll_log_line(&gw, "\"event\":\"config-warning\"", "shorter than 32", 5000);
 	ck_assert_msg(line != NULL, "a reload did not report its config's warnings");
 	free(line);
+	for (long long end = kt_now_ms() + 5000;
+	     count_in_log(&gw, "\"event\":\"locator-hash-key-random\"") < 2 && kt_now_ms() < end;)
+		kt_sleep_ms(20);
 	ck_assert_int_ge(count_in_log(&gw, "\"event\":\"locator-hash-key-random\""), 2);
 
 	o.extra_token = NULL;

@@ -483,7 +483,7 @@ START_TEST(circuit_breaker)
 	kt_resp_free(&r);
 	ck_assert_int_eq(attempts_of(&g, "b-after"), 2);
 
-	log = kt_read_log(&g);
+	log = kt_log_wait(&g, "\"state\":\"closed\"", 5000);
 	ck_assert_msg(strstr(log, "\"event\":\"circuit-breaker\",\"state\":\"open\"") != NULL, "%s",
 	              log);
 	ck_assert(strstr(log, "\"state\":\"half-open\"") != NULL);

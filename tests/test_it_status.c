@@ -135,13 +135,21 @@ static void upstream_request_id(const char *target, char *out, size_t cap)
 	json_object_put(reqs);
 }
 
-/* The gateway's upstream-flight line naming request id rid (new JSON object), or NULL. */
-static struct json_object *flight_line(const char *rid)
+/* The gateway's upstream-flight line naming request id rid (new JSON object), or NULL: waited for
+ * up to 5 s, or (!wait) looked for once rid's own access line, logged after it, is out. */
+static struct json_object *flight_line(const char *rid, bool wait)
 {
-	char *log = kt_read_log(&gw), *line = log, *nl, want[200];
+	char *log, *line, *nl, want[200];
 	struct json_object *found = NULL;
 
+	snprintf(want, sizeof(want), "\"event\":\"request\",\"requestId\":\"%s\"", rid);
+	log = kt_log_wait(&gw, want, 5000);
 	snprintf(want, sizeof(want), "\"event\":\"upstream-flight\",\"requestId\":\"%s\"", rid);
+	if (wait) {
+		free(log);
+		log = kt_log_wait(&gw, want, 5000);
+	}
+	line = log;
 	for (; line != NULL && *line != '\0' && found == NULL; line = nl ? nl + 1 : NULL) {
 		nl = strchr(line, '\n');
 		if (nl != NULL)
@@ -182,7 +190,7 @@ START_TEST(single_flight)
 		;
 	ck_assert_msg(k < FLIGHT_READS, "upstream request id %s is no caller's", rid);
 
-	line = flight_line(rid);
+	line = flight_line(rid, true);
 	ck_assert_msg(line != NULL, "no upstream-flight line for %s", rid);
 	ck_assert(json_object_object_get_ex(line, "joined", &joined));
 	named = (int)json_object_array_length(joined);
@@ -216,7 +224,7 @@ START_TEST(lone_read_no_flight_line)
 	kt_resp_free(&r);
 	upstream_request_id(up, rid, sizeof(rid));
 	ck_assert(rid[0] != '\0');
-	ck_assert_ptr_null(flight_line(rid));
+	ck_assert_ptr_null(flight_line(rid, false));
 }
 END_TEST
 
