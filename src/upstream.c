@@ -1191,10 +1191,16 @@ void kg_upstream_submit_here(struct kg_upstream *up, struct kg_up_call *call)
 		kg_upstream_submit(up, call);
 		return;
 	}
-	/* Calls queued before this one are admitted first, as the engine thread would; a long
-	 * queue's rest is the engine thread's (it sleeps and would not see it otherwise). */
-	enqueue(up, call);
-	take_queue(up);
+	call_reset(call);
+	/* Calls queued before this one are admitted first, as the engine thread would. Behind a
+	 * queue longer than a round, this one waits its turn with them: the engine thread's (it
+	 * sleeps and would not see them otherwise). */
+	if (take_queue(up))
+		finish_shutdown(up, call);
+	else if (up->q_more)
+		enqueue(up, call);
+	else
+		admit(up, call);
 	run_timers(up);
 	reap(up);
 	if (up->q_more)
