@@ -14,7 +14,11 @@
 # KG_BENCH_MEM_S (60) seconds of the fast workload on a fresh kycgate and its RSS one minute
 # after; KG_BENCH_WAITERS (10000) long-poll waiters on 500 users in review (bench/waiters.py):
 # kycgate's CPU and RSS while nothing changes, and how soon they are answered when the reviews
-# end. KG_BENCH_ONLY=waiters runs that last step alone (it needs neither wrk nor nginx).
+# end. KG_BENCH_ONLY=waiters runs that last step alone (it needs neither wrk nor nginx);
+# KG_BENCH_ONLY=slow runs only the slow workload, nginx then kycgate, on fresh processes with the
+# same configuration (about 20 s with the default 10 s). KG_BENCH_KEEP=dir keeps the processes'
+# logs (kycgate's access lines among them) in dir. KG_BENCH_BIN=path runs that kycgate binary as
+# the gateway (the simulator stays build/kycgate's), to compare two builds in alternating runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-10}"
@@ -24,7 +28,12 @@ n_waiters="${KG_BENCH_WAITERS:-10000}"
 work=$(mktemp -d)
 key=sk_staging_bench0123456789abcdef
 token=bench-token-0123456789abcdef-0123456
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
+cleanup() {
+  kill "${pids[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+  [ -n "${KG_BENCH_KEEP:-}" ] && mkdir -p "$KG_BENCH_KEEP" && cp "$work"/*.log "$KG_BENCH_KEEP"/
+  rm -rf "$work"
+}
 pids=()
 trap cleanup EXIT
 ulimit -n "$(ulimit -Hn)"
@@ -61,7 +70,7 @@ auth:
   clients:
     - {name: bench, token: "$token", scopes: [users.create, users.read]}
 YAML
-  build/kycgate --config "$work/$1.yaml" >"$work/$1.log" 2>&1 &
+  "${KG_BENCH_BIN:-build/kycgate}" --config "$work/$1.yaml" >"$work/$1.log" 2>&1 &
   pids+=($!)
   eval "${1}_pid=$!"
   eval "${1}_port=$(port_of "$work/$1.log")"
@@ -165,6 +174,7 @@ kg_metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v k="$2" '$1 == k {s 
 kg_5xx() { curl -s "http://127.0.0.1:$1/metrics" | grep '^kycgate_http_requests_total{' | grep 'code="5' | awk '{s += $2} END {print s + 0}'; }
 
 echo "load before: $(uptime | sed 's/.*load/load/')"
+if [ "${KG_BENCH_ONLY:-}" != slow ]; then
 echo "fast: 64 connections, a new user on every request, ${secs}s each"
 run nginx-fast "$ng" / 64 "$work/new.lua"
 run kycgate-fast "$gw" / 64 "$work/new.lua"
@@ -181,6 +191,7 @@ echo "  nginx upstream reads (last 1024 recorded): $(sim_reads)"
 curl -s -X DELETE "http://127.0.0.1:$sim/_simulator/requests" >/dev/null
 run kycgate-poll "$gw" /v1/users/ 64 "$work/poll.lua"
 echo "  kycgate upstream reads (last 1024 recorded): $(sim_reads); kycgate/nginx $(ratio kycgate-poll nginx-poll)"
+fi
 
 echo "slow: upstream 200 ms, 1000 connections"
 opened0=$(kg_metric "$gw" kycgate_upstream_connections_opened_total)
@@ -191,6 +202,10 @@ echo "  kycgate/nginx $(ratio kycgate-slow nginx-slow); kycgate 5xx so far: $(kg
 echo "  (every answer is the simulator's 404 for nginx and kycgate alike: wrk's Non-2xx counts all)"
 echo "kycgate memory: idle private dirty $(mib "$idle_dirty") at start; peak RSS after the three" \
   "workloads $(mib "$(status_kb "$gw_pid" VmHWM)")"
+if [ "${KG_BENCH_ONLY:-}" = slow ]; then
+  echo "load after: $(uptime | sed 's/.*load/load/')"
+  exit 0
+fi
 
 echo "added latency at 1000 requests/s, a new user each request, ${secs}s each (fixedrate, 16 connections)"
 fr() { # name port template [header]

@@ -115,7 +115,8 @@ struct kg_upstream {
 	/* Under run_lock only. */
 	struct kg_up_call *live; /* calls inside curl */
 	unsigned n_live;
-	long cache_limit;          /* CURLMOPT_MAXCONNECTS now */
+	bool q_more;      /* calls were left in the queue for the next round (ADMIT_BATCH) */
+	long cache_limit; /* CURLMOPT_MAXCONNECTS now */
 	struct kg_timer_heap heap; /* of struct kg_up_timer */
 	struct entry **buckets;    /* the per-user table (NULL until the first read) */
 	size_t n_buckets;

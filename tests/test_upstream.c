@@ -1,6 +1,6 @@
 /* Unit tests of the upstream engine against the in-process simulator and a tiny scripted server:
  * answers, transport failures, the in-flight cap, the response-size cap, no redirects followed,
- * and stopping with calls in flight. */
+ * bursts longer than an admission round, and stopping with calls in flight. */
 #include <arpa/inet.h>
 #include <check.h>
 #include <pthread.h>
@@ -663,9 +663,52 @@ START_TEST(submit_here_runs_the_idle_engine)
 }
 END_TEST
 
+/* A burst of several admission rounds (the engine admits 64 calls per round of its loop): every
+ * call is sent and answered, those left in the queue after a round included, whether the burst
+ * was handed over (kg_upstream_submit) or its last call found the engine idle and ran it on this
+ * thread (kg_upstream_submit_here, which leaves the rest of a long queue to the engine thread). */
+START_TEST(burst_of_several_rounds)
+{
+	enum { N = 300 };
+	struct kg_sim *sim = sim_start();
+	struct kg_config *cfg = config("");
+	struct kg_up_call *calls = calloc(N, sizeof(*calls));
+	char base[64], err[128];
+	struct kg_upstream *up;
+	int i;
+
+	snprintf(base, sizeof(base), "http://127.0.0.1:%u", kg_sim_port(sim));
+	up = kg_upstream_start(cfg, base, KEY, err, sizeof(err));
+	ck_assert_msg(up != NULL, "%s", err);
+	ck_assert_ptr_nonnull(calls);
+	w.done = 0;
+	for (i = 0; i < N; i++) {
+		calls[i].method = "GET";
+		snprintf(calls[i].path, sizeof(calls[i].path), "/users/userId:sim-latency-200");
+		calls[i].done = on_done;
+		ck_assert_int_eq(kg_upstream_reserve(up, false), KG_OK);
+		if (i == N - 1)
+			kg_upstream_submit_here(up, &calls[i]);
+		else
+			kg_upstream_submit(up, &calls[i]);
+	}
+	wait_done(N);
+	for (i = 0; i < N; i++) {
+		ck_assert_int_eq(calls[i].result, KG_UP_OK);
+		ck_assert_int_eq(calls[i].status, 404);
+		kg_up_call_cleanup(&calls[i]);
+	}
+	ck_assert_uint_eq(kg_upstream_inflight(up), 0);
+	free(calls);
+	kg_upstream_free(up);
+	kg_config_free(cfg);
+	kg_sim_stop(sim);
+}
+END_TEST
+
 START_TEST(stop_with_calls_in_flight)
 {
-	enum { N = 50 };
+	enum { N = 200 }; /* more than an admission round: the queue's rest ends too */
 	struct kg_sim *sim = sim_start();
 	struct kg_config *cfg = config("");
 	struct kg_up_call *calls = calloc(N, sizeof(*calls));
@@ -712,6 +755,7 @@ int main(void)
 	tcase_add_test(tc, through_the_proxy);
 	tcase_add_test(tc, own_url_call);
 	tcase_add_test(tc, stop_with_calls_in_flight);
+	tcase_add_test(tc, burst_of_several_rounds);
 	tcase_add_test(tc, flights_do_not_mix_across_a_write);
 	tcase_add_test(tc, watch_poll_leaves_the_budget_share);
 	tcase_add_test(tc, submit_here_runs_the_idle_engine);
