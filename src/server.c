@@ -28,6 +28,7 @@
 #define CONNECTION_MEMORY_LIMIT (16 * 1024)
 #define LISTEN_BACKLOG 4096
 #define STOP_WAIT_MS 3000              /* at stop: longest wait for answers still being sent */
+#define KG_EXIT_STOP_FORCED 3          /* the exit status when requests were still suspended */
 #define KG_MAX_PEM_BYTES (1024 * 1024) /* a certificate chain or a key file */
 /* TLS 1.2 and 1.3 only (design §8). */
 #define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
@@ -1055,6 +1056,22 @@ bool kg_gateway_idle(const struct kg_gateway *gw)
 	       atomic_load(&gw->requests) == 0;
 }
 
+/* A request still suspended STOP_WAIT_MS after the engine ended every call waits on a store job
+ * (a disk that stalls, a database locked by another process): libmicrohttpd aborts when stopped
+ * with a connection suspended (design §8), and nothing else can end that request. The process
+ * ends here instead, with a line that says why and its log written out; SQLite's committed
+ * transactions are on disk whatever the exit. */
+static _Noreturn void stop_forced(struct kg_gateway *gw)
+{
+	char n[24];
+
+	snprintf(n, sizeof(n), "%u", (unsigned)atomic_load(&gw->suspended));
+	kg_log(KG_LOG_ERROR, "stop-forced", "suspended", n, "reason",
+	       "requests still waiting on the store at the end of the stop", NULL);
+	kg_log_writer_stop();
+	_exit(KG_EXIT_STOP_FORCED);
+}
+
 void kg_gateway_stop(struct kg_gateway *gw)
 {
 	unsigned long long deadline;
@@ -1071,6 +1088,8 @@ void kg_gateway_stop(struct kg_gateway *gw)
 	while ((atomic_load(&gw->suspended) > 0 || atomic_load(&gw->requests) > 0) &&
 	       kg_now_ms() < deadline)
 		usleep(1000);
+	if (atomic_load(&gw->suspended) > 0)
+		stop_forced(gw);
 	if (gw->daemon != NULL)
 		MHD_stop_daemon(gw->daemon);
 	if (gw->metrics_daemon != NULL)

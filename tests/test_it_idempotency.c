@@ -2,9 +2,11 @@
  * A repeated key makes one upstream call and replays with Idempotent-Replayed; another request
  * with the key is a 422, a repeat while the first runs a 409; failures are not kept; a caller
  * that gave up still finds its answer; a read-only store fails only the requests that need it;
- * store.driver none refuses keys. */
+ * store.driver none refuses keys; a stop with a request still waiting on a locked store ends the
+ * process with a line that says so, not with libmicrohttpd's abort. */
 #include <check.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <sqlite3.h>
 
 #include "harness.h"
 
@@ -363,6 +366,58 @@ out:
 }
 END_TEST
 
+/* A PUT with a key sent raw: what came back (new string, "" when the connection just ended). */
+static void *put_with_key(void *arg)
+{
+	char req[512], **out = arg;
+	int n =
+	    snprintf(req, sizeof(req),
+	             "PUT /v1/users/userId:idem-7/consent HTTP/1.1\r\nHost: 127.0.0.1\r\n" WRITER
+	             "\r\n" JSON_CT "\r\nIdempotency-Key: k-stall\r\nContent-Length: %zu\r\n\r\n%s",
+	             strlen(CONSENT), CONSENT);
+
+	*out = kt_raw(gw.port, req, (size_t)n, 15000);
+	return NULL;
+}
+
+/* The store's file locked by another process (as a stalled disk would hold it): a write with a
+ * key waits on its store job (SQLite's busy timeout, 5 s) past the stop's own wait (the grace of
+ * 1 s, then 3 s), so the process ends with exit status 3 and a stop-forced line. Before, stopping
+ * libmicrohttpd with that connection still suspended aborted the process. */
+START_TEST(stop_with_request_waiting_on_store)
+{
+	char dir[] = "/tmp/kg-idem-XXXXXX", path[128], store[256], cmd[300], *log;
+	char *answer = NULL;
+	sqlite3 *db = NULL;
+	pthread_t th;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/kycgate.db", dir);
+	snprintf(store, sizeof(store), "store:\n  sqlite: {path: \"%s\"}\n", path);
+	ck_assert_int_eq(kt_stop(&gw), 0);
+	start_gw(store);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(pthread_create(&th, NULL, put_with_key, &answer), 0);
+	kt_sleep_ms(300); /* the request is suspended on its store job */
+	kill(gw.pid, SIGTERM);
+	log = kt_log_wait(&gw, "\"event\":\"stop-forced\"", 10000);
+	ck_assert_msg(strstr(log, "\"event\":\"stop-forced\",\"suspended\":\"1\"") != NULL, "%s",
+	              log);
+	free(log);
+	ck_assert_int_eq(kt_stop(&gw), 3);
+	pthread_join(th, NULL);
+	ck_assert_ptr_nonnull(answer);
+	ck_assert_msg(strstr(answer, " 200 ") == NULL, "%s", answer); /* the connection ended */
+	free(answer);
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(db);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+	start_gw("");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("it_idempotency");
@@ -378,6 +433,7 @@ int main(void)
 	tcase_add_test(tc, timed_out_caller);
 	tcase_add_test(tc, bad_keys);
 	tcase_add_test(tc, driver_none);
+	tcase_add_test(tc, stop_with_request_waiting_on_store);
 	tcase_add_test(tc, read_only_store);
 	suite_add_tcase(s, tc);
 	failed = kt_run_suite(s);
