@@ -312,7 +312,7 @@ static void start_gw_opts(struct kt_proc *p, char *dir, size_t dircap, const str
 	char conf[300], text[4096];
 
 	make_dir(dir, dircap);
-	snprintf(conf, sizeof(conf), "%s/kycgate.yaml", dir);
+	ck_assert_int_lt(snprintf(conf, sizeof(conf), "%s/kycgate.yaml", dir), (int)sizeof(conf));
 	conf_text(text, sizeof(text), o);
 	write_file(conf, text, 0600);
 	start_gw(p, conf, NULL);
