@@ -38,14 +38,14 @@ static void uuid_bytes(unsigned char out[16])
 	}
 }
 
-void kg_request_id_new(char out[KG_MAX_REQUEST_ID_BYTES + 1])
+void kg_request_id_new(char out[KG_NEW_REQUEST_ID_BYTES + 1])
 {
 	unsigned char r[16];
 
 	uuid_bytes(r);
 	r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
 	r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
-	snprintf(out, KG_MAX_REQUEST_ID_BYTES + 1,
+	snprintf(out, KG_NEW_REQUEST_ID_BYTES + 1,
 	         "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1],
 	         r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14],
 	         r[15]);
@@ -60,10 +60,11 @@ static void request_id(struct kg_req *req)
 	for (i = 0; i < n && id_char(id[i]); i++)
 		;
 	if (n > 0 && n <= KG_MAX_REQUEST_ID_BYTES && i == n) {
-		memcpy(req->request_id, id, n + 1);
+		req->request_id = id; /* borrowed, as the head, until the request ends */
 		return;
 	}
-	kg_request_id_new(req->request_id);
+	kg_request_id_new(req->new_request_id);
+	req->request_id = req->new_request_id;
 }
 
 static bool lower_hex(const char *s, size_t n, bool nonzero)
@@ -146,19 +147,23 @@ static bool authorize(struct kg_req *req)
 	return true;
 }
 
-/* The media type without parameters, lower-cased, into req->content_type. */
+/* The media type without parameters, lower-cased, into req->content_type; "" when longer than
+ * any the gateway takes (KG_MAX_MEDIA_TYPE_BYTES), so it matches none. */
 static void content_type(struct kg_req *req)
 {
 	const char *ct = req->head.content_type;
-	size_t i;
+	size_t i, n;
 
 	if (ct == NULL)
 		return;
-	for (i = 0; ct[i] != '\0' && ct[i] != ';' && i + 1 < sizeof(req->content_type); i++)
+	n = strcspn(ct, ";");
+	while (n > 0 && ct[n - 1] == ' ')
+		n--;
+	if (n > KG_MAX_MEDIA_TYPE_BYTES)
+		n = 0;
+	for (i = 0; i < n; i++)
 		req->content_type[i] = (char)tolower((unsigned char)ct[i]);
-	while (i > 0 && req->content_type[i - 1] == ' ')
-		i--;
-	req->content_type[i] = '\0';
+	req->content_type[n] = '\0';
 }
 
 /* The most base64 bytes a decoded size can take, plus the JSON allowance (design §2). */

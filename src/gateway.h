@@ -114,51 +114,47 @@ enum kg_req_state {
 
 #define KG_MAX_PARAM_BYTES (KG_MAX_LOCATOR_BYTES + 1)
 
+/* A traceparent is version "00": 55 characters (checks.c refuses any other length). */
+#define KG_TRACEPARENT_BYTES 55
+/* A generated request id: a UUID in its 36-character text form. */
+#define KG_NEW_REQUEST_ID_BYTES 36
+/* A Content-Type's media type as kept: the longest the gateway takes ("application/json") with
+ * room to spare; a longer one is kept as "", which no route takes, like an absent one. */
+#define KG_MAX_MEDIA_TYPE_BYTES 23
+
+/* Thousands of these wait at once as long-polls (README "Performance", "Waiters, memory"), so
+ * fields are ordered by size to leave no padding, and buffers only some requests need are
+ * allocated or borrowed rather than held inline. */
 struct kg_req {
 	struct kg_gateway *gw;
 	struct MHD_Connection *conn;
-	bool metrics_only;           /* arrived on the metrics.listen listener */
 	struct kg_cfgref *cfgref;    /* config this request runs on */
 	const struct kg_config *cfg; /* borrowed from cfgref */
 	struct kg_match match;
 	const struct kg_client *client; /* NULL with auth.mode none */
 	struct kg_climit_note limit;    /* the client's limit, for RateLimit headers */
-	enum kg_req_state state;
-	bool
-	    suspended_counted; /* counted in gw->suspended: from suspend until run again or ended */
 	unsigned long long started_ms;
 	unsigned long long started_us;   /* for the access line's duration */
-	char method[8];                  /* request method (cut), for the access line */
-	bool line_broken;                /* a NUL or control character in the request line */
-	bool declared;                   /* a Content-Length was given ... */
-	unsigned long long declared_len; /* ... with this value */
+	unsigned long long declared_len; /* a Content-Length was given (declared) with this value */
 	unsigned long long body_seen;    /* body bytes received, kept or not */
 	const char *outcome;             /* "ok" or the problem code answered (static) */
-	bool params_ok;                  /* params[] hold decoded, validated values */
 
-	char request_id[KG_MAX_REQUEST_ID_BYTES + 1];
-	char traceparent[64];
+	/* The caller's X-Request-Id when valid (borrowed as the head, until the request ends), else
+	 * new_request_id. */
+	const char *request_id;
 	const char *tracestate; /* the head's, once valid (borrowed as the head); NULL when none */
-	char content_type[128]; /* request Content-Type (cut), "" if none */
 
 	/* Body accumulation, bounded by body_limit and by the gateway's buffered budget. */
 	char *body;
 	size_t body_len, body_cap, body_limit;
-	size_t reserved;  /* bytes counted in gw->buffered for this request */
-	bool body_over;   /* more bytes than body_limit arrived */
-	bool budget_over; /* the buffered-bytes budget was spent */
+	size_t reserved; /* bytes counted in gw->buffered for this request */
 
 	/* Decoded path parameters, in route order. */
 	char *params[KG_MAX_PARAMS]; /* each allocated at its length once valid, or NULL */
 	size_t param_len[KG_MAX_PARAMS];
 
 	/* Verification query and long-poll state. */
-	unsigned products;
-	char country[3];
-	bool wait_given; /* ?wait= was given */
-	unsigned wait_s; /* ?wait=N, clamped to verification.max_wait_s */
 	unsigned long long wait_deadline_ms;
-	bool waiting_counted;     /* counted in the client's waiting requests */
 	struct kg_answer *latest; /* the latest good status answer while waiting */
 
 	/* The upstream exchange and what is sent. */
@@ -168,19 +164,11 @@ struct kg_req {
 	 */
 	struct kg_up_wait wait;
 	char *wait_path;
-	bool in_wait; /* wait is in the engine, or ended and not yet read back (kg_handle_wait_end)
-	               */
 	char *up_body;
 	size_t up_body_len;
-	bool followup_read; /* the trigger answered without eligibility */
-	bool watch_asked;   /* the trigger asked for the user's automatic watch (watch.c) ... */
-	bool watched;       /* ... and this is the answer's "watched" */
 
-	/* PUT of a user: the erase guard (design §2, "Create or replace a user"). */
-	unsigned user_sections; /* the sections the body holds (kg_user_sections) */
-	bool replace;           /* ?replace=true: erasing what the body leaves out is intended */
-	char *expires_at; /* ?expiresAt= of a document, decoded (allocated when given), or NULL */
-	bool erase_check; /* the read before the PUT is the call in flight */
+	/* PUT of a user: a document's ?expiresAt=, decoded (allocated when given), or NULL. */
+	char *expires_at;
 
 	/* The request head as the handlers see it, captured at the first callback (capture.c).
 	 * Strings are borrowed from libmicrohttpd's connection memory (or, in unit tests, from the
@@ -188,26 +176,57 @@ struct kg_req {
 	struct kg_req_head head;
 	struct kg_query_arg *query; /* the query's arguments in order (owned), raw (not decoded) */
 	size_t n_query;
-	int fd; /* the client's socket (only peeked at), -1 when none */
 
 	struct kg_reply reply;
 
-	/* Idempotency-Key (idempotency.c): the store job, and whether this request holds the key's
-	 * claim (its answer is stored, or the claim dropped, when it ends). */
-	struct kg_store_job *idem; /* allocated when a key is given (kg_idem_begin) */
-	bool idem_claimed;
-	bool idem_waiting; /* suspended on the store job */
-
-	/* The remembered country (events_users.c): looked up in the store alongside the first
-	 * upstream call of a verification route without ?country. joint counts what must end
-	 * before the request runs again (the call, and the lookup when one was submitted). */
-	char remembered[3]; /* the stored country, "" when none */
-	atomic_uint joint;
+	/* Idempotency-Key (idempotency.c): the store job, allocated when a key is given
+	 * (kg_idem_begin). */
+	struct kg_store_job *idem;
 
 	/* A work route's own state (router.h, work_begin), or NULL; work_end (set with it) frees
 	 * it when the request ends. */
 	void *work;
 	void (*work_end)(struct kg_req *req);
+
+	enum kg_req_state state;
+	unsigned products;      /* verification query */
+	unsigned wait_s;        /* ?wait=N, clamped to verification.max_wait_s */
+	unsigned user_sections; /* PUT of a user: the sections the body holds (kg_user_sections) */
+	int fd;                 /* the client's socket (only peeked at), -1 when none */
+	/* The remembered country (events_users.c): looked up in the store alongside the first
+	 * upstream call of a verification route without ?country. joint counts what must end
+	 * before the request runs again (the call, and the lookup when one was submitted). */
+	atomic_uint joint;
+
+	char new_request_id[KG_NEW_REQUEST_ID_BYTES + 1];
+	char traceparent[KG_TRACEPARENT_BYTES + 1];
+	char content_type[KG_MAX_MEDIA_TYPE_BYTES + 1]; /* request media type, lower-cased, "" if
+	                                                 * none (or longer than any taken) */
+	char method[8];     /* request method (cut), for the access line */
+	char country[3];    /* verification query */
+	char remembered[3]; /* the stored country, "" when none */
+
+	bool metrics_only; /* arrived on the metrics.listen listener */
+	bool
+	    suspended_counted; /* counted in gw->suspended: from suspend until run again or ended */
+	bool line_broken;      /* a NUL or control character in the request line */
+	bool declared;         /* a Content-Length was given */
+	bool params_ok;        /* params[] hold decoded, validated values */
+	bool body_over;        /* more bytes than body_limit arrived */
+	bool budget_over;      /* the buffered-bytes budget was spent */
+	bool wait_given;       /* ?wait= was given */
+	bool waiting_counted;  /* counted in the client's waiting requests */
+	bool in_wait; /* wait is in the engine, or ended and not yet read back (kg_handle_wait_end)
+	               */
+	bool followup_read; /* the trigger answered without eligibility */
+	bool watch_asked;   /* the trigger asked for the user's automatic watch (watch.c) ... */
+	bool watched;       /* ... and this is the answer's "watched" */
+	bool replace;       /* PUT of a user: ?replace=true: erasing what the body leaves out is
+	                     * intended (design §2, "Create or replace a user") */
+	bool erase_check;   /* the read before the PUT is the call in flight */
+	bool idem_claimed;  /* this request holds the Idempotency-Key's claim (its answer is
+	                     * stored, or the claim dropped, when it ends) */
+	bool idem_waiting;  /* suspended on the store job */
 };
 
 /* server.c: the work of a suspended work route ended: the request runs again (work_resumed).
@@ -258,7 +277,7 @@ void kg_acceptor_close(struct kg_acceptor *a);
 void kg_acceptor_free(struct kg_acceptor *a);
 
 /* checks.c: a new request id (a UUID v4) into out. Thread-safe. */
-void kg_request_id_new(char out[KG_MAX_REQUEST_ID_BYTES + 1]);
+void kg_request_id_new(char out[KG_NEW_REQUEST_ID_BYTES + 1]);
 
 /* heads.c: peeks (without consuming) at the bytes already received on a new plain-HTTP
  * connection; the rule its first request head breaks (static text: a bare CR, a Content-Length

@@ -376,6 +376,10 @@ void kg_req_release(struct kg_req *req)
 	req->wait.answer = NULL;
 }
 
+_Static_assert(sizeof(((struct kg_up_call *)0)->traceparent) >=
+                   sizeof(((struct kg_req *)0)->traceparent),
+               "a request's traceparent fits its call's");
+
 bool kg_req_call_new(struct kg_req *req)
 {
 	if (req->call == NULL)
@@ -414,8 +418,8 @@ bool kg_handle_wait_end(struct kg_req *req)
 	c->method = "GET";
 	snprintf(c->user_key, sizeof(c->user_key), "%s", w->user_key);
 	snprintf(c->path, sizeof(c->path), "%s", req->wait_path);
-	memcpy(c->request_id, req->request_id, sizeof(c->request_id));
-	memcpy(c->traceparent, req->traceparent, sizeof(c->traceparent));
+	snprintf(c->request_id, sizeof(c->request_id), "%s", req->request_id);
+	memcpy(c->traceparent, req->traceparent, sizeof(req->traceparent));
 	snprintf(c->tracestate, sizeof(c->tracestate), "%s",
 	         req->tracestate ? req->tracestate : "");
 	c->result = w->result;
@@ -469,8 +473,8 @@ bool kg_handle_request(struct kg_req *req)
 	kg_handle_call_kind(req);
 	if (r->begin != NULL)
 		r->begin(req);
-	memcpy(req->call->request_id, req->request_id, sizeof(req->call->request_id));
-	memcpy(req->call->traceparent, req->traceparent, sizeof(req->call->traceparent));
+	snprintf(req->call->request_id, sizeof(req->call->request_id), "%s", req->request_id);
+	memcpy(req->call->traceparent, req->traceparent, sizeof(req->traceparent));
 	snprintf(req->call->tracestate, sizeof(req->call->tracestate), "%s",
 	         req->tracestate ? req->tracestate : "");
 	return true;

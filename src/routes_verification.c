@@ -140,6 +140,8 @@ static bool next_poll(struct kg_req *req)
 		req->wait_path[n] = '\0';
 	}
 	kg_req_call_free(req);
+	/* The query was parsed into products, country and wait: a waiter keeps none of it. */
+	kg_req_capture_free(req);
 	req->wait = (struct kg_up_wait){
 	    .user_key = loc,
 	    .path = req->wait_path,

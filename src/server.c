@@ -47,6 +47,7 @@ static struct kg_req *req_new(struct kg_gateway *gw, struct MHD_Connection *conn
 	req->gw = gw;
 	req->conn = conn;
 	req->fd = -1;
+	req->request_id = req->new_request_id; /* "" until the head is read */
 	req->started_ms = kg_now_ms();
 	req->started_us = kg_now_us();
 	req->outcome = "ok";

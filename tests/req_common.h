@@ -75,7 +75,13 @@ static inline void rt_split_query(struct rt *t)
 			break;
 		p = amp + 1;
 	}
-	t->req.query = t->req.n_query ? t->args : NULL;
+	/* Owned, as capture.c's (a long-poll waiter frees it with kg_req_capture_free). */
+	t->req.query = NULL;
+	if (t->req.n_query > 0) {
+		t->req.query = calloc(t->req.n_query, sizeof(*t->req.query));
+		ck_assert_ptr_nonnull(t->req.query);
+		memcpy(t->req.query, t->args, t->req.n_query * sizeof(*t->req.query));
+	}
 }
 
 /* A request "METHOD target" with the given Authorization (NULL: none), matched and ready for
@@ -94,6 +100,7 @@ static inline void rt_init_yaml(struct rt *t, const char *yaml, const char *meth
 	t->req.gw = &t->gw;
 	t->req.cfg = t->cfg;
 	t->req.fd = -1;
+	t->req.request_id = t->req.new_request_id;
 	t->req.outcome = "ok";
 	t->req.started_ms = kg_now_ms();
 	snprintf(t->req.method, sizeof(t->req.method), "%s", method);
@@ -159,6 +166,7 @@ static inline void rt_free(struct rt *t)
 {
 	kg_req_release(&t->req);
 	kg_req_call_free(&t->req);
+	kg_req_capture_free(&t->req);
 	free(t->req.wait_path);
 	free(t->req.expires_at);
 	for (size_t i = 0; i < KG_MAX_PARAMS; i++)

@@ -164,6 +164,20 @@ START_TEST(body_limits_and_types)
 	ck_assert(kg_handle_headers(&t.req));
 	ck_assert_str_eq(t.req.content_type, "application/json");
 	rt_free(&t);
+	rt_init(&t, "PUT", USER, RT_WRITER);
+	t.req.head.content_type = "application/json   ;charset=utf-8";
+	ck_assert(kg_handle_headers(&t.req));
+	ck_assert_str_eq(t.req.content_type, "application/json");
+	rt_free(&t);
+
+	/* A media type longer than any taken (KG_MAX_MEDIA_TYPE_BYTES) is kept as none: 415, even
+	 * when it starts with one that is taken. */
+	rt_init(&t, "PUT", USER, RT_WRITER);
+	t.req.head.content_type = "application/jsonxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+	ck_assert(!kg_handle_headers(&t.req));
+	rt_problem(&t, 415, "unsupported-media-type");
+	ck_assert_str_eq(t.req.content_type, "");
+	rt_free(&t);
 
 	/* A document: a file takes max_document_bytes, its JSON form the base64 allowance. */
 	rt_init(&t, "PUT", "/v1/users/userId:a/documents/id-passport", RT_WRITER);

@@ -104,13 +104,16 @@ struct kg_raw_param {
 /* The result of matching a raw path and a method. */
 struct kg_match {
 	const struct kg_route *route; /* NULL: no route for this method (see allow / found) */
-	bool path_found;              /* some route has this path shape */
 	const char *path_tmpl;        /* that shape's template, or NULL */
-	char allow[64];               /* "GET, PUT" when path_found and route is NULL */
 	const char *hint; /* !path_found and the path is Crossmint's own: the kycgate route to use
 	                   * instead, as a sentence (static); else NULL */
 	struct kg_raw_param params[KG_MAX_PARAMS];
 	size_t n_params;
+	/* "GET, PUT" when path_found and route is NULL; room for every method a route can have
+	 * ("GET, HEAD, PUT, POST, PATCH, DELETE"), sized so the struct has no padding (it is part
+	 * of every request, thousands of which wait at once). */
+	char allow[39];
+	bool path_found; /* some route has this path shape */
 };
 
 /* Matches the raw path (no query, not decoded) and method against the table. Placeholders match

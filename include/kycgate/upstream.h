@@ -149,26 +149,26 @@ struct kg_up_wait {
 	const char *request_id;               /* sent with a re-read this waiter starts */
 	const char *traceparent, *tracestate; /* "" when none */
 	const struct kg_answer *seen;         /* the caller's latest answer; NULL: any settles */
-	int client_fd;                        /* peeked at before a re-read; -1: none */
 	unsigned long long deadline_ms;       /* kg_now_ms() at which it ends; required */
 	void (*done)(struct kg_up_wait *w);   /* called once, on the engine thread */
 	void *owner;                          /* the submitter's context */
+	int client_fd;                        /* peeked at before a re-read; -1: none */
 
 	/* Out: valid when done is called, as a status read's (struct kg_up_call). */
 	enum kg_up_result result;
 	long status;
 	struct kg_answer *answer; /* the shared answer (a reference), or NULL */
+	double upstream_ms;
 	unsigned retry_after_s;
 	unsigned attempts;
 	unsigned budget_wait_s;
-	double upstream_ms;
 	bool shared; /* always: the read that observed it was the user's */
 	bool cached; /* the cached answer settled it */
 
-	/* Engine-private. */
+	/* Engine-private (fields ordered to leave no padding: thousands wait at once). */
+	unsigned char state;
 	struct kg_up_wait *next, *prev; /* the hand-over queue, then the user's waiters */
 	void *entry;                    /* the user entry it waits on */
-	int state;
 };
 
 /* Initialises libcurl for the process with allocation callbacks that wipe every block libcurl
