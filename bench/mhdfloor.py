@@ -1,17 +1,13 @@
 #!/usr/bin/env python3
 """mhdfloor.py PORT PID N: opens N connections to bench/mhdfloor.c, each sending bench/waiters.py's
 request, and prints how much the server's RSS grew (what libmicrohttpd alone costs a waiter)."""
+import os
 import socket
 import sys
 import time
 
-
-def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from waiters import rss_kb  # noqa: E402
 
 
 def main():

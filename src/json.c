@@ -694,6 +694,14 @@ static char *nonfinite_pointer(struct json_object *v, bool *nomem)
 	return inner;
 }
 
+/* What the scanner held: the decoded keys (wiped) and their spans. */
+static void scan_release(struct scan *s)
+{
+	kg_wipe(s->keys, s->keys_len);
+	free(s->keys);
+	free(s->spans);
+}
+
 enum kg_err kg_json_parse(const char *buf, size_t len, int max_depth, struct json_object **out,
                           const char **detail, char **pointer_out)
 {
@@ -747,9 +755,7 @@ out:
 		*pointer_out = s.pointer;
 	else
 		free(s.pointer);
-	kg_wipe(s.keys, s.keys_len);
-	free(s.keys);
-	free(s.spans);
+	scan_release(&s);
 	return err;
 }
 
@@ -771,9 +777,7 @@ enum kg_err kg_json_check(const char *buf, size_t len, int max_depth, const char
 		*detail = s.detail != NULL ? s.detail : D_SYNTAX;
 	}
 	free(s.pointer);
-	kg_wipe(s.keys, s.keys_len);
-	free(s.keys);
-	free(s.spans);
+	scan_release(&s);
 	return err;
 }
 

@@ -1231,11 +1231,8 @@ void kg_upstream_wait(struct kg_upstream *up, struct kg_up_wait *w)
 		up->wq_head = w;
 	up->wq_tail = w;
 	pthread_mutex_unlock(&up->lock);
-	if (wake) {
-		uint64_t one = 1;
-		ssize_t n = write(up->wakefd, &one, sizeof(one));
-		(void)n;
-	}
+	if (wake)
+		wake_engine(up);
 }
 
 enum kg_err kg_upstream_configure(struct kg_upstream *up, const struct kg_config *cfg,
@@ -1256,12 +1253,8 @@ enum kg_err kg_upstream_configure(struct kg_upstream *up, const struct kg_config
 
 void kg_upstream_end_waits(struct kg_upstream *up)
 {
-	uint64_t one = 1;
-	ssize_t w;
-
 	atomic_store(&up->end_waits, true);
-	w = write(up->wakefd, &one, sizeof(one));
-	(void)w;
+	wake_engine(up);
 }
 
 unsigned kg_upstream_inflight(const struct kg_upstream *up)
@@ -1273,14 +1266,10 @@ unsigned kg_upstream_inflight(const struct kg_upstream *up)
 
 void kg_upstream_stop(struct kg_upstream *up)
 {
-	uint64_t one = 1;
-	ssize_t w;
-
 	if (up == NULL || up->thread_done)
 		return;
 	atomic_store(&up->stopping, true);
-	w = write(up->wakefd, &one, sizeof(one));
-	(void)w;
+	wake_engine(up);
 	pthread_join(up->thread, NULL);
 	up->thread_done = true;
 }
