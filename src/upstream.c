@@ -22,7 +22,8 @@
 #define MAX_EVENTS 128
 #define MAXAGE_CONN_S 30 /* below the idle timeouts of common load balancers in front of APIs */
 #define SWEEP_MS 1000    /* how often cached answers past cache_ttl_ms are let go */
-#define RETRY_MIN_LEFT_MS 100 /* a retry needs at least this long before the exchange deadline */
+#define RECV_BUFFER_BYTES 4096 /* curl's receive buffer (set_shape_options) */
+#define RETRY_MIN_LEFT_MS 100  /* a retry needs at least this long before the exchange deadline */
 
 /* Per-call private data kept on the engine thread. */
 struct callpriv {
@@ -34,6 +35,7 @@ struct callpriv {
 	char hdr_ts[KG_MAX_TRACESTATE_BYTES + 16];
 	char url[2048];
 	char errbuf[CURL_ERROR_SIZE];
+	unsigned long long shape; /* the shape the handle's options were set for; 0: partly set */
 	bool too_large;
 	bool nomem;             /* the answer's buffer could not grow */
 	unsigned long mem_mark; /* up_mem_failures() when the exchange began */
@@ -49,10 +51,14 @@ static void settings_put(struct settings *s)
 		kg_wipe(s->api_key_header, strlen(s->api_key_header));
 		free(s->api_key_header);
 	}
-	/* The list's first node points at api_key_header, which is already freed: unlink it. */
+	/* Each list's first node points at api_key_header, which is already freed: unlink it. */
 	if (s->common != NULL) {
 		s->common->data = NULL;
 		curl_slist_free_all(s->common);
+	}
+	if (s->common_bodiless != NULL) {
+		s->common_bodiless->data = NULL;
+		curl_slist_free_all(s->common_bodiless);
 	}
 	free(s->proxy);
 	free(s);
@@ -70,13 +76,38 @@ static bool loopback_url(const char *url)
 	return false;
 }
 
+/* A list of headers whose first node is the key's, built by hand so that the key exists once in
+ * memory, wiped on free; then the others. NULL when out of memory. */
+static struct curl_slist *key_list(char *key_header, const char *const *others, size_t n)
+{
+	struct curl_slist *head = curl_slist_append(NULL, "-"), *tail = head;
+	size_t i;
+
+	if (head == NULL)
+		return NULL;
+	free(head->data);
+	head->data = key_header;
+	for (i = 0; i < n && tail != NULL; i++)
+		tail = curl_slist_append(tail, others[i]);
+	if (tail == NULL) {
+		head->data = NULL;
+		curl_slist_free_all(head);
+		return NULL;
+	}
+	return head;
+}
+
 static struct settings *settings_new(const struct kg_config *cfg, const char *base_url,
                                      const char *api_key)
 {
+	static atomic_ullong generations;
+	/* Content-Type only where there is a body: a GET's is noise that curl formats and
+	 * Crossmint parses on every read. */
+	static const char *const with_body[] = {"Content-Type: application/json",
+	                                        "Accept: application/json", "Expect:"};
 	struct settings *s = calloc(1, sizeof(*s));
 	const char *key = api_key ? api_key : "";
 	size_t klen = strlen(key) + sizeof("X-API-KEY: ");
-	struct curl_slist *tail;
 
 	if (s == NULL)
 		return NULL;
@@ -89,18 +120,11 @@ static struct settings *settings_new(const struct kg_config *cfg, const char *ba
 	    s->api_key_header == NULL)
 		goto fail;
 	snprintf(s->api_key_header, klen, "X-API-KEY: %s", key);
-	/* The key node is built by hand so the key exists once in memory, wiped on free. */
-	s->common = curl_slist_append(NULL, "-");
-	if (s->common == NULL)
+	s->common = key_list(s->api_key_header, with_body, 3);
+	s->common_bodiless = key_list(s->api_key_header, with_body + 1, 1);
+	if (s->common == NULL || s->common_bodiless == NULL)
 		goto fail;
-	free(s->common->data);
-	s->common->data = s->api_key_header;
-	tail = s->common;
-	tail = curl_slist_append(tail, "Content-Type: application/json");
-	tail = tail ? curl_slist_append(tail, "Accept: application/json") : NULL;
-	tail = tail ? curl_slist_append(tail, "Expect:") : NULL;
-	if (tail == NULL)
-		goto fail;
+	s->gen = atomic_fetch_add(&generations, 1) + 1;
 	s->connect_timeout_ms = cfg->crossmint.connect_timeout_ms;
 	s->timeout_ms = cfg->crossmint.timeout_ms;
 	s->max_inflight = cfg->crossmint.max_inflight;
@@ -348,10 +372,15 @@ static void attempt_close(struct kg_upstream *up, struct kg_up_call *call, enum 
 		    opened > 0)
 			kg_metrics_upstream_connects((unsigned)opened);
 		curl_multi_remove_handle(up->multi, easy);
-		if (up->n_pool < sizeof(up->pool) / sizeof(up->pool[0]))
-			up->pool[up->n_pool++] = easy;
-		else
+		if (up->n_pool < sizeof(up->pool) / sizeof(up->pool[0])) {
+			/* A handle that opened a connection may have counted a retry on a dead
+			 * one (libcurl's retrycount, which only curl_easy_reset clears): it
+			 * starts from scratch next time, as do handles whose set-up failed. */
+			up->pool[up->n_pool].shape = p != NULL && opened == 0 ? p->shape : 0;
+			up->pool[up->n_pool++].easy = easy;
+		} else {
 			curl_easy_cleanup(easy);
+		}
 	}
 	if (call->started_us != 0)
 		call->upstream_ms = (double)(kg_now_us() - call->started_us) / 1000.0;
@@ -406,10 +435,18 @@ void up_finish(struct kg_upstream *up, struct kg_up_call *call, enum kg_up_resul
 	call->done(call);
 }
 
+/* Whether the call sends a body (set_method): a POST or PUT always does, an empty one at least. */
+static bool sends_body(const struct kg_up_call *call)
+{
+	return strcmp(call->method, "GET") != 0 &&
+	       (call->body != NULL || strcmp(call->method, "DELETE") != 0);
+}
+
 /* The caller's headers are nodes inside priv, chained in front of the generation's list. */
 static struct curl_slist *call_headers(struct kg_up_call *call, struct callpriv *p)
 {
-	struct curl_slist *head = p->settings->common;
+	struct curl_slist *head =
+	    sends_body(call) ? p->settings->common : p->settings->common_bodiless;
 	size_t n = 0;
 
 	snprintf(p->hdr_id, sizeof(p->hdr_id), "X-Request-Id: %s", call->request_id);
@@ -452,15 +489,21 @@ static struct curl_slist *own_headers(struct kg_up_call *call, struct callpriv *
 
 /* The options that copy a string (method, URL, proxy, protocols) allocate inside libcurl: each
  * result is checked, or a failed copy would send the exchange with the wrong method (a PUT with
- * a body becomes a POST, a DELETE a GET). False when one failed. */
+ * a body becomes a POST, a DELETE a GET). False when one failed. A pooled handle still holds
+ * the last call's method and body: each call starts from a bare GET (POSTFIELDS, even NULL,
+ * makes the method POST; HTTPGET then makes it GET again). */
 static bool set_method(CURL *easy, struct kg_up_call *call)
 {
 	bool ok = true;
 
+	curl_easy_setopt(easy, CURLOPT_POSTFIELDS, NULL);
+	curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
+	curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, NULL);
+	ok &= curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L) == CURLE_OK;
 	if (strcmp(call->method, "GET") == 0)
-		return curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L) == CURLE_OK;
+		return ok;
 	ok &= curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, call->method) == CURLE_OK;
-	if (call->body != NULL || strcmp(call->method, "DELETE") != 0) {
+	if (sends_body(call)) {
 		ok &= curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
 		                       (curl_off_t)call->body_len) == CURLE_OK;
 		ok &= curl_easy_setopt(easy, CURLOPT_POSTFIELDS, call->body ? call->body : "") ==
@@ -469,16 +512,18 @@ static bool set_method(CURL *easy, struct kg_up_call *call)
 	return ok;
 }
 
-static bool set_options(CURL *easy, struct kg_up_call *call, struct callpriv *p)
+/* What a handle's options depend on beyond the call: the settings' generation, and whether the
+ * call has its own url (another service: no proxy, http allowed). Never 0. */
+static unsigned long long up_shape(const struct settings *s, const struct kg_up_call *call)
 {
-	const struct settings *s = p->settings;
-	unsigned long long now = kg_now_ms();
-	/* Every attempt ends by the exchange's deadline: retries never add to timeout_ms. */
-	long left_ms =
-	    call->exchange_deadline_ms > now ? (long)(call->exchange_deadline_ms - now) : 1;
+	return s->gen * 2 + (call->url != NULL ? 1 : 0);
+}
+
+/* The options every call of a shape has; a handle keeps them between calls of that shape. */
+static bool set_shape_options(CURL *easy, struct kg_up_call *call, const struct settings *s)
+{
 	bool ok = true;
 
-	ok &= curl_easy_setopt(easy, CURLOPT_URL, p->url) == CURLE_OK;
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(easy, CURLOPT_PATH_AS_IS, 1L);
 	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
@@ -493,23 +538,53 @@ static bool set_options(CURL *easy, struct kg_up_call *call, struct callpriv *p)
 	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
+	/* libcurl 7.88 allocates its receive buffer for every transfer and frees it at the end (so
+	 * through upstream_mem.c, which wipes it): 16 KiB by default, 5-6% of kycgate's
+	 * instructions a request in the fast workload. Crossmint's answers are a few KiB; a longer
+	 * one only takes more reads. */
+	curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, (long)RECV_BUFFER_BYTES);
+	return ok;
+}
+
+/* Sets up easy for call: from scratch when it last served another shape (or is new, or its last
+ * set-up failed part way), else only what differs between calls. curl_easy_reset and the
+ * options of the shape were 3-4% of the engine thread's CPU a call in the fast workload. */
+static bool set_options(CURL *easy, unsigned long long had, struct kg_up_call *call,
+                        struct callpriv *p)
+{
+	const struct settings *s = p->settings;
+	unsigned long long now = kg_now_ms(), shape = up_shape(s, call);
+	/* Every attempt ends by the exchange's deadline: retries never add to timeout_ms. */
+	long left_ms =
+	    call->exchange_deadline_ms > now ? (long)(call->exchange_deadline_ms - now) : 1;
+	bool ok = true;
+
+	if (had != shape) {
+		curl_easy_reset(easy);
+		if (!set_shape_options(easy, call, s))
+			return false;
+	}
+	ok &= curl_easy_setopt(easy, CURLOPT_URL, p->url) == CURLE_OK;
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
 	                 s->connect_timeout_ms < left_ms ? s->connect_timeout_ms : left_ms);
 	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, left_ms);
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER,
 	                 call->url != NULL ? own_headers(call, p) : call_headers(call, p));
-	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(easy, CURLOPT_WRITEDATA, call);
-	curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(easy, CURLOPT_HEADERDATA, call);
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, p->errbuf);
 	curl_easy_setopt(easy, CURLOPT_PRIVATE, call);
 	/* libcurl silently sends a request again when a reused connection dies before any answer;
 	 * a call that may start work at Crossmint goes on a fresh connection, so that it is sent
 	 * once (design §6). */
-	if (call->once_only && strcmp(call->method, "GET") != 0)
-		curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
-	return ok && set_method(easy, call);
+	curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT,
+	                 call->once_only && strcmp(call->method, "GET") != 0 ? 1L : 0L);
+	if (!ok || !set_method(easy, call))
+		return false;
+	p->shape = shape;
+	return true;
 }
 
 /* Starts the HTTP exchange of call in curl on the current settings. */
@@ -520,7 +595,8 @@ void up_start_exchange(struct kg_upstream *up, struct kg_up_call *call)
 	unsigned long long timeout_ms = call->url != NULL && call->timeout_ms > 0
 	                                    ? call->timeout_ms
 	                                    : (unsigned long long)s->timeout_ms;
-	CURL *easy;
+	CURL *easy = NULL;
+	unsigned long long had = 0;
 
 	if (call->attempts++ == 0) {
 		call->started_us = kg_now_us();
@@ -539,12 +615,17 @@ void up_start_exchange(struct kg_upstream *up, struct kg_up_call *call)
 	p->settings = s;
 	call->priv = p;
 	call->resp_limit = s->max_response_bytes;
-	easy = up->n_pool > 0 ? up->pool[--up->n_pool] : curl_easy_init();
+	if (up->n_pool > 0) {
+		up->n_pool--;
+		easy = up->pool[up->n_pool].easy;
+		had = up->pool[up->n_pool].shape;
+	} else {
+		easy = curl_easy_init();
+	}
 	if (easy == NULL) {
 		up_finish(up, call, KG_UP_NOMEM);
 		return;
 	}
-	curl_easy_reset(easy);
 	call->easy = easy;
 	if ((call->url != NULL ? (size_t)snprintf(p->url, sizeof(p->url), "%s", call->url)
 	                       : (size_t)snprintf(p->url, sizeof(p->url), "%s/%s%s", s->base_url,
@@ -552,7 +633,7 @@ void up_start_exchange(struct kg_upstream *up, struct kg_up_call *call)
 		up_finish(up, call, KG_UP_ERROR);
 		return;
 	}
-	if (!set_options(easy, call, p)) {
+	if (!set_options(easy, had, call, p)) {
 		up_finish(up, call, KG_UP_NOMEM);
 		return;
 	}
@@ -1008,7 +1089,7 @@ static void engine_free(struct kg_upstream *up)
 	up_entries_free(up);
 	kg_timer_heap_cleanup(&up->heap);
 	for (i = 0; i < up->n_pool; i++)
-		curl_easy_cleanup(up->pool[i]);
+		curl_easy_cleanup(up->pool[i].easy);
 	if (up->multi != NULL)
 		curl_multi_cleanup(up->multi);
 	if (up->epfd >= 0)

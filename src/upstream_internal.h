@@ -34,7 +34,10 @@ struct settings {
 	char *base_url;
 	char *api_version;
 	char *api_key_header;      /* "X-API-KEY: ..." (wiped on free) */
-	struct curl_slist *common; /* built once per generation */
+	struct curl_slist *common; /* built once per generation: key, media types, Expect: */
+	struct curl_slist *common_bodiless; /* the same without Content-Type, for calls without a
+	                                     * body (its first node points at api_key_header too) */
+	unsigned long long gen; /* this generation's number, unique for the process's life */
 	long connect_timeout_ms;
 	long timeout_ms;
 	unsigned max_inflight;
@@ -127,7 +130,12 @@ struct kg_upstream {
 	struct kg_breaker breaker;        /* process state, survives reloads */
 	struct kg_up_timer breaker_timer; /* when the open breaker turns half-open */
 	uint64_t rng;                     /* xorshift state for the backoff's jitter */
-	CURL *pool[64];
+	/* Easy handles given back, each with the shape its options were last set for (up_shape):
+	 * a handle is reset only when a call needs another shape. */
+	struct pooled {
+		CURL *easy;
+		unsigned long long shape; /* 0: unknown, reset before use */
+	} pool[64];
 	size_t n_pool;
 	/* The observer of successful status reads (kg_upstream_set_observer), under its own lock
 	 * (not lock: the hand-over queue must not wait on an observer). */

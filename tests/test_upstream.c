@@ -5,6 +5,7 @@
 #include <check.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -326,6 +327,186 @@ static void scripted_stop(struct scripted *s)
 	close(s->fd);
 	pthread_join(s->thread, NULL);
 }
+
+/* A keep-alive server: answers every request on a connection with 200 and "{}", and logs each
+ * request as read (head and body), one after the other, separated by "\n--\n". */
+struct kaserver {
+	int fd;
+	unsigned port;
+	pthread_t thread;
+	char log[8192];
+	size_t len;
+};
+
+static void *kaserver_main(void *arg)
+{
+	static const char answer[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
+	struct kaserver *s = arg;
+	char buf[2048];
+	ssize_t r;
+	int c;
+
+	while ((c = accept(s->fd, NULL, NULL)) >= 0) {
+		while ((r = read(c, buf, sizeof(buf))) > 0) {
+			size_t n = (size_t)r < sizeof(s->log) - 8 - s->len
+			               ? (size_t)r
+			               : sizeof(s->log) - 8 - s->len;
+
+			memcpy(s->log + s->len, buf, n);
+			s->len += n;
+			memcpy(s->log + s->len, "\n--\n", 4);
+			s->len += 4;
+			if (write(c, answer, sizeof(answer) - 1) < 0)
+				break;
+		}
+		close(c);
+	}
+	return NULL;
+}
+
+static void kaserver_start(struct kaserver *s)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t alen = sizeof(a);
+
+	memset(s, 0, sizeof(*s));
+	s->fd = socket(AF_INET, SOCK_STREAM, 0);
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	ck_assert_int_eq(bind(s->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	listen(s->fd, 16);
+	getsockname(s->fd, (struct sockaddr *)&a, &alen);
+	s->port = ntohs(a.sin_port);
+	pthread_create(&s->thread, NULL, kaserver_main, s);
+}
+
+/* After the clients closed their connections. */
+static void kaserver_stop(struct kaserver *s)
+{
+	shutdown(s->fd, SHUT_RDWR);
+	close(s->fd);
+	pthread_join(s->thread, NULL);
+	s->log[s->len] = '\0';
+}
+
+/* The n-th request in a kaserver's log (a pointer into it; the next one follows "\n--\n"). */
+static const char *kaserver_request(const struct kaserver *s, int n)
+{
+	const char *p = s->log;
+
+	while (n-- > 0 && p != NULL)
+		if ((p = strstr(p, "\n--\n")) != NULL)
+			p += 4;
+	return p;
+}
+
+/* Whether needle occurs in the n-th request of s. */
+static bool in_request(const struct kaserver *s, int n, const char *needle)
+{
+	const char *p = kaserver_request(s, n), *end = p ? strstr(p, "\n--\n") : NULL;
+	const char *hit = p ? strstr(p, needle) : NULL;
+
+	return hit != NULL && (end == NULL || hit < end);
+}
+
+static void own_url_post(struct kg_upstream *up, struct kg_up_call *c, const char *url)
+{
+	static const char *const hdrs[] = {"Content-Type: application/json", NULL};
+
+	memset(c, 0, sizeof(*c));
+	c->method = "POST";
+	c->url = url;
+	c->headers = hdrs;
+	c->timeout_ms = 2000;
+	c->body = "{\"hook\":1}";
+	c->body_len = strlen(c->body);
+	c->done = on_done;
+	w.done = 0;
+	ck_assert_int_eq(kg_upstream_reserve(up, true), KG_OK);
+	kg_upstream_submit(up, c);
+	wait_done(1);
+}
+
+/* A pooled easy handle keeps its options between calls of one shape (upstream.c set_options):
+ * nothing of one call may reach the next: not its method or body, not its way (a call with its
+ * own url never goes through Crossmint's proxy, a Crossmint call always does). Keep-alive
+ * servers, so that handles go back to the pool with their shape and are taken again (the pool
+ * gives back the last handle first). */
+START_TEST(pooled_handle_keeps_nothing_of_the_last_call)
+{
+	struct kaserver proxy, hook;
+	struct kg_config *cfg;
+	char extra[128], url[96], err[128];
+	struct kg_upstream *up;
+	struct kg_up_call c;
+	int i;
+
+	kaserver_start(&proxy);
+	kaserver_start(&hook);
+	snprintf(extra, sizeof(extra), "  proxy: \"http://127.0.0.1:%u\"\n", proxy.port);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/hook", hook.port);
+	cfg = config(extra);
+	up = kg_upstream_start(cfg, "http://127.0.0.1:9/api", KEY, err, sizeof(err));
+	ck_assert_msg(up != NULL, "%s", err);
+	run(up, &c, "GET", "/users/userId:a");
+	ck_assert_int_eq(c.status, 200);
+	kg_up_call_cleanup(&c);
+	run_body(up, &c, "PUT", "/users/userId:b", "{\"put\":1}");
+	ck_assert_int_eq(c.status, 200);
+	kg_up_call_cleanup(&c);
+	run(up, &c, "GET", "/users/userId:c");
+	ck_assert_int_eq(c.status, 200);
+	kg_up_call_cleanup(&c);
+	run(up, &c, "DELETE", "/users/userId:c");
+	ck_assert_int_eq(c.status, 200);
+	kg_up_call_cleanup(&c);
+	for (i = 0; i < 2; i++) {
+		own_url_post(up, &c, url);
+		ck_assert_int_eq(c.result, KG_UP_OK);
+		ck_assert_int_eq(c.status, 200);
+		kg_up_call_cleanup(&c);
+	}
+	run(up, &c, "GET", "/users/userId:d");
+	ck_assert_int_eq(c.result, KG_UP_OK);
+	ck_assert_int_eq(c.status, 200);
+	kg_up_call_cleanup(&c);
+	kg_upstream_free(up);
+	kaserver_stop(&proxy);
+	kaserver_stop(&hook);
+
+	ck_assert_msg(strncmp(kaserver_request(&proxy, 0),
+	                      "GET http://127.0.0.1:9/api/2025-06-09/users/userId:a HTTP/1.1",
+	                      61) == 0,
+	              "%s", proxy.log);
+	ck_assert_msg(strncmp(kaserver_request(&proxy, 1), "PUT http://127.0.0.1:9/api/", 27) == 0,
+	              "%s", proxy.log);
+	ck_assert(in_request(&proxy, 1, "Content-Type: application/json"));
+	ck_assert(in_request(&proxy, 1, "{\"put\":1}"));
+	ck_assert_msg(strncmp(kaserver_request(&proxy, 2),
+	                      "GET http://127.0.0.1:9/api/2025-06-09/users/userId:c HTTP/1.1",
+	                      61) == 0,
+	              "%s", proxy.log);
+	ck_assert(!in_request(&proxy, 2, "Content-Type"));
+	ck_assert(!in_request(&proxy, 2, "Content-Length"));
+	ck_assert(!in_request(&proxy, 2, "{\"put\":1}"));
+	ck_assert_msg(strncmp(kaserver_request(&proxy, 3), "DELETE http://127.0.0.1:9/api/", 30) ==
+	                  0,
+	              "%s", proxy.log);
+	ck_assert(!in_request(&proxy, 3, "{\"put\":1}"));
+	ck_assert_msg(strncmp(kaserver_request(&proxy, 4),
+	                      "GET http://127.0.0.1:9/api/2025-06-09/users/userId:d HTTP/1.1",
+	                      61) == 0,
+	              "%s", proxy.log);
+	ck_assert(in_request(&proxy, 4, "X-API-KEY: " KEY));
+	ck_assert_ptr_null(strstr(proxy.log, "/hook"));
+	/* The hook's calls went straight to it, without the key. */
+	ck_assert_msg(strncmp(kaserver_request(&hook, 0), "POST /hook HTTP/1.1", 19) == 0, "%s",
+	              hook.log);
+	ck_assert_msg(strncmp(kaserver_request(&hook, 1), "POST /hook HTTP/1.1", 19) == 0, "%s",
+	              hook.log);
+	ck_assert_ptr_null(strstr(hook.log, KEY));
+	kg_config_free(cfg);
+}
+END_TEST
 
 START_TEST(response_cap_and_no_redirect)
 {
@@ -753,6 +934,7 @@ int main(void)
 	tcase_add_test(tc, response_cap_and_no_redirect);
 	tcase_add_test(tc, inflight_cap);
 	tcase_add_test(tc, through_the_proxy);
+	tcase_add_test(tc, pooled_handle_keeps_nothing_of_the_last_call);
 	tcase_add_test(tc, own_url_call);
 	tcase_add_test(tc, stop_with_calls_in_flight);
 	tcase_add_test(tc, burst_of_several_rounds);
