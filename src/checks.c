@@ -43,12 +43,19 @@ void kg_request_id_new(char out[KG_NEW_REQUEST_ID_BYTES + 1])
 	unsigned char r[16];
 
 	uuid_bytes(r);
+	static const char hex[] = "0123456789abcdef";
+	size_t i, o = 0;
+
 	r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
 	r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
-	snprintf(out, KG_NEW_REQUEST_ID_BYTES + 1,
-	         "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1],
-	         r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14],
-	         r[15]);
+	/* By hand: snprintf's 16 conversions were 3% of a request's instructions (callgrind). */
+	for (i = 0; i < sizeof(r); i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[o++] = '-';
+		out[o++] = hex[r[i] >> 4];
+		out[o++] = hex[r[i] & 0x0f];
+	}
+	out[o] = '\0';
 }
 
 /* The caller's X-Request-Id when it is 1..128 of [A-Za-z0-9._-], else a new UUID (v4). */

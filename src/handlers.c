@@ -416,12 +416,11 @@ bool kg_handle_wait_end(struct kg_req *req)
 	c = req->call;
 	c->kind = KG_CALL_STATUS_READ;
 	c->method = "GET";
-	snprintf(c->user_key, sizeof(c->user_key), "%s", w->user_key);
-	snprintf(c->path, sizeof(c->path), "%s", req->wait_path);
-	snprintf(c->request_id, sizeof(c->request_id), "%s", req->request_id);
+	kg_copy(c->user_key, sizeof(c->user_key), w->user_key);
+	kg_copy(c->path, sizeof(c->path), req->wait_path);
+	kg_copy(c->request_id, sizeof(c->request_id), req->request_id);
 	memcpy(c->traceparent, req->traceparent, sizeof(req->traceparent));
-	snprintf(c->tracestate, sizeof(c->tracestate), "%s",
-	         req->tracestate ? req->tracestate : "");
+	kg_copy(c->tracestate, sizeof(c->tracestate), req->tracestate ? req->tracestate : "");
 	c->result = w->result;
 	c->status = w->status;
 	c->answer = w->answer; /* the reference moves */
@@ -443,7 +442,7 @@ void kg_handle_call_kind(struct kg_req *req)
 	req->call->once_only = req->match.route->once_only;
 	if (loc == NULL)
 		return;
-	snprintf(req->call->user_key, sizeof(req->call->user_key), "%s", loc);
+	kg_copy(req->call->user_key, sizeof(req->call->user_key), loc);
 	req->call->kind = req->match.route->up_kind;
 }
 
@@ -473,10 +472,10 @@ bool kg_handle_request(struct kg_req *req)
 	kg_handle_call_kind(req);
 	if (r->begin != NULL)
 		r->begin(req);
-	snprintf(req->call->request_id, sizeof(req->call->request_id), "%s", req->request_id);
+	kg_copy(req->call->request_id, sizeof(req->call->request_id), req->request_id);
 	memcpy(req->call->traceparent, req->traceparent, sizeof(req->traceparent));
-	snprintf(req->call->tracestate, sizeof(req->call->tracestate), "%s",
-	         req->tracestate ? req->tracestate : "");
+	kg_copy(req->call->tracestate, sizeof(req->call->tracestate),
+	        req->tracestate ? req->tracestate : "");
 	return true;
 }
 

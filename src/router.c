@@ -258,7 +258,11 @@ static void allow_add(struct kg_match *m, const char *method)
 
 	if (strstr(m->allow, method) != NULL)
 		return;
-	snprintf(m->allow + used, sizeof(m->allow) - used, "%s%s", used ? ", " : "", method);
+	if (used > 0 && used + 2 < sizeof(m->allow)) {
+		memcpy(m->allow + used, ", ", 3);
+		used += 2;
+	}
+	kg_copy(m->allow + used, sizeof(m->allow) - used, method);
 }
 
 /* Crossmint's own paths, which a caller porting code from Crossmint's examples may send: a 404

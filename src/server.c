@@ -339,7 +339,7 @@ static enum MHD_Result on_head(const struct kg_listener *l, struct MHD_Connectio
 	req->metrics_only = l->metrics_only;
 	req->line_broken = !line_intact(c, method, url, version);
 	*con_cls = req;
-	snprintf(req->method, sizeof(req->method), "%s", method);
+	kg_copy(req->method, sizeof(req->method), method);
 	kg_req_capture(req, conn);
 	req->head.url = url;
 	kg_route_match(url, method, &req->match);
@@ -915,7 +915,7 @@ struct kg_gateway *kg_gateway_start(char *err, size_t errcap)
 		if (!start_simulator(gw, cfg, err, errcap))
 			goto fail;
 	} else {
-		snprintf(gw->base_url, sizeof(gw->base_url), "%s", kg_config_base_url(cfg));
+		kg_copy(gw->base_url, sizeof(gw->base_url), kg_config_base_url(cfg));
 	}
 	if (!load_tls(gw, cfg, err, errcap))
 		goto fail;

@@ -449,7 +449,8 @@ static struct curl_slist *call_headers(struct kg_up_call *call, struct callpriv 
 	    sends_body(call) ? p->settings->common : p->settings->common_bodiless;
 	size_t n = 0;
 
-	snprintf(p->hdr_id, sizeof(p->hdr_id), "X-Request-Id: %s", call->request_id);
+	memcpy(p->hdr_id, "X-Request-Id: ", 14);
+	kg_copy(p->hdr_id + 14, sizeof(p->hdr_id) - 14, call->request_id);
 	p->nodes[n++].data = p->hdr_id;
 	if (call->traceparent[0] != '\0') {
 		snprintf(p->hdr_tp, sizeof(p->hdr_tp), "traceparent: %s", call->traceparent);

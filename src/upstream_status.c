@@ -648,10 +648,10 @@ static struct kg_up_call *flight_new(struct kg_upstream *up, struct entry *e, co
 	if (f == NULL)
 		return NULL;
 	f->method = "GET";
-	snprintf(f->path, sizeof(f->path), "%s", path);
-	snprintf(f->request_id, sizeof(f->request_id), "%s", request_id);
-	snprintf(f->traceparent, sizeof(f->traceparent), "%s", traceparent);
-	snprintf(f->tracestate, sizeof(f->tracestate), "%s", tracestate);
+	kg_copy(f->path, sizeof(f->path), path);
+	kg_copy(f->request_id, sizeof(f->request_id), request_id);
+	kg_copy(f->traceparent, sizeof(f->traceparent), traceparent);
+	kg_copy(f->tracestate, sizeof(f->tracestate), tracestate);
 	f->done = flight_done;
 	f->owner = e;
 	f->priv_engine = up;

@@ -27,6 +27,7 @@ START_TEST(request_id_and_trace)
 {
 	static const char tp[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 	struct rt t;
+	int i;
 
 	rt_init(&t, "GET", USER, RT_READER);
 	t.req.head.request_id = "abc-123_X.y";
@@ -46,6 +47,16 @@ START_TEST(request_id_and_trace)
 	ck_assert(kg_handle_headers(&t.req));
 	ck_assert_uint_eq(strlen(t.req.request_id), 36);
 	ck_assert_int_eq(t.req.request_id[14], '4');
+	for (i = 0; i < 36; i++) { /* a UUID v4, lower-case: 8-4-4-4-12 */
+		char ch = t.req.request_id[i];
+
+		if (i == 8 || i == 13 || i == 18 || i == 23)
+			ck_assert_int_eq(ch, '-');
+		else
+			ck_assert_msg((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'), "%s",
+			              t.req.request_id);
+	}
+	ck_assert_ptr_nonnull(strchr("89ab", t.req.request_id[19]));
 	ck_assert_str_eq(t.req.traceparent, "");
 	ck_assert_ptr_null(t.req.tracestate);
 	rt_free(&t);

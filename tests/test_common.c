@@ -99,6 +99,25 @@ START_TEST(fnv1a_vectors)
 }
 END_TEST
 
+/* kg_copy: snprintf's "%s" semantics, cut and terminated, the source's length returned. */
+START_TEST(copy_cuts_and_terminates)
+{
+	char out[6];
+
+	memset(out, 'x', sizeof(out));
+	ck_assert_uint_eq(kg_copy(out, sizeof(out), "abc"), 3);
+	ck_assert_str_eq(out, "abc");
+	ck_assert_uint_eq(kg_copy(out, sizeof(out), "abcde"), 5);
+	ck_assert_str_eq(out, "abcde");
+	ck_assert_uint_eq(kg_copy(out, sizeof(out), "abcdefgh"), 8);
+	ck_assert_str_eq(out, "abcde");
+	ck_assert_uint_eq(kg_copy(out, sizeof(out), ""), 0);
+	ck_assert_str_eq(out, "");
+	ck_assert_uint_eq(kg_copy(out, 1, "abc"), 3);
+	ck_assert_str_eq(out, "");
+}
+END_TEST
+
 START_TEST(hex_digits_and_unhex)
 {
 	unsigned char out[4] = {0};
@@ -137,6 +156,7 @@ int main(void)
 	tcase_add_test(tc, edit_distance);
 	tcase_add_test(tc, fnv1a_vectors);
 	tcase_add_test(tc, hex_digits_and_unhex);
+	tcase_add_test(tc, copy_cuts_and_terminates);
 	suite_add_tcase(s, tc);
 	failed = kt_run_suite(s);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

@@ -45,6 +45,11 @@ const char *kg_err_str(enum kg_err err);
  * p may be NULL when n is 0. */
 void kg_wipe(void *p, size_t n);
 
+/* Copies the string src into dst (cap > 0 bytes), cut to cap - 1 bytes, always terminated; returns
+ * strlen(src), so a result >= cap means it was cut (as snprintf's "%s", at a fraction of its
+ * cost on the request path). */
+size_t kg_copy(char *dst, size_t cap, const char *src);
+
 /* The capacity a growing buffer takes to hold need bytes: doubling from 4 KiB, at most max
  * (which must be >= need). */
 size_t kg_grow_size(size_t cap, size_t need, size_t max);

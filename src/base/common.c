@@ -42,6 +42,15 @@ void kg_wipe(void *p, size_t n)
 	explicit_bzero(p, n);
 }
 
+size_t kg_copy(char *dst, size_t cap, const char *src)
+{
+	size_t n = strlen(src), k = n < cap ? n : cap - 1;
+
+	memcpy(dst, src, k);
+	dst[k] = '\0';
+	return n;
+}
+
 size_t kg_grow_size(size_t cap, size_t need, size_t max)
 {
 	size_t n = cap ? cap : 4096;
