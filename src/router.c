@@ -8,6 +8,7 @@
  * src/routes.h). Adding a route is its row, its functions and its path in openapi/kycgate.yaml
  * (tests/test_router.c holds the table against the spec). The gateway declares the templates and
  * operation names to the metrics at start (server.c). */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -298,10 +299,28 @@ static const char *crossmint_hint(const char *path, size_t len, const char *meth
 	return NULL;
 }
 
+/* Each route template's number of segments, counted once: a template can only match a path with
+ * as many, which spares most of the templates' segment walks (the router was 4% of a request's
+ * instructions). */
+static unsigned char route_segments[sizeof(routes) / sizeof(routes[0])];
+static pthread_once_t route_segments_once = PTHREAD_ONCE_INIT;
+
+static void count_route_segments(void)
+{
+	size_t i;
+	const char *t;
+
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		for (t = routes[i].tmpl; *t != '\0'; t++)
+			route_segments[i] += *t == '/';
+}
+
 bool kg_route_match(const char *path, const char *method, struct kg_match *m)
 {
 	size_t i, segments = 0, len = strnlen(path, KG_MAX_RAW_PATH_BYTES + 1);
 	struct kg_match probe;
+
+	pthread_once(&route_segments_once, count_route_segments);
 
 	memset(m, 0, sizeof(*m));
 	if (len > KG_MAX_RAW_PATH_BYTES)
@@ -311,7 +330,7 @@ bool kg_route_match(const char *path, const char *method, struct kg_match *m)
 	if (segments > KG_MAX_PATH_SEGMENTS)
 		return false;
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-		if (!match_template(routes[i].tmpl, path, &probe))
+		if (route_segments[i] != segments || !match_template(routes[i].tmpl, path, &probe))
 			continue;
 		m->path_found = true;
 		m->path_tmpl = routes[i].tmpl;
