@@ -545,6 +545,40 @@ START_TEST(response_cap_and_no_redirect)
 }
 END_TEST
 
+/* An answer many times curl's receive buffer (4 KiB, upstream.c) arrives whole, in order. */
+START_TEST(answer_longer_than_the_receive_buffer)
+{
+	enum { BODY = 40000 };
+	static char answer[BODY + 128];
+	struct kg_config *cfg = config("");
+	struct scripted s;
+	char base[64], err[128];
+	struct kg_upstream *up;
+	struct kg_up_call c;
+	int n, i;
+
+	n = snprintf(answer, sizeof(answer),
+	             "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n", BODY);
+	for (i = 0; i < BODY; i++)
+		answer[n + i] = (char)('a' + i % 26);
+	scripted_start(&s, answer);
+	snprintf(base, sizeof(base), "http://127.0.0.1:%u", s.port);
+	up = kg_upstream_start(cfg, base, KEY, err, sizeof(err));
+	ck_assert_msg(up != NULL, "%s", err);
+	run(up, &c, "GET", "/users/userId:long");
+	ck_assert_int_eq(c.result, KG_UP_OK);
+	ck_assert_int_eq(c.status, 200);
+	ck_assert_uint_eq(c.resp_len, BODY);
+	for (i = 0; i < BODY; i++)
+		if (c.resp[i] != (char)('a' + i % 26))
+			ck_abort_msg("byte %d differs", i);
+	kg_up_call_cleanup(&c);
+	kg_upstream_free(up);
+	scripted_stop(&s);
+	kg_config_free(cfg);
+}
+END_TEST
+
 /* crossmint.proxy: the exchange goes through the configured proxy (the environment's *_PROXY
  * variables are ignored). */
 START_TEST(through_the_proxy)
@@ -934,6 +968,7 @@ int main(void)
 	tcase_add_test(tc, response_cap_and_no_redirect);
 	tcase_add_test(tc, inflight_cap);
 	tcase_add_test(tc, through_the_proxy);
+	tcase_add_test(tc, answer_longer_than_the_receive_buffer);
 	tcase_add_test(tc, pooled_handle_keeps_nothing_of_the_last_call);
 	tcase_add_test(tc, own_url_call);
 	tcase_add_test(tc, stop_with_calls_in_flight);
