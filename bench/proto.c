@@ -1,6 +1,6 @@
-/* A measuring stick, not a gateway: kycgate's request path in its barest form, in two designs, to
- * learn what each costs on this machine (bench/run.sh runs both in the fast workload). It checks
- * the bearer token, forwards GET /v1/users/{locator}/verification to the upstream's
+/* A measuring stick, not a gateway: kycgate's request path in its barest form, in three designs, to
+ * learn what each costs on this machine (bench/run.sh runs all three in the fast workload). It
+ * checks the bearer token, forwards GET /v1/users/{locator}/verification to the upstream's
  * identity-verification with the key, and relays status and body: no validation, limits,
  * logging, metrics, cache or single flight.
  * - engine: kycgate's design today (design §8): a libmicrohttpd thread pool suspends each
@@ -9,7 +9,13 @@
  * - loop: README "What 0.6x needs": each of THREADS threads runs its own libmicrohttpd daemon
  *   in external epoll mode (all bound to one port with SO_REUSEPORT) and its own curl multi
  *   handle in one epoll loop, so a request never leaves the thread that read it.
- *   proto PORT UPSTREAM_BASE_URL API_KEY TOKEN THREADS engine|loop
+ * - shared: the loop threads of `loop`, each with its own daemon, but ONE curl multi handle for
+ *   all, under one mutex, and no engine thread: whichever loop thread holds the mutex drives
+ *   curl for everyone (admits the calls the others queued, runs curl's socket events and timer,
+ *   resumes finished requests whatever daemon they belong to). It asks what kycgate would get
+ *   from loop threads taking turns on today's single engine state (upstream.c's run_lock)
+ *   instead of one engine per thread. See shared_drive for how nothing is stranded.
+ *   proto PORT UPSTREAM_BASE_URL API_KEY TOKEN THREADS engine|loop|shared
  * Build: cc -O2 -o proto bench/proto.c -lmicrohttpd -lcurl -lpthread */
 #define _GNU_SOURCE
 #include <microhttpd.h>
@@ -37,6 +43,13 @@ struct loop {
 	long curl_deadline_ms; /* -1: none */
 	CURL *pool[256];
 	int n_pool;
+	bool queued; /* shared: this thread queued a call since its last turn on the curl state */
+	/* shared: libmicrohttpd 0.9.75 has no inter-thread channel in external epoll mode, so
+	 * MHD_resume_connection from another thread wakes nobody: the thread that resumed one of
+	 * this daemon's connections sets `resumed`, and this loop is woken through wake_fd */
+	bool resumed;
+	bool run_mhd; /* shared: this thread resumed its own connections after its MHD_run */
+	int wake_fd;
 };
 
 struct req {
@@ -47,19 +60,29 @@ struct req {
 	char body[MAX_BODY];
 	int state; /* 0 head, 1 in curl, 2 answer ready */
 	char target[1024];
-	struct req *next; /* engine: the hand-over queue */
+	struct req *next;   /* engine, shared: the hand-over queue */
+	struct loop *owner; /* the loop whose daemon holds the connection */
 };
 
 static const char *base, *key_header, *token;
 static struct curl_slist *headers;
 static unsigned short port;
-static int engine_mode;
+static int engine_mode, shared_mode;
 
 /* engine mode: the one engine and its hand-over queue */
 static struct loop engine;
 static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct req *q_head, *q_tail;
 static int wake_fd;
+
+/* shared mode: the one curl state (multi handle, the epoll set of curl's sockets, the handle
+ * pool) that the loop threads take turns on, and the work waiting for whoever holds it next.
+ * sh_queue is pushed without the lock so a request thread never waits for another's turn. */
+static struct loop shared, loops[MAX_THREADS];
+static int n_loops;
+static pthread_mutex_t sh_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct req *sh_queue;
+static bool sh_ready; /* curl's epoll set reported readable and nobody has drained it yet */
 
 static long now_ms(void)
 {
@@ -107,7 +130,8 @@ static int on_timer(CURLM *m, long ms, void *userp)
 	struct loop *l = userp;
 
 	(void)m;
-	l->curl_deadline_ms = ms < 0 ? -1 : now_ms() + ms;
+	/* atomic: in shared mode loop threads read it, without the lock, for their epoll timeout */
+	__atomic_store_n(&l->curl_deadline_ms, ms < 0 ? -1 : now_ms() + ms, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -125,6 +149,7 @@ static enum MHD_Result answer(struct MHD_Connection *c, unsigned status, const c
 }
 
 static void start(struct loop *l, struct req *r);
+static void push_call(struct req *r);
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
                                  const char *method, const char *version, const char *upload,
@@ -140,6 +165,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 	if (r == NULL) {
 		r = calloc(1, sizeof(*r));
 		r->conn = c;
+		r->owner = l;
 		*ctx = r;
 		return MHD_YES;
 	}
@@ -160,6 +186,11 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 	         base, (int)(end - id), id);
 	r->state = 1;
 	MHD_suspend_connection(c);
+	if (shared_mode) {
+		push_call(r);
+		l->queued = true;
+		return MHD_YES;
+	}
 	if (engine_mode) {
 		bool wake;
 
@@ -230,6 +261,8 @@ static void reap(struct loop *l)
 		r->easy = NULL;
 		r->state = 2;
 		MHD_resume_connection(r->conn);
+		if (shared_mode)
+			__atomic_store_n(&r->owner->resumed, true, __ATOMIC_RELAXED);
 	}
 }
 
@@ -261,7 +294,7 @@ static void curl_events(struct loop *l, const struct epoll_event *evs, int n, in
 		curl_multi_socket_action(l->multi, fd, mask, &running);
 	}
 	if (l->curl_deadline_ms >= 0 && now_ms() >= l->curl_deadline_ms) {
-		l->curl_deadline_ms = -1;
+		__atomic_store_n(&l->curl_deadline_ms, -1, __ATOMIC_RELAXED);
 		curl_multi_socket_action(l->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	}
 	reap(l);
@@ -305,13 +338,9 @@ static void *engine_main(void *arg)
 	return NULL;
 }
 
-static void *loop_main(void *arg)
+/* A daemon of one loop thread: external epoll mode, all of them on one port (SO_REUSEPORT). */
+static void loop_daemon(struct loop *l)
 {
-	struct loop *l = arg;
-	struct epoll_event evs[64], ev = {.events = EPOLLIN};
-	int n;
-
-	multi_init(l);
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
 
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -326,19 +355,168 @@ static void *loop_main(void *arg)
 		exit(1);
 	}
 	l->mhd_fd = MHD_get_daemon_info(l->d, MHD_DAEMON_INFO_EPOLL_FD)->epoll_fd;
+}
+
+/* The epoll timeout that wakes a loop thread for its daemon's timeout or curl's deadline. */
+static int loop_timeout(struct loop *l, const struct loop *curl)
+{
+	MHD_UNSIGNED_LONG_LONG mhd_to;
+	long to = -1, now = now_ms();
+	long deadline = __atomic_load_n(&curl->curl_deadline_ms, __ATOMIC_RELAXED);
+
+	if (MHD_get_timeout(l->d, &mhd_to) == MHD_YES)
+		to = (long)mhd_to;
+	if (deadline >= 0 && (to < 0 || deadline - now < to))
+		to = deadline > now ? deadline - now : 0;
+	return (int)to;
+}
+
+static void *loop_main(void *arg)
+{
+	struct loop *l = arg;
+	struct epoll_event evs[64], ev = {.events = EPOLLIN};
+	int n;
+
+	multi_init(l);
+	loop_daemon(l);
 	ev.data.fd = l->mhd_fd;
 	epoll_ctl(l->ep, EPOLL_CTL_ADD, l->mhd_fd, &ev);
 	for (;;) {
-		MHD_UNSIGNED_LONG_LONG mhd_to;
-		long to = -1, now = now_ms();
-
-		if (MHD_get_timeout(l->d, &mhd_to) == MHD_YES)
-			to = (long)mhd_to;
-		if (l->curl_deadline_ms >= 0 && (to < 0 || l->curl_deadline_ms - now < to))
-			to = l->curl_deadline_ms > now ? l->curl_deadline_ms - now : 0;
-		n = epoll_wait(l->ep, evs, 64, (int)to);
+		n = epoll_wait(l->ep, evs, 64, loop_timeout(l, l));
 		curl_events(l, evs, n, l->mhd_fd);
 		MHD_run(l->d); /* new requests, and the answers just resumed */
+	}
+	return NULL;
+}
+
+static void push_call(struct req *r)
+{
+	struct req *head = __atomic_load_n(&sh_queue, __ATOMIC_RELAXED);
+
+	do
+		r->next = head;
+	while (!__atomic_compare_exchange_n(&sh_queue, &head, r, true, __ATOMIC_SEQ_CST,
+	                                    __ATOMIC_RELAXED));
+}
+
+/* Under sh_lock. The queue is a stack (pushed newest first): reversed so calls start in the
+ * order they came. */
+static void admit_queued(void)
+{
+	struct req *r = __atomic_exchange_n(&sh_queue, NULL, __ATOMIC_ACQUIRE), *fifo = NULL, *next;
+
+	for (; r != NULL; r = next) {
+		next = r->next;
+		r->next = fifo;
+		fifo = r;
+	}
+	for (r = fifo; r != NULL; r = next) {
+		next = r->next;
+		r->next = NULL;
+		start(&shared, r);
+	}
+}
+
+/* Under sh_lock: one turn on the shared curl state. The calls just admitted are sent in the
+ * same turn (curl_multi_add_handle asks for a timeout of 0, which curl_events runs). */
+static void shared_turn(void)
+{
+	struct epoll_event evs[64];
+	int n = 0;
+
+	admit_queued();
+	if (!__atomic_exchange_n(&sh_ready, false, __ATOMIC_ACQUIRE)) {
+		curl_events(&shared, evs, 0, -1);
+		return;
+	}
+	do {
+		n = epoll_wait(shared.ep, evs, 64, 0);
+		curl_events(&shared, evs, n < 0 ? 0 : n, -1);
+	} while (n == 64);
+}
+
+/* After a turn, outside the lock: one wake for each loop whose connections the turn resumed.
+ * Whoever clears a `resumed` flag delivers its wake, so a turn running meanwhile on another
+ * thread loses none. */
+static void wake_owners(struct loop *self)
+{
+	uint64_t one = 1;
+	int i;
+
+	for (i = 0; i < n_loops; i++) {
+		if (!__atomic_exchange_n(&loops[i].resumed, false, __ATOMIC_ACQ_REL))
+			continue;
+		if (&loops[i] == self)
+			self->run_mhd = true;
+		else if (write(loops[i].wake_fd, &one, sizeof(one)) < 0)
+			perror("eventfd");
+	}
+}
+
+/* Takes turns on the shared curl state while there is work for it and nobody else holds it.
+ * Never waits for the lock (a loop thread waiting would leave its own connections idle): work
+ * is published first (a queued call, sh_ready) and the lock tried after, while a holder unlocks
+ * first and looks for work after, both with full barriers; so either the trylock succeeds or
+ * the holder sees the work and takes another turn. Nothing is stranded. */
+static void shared_drive(struct loop *self)
+{
+	self->queued = false;
+	while (pthread_mutex_trylock(&sh_lock) == 0) {
+		shared_turn();
+		pthread_mutex_unlock(&sh_lock);
+		wake_owners(self);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&sh_queue, __ATOMIC_RELAXED) == NULL &&
+		    !__atomic_load_n(&sh_ready, __ATOMIC_RELAXED))
+			return;
+	}
+}
+
+/* A loop thread of the shared design. curl's epoll set is nested in each thread's own,
+ * edge-triggered: a level-triggered one would keep waking the threads that did not get the
+ * lock for as long as the holder has not read the sockets yet. Every thread gets each edge;
+ * the first to take the lock drains the set (sh_ready), the others find nothing to do. */
+static void *shared_main(void *arg)
+{
+	struct loop *l = arg;
+	struct epoll_event evs[64], ev = {.events = EPOLLIN};
+	int n, i;
+
+	l->ep = epoll_create1(0);
+	loop_daemon(l);
+	ev.data.fd = l->mhd_fd;
+	epoll_ctl(l->ep, EPOLL_CTL_ADD, l->mhd_fd, &ev);
+	ev.data.fd = l->wake_fd;
+	epoll_ctl(l->ep, EPOLL_CTL_ADD, l->wake_fd, &ev);
+	ev.events = EPOLLIN | EPOLLET;
+	ev.data.fd = shared.ep;
+	epoll_ctl(l->ep, EPOLL_CTL_ADD, shared.ep, &ev);
+	for (;;) {
+		long deadline;
+		bool due;
+
+		n = epoll_wait(l->ep, evs, 64, l->run_mhd ? 0 : loop_timeout(l, &shared));
+		for (i = 0; i < n; i++) {
+			uint64_t v;
+
+			if (evs[i].data.fd == shared.ep)
+				__atomic_store_n(&sh_ready, true, __ATOMIC_SEQ_CST);
+			else if (evs[i].data.fd == l->wake_fd &&
+			         read(l->wake_fd, &v, sizeof(v)) < 0)
+				perror("eventfd");
+		}
+		deadline = __atomic_load_n(&shared.curl_deadline_ms, __ATOMIC_RELAXED);
+		due = deadline >= 0 && now_ms() >= deadline;
+		/* finished calls first, so MHD_run sends the answers resumed for this daemon */
+		if (due || __atomic_load_n(&sh_ready, __ATOMIC_RELAXED))
+			shared_drive(l);
+		MHD_run(l->d);
+		l->run_mhd = false;
+		/* the calls of the requests just read are sent now, not after another epoll_wait;
+		 * an answer that came in this turn sets run_mhd, and the next epoll_wait does not
+		 * sleep */
+		if (l->queued)
+			shared_drive(l);
 	}
 	return NULL;
 }
@@ -358,18 +536,19 @@ static struct MHD_Daemon *engine_daemon(int threads)
 
 int main(int argc, char **argv)
 {
-	static struct loop loops[MAX_THREADS];
 	pthread_t th[MAX_THREADS];
 	int threads = argc > 6 ? (int)strtol(argv[5], NULL, 10) : 0, i;
 	char *kh;
 
 	if (argc != 7 || threads < 1 || threads > MAX_THREADS ||
-	    (strcmp(argv[6], "engine") != 0 && strcmp(argv[6], "loop") != 0)) {
+	    (strcmp(argv[6], "engine") != 0 && strcmp(argv[6], "loop") != 0 &&
+	     strcmp(argv[6], "shared") != 0)) {
 		fprintf(stderr, "usage: proto PORT UPSTREAM_BASE_URL API_KEY TOKEN THREADS "
-		                "engine|loop\n");
+		                "engine|loop|shared\n");
 		return 2;
 	}
 	engine_mode = strcmp(argv[6], "engine") == 0;
+	shared_mode = strcmp(argv[6], "shared") == 0;
 	port = (unsigned short)strtol(argv[1], NULL, 10);
 	base = argv[2];
 	token = argv[4];
@@ -388,6 +567,13 @@ int main(int argc, char **argv)
 		}
 		pthread_create(&th[0], NULL, engine_main, &engine);
 		threads = 1;
+	} else if (shared_mode) {
+		multi_init(&shared);
+		n_loops = threads;
+		for (i = 0; i < threads; i++)
+			loops[i].wake_fd = eventfd(0, EFD_NONBLOCK);
+		for (i = 0; i < threads; i++)
+			pthread_create(&th[i], NULL, shared_main, &loops[i]);
 	} else {
 		for (i = 0; i < threads; i++)
 			pthread_create(&th[i], NULL, loop_main, &loops[i]);
