@@ -260,9 +260,10 @@ static void reap(struct loop *l)
 			curl_easy_cleanup(m->easy_handle);
 		r->easy = NULL;
 		r->state = 2;
-		MHD_resume_connection(r->conn);
+		/* before the resume: once resumed, the owner's thread may answer and free r */
 		if (shared_mode)
 			__atomic_store_n(&r->owner->resumed, true, __ATOMIC_RELAXED);
+		MHD_resume_connection(r->conn);
 	}
 }
 
