@@ -48,8 +48,9 @@ struct loop {
 	 * MHD_resume_connection from another thread wakes nobody: the thread that resumed one of
 	 * this daemon's connections sets `resumed`, and this loop is woken through wake_fd */
 	bool resumed;
-	bool run_mhd; /* shared: this thread resumed its own connections after its MHD_run */
 	int wake_fd;
+	bool run_mhd;     /* shared: calls of this thread's finished since its MHD_run */
+	struct req *done; /* shared: those calls, pushed by the turn that saw them end */
 };
 
 struct req {
@@ -62,6 +63,7 @@ struct req {
 	char target[1024];
 	struct req *next;   /* engine, shared: the hand-over queue */
 	struct loop *owner; /* the loop whose daemon holds the connection */
+	CURLcode result;    /* shared: how the transfer ended */
 };
 
 static const char *base, *key_header, *token;
@@ -148,8 +150,9 @@ static enum MHD_Result answer(struct MHD_Connection *c, unsigned status, const c
 	return ok;
 }
 
+static void prepare(struct loop *l, struct req *r);
 static void start(struct loop *l, struct req *r);
-static void push_call(struct req *r);
+static void push(struct req **stack, struct req *r);
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
                                  const char *method, const char *version, const char *upload,
@@ -187,7 +190,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 	r->state = 1;
 	MHD_suspend_connection(c);
 	if (shared_mode) {
-		push_call(r);
+		prepare(l, r); /* outside the lock: only curl's multi needs it */
+		push(&sh_queue, r);
 		l->queued = true;
 		return MHD_YES;
 	}
@@ -214,7 +218,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 	return MHD_YES;
 }
 
-static void start(struct loop *l, struct req *r)
+static void prepare(struct loop *l, struct req *r)
 {
 	r->easy = l->n_pool > 0 ? l->pool[--l->n_pool] : curl_easy_init();
 	curl_easy_reset(r->easy);
@@ -226,6 +230,11 @@ static void start(struct loop *l, struct req *r)
 	curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(r->easy, CURLOPT_PROXY, "");
 	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, 10000L);
+}
+
+static void start(struct loop *l, struct req *r)
+{
+	prepare(l, r);
 	curl_multi_add_handle(l->multi, r->easy);
 }
 
@@ -250,6 +259,13 @@ static void reap(struct loop *l)
 		if (m->msg != CURLMSG_DONE)
 			continue;
 		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+		if (shared_mode) { /* the rest is the owner's (finish_done), outside the lock */
+			r->result = m->data.result;
+			curl_multi_remove_handle(l->multi, m->easy_handle);
+			push(&r->owner->done, r);
+			__atomic_store_n(&r->owner->resumed, true, __ATOMIC_RELEASE);
+			continue;
+		}
 		r->status = 502;
 		if (m->data.result == CURLE_OK)
 			curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &r->status);
@@ -260,9 +276,6 @@ static void reap(struct loop *l)
 			curl_easy_cleanup(m->easy_handle);
 		r->easy = NULL;
 		r->state = 2;
-		/* before the resume: once resumed, the owner's thread may answer and free r */
-		if (shared_mode)
-			__atomic_store_n(&r->owner->resumed, true, __ATOMIC_RELAXED);
 		MHD_resume_connection(r->conn);
 	}
 }
@@ -390,31 +403,60 @@ static void *loop_main(void *arg)
 	return NULL;
 }
 
-static void push_call(struct req *r)
+/* A lock-free stack: the admission queue, and each loop's finished calls. */
+static void push(struct req **stack, struct req *r)
 {
-	struct req *head = __atomic_load_n(&sh_queue, __ATOMIC_RELAXED);
+	struct req *head = __atomic_load_n(stack, __ATOMIC_RELAXED);
 
 	do
 		r->next = head;
-	while (!__atomic_compare_exchange_n(&sh_queue, &head, r, true, __ATOMIC_SEQ_CST,
+	while (!__atomic_compare_exchange_n(stack, &head, r, true, __ATOMIC_SEQ_CST,
 	                                    __ATOMIC_RELAXED));
 }
 
-/* Under sh_lock. The queue is a stack (pushed newest first): reversed so calls start in the
- * order they came. */
-static void admit_queued(void)
+/* Oldest first: a stack pops newest first. */
+static struct req *take_all(struct req **stack)
 {
-	struct req *r = __atomic_exchange_n(&sh_queue, NULL, __ATOMIC_ACQUIRE), *fifo = NULL, *next;
+	struct req *r = __atomic_exchange_n(stack, NULL, __ATOMIC_ACQUIRE), *fifo = NULL, *next;
 
 	for (; r != NULL; r = next) {
 		next = r->next;
 		r->next = fifo;
 		fifo = r;
 	}
-	for (r = fifo; r != NULL; r = next) {
+	return fifo;
+}
+
+/* Under sh_lock: the queued calls, set up by their own threads, join the multi handle. */
+static void admit_queued(void)
+{
+	struct req *r, *next;
+
+	for (r = take_all(&sh_queue); r != NULL; r = next) {
 		next = r->next;
 		r->next = NULL;
-		start(&shared, r);
+		curl_multi_add_handle(shared.multi, r->easy);
+	}
+}
+
+/* On the owner's thread, outside the lock: its calls that ended, answered (MHD_run sends). */
+static void finish_done(struct loop *l)
+{
+	struct req *r, *next;
+
+	for (r = take_all(&l->done); r != NULL; r = next) {
+		next = r->next;
+		r->next = NULL;
+		r->status = 502;
+		if (r->result == CURLE_OK)
+			curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
+		if (l->n_pool < (int)(sizeof(l->pool) / sizeof(l->pool[0])))
+			l->pool[l->n_pool++] = r->easy;
+		else
+			curl_easy_cleanup(r->easy);
+		r->easy = NULL;
+		r->state = 2;
+		MHD_resume_connection(r->conn);
 	}
 }
 
@@ -436,7 +478,7 @@ static void shared_turn(void)
 	} while (n == 64);
 }
 
-/* After a turn, outside the lock: one wake for each loop whose connections the turn resumed.
+/* After a turn, outside the lock: one wake for each loop whose calls the turn saw end.
  * Whoever clears a `resumed` flag delivers its wake, so a turn running meanwhile on another
  * thread loses none. */
 static void wake_owners(struct loop *self)
@@ -454,6 +496,19 @@ static void wake_owners(struct loop *self)
 	}
 }
 
+/* curl's epoll set, nested in a loop thread's own, one-shot: it fires once, then stays quiet in
+ * that thread until the thread has taken a turn (re-armed here). A thread that found the lock
+ * taken thus sleeps on its own connections instead of waking at every one of curl's socket
+ * events while the holder reads them (edge-triggered, that was 230k failed trylocks a second
+ * at 39k requests a second). The last thread to take a turn is always armed, and a re-arm
+ * reports what became ready meanwhile, so no event is lost. */
+static void arm_curl_set(struct loop *l, int op)
+{
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.fd = shared.ep};
+
+	epoll_ctl(l->ep, op, shared.ep, &ev);
+}
+
 /* Takes turns on the shared curl state while there is work for it and nobody else holds it.
  * Never waits for the lock (a loop thread waiting would leave its own connections idle): work
  * is published first (a queued call, sh_ready) and the lock tried after, while a holder unlocks
@@ -461,22 +516,24 @@ static void wake_owners(struct loop *self)
  * the holder sees the work and takes another turn. Nothing is stranded. */
 static void shared_drive(struct loop *self)
 {
+	bool turned = false;
+
 	self->queued = false;
 	while (pthread_mutex_trylock(&sh_lock) == 0) {
+		turned = true;
 		shared_turn();
 		pthread_mutex_unlock(&sh_lock);
 		wake_owners(self);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		if (__atomic_load_n(&sh_queue, __ATOMIC_RELAXED) == NULL &&
 		    !__atomic_load_n(&sh_ready, __ATOMIC_RELAXED))
-			return;
+			break;
 	}
+	if (turned)
+		arm_curl_set(self, EPOLL_CTL_MOD);
 }
 
-/* A loop thread of the shared design. curl's epoll set is nested in each thread's own,
- * edge-triggered: a level-triggered one would keep waking the threads that did not get the
- * lock for as long as the holder has not read the sockets yet. Every thread gets each edge;
- * the first to take the lock drains the set (sh_ready), the others find nothing to do. */
+/* A loop thread of the shared design: its daemon, its finished calls, and turns on curl. */
 static void *shared_main(void *arg)
 {
 	struct loop *l = arg;
@@ -489,9 +546,7 @@ static void *shared_main(void *arg)
 	epoll_ctl(l->ep, EPOLL_CTL_ADD, l->mhd_fd, &ev);
 	ev.data.fd = l->wake_fd;
 	epoll_ctl(l->ep, EPOLL_CTL_ADD, l->wake_fd, &ev);
-	ev.events = EPOLLIN | EPOLLET;
-	ev.data.fd = shared.ep;
-	epoll_ctl(l->ep, EPOLL_CTL_ADD, shared.ep, &ev);
+	arm_curl_set(l, EPOLL_CTL_ADD);
 	for (;;) {
 		long deadline;
 		bool due;
@@ -508,13 +563,14 @@ static void *shared_main(void *arg)
 		}
 		deadline = __atomic_load_n(&shared.curl_deadline_ms, __ATOMIC_RELAXED);
 		due = deadline >= 0 && now_ms() >= deadline;
-		/* finished calls first, so MHD_run sends the answers resumed for this daemon */
+		/* finished calls first, so MHD_run sends their answers */
 		if (due || __atomic_load_n(&sh_ready, __ATOMIC_RELAXED))
 			shared_drive(l);
-		MHD_run(l->d);
 		l->run_mhd = false;
+		finish_done(l);
+		MHD_run(l->d);
 		/* the calls of the requests just read are sent now, not after another epoll_wait;
-		 * an answer that came in this turn sets run_mhd, and the next epoll_wait does not
+		 * one of ours that ends in this turn sets run_mhd, and the next epoll_wait does not
 		 * sleep */
 		if (l->queued)
 			shared_drive(l);
