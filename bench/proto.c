@@ -12,9 +12,10 @@
  * - shared: the loop threads of `loop`, each with its own daemon, but ONE curl multi handle for
  *   all, under one mutex, and no engine thread: whichever loop thread holds the mutex drives
  *   curl for everyone (admits the calls the others queued, runs curl's socket events and timer,
- *   resumes finished requests whatever daemon they belong to). It asks what kycgate would get
- *   from loop threads taking turns on today's single engine state (upstream.c's run_lock)
- *   instead of one engine per thread. See shared_drive for how nothing is stranded.
+ *   hands each finished call back to its own thread). It asks what kycgate would get from loop
+ *   threads taking turns on today's single engine state (upstream.c's run_lock) instead of one
+ *   engine per thread (README "Loop threads sharing one engine": the engine's throughput, not
+ *   the loop's). See shared_drive for how nothing is stranded.
  *   proto PORT UPSTREAM_BASE_URL API_KEY TOKEN THREADS engine|loop|shared
  * Build: cc -O2 -o proto bench/proto.c -lmicrohttpd -lcurl -lpthread */
 #define _GNU_SOURCE
@@ -44,13 +45,14 @@ struct loop {
 	CURL *pool[256];
 	int n_pool;
 	bool queued; /* shared: this thread queued a call since its last turn on the curl state */
-	/* shared: libmicrohttpd 0.9.75 has no inter-thread channel in external epoll mode, so
-	 * MHD_resume_connection from another thread wakes nobody: the thread that resumed one of
-	 * this daemon's connections sets `resumed`, and this loop is woken through wake_fd */
+	/* shared: a turn that saw calls of this loop end pushes them on `done` and sets `resumed`;
+	 * the loop's own thread then resumes them. It is woken through wake_fd: libmicrohttpd
+	 * 0.9.75 has no inter-thread channel in external epoll mode, so even a resume from another
+	 * thread would wake nobody until the daemon's next timeout. */
 	bool resumed;
 	int wake_fd;
-	bool run_mhd;     /* shared: calls of this thread's finished since its MHD_run */
-	struct req *done; /* shared: those calls, pushed by the turn that saw them end */
+	bool run_mhd; /* shared: calls of this thread ended in its own turn, since its MHD_run */
+	struct req *done;
 };
 
 struct req {
@@ -77,8 +79,8 @@ static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct req *q_head, *q_tail;
 static int wake_fd;
 
-/* shared mode: the one curl state (multi handle, the epoll set of curl's sockets, the handle
- * pool) that the loop threads take turns on, and the work waiting for whoever holds it next.
+/* shared mode: the one curl state (multi handle, the epoll set of curl's sockets) that the loop
+ * threads take turns on, and the work waiting for whoever holds it next.
  * sh_queue is pushed without the lock so a request thread never waits for another's turn. */
 static struct loop shared, loops[MAX_THREADS];
 static int n_loops;

@@ -133,8 +133,8 @@ pids+=($!)
 pe=$(free_port $((pl + 1)))
 "$work/proto" "$pe" "http://127.0.0.1:$sim" "$key" "$token" 2 engine >"$work/proto-engine.log" 2>&1 &
 pids+=($!)
-ps=$(free_port $((pe + 1)))
-"$work/proto" "$ps" "http://127.0.0.1:$sim" "$key" "$token" 2 shared >"$work/proto-shared.log" 2>&1 &
+psh=$(free_port $((pe + 1)))
+"$work/proto" "$psh" "http://127.0.0.1:$sim" "$key" "$token" 2 shared >"$work/proto-shared.log" 2>&1 &
 pids+=($!)
 sleep 0.5
 
@@ -185,7 +185,7 @@ run kycgate-fast "$gw" / 64 "$work/new.lua"
 echo "  kycgate/nginx $(ratio kycgate-fast nginx-fast); kycgate 5xx so far: $(kg_5xx "$gw")"
 run proto-engine "$pe" / 64 "$work/new.lua"
 run proto-loop "$pl" / 64 "$work/new.lua"
-run proto-shared "$ps" / 64 "$work/new.lua"
+run proto-shared "$psh" / 64 "$work/new.lua"
 echo "  bare path (bench/proto.c) / nginx: engine design $(ratio proto-engine nginx-fast)," \
   "loop design $(ratio proto-loop nginx-fast), shared design $(ratio proto-shared nginx-fast)"
 
