@@ -5,8 +5,9 @@
 # Workloads, each run against nginx then kycgate for [seconds] (default 10):
 #   fast  64 connections, a new user on every request (the simulator answers 404 at once: the
 #         cost of the hop, and of one per-user entry each request); also against bench/proto.c,
-#         the bare request path in kycgate's design (engine) and in the per-thread loop design
-#         of README "What 0.6x needs" (loop): what libmicrohttpd and libcurl alone cost;
+#         the bare request path in kycgate's design (engine), in the per-thread loop design
+#         of README "What 0.6x needs" (loop) and in loop threads taking turns on one shared curl
+#         multi handle (shared): what libmicrohttpd and libcurl alone cost;
 #   poll  64 connections reading the status of 8 users over and over;
 #   slow  1000 connections, the simulator answering after 200 ms.
 # Then: added latency at a fixed 1000 requests/s (bench/fixedrate.c, a new user each request,
@@ -133,6 +134,9 @@ pids+=($!)
 pe=$(free_port $((pl + 1)))
 "$work/proto" "$pe" "http://127.0.0.1:$sim" "$key" "$token" 2 engine >"$work/proto-engine.log" 2>&1 &
 pids+=($!)
+psh=$(free_port $((pe + 1)))
+"$work/proto" "$psh" "http://127.0.0.1:$sim" "$key" "$token" 2 shared >"$work/proto-shared.log" 2>&1 &
+pids+=($!)
 sleep 0.5
 
 # 8 users with consent, so their status exists.
@@ -182,8 +186,9 @@ run kycgate-fast "$gw" / 64 "$work/new.lua"
 echo "  kycgate/nginx $(ratio kycgate-fast nginx-fast); kycgate 5xx so far: $(kg_5xx "$gw")"
 run proto-engine "$pe" / 64 "$work/new.lua"
 run proto-loop "$pl" / 64 "$work/new.lua"
+run proto-shared "$psh" / 64 "$work/new.lua"
 echo "  bare path (bench/proto.c) / nginx: engine design $(ratio proto-engine nginx-fast)," \
-  "loop design $(ratio proto-loop nginx-fast)"
+  "loop design $(ratio proto-loop nginx-fast), shared design $(ratio proto-shared nginx-fast)"
 
 echo "poll: 64 connections, 8 users"
 curl -s -X DELETE "http://127.0.0.1:$sim/_simulator/requests" >/dev/null
