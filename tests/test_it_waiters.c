@@ -293,7 +293,7 @@ static void ids_across_wait(const char *loc, const char *caller_id)
 	in_review_user(gw.port, loc);
 	kt_sim_clear(sim.port);
 	snprintf(target, sizeof(target),
-	         "/v1/users/%s/verification?wait=2&products=regulated-transfer", loc);
+	         "/v1/users/%s/verification?wait=4&products=regulated-transfer", loc);
 	kt_http(gw.port, "GET", target, h, NULL, 0, &r);
 	ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
 	ck_assert_ptr_nonnull(strstr(r.body, "\"in-review\""));
@@ -315,7 +315,8 @@ static void ids_across_wait(const char *loc, const char *caller_id)
 		ck_assert_str_eq(kt_str(o, "tracestate"), "rec=1");
 		n++;
 	}
-	ck_assert_msg(n >= 2, "%zu reads with the caller's ids: no re-read while waiting", n);
+	ck_assert_msg(n >= 2, "%s: %zu reads with the caller's ids: no re-read while waiting", loc,
+	              n);
 	json_object_put(reads);
 }
 
