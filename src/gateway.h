@@ -240,7 +240,7 @@ struct kg_req {
 };
 
 /* A long-poll waiter while it waits in the engine (kg_upstream_wait): what its answer, its access
- * line and its end need, a third of a struct kg_req, which is freed meanwhile (README
+ * line and its end need (384 bytes, under half a struct kg_req), while the request is freed (README
  * "Performance", "Waiters, memory (fifth pass)": 10,000 wait at once). libmicrohttpd's con_cls
  * points at it until the request runs again (kg_waitrec_give into a new kg_req) or ends. It also
  * keeps a request answered without one (memory ran out when it woke) until it completes. */
