@@ -101,7 +101,8 @@ def main():
     print(f"  {int(waiting)} waiting on {users} users: kycgate CPU "
           f"{100 * (cpu2 - cpu1) / (t2 - t1):.1f}% of a core over {window} s while nothing "
           f"changes; RSS {rss0 / 1024:.1f} MiB before, {max(rss1, rss2) / 1024:.1f} MiB with them "
-          f"(+{(max(rss1, rss2) - rss0) / 1024:.1f} MiB); upstream re-reads "
+          f"(+{(max(rss1, rss2) - rss0) / 1024:.1f} MiB; +{(rss1 - rss0) / 1024:.1f} at the window's start, "
+          f"+{(rss2 - rss0) / 1024:.1f} at its end); upstream re-reads "
           f"{(up2 - up1) / (t2 - t1):.0f}/s")
     if left_s < 0:
         print("  (the reviews ended before the window closed: raise REVIEW_S)")

@@ -247,9 +247,10 @@ bool kg_handle_headers(struct kg_req *req)
 
 #ifdef KG_TORTURE
 	/* Torture builds only (tests/test_it_torture.c): "X-Kycgate-Torture: N" makes the Nth
-	 * allocation from here on fail; server.c's on_completed() ends the arming. */
+	 * allocation from here on fail; server.c's on_completed() ends the arming (the connection
+	 * is the owner: a waiter's request is freed and made again). */
 	if (req->head.torture != NULL)
-		kg_torture_arm(strtoul(req->head.torture, NULL, 10), req);
+		kg_torture_arm(strtoul(req->head.torture, NULL, 10), req->conn);
 #endif
 	request_id(req);
 	trace_headers(req);

@@ -122,12 +122,22 @@ enum kg_req_state {
  * room to spare; a longer one is kept as "", which no route takes, like an absent one. */
 #define KG_MAX_MEDIA_TYPE_BYTES 23
 
-/* Thousands of these wait at once as long-polls (README "Performance", "Waiters, memory"), so
- * fields are ordered by size to leave no padding, and buffers only some requests need are
- * allocated or borrowed rather than held inline. */
+/* What libmicrohttpd's con_cls points at: a request (struct kg_req), or the record of a request
+ * that waits in the engine (struct kg_waitrec). Each begins with its kind. */
+enum kg_ctx_kind {
+	KG_CTX_REQ = 0, /* zeroed memory is a request */
+	KG_CTX_WAITREC,
+};
+
+/* Fields are ordered by size to leave no padding, and buffers only some requests need are
+ * allocated or borrowed rather than held inline. A long-poll waiter does not hold one while it
+ * waits (struct kg_waitrec). */
 struct kg_req {
+	enum kg_ctx_kind ctx_kind; /* KG_CTX_REQ */
+	enum kg_req_state state;
 	struct kg_gateway *gw;
 	struct MHD_Connection *conn;
+	void **ctx; /* libmicrohttpd's con_cls for this connection (NULL in unit tests) */
 	struct kg_cfgref *cfgref;    /* config this request runs on */
 	const struct kg_config *cfg; /* borrowed from cfgref */
 	struct kg_match match;
@@ -159,9 +169,10 @@ struct kg_req {
 
 	/* The upstream exchange and what is sent. */
 	struct kg_up_call *call; /* the upstream exchange, allocated while the request makes one */
-	/* A long-poll waiter parked in the engine (kg_upstream_wait) holds no call: thousands wait
-	 * at once. wait_path is the status read's path for the re-reads (holds a locator: wiped).
-	 */
+	/* A long-poll waiter parked in the engine (kg_upstream_wait) holds no call, and waits as
+	 * its record (struct kg_waitrec), which holds wait meanwhile: wait is set up for it
+	 * (next_poll) and read back after it (kg_handle_wait_end). wait_path is the status read's
+	 * path for the re-reads (holds a locator: wiped). */
 	struct kg_up_wait wait;
 	char *wait_path;
 	char *up_body;
@@ -188,7 +199,6 @@ struct kg_req {
 	void *work;
 	void (*work_end)(struct kg_req *req);
 
-	enum kg_req_state state;
 	unsigned products;      /* verification query */
 	unsigned wait_s;        /* ?wait=N, clamped to verification.max_wait_s */
 	unsigned user_sections; /* PUT of a user: the sections the body holds (kg_user_sections) */
@@ -216,18 +226,59 @@ struct kg_req {
 	bool budget_over;      /* the buffered-bytes budget was spent */
 	bool wait_given;       /* ?wait= was given */
 	bool waiting_counted;  /* counted in the client's waiting requests */
-	bool in_wait; /* wait is in the engine, or ended and not yet read back (kg_handle_wait_end)
-	               */
-	bool followup_read; /* the trigger answered without eligibility */
-	bool watch_asked;   /* the trigger asked for the user's automatic watch (watch.c) ... */
-	bool watched;       /* ... and this is the answer's "watched" */
-	bool replace;       /* PUT of a user: ?replace=true: erasing what the body leaves out is
-	                     * intended (design §2, "Create or replace a user") */
-	bool erase_check;   /* the read before the PUT is the call in flight */
-	bool idem_claimed;  /* this request holds the Idempotency-Key's claim (its answer is
-	                     * stored, or the claim dropped, when it ends) */
-	bool idem_waiting;  /* suspended on the store job */
+	bool in_wait;          /* wait is to go to the engine, or ended and not yet read back
+	                        * (kg_handle_wait_end) */
+	bool followup_read;    /* the trigger answered without eligibility */
+	bool watch_asked;      /* the trigger asked for the user's automatic watch (watch.c) ... */
+	bool watched;          /* ... and this is the answer's "watched" */
+	bool replace;          /* PUT of a user: ?replace=true: erasing what the body leaves out is
+	                        * intended (design §2, "Create or replace a user") */
+	bool erase_check;      /* the read before the PUT is the call in flight */
+	bool idem_claimed;     /* this request holds the Idempotency-Key's claim (its answer is
+	                        * stored, or the claim dropped, when it ends) */
+	bool idem_waiting;     /* suspended on the store job */
 };
+
+/* A long-poll waiter while it waits in the engine (kg_upstream_wait): what its answer, its access
+ * line and its end need (384 bytes, under half a struct kg_req), while the request is freed (README
+ * "Performance", "Waiters, memory (fifth pass)": 10,000 wait at once). libmicrohttpd's con_cls
+ * points at it until the request runs again (kg_waitrec_give into a new kg_req) or ends. It also
+ * keeps a request answered without one (memory ran out when it woke) until it completes. */
+struct kg_waitrec {
+	enum kg_ctx_kind ctx_kind; /* KG_CTX_WAITREC */
+	enum kg_req_state state; /* KG_REQ_UPSTREAM while waiting, KG_REQ_ANSWERED once answered */
+	struct MHD_Connection *conn;
+	struct kg_cfgref *cfgref;       /* owned reference */
+	const struct kg_client *client; /* borrowed from cfgref's config */
+	const char *url;                /* the head's path (borrowed as the head), matched again */
+	const char *outcome;            /* static */
+	struct kg_store_job *idem;      /* the Idempotency-Key's job (owned), or NULL */
+	struct kg_answer *latest;       /* the latest good status answer (a reference) */
+	char *loc;                      /* the decoded locator (owned, wiped) */
+	char *path;                     /* the status read's path (owned, wiped) */
+	unsigned long long started_ms, started_us;
+	/* The engine's part. Its strings are the record's own (loc, path, latest, the ids below),
+	 * or the head's (a caller's X-Request-Id, tracestate); it also keeps the client's socket
+	 * and the deadline. */
+	struct kg_up_wait wait;
+	struct kg_climit_note limit;
+	unsigned products, wait_s;
+	int status; /* the reply's, once answered */
+	char new_request_id[KG_NEW_REQUEST_ID_BYTES + 1];
+	char traceparent[KG_TRACEPARENT_BYTES + 1];
+	char method[8];
+	char country[3], remembered[3];
+	bool metrics_only, suspended_counted, waiting_counted, followup_read, watch_asked, watched,
+	    idem_claimed;
+};
+
+/* waitrec.c: moves what a waiter keeps from req into rec (all of rec is set); req is left holding
+ * none of it, for the rest to be released and req freed. */
+void kg_waitrec_take(struct kg_waitrec *rec, struct kg_req *req);
+
+/* waitrec.c: the inverse, into req (zeroed): the request as it was, its route matched again, for
+ * gw's connection whose con_cls is ctx. rec is left holding nothing (free it). */
+void kg_waitrec_give(struct kg_req *req, struct kg_waitrec *rec, struct kg_gateway *gw, void **ctx);
 
 /* server.c: the work of a suspended work route ended: the request runs again (work_resumed).
  * Any thread; exactly once per work_submit; the caller must not touch req afterwards. */

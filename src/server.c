@@ -95,10 +95,10 @@ static void wipe_personal(struct kg_req *req)
 	kg_wipe(req->country, sizeof(req->country));
 }
 
-static void req_free(struct kg_req *req)
+/* Gives back everything the request holds but its place in the counts and its own memory: at
+ * its end, and when a waiter's record takes what it keeps (go_wait). */
+static void req_clear(struct kg_req *req)
 {
-	if (req == NULL)
-		return;
 	unsuspend(req);
 	kg_idem_end(req); /* before the exchange and the reply are freed */
 	if (req->work_end != NULL)
@@ -118,10 +118,16 @@ static void req_free(struct kg_req *req)
 	kg_reply_clear(&req->reply);
 	kg_req_capture_free(req);
 	kg_runtime_put(req->cfgref);
+	req->cfgref = NULL;
 	wipe_personal(req);
+}
+
+/* The request ended: counted out. The memory is the caller's (on_completed). */
+static void req_end(struct kg_req *req)
+{
+	req_clear(req);
 	kg_metrics_gauge_add(KG_GAUGE_INFLIGHT, -1);
 	atomic_fetch_sub(&req->gw->requests, 1);
-	free(req);
 }
 
 /* Takes up to n more bytes from the gateway's buffered budget. */
@@ -181,13 +187,13 @@ static void on_upstream_done(struct kg_up_call *call)
 	kg_req_joint_done(req);
 }
 
-/* Called by the engine thread when req->wait ends (the request's in_wait tells it apart). */
+/* Called by the engine thread when a waiter's wait ends: its record (still KG_REQ_UPSTREAM)
+ * becomes a request again when libmicrohttpd runs it (on_wait_over). */
 static void on_wait_done(struct kg_up_wait *w)
 {
-	struct kg_req *req = w->owner;
+	struct kg_waitrec *rec = w->owner;
 
-	req->state = KG_REQ_RESUMED;
-	kg_req_joint_done(req);
+	MHD_resume_connection(rec->conn);
 }
 
 static void suspend(struct kg_req *req)
@@ -197,21 +203,29 @@ static void suspend(struct kg_req *req)
 	MHD_suspend_connection(req->conn);
 }
 
-/* A long-poll waiter goes to the engine with no call (kg_upstream_wait): its own limits were
- * checked when the request came in. */
+/* A long-poll waiter goes to the engine with no call (kg_upstream_wait), and as its record: the
+ * request is freed while it waits (thousands wait at once). Its own limits were checked when it
+ * came in. Without memory for the record it answers its latest state now. */
 static enum MHD_Result go_wait(struct kg_req *req)
 {
-	if (kg_upstream_reserve_wait(req->gw->up) != KG_OK) {
+	struct kg_upstream *up = req->gw->up;
+	struct kg_waitrec *rec = malloc(sizeof(*rec));
+
+	if (rec == NULL || kg_upstream_reserve_wait(up) != KG_OK) {
+		free(rec);
 		req->in_wait = false;
 		kg_reply_refused(req);
 		return kg_reply_send(req);
 	}
-	req->wait.owner = req;
-	req->wait.done = on_wait_done;
 	req->state = KG_REQ_UPSTREAM;
-	atomic_store(&req->joint, 1);
-	suspend(req);
-	kg_upstream_wait(req->gw->up, &req->wait);
+	suspend(req); /* first, so the engine's resume can never come before it */
+	kg_waitrec_take(rec, req);
+	rec->wait.owner = rec;
+	rec->wait.done = on_wait_done;
+	*req->ctx = rec;
+	req_clear(req);
+	free(req);
+	kg_upstream_wait(up, &rec->wait);
 	return MHD_YES;
 }
 
@@ -337,6 +351,7 @@ static enum MHD_Result on_head(const struct kg_listener *l, struct MHD_Connectio
 	if (req == NULL)
 		return MHD_NO;
 	req->metrics_only = l->metrics_only;
+	req->ctx = con_cls;
 	req->line_broken = !line_intact(c, method, url, version);
 	*con_cls = req;
 	kg_copy(req->method, sizeof(req->method), method);
@@ -348,6 +363,62 @@ static enum MHD_Result on_head(const struct kg_listener *l, struct MHD_Connectio
 	return MHD_YES;
 }
 
+/* What a con_cls points at: both kinds begin with their kind. */
+static enum kg_ctx_kind ctx_kind(const void *ctx)
+{
+	const enum kg_ctx_kind *kind = ctx;
+
+	return *kind;
+}
+
+/* The engine finished the request's call or wait: it answers, or goes on (a follow-up call, a
+ * wait). */
+static enum MHD_Result on_resumed(struct kg_req *req)
+{
+	unsuspend(req);
+	if (req->in_wait && !kg_handle_wait_end(req))
+		return kg_reply_send(req);
+	if (kg_handle_upstream(req))
+		return go_upstream(req, true);
+	return kg_reply_send(req);
+}
+
+/* A waiter's wait ended without memory to become a request again: the request, rebuilt on the
+ * stack, answers 503 and is kept as an answered record until it completes. */
+static enum MHD_Result wait_over_nomem(const struct kg_listener *l, struct kg_waitrec *rec,
+                                       void **con_cls)
+{
+	struct kg_req req;
+	enum MHD_Result rc;
+
+	memset(&req, 0, sizeof(req));
+	kg_waitrec_give(&req, rec, l->gw, con_cls);
+	unsuspend(&req);
+	req.in_wait = false;
+	kg_reply_problem(&req, KG_PB_UNAVAILABLE, 0, "out of memory", NULL);
+	rc = kg_reply_send(&req);
+	kg_waitrec_take(rec, &req);
+	req_clear(&req);
+	return rc;
+}
+
+/* A waiter's wait ended (on_wait_done resumed it): the request again, from its record. */
+static enum MHD_Result on_wait_over(const struct kg_listener *l, void **con_cls)
+{
+	struct kg_waitrec *rec = *con_cls;
+	struct kg_req *req;
+
+	if (rec->state != KG_REQ_UPSTREAM)
+		return MHD_YES; /* answered already (wait_over_nomem) */
+	req = calloc(1, sizeof(*req));
+	if (req == NULL)
+		return wait_over_nomem(l, rec, con_cls);
+	kg_waitrec_give(req, rec, l->gw, con_cls);
+	free(rec);
+	*con_cls = req;
+	return on_resumed(req);
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_data_size, void **con_cls)
@@ -356,6 +427,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 
 	if (req == NULL)
 		return on_head(cls, conn, url, method, version, con_cls);
+	if (ctx_kind(req) == KG_CTX_WAITREC)
+		return on_wait_over(cls, con_cls);
 	if (*upload_data_size > 0) {
 		on_body(req, upload_data, *upload_data_size);
 		/* The bytes are consumed (libmicrohttpd never reads them again) and may be personal
@@ -378,14 +451,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 			return go_work(req);
 		return kg_reply_send(req);
 	}
-	if (req->state == KG_REQ_RESUMED) {
-		unsuspend(req);
-		if (req->in_wait && !kg_handle_wait_end(req))
-			return kg_reply_send(req);
-		if (kg_handle_upstream(req))
-			return go_upstream(req, true);
-		return kg_reply_send(req);
-	}
+	if (req->state == KG_REQ_RESUMED)
+		return on_resumed(req);
 	return MHD_YES;
 }
 
@@ -458,7 +525,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
 	const struct kg_listener *l = cls;
-	struct kg_req *req = *con_cls;
+	struct kg_req *req = *con_cls, waiter;
 	struct kg_conn *c = conn_of(conn);
 
 	/* Kept alive: the idle gap before the next request is connection_timeout_s's (an idle
@@ -469,12 +536,25 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		            false);
 	if (req == NULL)
 		return;
+	if (ctx_kind(req) == KG_CTX_WAITREC) {
+		/* A waiter's record (its caller left after the wait ended, or it was answered
+		 * without memory): the request rebuilt on the stack for its end, which needs none.
+		 */
+		struct kg_waitrec *rec = *con_cls;
+
+		memset(&waiter, 0, sizeof(waiter));
+		kg_waitrec_give(&waiter, rec, l->gw, con_cls);
+		free(rec);
+		req = &waiter;
+	}
 	account(req, toe);
 	wipe_token(conn);
 #ifdef KG_TORTURE
-	kg_torture_end(req); /* the arming of checks.c's kg_handle_headers(), if any */
+	kg_torture_end(conn); /* the arming of checks.c's kg_handle_headers(), if any */
 #endif
-	req_free(req);
+	req_end(req);
+	if (req != &waiter)
+		free(req);
 	*con_cls = NULL;
 }
 

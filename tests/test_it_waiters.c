@@ -6,6 +6,7 @@
 #include <check.h>
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,6 +254,211 @@ START_TEST(global_waiting_cap)
 }
 END_TEST
 
+/* ---- a waiter's record (struct kg_waitrec): its kg_req is freed while it waits ----------- */
+
+/* The upstream reads of loc's status the simulator saw (new array, caller puts it). */
+static struct json_object *status_reads(const char *loc)
+{
+	struct json_object *all = kt_sim_requests(sim.port), *out = json_object_new_array();
+	char target[128];
+	size_t i;
+
+	snprintf(target, sizeof(target), "/2025-06-09/users/%s/identity-verification", loc);
+	for (i = 0; all != NULL && i < json_object_array_length(all); i++) {
+		struct json_object *o = json_object_array_get_idx(all, i);
+
+		if (strcmp(kt_str(o, "method"), "GET") == 0 &&
+		    strcmp(kt_str(o, "target"), target) == 0)
+			json_object_array_add(out, json_object_get(o));
+	}
+	json_object_put(all);
+	return out;
+}
+
+/* A waiter alone on its user: the re-reads it starts while it waits as a record carry its
+ * request id (the caller's, borrowed from the head, or the one made up, copied into the
+ * record), traceparent and tracestate, and its answer its request id. */
+static void ids_across_wait(const char *loc, const char *caller_id)
+{
+	static const char tp[] = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+	char target[160], xid[80], idh[100], id[80];
+	const char *h[] = {TOKEN,
+	                   "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+	                   "tracestate: rec=1", caller_id ? idh : NULL, NULL};
+	struct json_object *reads;
+	struct kt_resp r;
+	size_t i, n = 0;
+
+	snprintf(idh, sizeof(idh), "X-Request-Id: %s", caller_id ? caller_id : "");
+	in_review_user(gw.port, loc);
+	kt_sim_clear(sim.port);
+	snprintf(target, sizeof(target),
+	         "/v1/users/%s/verification?wait=4&products=regulated-transfer", loc);
+	kt_http(gw.port, "GET", target, h, NULL, 0, &r);
+	ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"in-review\""));
+	ck_assert(kt_header(&r, "X-Request-Id", xid, sizeof(xid)));
+	if (caller_id != NULL)
+		ck_assert_str_eq(xid, caller_id);
+	else
+		ck_assert_int_eq(strlen(xid), 36);
+	kt_resp_free(&r);
+	/* The user's watch polls it too, with ids of its own: only this caller's are looked at. */
+	reads = status_reads(loc);
+	for (i = 0; i < json_object_array_length(reads); i++) {
+		struct json_object *o = json_object_array_get_idx(reads, i);
+
+		if (strcmp(kt_str(o, "traceparent") ? kt_str(o, "traceparent") : "", tp) != 0)
+			continue;
+		snprintf(id, sizeof(id), "%s", kt_str(o, "requestId"));
+		ck_assert_str_eq(id, xid);
+		ck_assert_str_eq(kt_str(o, "tracestate"), "rec=1");
+		n++;
+	}
+	ck_assert_msg(n >= 2, "%s: %zu reads with the caller's ids: no re-read while waiting", loc,
+	              n);
+	json_object_put(reads);
+}
+
+START_TEST(waiter_record_keeps_ids)
+{
+	char yaml[2048];
+
+	snprintf(yaml, sizeof(yaml), yaml_fmt, 10000u);
+	kt_start_gateway(&gw, yaml, sim.port, NULL);
+	ids_across_wait("userId:rec-ids-1", "rec-caller-id-1");
+	ids_across_wait("userId:rec-ids-2", NULL);
+	ck_assert_int_eq(kt_stop(&gw), 0);
+}
+END_TEST
+
+/* A trigger with ?wait and an Idempotency-Key waits as a record too: its answer at the deadline
+ * still says "watched" (asked for before the wait), is kept for the key, and replayed. */
+START_TEST(waiter_record_trigger_with_key)
+{
+	const char *const h[] = {TOKEN, "Idempotency-Key: rec-trigger-key-1", NULL};
+	const char *target = "/v1/users/userId:rec-trigger/verification?wait=2"
+	                     "&products=regulated-transfer";
+	char yaml[2048], v[16];
+	struct kt_resp a, b;
+
+	snprintf(yaml, sizeof(yaml), yaml_fmt, 10000u);
+	kt_start_gateway(&gw, yaml, sim.port, NULL);
+	send_json(gw.port, "PUT", "/v1/users/userId:rec-trigger/consent",
+	          "{\"type\":\"privacy-policy\",\"acceptedAt\":\"2025-06-01T12:00:00Z\"}");
+	send_json(gw.port, "PUT", "/v1/users/userId:rec-trigger",
+	          "{\"userDetails\":{\"firstName\":\"A\",\"lastName\":\"B\","
+	          "\"dateOfBirth\":\"1990-01-01\",\"countryOfResidence\":\"BR\"}}");
+	kt_sim_clear(sim.port);
+	kt_http(gw.port, "POST", target, h, NULL, 0, &a);
+	ck_assert_msg(a.status == 200, "%ld %s", a.status, a.body);
+	ck_assert_ptr_nonnull(strstr(a.body, "\"in-review\""));
+	ck_assert_msg(strstr(a.body, "\"watched\":") != NULL, "no watched: %s", a.body);
+	ck_assert_msg(kt_sim_count(sim.port, "GET",
+	                           "/2025-06-09/users/userId:rec-trigger/identity-verification") >=
+	                  1,
+	              "the trigger did not wait");
+	kt_http(gw.port, "POST", target, h, NULL, 0, &b);
+	ck_assert_msg(b.status == 200, "%ld %s", b.status, b.body);
+	ck_assert(kt_header(&b, "Idempotent-Replayed", v, sizeof(v)));
+	ck_assert_str_eq(v, "true");
+	ck_assert_str_eq(b.body, a.body);
+	kt_resp_free(&a);
+	kt_resp_free(&b);
+	ck_assert_int_eq(kt_stop(&gw), 0);
+}
+END_TEST
+
+/* Waiters whose callers hang up are ended by their users' gone checks: their records end on the
+ * stack or as requests, and every count comes back (ASan: no leak, no use after free). */
+START_TEST(waiter_record_client_gone)
+{
+	char yaml[2048];
+	int fds[6], i;
+
+	snprintf(yaml, sizeof(yaml), yaml_fmt, 10000u);
+	kt_start_gateway(&gw, yaml, sim.port, NULL);
+	in_review_user(gw.port, "userId:rec-gone");
+	for (i = 0; i < 6; i++)
+		fds[i] = open_wait(gw.port, "userId:rec-gone");
+	wait_metric(gw.port, "kycgate_longpoll_waiting", 6);
+	for (i = 0; i < 6; i++)
+		close(fds[i]);
+	wait_metric(gw.port, "kycgate_longpoll_waiting", 0);
+	wait_metric(gw.port, "kycgate_inflight_requests", 1); /* the metrics request itself */
+	ck_assert_int_eq(kt_stop(&gw), 0);
+}
+END_TEST
+
+/* A reload while waiters wait, which renames their client and lowers the limits: each record
+ * holds the config it came in under (its client's name among it), is answered at its deadline,
+ * and gives its places back once, to the name it took them under; new waiters then fit the new
+ * limits exactly. */
+START_TEST(waiter_record_reload)
+{
+	static const char renamed[] =
+	    "server:\n  listen: \"127.0.0.1:0\"\n  drain_delay_s: 0\n"
+	    "crossmint:\n  environment: staging\n  base_url: \"http://127.0.0.1:%u\"\n"
+	    "  api_key: \"" KEY "\"\n  timeout_ms: 3000\n  max_inflight: 32\n"
+	    "  rate_limit: {writes_per_minute: 0, reads_per_minute: 0}\n"
+	    "verification:\n  max_wait_s: 3\n  max_waiting_per_client: 3\n  max_waiting: 3\n"
+	    "auth:\n  clients:\n    - name: svc-renamed\n      token: \"" BEARER "\"\n"
+	    "      scopes: [users.create, users.read]\n";
+	char yaml[2048], *out[3], *log;
+	size_t lens[3];
+	int fds[3], i;
+	FILE *f;
+
+	snprintf(yaml, sizeof(yaml), yaml_fmt, 3u);
+	kt_start_gateway(&gw, yaml, sim.port, NULL);
+	in_review_user(gw.port, "userId:rec-reload");
+	for (i = 0; i < 3; i++)
+		fds[i] = open_wait(gw.port, "userId:rec-reload");
+	wait_metric(gw.port, "kycgate_longpoll_waiting", 3);
+	f = fopen(gw.conf_path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, renamed, sim.port);
+	fclose(f);
+	kill(gw.pid, SIGHUP);
+	log = kt_log_wait(&gw, "\"event\":\"config-reloaded\"", 5000);
+	ck_assert_msg(strstr(log, "\"event\":\"config-reloaded\"") != NULL, "no reload: %s", log);
+	free(log);
+	/* They came in with ?wait=30 under max_wait_s 30: still waiting, on the old config. */
+	ck_assert_double_eq(metric(gw.port, "kycgate_longpoll_waiting"), 3);
+	/* They end when their user settles at the end of the review. */
+	read_all(fds, 3, out, lens);
+	for (i = 0; i < 3; i++) {
+		ck_assert_msg(strncmp(out[i], "HTTP/1.1 200", 12) == 0, "waiter %d: %.300s", i,
+		              out[i]);
+		free(out[i]);
+	}
+	wait_metric(gw.port, "kycgate_longpoll_waiting", 0);
+	/* The new limits, whole: three new waiters fit, a fourth does not. */
+	in_review_user(gw.port, "userId:rec-reload-2");
+	for (i = 0; i < 3; i++)
+		fds[i] = open_wait(gw.port, "userId:rec-reload-2");
+	wait_metric(gw.port, "kycgate_longpoll_waiting", 3);
+	{
+		const char *const h[] = {TOKEN, NULL};
+		struct kt_resp r;
+
+		kt_http(gw.port, "GET", "/v1/users/userId:rec-reload-2/verification?wait=2", h,
+		        NULL, 0, &r);
+		ck_assert_msg(r.status == 503, "%ld %s", r.status, r.body);
+		kt_resp_free(&r);
+	}
+	/* A stop while they wait: each answers its latest state. */
+	ck_assert_int_eq(kt_stop(&gw), 0);
+	read_all(fds, 3, out, lens);
+	for (i = 0; i < 3; i++) {
+		ck_assert_msg(strncmp(out[i], "HTTP/1.1 200", 12) == 0, "waiter %d: %.300s", i,
+		              out[i]);
+		ck_assert_ptr_nonnull(strstr(out[i], "\"in-review\""));
+		free(out[i]);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("it_waiters");
@@ -262,6 +468,10 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, waiters_hold_no_inflight_place);
 	tcase_add_test(tc, global_waiting_cap);
+	tcase_add_test(tc, waiter_record_keeps_ids);
+	tcase_add_test(tc, waiter_record_trigger_with_key);
+	tcase_add_test(tc, waiter_record_client_gone);
+	tcase_add_test(tc, waiter_record_reload);
 	suite_add_tcase(s, tc);
 	return kt_run_suite(s);
 }
