@@ -38,15 +38,6 @@ build/kycgate simulator --listen 127.0.0.1:0 --api-key "$key" --review-delay-ms 
   >"$work/sim.log" 2>&1 &
 pids+=($!)
 sim=$(port_of "$work/sim.log")
-cat >"$work/new.lua" <<'LUA'
-local n = 0
-local threads = 0
-setup = function(thread) threads = threads + 1; thread:set("tid", os.time() .. "-" .. threads) end
-request = function()
-  n = n + 1
-  return wrk.format("GET", "/v1/users/userId:new-" .. tid .. "-" .. n .. "/verification")
-end
-LUA
 cat >"$work/gw.yaml" <<YAML
 server: {listen: "127.0.0.1:0", drain_delay_s: 0}
 crossmint:
@@ -67,10 +58,10 @@ for bin in "$@"; do
     >"$work/gw$i.log" 2>"$work/vg$i.log" &
   gw_pid=$!
   gw=$(port_of "$work/gw$i.log")
-  wrk -t1 -c8 -d2s -H "Authorization: Bearer $token" -s "$work/new.lua" "http://127.0.0.1:$gw/" \
+  wrk -t1 -c8 -d2s -H "Authorization: Bearer $token" -s bench/new-user.lua "http://127.0.0.1:$gw/" \
     >/dev/null
   callgrind_control -z "$gw_pid" >/dev/null 2>&1
-  out=$(wrk -t1 -c8 -d"${secs}s" -H "Authorization: Bearer $token" -s "$work/new.lua" \
+  out=$(wrk -t1 -c8 -d"${secs}s" -H "Authorization: Bearer $token" -s bench/new-user.lua \
     "http://127.0.0.1:$gw/")
   callgrind_control -d "$gw_pid" >/dev/null 2>&1
   kill "$gw_pid"

@@ -152,15 +152,6 @@ request = function()
   return wrk.format("GET", "/v1/users/userId:poll-" .. (n % 8 + 1) .. "/verification")
 end
 LUA
-cat >"$work/new.lua" <<'LUA'
-local n = 0
-local threads = 0
-setup = function(thread) threads = threads + 1; thread:set("tid", os.time() .. "-" .. threads) end
-request = function()
-  n = n + 1
-  return wrk.format("GET", "/v1/users/userId:new-" .. tid .. "-" .. n .. "/verification")
-end
-LUA
 
 field() { awk -v k="$2" '$1 == k {print $2}' "$work/$1.txt"; }
 rps() { awk '/Requests\/sec/ {print $2}' "$work/$1.txt"; }
@@ -181,12 +172,12 @@ kg_5xx() { curl -s "http://127.0.0.1:$1/metrics" | grep '^kycgate_http_requests_
 echo "load before: $(uptime | sed 's/.*load/load/')"
 if [ "${KG_BENCH_ONLY:-}" != slow ]; then
 echo "fast: 64 connections, a new user on every request, ${secs}s each"
-run nginx-fast "$ng" / 64 "$work/new.lua"
-run kycgate-fast "$gw" / 64 "$work/new.lua"
+run nginx-fast "$ng" / 64 bench/new-user.lua
+run kycgate-fast "$gw" / 64 bench/new-user.lua
 echo "  kycgate/nginx $(ratio kycgate-fast nginx-fast); kycgate 5xx so far: $(kg_5xx "$gw")"
-run proto-engine "$pe" / 64 "$work/new.lua"
-run proto-loop "$pl" / 64 "$work/new.lua"
-run proto-shared "$psh" / 64 "$work/new.lua"
+run proto-engine "$pe" / 64 bench/new-user.lua
+run proto-loop "$pl" / 64 bench/new-user.lua
+run proto-shared "$psh" / 64 bench/new-user.lua
 echo "  bare path (bench/proto.c) / nginx: engine design $(ratio proto-engine nginx-fast)," \
   "loop design $(ratio proto-loop nginx-fast), shared design $(ratio proto-shared nginx-fast)"
 
@@ -244,7 +235,7 @@ echo "memory: ${mem_secs}s of the fast workload on a fresh kycgate"
 start_gw mem "$sim"
 sleep 0.5
 echo "  idle: RSS $(mib "$(status_kb "$mem_pid" VmRSS)"), private dirty $(mib "$(dirty_kb "$mem_pid")")"
-wrk -t2 -c64 -d"${mem_secs}s" -H "Authorization: Bearer $token" -s "$work/new.lua" \
+wrk -t2 -c64 -d"${mem_secs}s" -H "Authorization: Bearer $token" -s bench/new-user.lua \
   "http://127.0.0.1:$mem_port/" >"$work/mem.txt"
 echo "  $(rps mem) req/s; peak RSS $(mib "$(status_kb "$mem_pid" VmHWM)"), RSS at the end $(mib "$(status_kb "$mem_pid" VmRSS)")"
 sleep "$after_secs"

@@ -287,6 +287,21 @@ struct scripted {
 	char got[1024]; /* the start of the first request received */
 };
 
+/* A listening socket on an ephemeral loopback port (in *port). */
+static int listen_loopback(unsigned *port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t alen = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	listen(fd, 16);
+	getsockname(fd, (struct sockaddr *)&a, &alen);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
 static void *scripted_main(void *arg)
 {
 	struct scripted *s = arg;
@@ -308,16 +323,8 @@ static void *scripted_main(void *arg)
 
 static void scripted_start(struct scripted *s, const char *answer)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	socklen_t alen = sizeof(a);
-
 	s->answer = answer;
-	s->fd = socket(AF_INET, SOCK_STREAM, 0);
-	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-	ck_assert_int_eq(bind(s->fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	listen(s->fd, 16);
-	getsockname(s->fd, (struct sockaddr *)&a, &alen);
-	s->port = ntohs(a.sin_port);
+	s->fd = listen_loopback(&s->port);
 	pthread_create(&s->thread, NULL, scripted_main, s);
 }
 
@@ -366,16 +373,8 @@ static void *kaserver_main(void *arg)
 
 static void kaserver_start(struct kaserver *s)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	socklen_t alen = sizeof(a);
-
 	memset(s, 0, sizeof(*s));
-	s->fd = socket(AF_INET, SOCK_STREAM, 0);
-	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-	ck_assert_int_eq(bind(s->fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	listen(s->fd, 16);
-	getsockname(s->fd, (struct sockaddr *)&a, &alen);
-	s->port = ntohs(a.sin_port);
+	s->fd = listen_loopback(&s->port);
 	pthread_create(&s->thread, NULL, kaserver_main, s);
 }
 
