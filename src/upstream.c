@@ -349,12 +349,35 @@ enum kg_up_result up_gate(struct kg_upstream *up, bool read, enum up_prio prio, 
 /* Ends the attempt call has in curl with result: its status and curl's words, the handle back to
  * the pool. With report the outcome goes to the circuit breaker; without (shutdown) a probe is
  * only given back. */
+/* Gives a call's handle and its per-call data back to the pool (or frees them when it is full).
+ * The data is wiped here: it held the URL (a locator) and the request's headers. A handle that
+ * opened a connection may have counted a retry on a dead one (libcurl's retrycount, which only
+ * curl_easy_reset clears): it starts from scratch next time, as do handles whose set-up failed
+ * (shape 0). */
+static void pool_give(struct kg_upstream *up, CURL *easy, struct callpriv *p, bool reusable)
+{
+	unsigned long long shape = p != NULL && reusable ? p->shape : 0;
+
+	if (p != NULL)
+		kg_wipe(p, sizeof(*p));
+	if (easy == NULL || up->n_pool >= sizeof(up->pool) / sizeof(up->pool[0])) {
+		if (easy != NULL)
+			curl_easy_cleanup(easy);
+		free(p);
+		return;
+	}
+	up->pool[up->n_pool].easy = easy;
+	up->pool[up->n_pool].shape = shape;
+	up->pool[up->n_pool++].priv = p;
+}
+
 static void attempt_close(struct kg_upstream *up, struct kg_up_call *call, enum kg_up_result result,
                           bool report)
 {
 	struct callpriv *p = call->priv;
 	CURL *easy = call->easy;
 	enum kg_breaker_state was = up->breaker.state;
+	long opened = 0;
 
 	if (call->state == CS_LIVE)
 		unlink_live(up, call);
@@ -364,33 +387,20 @@ static void attempt_close(struct kg_upstream *up, struct kg_up_call *call, enum 
 	if (p != NULL && result != KG_UP_OK)
 		kg_up_error_text(p->errbuf, call->error_text, sizeof(call->error_text));
 	if (easy != NULL) {
-		long opened = 0;
-
 		if (result == KG_UP_OK)
 			curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &call->status);
 		if (curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &opened) == CURLE_OK &&
 		    opened > 0)
 			kg_metrics_upstream_connects((unsigned)opened);
 		curl_multi_remove_handle(up->multi, easy);
-		if (up->n_pool < sizeof(up->pool) / sizeof(up->pool[0])) {
-			/* A handle that opened a connection may have counted a retry on a dead
-			 * one (libcurl's retrycount, which only curl_easy_reset clears): it
-			 * starts from scratch next time, as do handles whose set-up failed. */
-			up->pool[up->n_pool].shape = p != NULL && opened == 0 ? p->shape : 0;
-			up->pool[up->n_pool++].easy = easy;
-		} else {
-			curl_easy_cleanup(easy);
-		}
 	}
 	if (call->started_us != 0)
 		call->upstream_ms = (double)(kg_now_us() - call->started_us) / 1000.0;
 	call->easy = NULL;
 	call->priv = NULL;
-	if (p != NULL) {
+	if (p != NULL)
 		settings_put(p->settings);
-		kg_wipe(p, sizeof(*p));
-		free(p);
-	}
+	pool_give(up, easy, p, opened == 0);
 	/* Another service's answer says nothing about Crossmint's health. */
 	if (report && easy != NULL && call->url == NULL)
 		kg_breaker_record(&up->breaker, kg_breaker_classify(result, call->status),
@@ -591,7 +601,7 @@ static bool set_options(CURL *easy, unsigned long long had, struct kg_up_call *c
 /* Starts the HTTP exchange of call in curl on the current settings. */
 void up_start_exchange(struct kg_upstream *up, struct kg_up_call *call)
 {
-	struct callpriv *p = calloc(1, sizeof(*p));
+	struct callpriv *p = NULL;
 	struct settings *s = up->cur;
 	unsigned long long timeout_ms = call->url != NULL && call->timeout_ms > 0
 	                                    ? call->timeout_ms
@@ -607,7 +617,18 @@ void up_start_exchange(struct kg_upstream *up, struct kg_up_call *call)
 	}
 	call->status = 0;
 	call->retry_after_s = 0;
-	if (p == NULL) {
+	if (up->n_pool > 0) {
+		up->n_pool--;
+		easy = up->pool[up->n_pool].easy;
+		had = up->pool[up->n_pool].shape;
+		p = up->pool[up->n_pool].priv;
+	} else {
+		easy = curl_easy_init();
+	}
+	if (p == NULL)
+		p = calloc(1, sizeof(*p));
+	if (p == NULL || easy == NULL) {
+		pool_give(up, easy, p, false);
 		up_finish(up, call, KG_UP_NOMEM);
 		return;
 	}
@@ -616,17 +637,6 @@ void up_start_exchange(struct kg_upstream *up, struct kg_up_call *call)
 	p->settings = s;
 	call->priv = p;
 	call->resp_limit = s->max_response_bytes;
-	if (up->n_pool > 0) {
-		up->n_pool--;
-		easy = up->pool[up->n_pool].easy;
-		had = up->pool[up->n_pool].shape;
-	} else {
-		easy = curl_easy_init();
-	}
-	if (easy == NULL) {
-		up_finish(up, call, KG_UP_NOMEM);
-		return;
-	}
 	call->easy = easy;
 	if ((call->url != NULL ? (size_t)snprintf(p->url, sizeof(p->url), "%s", call->url)
 	                       : (size_t)snprintf(p->url, sizeof(p->url), "%s/%s%s", s->base_url,
@@ -1089,8 +1099,10 @@ static void engine_free(struct kg_upstream *up)
 		return;
 	up_entries_free(up);
 	kg_timer_heap_cleanup(&up->heap);
-	for (i = 0; i < up->n_pool; i++)
+	for (i = 0; i < up->n_pool; i++) {
 		curl_easy_cleanup(up->pool[i].easy);
+		free(up->pool[i].priv);
+	}
 	if (up->multi != NULL)
 		curl_multi_cleanup(up->multi);
 	if (up->epfd >= 0)

@@ -131,12 +131,18 @@ struct kg_upstream {
 	struct kg_up_timer breaker_timer; /* when the open breaker turns half-open */
 	uint64_t rng;                     /* xorshift state for the backoff's jitter */
 	/* Easy handles given back, each with the shape its options were last set for (up_shape):
-	 * a handle is reset only when a call needs another shape. */
+	 * a handle is reset only when a call needs another shape. Each keeps the wiped block of
+	 * per-call data it last served (upstream.c's struct callpriv), so that a call allocates
+	 * nothing of its own. */
 	struct pooled {
 		CURL *easy;
 		unsigned long long shape; /* 0: unknown, reset before use */
+		void *priv;               /* all zero, or NULL */
 	} pool[64];
 	size_t n_pool;
+	/* Flights' calls given back, wiped (upstream_status.c: flight_give). */
+	struct kg_up_call *spare_flights[16];
+	size_t n_spare_flights;
 	/* The observer of successful status reads (kg_upstream_set_observer), under its own lock
 	 * (not lock: the hand-over queue must not wait on an observer). */
 	pthread_mutex_t observer_lock;

@@ -53,6 +53,13 @@ static bool table_resize(struct kg_upstream *up, size_t n)
 
 static void entry_reread(struct kg_upstream *up, struct kg_up_timer *t);
 
+/* The key is a locator (personal data): wiped with the entry. */
+static void entry_free(struct entry *e)
+{
+	kg_wipe(e, sizeof(*e) + strlen(e->key) + 1);
+	free(e);
+}
+
 static struct entry *entry_find(struct kg_upstream *up, const char *key, bool create)
 {
 	size_t len = strlen(key), h = kg_fnv1a(key, len);
@@ -125,7 +132,7 @@ static void entry_release(struct kg_upstream *up, struct entry *e)
 	for (pp = &up->buckets[e->hash & (up->n_buckets - 1)]; *pp != e; pp = &(*pp)->next)
 		;
 	*pp = e->next;
-	free(e);
+	entry_free(e);
 	up->n_entries--;
 	if (up->n_buckets > ENTRY_MIN_BUCKETS && up->n_entries < up->n_buckets / 8)
 		(void)table_resize(up, up->n_buckets / 2);
@@ -594,6 +601,17 @@ static void resp_fit(struct kg_up_call *f)
 	f->resp_cap = f->resp_len + 1;
 }
 
+/* A flight's call is wiped (its path holds the locator) and kept for the next flight: a call is
+ * a few KiB, and its calloc and free were a large-block allocation a status read. */
+static void flight_give(struct kg_upstream *up, struct kg_up_call *f)
+{
+	kg_wipe(f, sizeof(*f));
+	if (up->n_spare_flights < sizeof(up->spare_flights) / sizeof(up->spare_flights[0]))
+		up->spare_flights[up->n_spare_flights++] = f;
+	else
+		free(f);
+}
+
 /* A flight ended: build the shared answer, cache it if good and still current, wake its readers
  * and the user's waiters it settles. */
 static void flight_done(struct kg_up_call *f)
@@ -634,7 +652,7 @@ static void flight_done(struct kg_up_call *f)
 	}
 	kg_answer_put(answer);
 	kg_up_call_cleanup(f);
-	free(f);
+	flight_give(up, f);
 	e->pins--;
 	entry_release(up, e);
 }
@@ -643,7 +661,8 @@ static struct kg_up_call *flight_new(struct kg_upstream *up, struct entry *e, co
                                      const char *request_id, const char *traceparent,
                                      const char *tracestate, const struct kg_up_call *first)
 {
-	struct kg_up_call *f = calloc(1, sizeof(*f));
+	struct kg_up_call *f = up->n_spare_flights > 0 ? up->spare_flights[--up->n_spare_flights]
+	                                               : calloc(1, sizeof(*f));
 
 	if (f == NULL)
 		return NULL;
@@ -806,12 +825,14 @@ void up_entries_free(struct kg_upstream *up)
 			if (e->answer != NULL)
 				kg_answer_put(e->answer);
 			kg_answer_put(e->checked);
-			free(e);
+			entry_free(e);
 		}
 	}
 	free(up->buckets);
 	up->buckets = NULL;
 	up->n_buckets = 0;
+	while (up->n_spare_flights > 0)
+		free(up->spare_flights[--up->n_spare_flights]);
 	up->exp_head = up->exp_tail = NULL;
 	up->n_entries = 0;
 }
