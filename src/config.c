@@ -406,6 +406,8 @@ io:
 	*errors = file_error(path, strerror_r(errno, ebuf, sizeof(ebuf)));
 	if (fd >= 0)
 		close(fd);
+	if (*buf != NULL)
+		kg_wipe(*buf, got); /* what was read before the error may hold a secret */
 	free(*buf);
 	*buf = NULL;
 	return KG_ERR_IO;
@@ -449,7 +451,7 @@ void kg_config_free(struct kg_config *cfg)
 	free(cfg->crossmint.api_version);
 	cfg_free_secret(cfg->crossmint.api_key);
 	free(cfg->crossmint.api_key_file);
-	free(cfg->crossmint.proxy);
+	cfg_free_secret(cfg->crossmint.proxy); /* may carry the proxy's user:password */
 	free(cfg->simulator.edd_countries);
 	for (i = 0; i < cfg->auth.n_clients; i++) {
 		free(cfg->auth.clients[i].name);

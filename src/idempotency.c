@@ -180,6 +180,7 @@ static void after_done(struct kg_store_job *job)
 	if (a->body != NULL)
 		kg_wipe(a->body, a->len);
 	free(a->body);
+	kg_wipe(a, sizeof(*a)); /* its job is a copy of the request's: the key, the client */
 	free(a);
 }
 

@@ -133,10 +133,16 @@ static bool key_append(struct scan *s, const void *bytes, size_t n)
 
 		while (cap - s->keys_len < n)
 			cap *= 2;
-		grown = realloc(s->keys, cap);
+		/* Not realloc, which would free the old keys unwiped. */
+		grown = malloc(cap);
 		if (grown == NULL) {
 			s->nomem = true;
 			return false;
+		}
+		if (s->keys != NULL) {
+			memcpy(grown, s->keys, s->keys_len);
+			kg_wipe(s->keys, s->keys_cap);
+			free(s->keys);
 		}
 		s->keys = grown;
 		s->keys_cap = cap;
@@ -694,10 +700,11 @@ static char *nonfinite_pointer(struct json_object *v, bool *nomem)
 	return inner;
 }
 
-/* What the scanner held: the decoded keys (wiped) and their spans. */
+/* What the scanner held: the decoded keys (wiped) and their spans. The whole buffer: a closed
+ * object's keys stay past keys_len, which is back to 0 once the text is read. */
 static void scan_release(struct scan *s)
 {
-	kg_wipe(s->keys, s->keys_len);
+	kg_wipe(s->keys, s->keys_cap);
 	free(s->keys);
 	free(s->spans);
 }

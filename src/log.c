@@ -266,6 +266,7 @@ void kg_log_set_locator_key(const unsigned char *key, size_t len)
 		key = digest;
 		len = sizeof(digest);
 	}
+	kg_wipe(hash_key, sizeof(hash_key)); /* a shorter new key would leave the old one's tail */
 	memcpy(hash_key, key, len);
 	hash_key_len = len;
 	pthread_mutex_unlock(&key_lock);

@@ -60,6 +60,8 @@ static void settings_put(struct settings *s)
 		s->common_bodiless->data = NULL;
 		curl_slist_free_all(s->common_bodiless);
 	}
+	if (s->proxy != NULL) /* may carry the proxy's user:password */
+		kg_wipe(s->proxy, strlen(s->proxy));
 	free(s->proxy);
 	free(s);
 }

@@ -82,6 +82,13 @@ static bool set_has(const struct kg_watches *w, uint64_t h)
 	return false;
 }
 
+/* A node's hash is of a locator, unkeyed: guessing candidates finds the locator back. */
+static void node_free(struct watch_node *n)
+{
+	kg_wipe(&n->h, sizeof(n->h));
+	free(n);
+}
+
 /* A row was inserted (under mu). Out of memory leaves the user out of the set: a trigger then
  * reserves a place it does not need, which its job gives back. */
 static void set_add(struct kg_watches *w, uint64_t h, enum watch_kind k)
@@ -107,7 +114,7 @@ static void set_del(struct kg_watches *w, uint64_t h, enum watch_kind k)
 	for (; (n = *pp) != NULL; pp = &n->next)
 		if (n->h == h) {
 			*pp = n->next;
-			free(n);
+			node_free(n);
 			return;
 		}
 }
@@ -122,7 +129,7 @@ static void set_clear(struct kg_watches *w)
 
 		for (n = w->set[b]; n != NULL; n = next) {
 			next = n->next;
-			free(n);
+			node_free(n);
 		}
 		w->set[b] = NULL;
 	}
@@ -236,6 +243,7 @@ static struct watch_poll *poll_new(struct kg_watches *w, const char *loc, unsign
 	memcpy(p->call.path, "/users/", 7);
 	n = kg_path_encode(loc, strlen(loc), true, p->call.path + 7, sizeof(p->call.path) - 7);
 	if (n == 0 || 7 + n + sizeof("/identity-verification") > sizeof(p->call.path)) {
+		kg_wipe(p, sizeof(*p)); /* the locator is in user_key and part of the path */
 		free(p);
 		return NULL;
 	}

@@ -1334,6 +1334,102 @@ START_TEST(secrets_not_left_in_memory)
 }
 END_TEST
 
+/* Long, so that its blocks are of a size few others take: a freed copy is seldom reused (and so
+ * overwritten) before the scan. */
+#define OLD_PROXY_PASS                                                                             \
+	"old-proxy-pass-QZ7-0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvw" \
+	"xyz0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz"
+#define OLD_LOCKEY_TAIL "-old-locator-key-tail-QZ7"
+
+/* A config with the proxy's credentials (old) or without, and a locator hash key longer (old)
+ * or shorter than the next one. */
+static void reload_secret_conf(char *text, size_t cap, unsigned sim_port, const char *hash,
+                               bool old)
+{
+	snprintf(text, cap,
+	         "server:\n  listen: \"127.0.0.1:0\"\n  threads: 2\n  drain_delay_s: 0\n"
+	         "crossmint:\n  environment: staging\n  base_url: \"http://127.0.0.1:%u\"\n"
+	         "  api_key: \"" KEY "\"\n"
+	         "  rate_limit: {writes_per_minute: 0, reads_per_minute: 0}\n%s"
+	         "log:\n  locator_hash_key: \"%s\"\n"
+	         "auth:\n  clients:\n    - name: mem\n      token_sha256: \"%s\"\n"
+	         "      scopes: [users.create, users.read]\n",
+	         sim_port,
+	         old ? "  proxy: \"http://kycgate-proxy-user:" OLD_PROXY_PASS "@127.0.0.1:9\"\n"
+	             : "",
+	         old ? "lockey-0123456789abcdef-01234567" OLD_LOCKEY_TAIL
+	             : "lockey-new-0123456789abcdef-0123",
+	         hash);
+}
+
+/* A reload lets go of the old config's secrets without leaving them in memory: the proxy's
+ * password (freed with the old config and the engine's old settings) and the tail of a longer
+ * locator hash key that a shorter one replaced (log.c keeps the key in a fixed array). The
+ * selfcheck goes through the old proxy (refused: nothing listens on port 9), so libcurl held it
+ * too; the read after the reload gives that handle the new settings. Measured on this release:
+ * without the wipes the key's tail is left once and the password once or twice. */
+START_TEST(reload_leaves_no_old_secret)
+{
+	struct kt_proc sim, gw;
+	char dir[128], conf[300], text[2048], hash[2 * KG_SHA256_DIGEST_LEN + 1], *line;
+	unsigned char digest[KG_SHA256_DIGEST_LEN];
+	const char *const hw[] = {"Authorization: Bearer " MEM_TOKEN, NULL};
+	struct kt_resp r;
+	int i, pass, tail;
+
+	kg_sha256(MEM_TOKEN, strlen(MEM_TOKEN), digest);
+	for (i = 0; i < KG_SHA256_DIGEST_LEN; i++)
+		snprintf(hash + 2 * i, 3, "%02x", digest[i]);
+	start_sim(&sim, KEY, "300");
+	make_dir(dir, sizeof(dir));
+	snprintf(conf, sizeof(conf), "%s/kycgate.yaml", dir);
+	reload_secret_conf(text, sizeof(text), sim.port, hash, true);
+	write_file(conf, text, 0600);
+	start_gw(&gw, conf, NULL);
+#ifdef __SANITIZE_ADDRESS__
+	/* Freed blocks stay in AddressSanitizer's quarantine: the scan runs in the normal build. */
+	stop(&gw);
+	rmtree(dir);
+	stop(&sim);
+	return;
+#endif
+	if (geteuid() != 0) {
+		fprintf(stderr,
+		        "reload_leaves_no_old_secret: not root, the memory scan is skipped\n");
+		stop(&gw);
+		rmtree(dir);
+		stop(&sim);
+		return;
+	}
+	line = poll_log_line(&gw, "\"event\":\"upstream-selfcheck\"", NULL, 15000);
+	ck_assert_msg(line != NULL, "the selfcheck never ended");
+	free(line);
+	ck_assert_msg(mem_count(gw.pid, OLD_PROXY_PASS) > 0 &&
+	                  mem_count(gw.pid, OLD_LOCKEY_TAIL) > 0,
+	              "the scan does not see the live copies");
+
+	reload_secret_conf(text, sizeof(text), sim.port, hash, false);
+	write_file(conf, text, 0600);
+	kill(gw.pid, SIGHUP);
+	line = poll_log_line(&gw, "\"event\":\"config-reloaded\"", NULL, 5000);
+	ck_assert_ptr_nonnull(line);
+	free(line);
+	kt_http(gw.port, "GET", "/v1/users/userId:reload-secret-nobody", hw, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 404);
+	kt_resp_free(&r);
+	ck_assert(poll_metric(gw.port, "kycgate_inflight_requests", 1, 5000));
+	pass = mem_count(gw.pid, OLD_PROXY_PASS);
+	tail = mem_count(gw.pid, OLD_LOCKEY_TAIL);
+	ck_assert_msg(pass == 0 && tail == 0,
+	              "left in memory after the reload: the proxy's password %d times, the old "
+	              "locator hash key's tail %d times",
+	              pass, tail);
+	stop(&gw);
+	rmtree(dir);
+	stop(&sim);
+}
+END_TEST
+
 /* ---- 5. hot reload --------------------------------------------------------------------------- */
 
 #define PROBE "/v1/users/userId:reload-probe"
@@ -2230,6 +2326,7 @@ int main(void)
 	tcase_add_test(logs, selfcheck_wrong_key);
 	tcase_add_test(logs, core_dumps_off);
 	tcase_add_test(logs, secrets_not_left_in_memory);
+	tcase_add_test(logs, reload_leaves_no_old_secret);
 	suite_add_tcase(s, logs);
 	tcase_set_timeout(reload, 40);
 	tcase_add_test(reload, reload_sighup_valid_then_broken);
