@@ -496,6 +496,21 @@ int kt_run_suite(Suite *s)
 	return failed;
 }
 
+/* The body of a transfer that got no answer: curl's reason, in parentheses. */
+static void transfer_failed(CURL *easy, CURLcode rc)
+{
+	struct sink *s = NULL;
+	char text[160];
+	int len;
+
+	curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&s);
+	if (s == NULL || s->buf != NULL)
+		return;
+	len = snprintf(text, sizeof(text), "(client: %s)", curl_easy_strerror(rc));
+	s->buf = strdup(text);
+	s->len = s->buf != NULL ? (size_t)len : 0;
+}
+
 void kt_concurrent_get(unsigned port, const char *target, const char *header, int n,
                        struct kt_resp *out)
 {
@@ -524,10 +539,19 @@ void kt_concurrent_get(unsigned port, const char *target, const char *header, in
 		curl_easy_setopt(e[i], CURLOPT_WRITEDATA, &sinks[i]);
 		curl_easy_setopt(e[i], CURLOPT_HEADERFUNCTION, on_hdr);
 		curl_easy_setopt(e[i], CURLOPT_HEADERDATA, out[i].headers);
+		curl_easy_setopt(e[i], CURLOPT_PRIVATE, &sinks[i]);
 		curl_multi_add_handle(m, e[i]);
 	}
 	while (running) {
+		CURLMsg *msg;
+		int left;
+
 		curl_multi_perform(m, &running);
+		/* A transfer that failed (status 0) says why in its body: a failed run's message
+		 * then tells the client's own timeout from the gateway's answers. */
+		while ((msg = curl_multi_info_read(m, &left)) != NULL)
+			if (msg->msg == CURLMSG_DONE && msg->data.result != CURLE_OK)
+				transfer_failed(msg->easy_handle, msg->data.result);
 		curl_multi_poll(m, NULL, 0, 100, NULL);
 	}
 	for (i = 0; i < n; i++) {

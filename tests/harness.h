@@ -100,8 +100,9 @@ const char *kt_str(struct json_object *o, const char *key);
  * stderr go into *out (new, caller frees). Returns the exit code, or -1. */
 int kt_run(const char *const *argv, char **out);
 /* n concurrent GETs of target on 127.0.0.1:port (one connection each, header may be NULL),
- * waited for together. out[i] gets status (0 when the transfer failed), body and headers; free
- * each with kt_resp_free. Raises the open-files limit for large n. */
+ * waited for together. out[i] gets status (0 when the transfer failed: the body is then curl's
+ * reason, in parentheses), body and headers; free each with kt_resp_free. Raises the open-files
+ * limit for large n. */
 void kt_concurrent_get(unsigned port, const char *target, const char *header, int n,
                        struct kt_resp *out);
 

@@ -91,15 +91,37 @@ START_TEST(flaky_then_ok)
 }
 END_TEST
 
-/* A thousand slow calls at once: none waits for a thread, none fails. */
+/* A thousand slow calls at once: none waits for a thread, none fails. A user read is not
+ * coalesced (only status reads are): each is an upstream call of its own, holding a connection
+ * to the simulator for its 300 ms. The test has its own gateway: with the shared one's 2 s
+ * upstream timeout (there to make sim-latency-5000 a quick 504) it was a timed test. Under the
+ * sanitizers, with both cores busy with other work, an exchange of the thousand took up to 4.4 s
+ * (the gateway, the simulator and this client all waiting for a CPU), and each one past 2 s
+ * answered 504 upstream-timeout: one run got 285 answers 404 of 1000. Here crossmint.timeout_ms
+ * is the default 15 s, several times the slowest exchange seen and under the client's 30 s, so
+ * that a late exchange still shows as the gateway's answer. Calls held on the two request
+ * threads would need 1000 x 300 ms / 2 = 150 s: most would miss the client's 30 s. */
 START_TEST(thousand_slow_calls)
 {
+	/* The shared gateway's settings but the timeout: its breaker too stays closed, so that a
+	 * failure shows as itself, not as the open breaker's answer to every call after it. */
+	static const char yaml[] =
+	    "server:\n  listen: \"127.0.0.1:0\"\n  threads: 2\n  drain_delay_s: 0\n"
+	    "  shutdown_grace_s: 1\n"
+	    "crossmint:\n  environment: staging\n  base_url: \"http://127.0.0.1:@SIMPORT@\"\n"
+	    "  api_key: \"" IT_KEY "\"\n  timeout_ms: 15000\n"
+	    "  rate_limit: {writes_per_minute: 0, reads_per_minute: 0}\n"
+	    "  circuit_breaker: {failure_threshold: 1000}\n"
+	    "auth:\n  clients:\n    - name: reader\n"
+	    "      token: \"reader-token-0123456789abcdef\"\n      scopes: [users.read]\n";
 	enum { N = 1000 };
 	struct kt_resp *r = calloc(N, sizeof(*r));
+	struct kt_proc g;
 	int i, ok = 0, other = -1;
 	char seen[256] = "";
 
-	kt_concurrent_get(it_gw.port, "/v1/users/userId:sim-latency-300", IT_READER, N, r);
+	kt_start_gateway(&g, yaml, it_sim.port, NULL);
+	kt_concurrent_get(g.port, "/v1/users/userId:sim-latency-300", IT_READER, N, r);
 	for (i = 0; i < N; i++) {
 		ok += r[i].status == 404; /* the slow user does not exist: Crossmint's 404 */
 		if (r[i].status != 404 && other < 0) {
@@ -110,6 +132,7 @@ START_TEST(thousand_slow_calls)
 	}
 	free(r);
 	ck_assert_msg(ok == N, "%d of %d answered 404; the first other: %s", ok, N, seen);
+	ck_assert_int_eq(kt_stop(&g), 0);
 }
 END_TEST
 
