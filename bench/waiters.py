@@ -197,21 +197,24 @@ def alive(pid):
 def diagnose(port, pid, sim_pid, log):
     """Why waiters were answered early, from what kycgate and the simulator left: each way
     kycgate answers a waiter before its user settles leaves its own trace."""
-    print(f"  kycgate (pid {pid}) {'runs' if alive(pid) else 'is gone'}"
-          + (f"; the simulator (pid {sim_pid}) {'runs' if alive(sim_pid) else 'is gone'}"
-             if sim_pid else ""))
+    lines = None
     if alive(pid):
         try:
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
             c.request("GET", "/metrics")
             lines = c.getresponse().read().decode().splitlines()
-            errs = [ln for ln in lines if ln.startswith("kycgate_upstream_errors_total{")
-                    and not ln.endswith(" 0")]
-            brk = [ln for ln in lines if ln.startswith("kycgate_circuit_breaker_state")]
-            print("  upstream errors: " + (", ".join(errs) if errs else "none") + "; "
-                  + (brk[0] if brk else "no breaker gauge"))
-        except OSError as e:
-            print(f"  /metrics: {e}")
+        except OSError:
+            pass
+    state = "runs" if lines is not None else "stops (no /metrics)" if alive(pid) else "is gone"
+    print(f"  kycgate (pid {pid}) {state}"
+          + (f"; the simulator (pid {sim_pid}) {'runs' if alive(sim_pid) else 'is gone'}"
+             if sim_pid else ""))
+    if lines is not None:
+        errs = [ln for ln in lines if ln.startswith("kycgate_upstream_errors_total{")
+                and not ln.endswith(" 0")]
+        brk = [ln for ln in lines if ln.startswith("kycgate_circuit_breaker_state")]
+        print("  upstream errors: " + (", ".join(errs) if errs else "none") + "; "
+              + (brk[0] if brk else "no breaker gauge"))
     if not log:
         return
     events, groups = {}, {}
@@ -223,7 +226,7 @@ def diagnose(port, pid, sim_pid, log):
                 continue
             ev = a.get("event")
             if ev == "request":
-                if a.get("route", "").endswith("/verification") and a.get("duration_ms", 0) > 5000:
+                if a.get("route", "").endswith("/verification") and a.get("method") == "GET":
                     k = (a.get("status"), a.get("upstream_status"), a.get("attempts"))
                     groups[k] = groups.get(k, 0) + 1
             elif a.get("level") in ("warn", "error") or ev in ("draining", "quiesced", "stopped"):
