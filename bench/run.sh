@@ -56,6 +56,7 @@ start_sim() { # name review_delay_ms: starts a simulator; its port in $name
   build/kycgate simulator --listen 127.0.0.1:0 --api-key "$key" --review-delay-ms "$2" \
     >"$work/$1.log" 2>&1 &
   pids+=($!)
+  eval "${1}_pid=$!"
   eval "$1=$(port_of "$work/$1.log")"
 }
 start_gw() { # name sim_port: starts kycgate (access lines on, as in production, to local disk)
@@ -83,14 +84,17 @@ waiters_step() { # the last step: long-poll waiters (bench/waiters.py)
   review_s=$((40 + n_waiters / 500))
   start_sim sim2 $((review_s * 1000))
   start_gw wait "$sim2"
+  # A run whose waiters did not see their reviews end says FAILED and why (bench/waiters.py):
+  # its figures are no measurement, and the script's status says so too.
   python3 bench/waiters.py "$wait_port" "$wait_pid" "$token" "$n_waiters" 500 15 "$review_s" \
-    "$work/wait.log"
+    "$work/wait.log" "$sim2_pid" || waiters_failed=1
 }
+waiters_failed=0
 if [ "${KG_BENCH_ONLY:-}" = waiters ]; then # only the waiters step (about 90 s)
   echo "load before: $(uptime | sed 's/.*load/load/')"
   waiters_step
   echo "load after: $(uptime | sed 's/.*load/load/')"
-  exit 0
+  exit "$waiters_failed"
 fi
 
 start_sim sim 3600000
@@ -244,3 +248,4 @@ kill "$mem_pid"
 
 waiters_step
 echo "load after: $(uptime | sed 's/.*load/load/')"
+exit "$waiters_failed"

@@ -3,7 +3,7 @@
 
 bench/run.sh runs it against a gateway whose simulator ends reviews REVIEW_S seconds after the
 trigger:
-  waiters.py PORT PID TOKEN N USERS WINDOW_S REVIEW_S [GATEWAY_LOG]
+  waiters.py PORT PID TOKEN N USERS WINDOW_S REVIEW_S [GATEWAY_LOG [SIM_PID]]
 1. puts USERS users in review (consent, details, trigger), noting when each was triggered;
 2. opens N connections, each a GET .../verification?wait=300 (the users round-robin), paced so
    that the first reads (ordinary reads) stay under crossmint.max_inflight;
@@ -13,6 +13,11 @@ trigger:
    user's waiters were answered, and how long after its review ended; with GATEWAY_LOG (kycgate's
    stdout) the same from kycgate's access lines (their time, to the millisecond, is when the
    answer was sent, so the client's own delay reading 10k sockets is left out).
+A run in which a waiter was not answered `verified`, or had its answer before the window closed,
+measured nothing about waiting: it prints FAILED, what the waiters got and what the gateway's log,
+metrics and processes say about why (a failed re-read or an open circuit breaker answers every
+waiter of its user with its latest state, in-review; so does a gateway that is stopped), and exits
+1. Its figures are not to be averaged in.
 """
 import datetime
 import http.client
@@ -91,12 +96,15 @@ def main():
     while gauge(port, "kycgate_longpoll_waiting") < n and time.monotonic() < deadline:
         time.sleep(0.2)
     waiting = gauge(port, "kycgate_longpoll_waiting")
+    if waiting < n:
+        print(f"  only {int(waiting)} of {n} waiting after 60 s (503s past the limits?)")
     time.sleep(1)
     up1 = gauge(port, "kycgate_upstream_requests_total")
     rss1, cpu1, t1 = rss_kb(pid), cpu_s(pid), time.monotonic()
     time.sleep(window)
     cpu2, t2, rss2 = cpu_s(pid), time.monotonic(), rss_kb(pid)
     up2 = gauge(port, "kycgate_upstream_requests_total")
+    still = gauge(port, "kycgate_longpoll_waiting")
     left_s = review - (time.monotonic() - min(triggered.values()))
     print(f"  {int(waiting)} waiting on {users} users: kycgate CPU "
           f"{100 * (cpu2 - cpu1) / (t2 - t1):.1f}% of a core over {window} s while nothing "
@@ -106,6 +114,7 @@ def main():
           f"{(up2 - up1) / (t2 - t1):.0f}/s")
     if left_s < 0:
         print("  (the reviews ended before the window closed: raise REVIEW_S)")
+    window_ok = still >= n
 
     open_ = n
     deadline = time.monotonic() + review + 60
@@ -124,8 +133,11 @@ def main():
             sel.unregister(s)
             s.close()
             open_ -= 1
-    bad = [c for c in conns if not c["buf"].startswith(b"HTTP/1.1 200")
-           or b'"overall":"verified"' not in c["buf"]]
+    kinds = {}
+    for c in conns:
+        c["kind"] = answer_kind(c["buf"])
+        kinds[c["kind"]] = kinds.get(c["kind"], 0) + 1
+    bad = [c for c in conns if c["kind"] != "200 verified"]
     # The read that settles a user answers all its waiters from one observation, so its first
     # waiter's answer marks (an upper bound of) that read's end; after[] is each waiter's delay
     # from it as this client saw it (reading 10k sockets itself takes part of it).
@@ -144,8 +156,89 @@ def main():
           f"{1000 * spread:.0f} ms (worst), {late} later than 100 ms; a user's first answer at "
           f"most {1000 * lag:.0f} ms after its review ended (the re-read backoff, up to 2 s)")
 
-    if len(sys.argv) > 8:
-        from_log(sys.argv[8])
+    log = sys.argv[8] if len(sys.argv) > 8 else None
+    if log:
+        from_log(log)
+    if bad or not window_ok:
+        early = sorted(c["at"] - (triggered[c["u"]] + review) for c in bad if c["at"] is not None)
+        print(f"  FAILED: {len(bad)} of {n} waiters were not answered verified ("
+              + ", ".join(f"{k}: {v}" for k, v in sorted(kinds.items())) + ")"
+              + (f", answered {-early[-1]:.1f} to {-early[0]:.1f} s before their review ended"
+                 if early and early[-1] < 0 else "")
+              + ("" if window_ok else f"; {n - int(still)} were answered before the window "
+                 "closed, so its CPU and RSS are not those of waiters waiting")
+              + ": this run measured nothing about waiting; do not average it in")
+        diagnose(port, pid, int(sys.argv[9]) if len(sys.argv) > 9 else 0, log)
+        sys.exit(1)
+
+
+def answer_kind(buf):
+    """'200 verified', '200 in-review', '503', 'none' (no answer), ... from a raw answer."""
+    if not buf:
+        return "none"
+    head, _, body = buf.partition(b"\r\n\r\n")
+    status = head.split(b" ", 2)[1].decode() if head.count(b" ") >= 1 else "?"
+    try:
+        overall = json.loads(body).get("overall")
+    except (ValueError, AttributeError):
+        overall = None
+    return f"{status} {overall}" if overall else status
+
+
+def alive(pid):
+    """The process runs (a zombie, exited but not yet reaped by bench/run.sh, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def diagnose(port, pid, sim_pid, log):
+    """Why waiters were answered early, from what kycgate and the simulator left: each way
+    kycgate answers a waiter before its user settles leaves its own trace."""
+    lines = None
+    if alive(pid):
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            c.request("GET", "/metrics")
+            lines = c.getresponse().read().decode().splitlines()
+        except OSError:
+            pass
+    state = "runs" if lines is not None else "stops (no /metrics)" if alive(pid) else "is gone"
+    print(f"  kycgate (pid {pid}) {state}"
+          + (f"; the simulator (pid {sim_pid}) {'runs' if alive(sim_pid) else 'is gone'}"
+             if sim_pid else ""))
+    if lines is not None:
+        errs = [ln for ln in lines if ln.startswith("kycgate_upstream_errors_total{")
+                and not ln.endswith(" 0")]
+        brk = [ln for ln in lines if ln.startswith("kycgate_circuit_breaker_state")]
+        print("  upstream errors: " + (", ".join(errs) if errs else "none") + "; "
+              + (brk[0] if brk else "no breaker gauge"))
+    if not log:
+        return
+    events, groups = {}, {}
+    with open(log) as f:
+        for line in f:
+            try:
+                a = json.loads(line)
+            except ValueError:
+                continue
+            ev = a.get("event")
+            if ev == "request":
+                if a.get("route", "").endswith("/verification") and a.get("method") == "GET":
+                    k = (a.get("status"), a.get("upstream_status"), a.get("attempts"))
+                    groups[k] = groups.get(k, 0) + 1
+            elif a.get("level") in ("warn", "error") or ev in ("draining", "quiesced", "stopped"):
+                k = f"{ev} {a.get('state', '')}".strip()
+                events[k] = events.get(k, 0) + 1
+    # A waiter's access line carries the outcome of the read that ended its wait: upstream
+    # status 0 with attempts is a re-read that failed (connect, timeout, reset), attempts 0 a
+    # re-read the open breaker refused or a stop (no read at all).
+    print("  kycgate's log: " + (", ".join(f"{k} x{v}" for k, v in sorted(events.items()))
+                                 or "no warning, breaker or stop line"))
+    print("  waiters' access lines (status, upstream_status, attempts): "
+          + ", ".join(f"{k} x{v}" for k, v in sorted(groups.items(), key=lambda kv: -kv[1])[:6]))
 
 
 def from_log(path):

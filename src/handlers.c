@@ -429,7 +429,10 @@ bool kg_handle_wait_end(struct kg_req *req)
 	c->attempts = w->attempts;
 	c->budget_wait_s = w->budget_wait_s;
 	c->upstream_ms = w->upstream_ms;
-	c->shared = w->shared;
+	/* Never the waiter's own call: its user's re-reads are counted by the engine, and an end
+	 * without a read (a stop, the deadline, the open breaker, no memory) is no upstream call
+	 * at all. Counted here, a stop with 10k waiters logged 10k upstream-failed lines. */
+	c->shared = true;
 	c->cached = w->cached;
 	return true;
 }

@@ -579,6 +579,13 @@ static void count_reread(const struct kg_up_call *f)
 	else if (f->result == KG_UP_SHUTDOWN)
 		why = KG_UPERR_SHUTDOWN;
 	kg_metrics_upstream_error(why);
+	/* A failed re-read answers every waiter of its user with its latest state (in-review):
+	 * their access lines show upstream_status 0 and nothing else says why, so the re-read
+	 * says it once, as a request's own failed call does (handlers.c). A stop says so itself. */
+	if (f->result != KG_UP_SHUTDOWN)
+		kg_log(KG_LOG_WARN, "upstream-failed", "requestId", f->request_id, "operation",
+		       "verification.get", "reason", kg_metrics_reason_name(why), "detail",
+		       f->error_text, NULL);
 }
 
 /* The body an answer keeps is cut to its length: the read buffer grows by steps of kilobytes,

@@ -459,6 +459,127 @@ START_TEST(waiter_record_reload)
 }
 END_TEST
 
+/* How many times needle occurs in s. */
+static int count_of(const char *s, const char *needle)
+{
+	int n = 0;
+
+	for (; (s = strstr(s, needle)) != NULL; s += strlen(needle))
+		n++;
+	return n;
+}
+
+/* Reads n waiters' answers and checks each is its latest state: 200 and still in review. */
+static void expect_latest(int *fds, int n)
+{
+	char *out[8];
+	size_t lens[8];
+	int i;
+
+	ck_assert_int_le(n, 8);
+	read_all(fds, n, out, lens);
+	for (i = 0; i < n; i++) {
+		const char *body = strstr(out[i], "\r\n\r\n");
+
+		ck_assert_msg(strncmp(out[i], "HTTP/1.1 200", 12) == 0 && body != NULL &&
+		                  strstr(body, "\"overall\":\"in-review\"") != NULL,
+		              "waiter %d: %.60s ... %.400s", i, out[i], body ? body : "");
+		free(out[i]);
+	}
+}
+
+#define STATUS_READS "kycgate_upstream_requests_total{operation=\"verification.get\",code=\"200\"}"
+
+/* The good status reads so far (none yet: the sample is absent). */
+static double status_reads_ok(unsigned port)
+{
+	double v = metric(port, STATUS_READS);
+
+	return v < 0 ? 0 : v;
+}
+
+/* Waits (generously) until more than n good status reads followed the count from: n waiters'
+ * first reads are at most n, so one more is a re-read, which only parked waiters ask for. */
+static void wait_reread(unsigned port, double from, int n)
+{
+	long long deadline = kt_now_ms() + 20000;
+
+	while (status_reads_ok(port) <= from + n && kt_now_ms() < deadline)
+		kt_sleep_ms(20);
+	ck_assert_msg(status_reads_ok(port) > from + n, "no re-read");
+}
+
+/* A stop answers each waiter its latest state (design §8) without an upstream call: no
+ * upstream-failed line, no upstream error per waiter (a stop with 10k waiters logged 10k). */
+START_TEST(waiter_stop_is_no_upstream_failure)
+{
+	const char *args[] = {"--api-key", KEY, "--review-delay-ms", "60000", NULL};
+	struct kt_proc slow;
+	char yaml[2048], *log;
+	double reads;
+	int fds[4], i;
+
+	/* Its own simulator, whose review outlasts the wait for a re-read however slow the build.
+	 */
+	kt_start_simulator(&slow, args);
+	snprintf(yaml, sizeof(yaml), yaml_fmt, 10000u);
+	kt_start_gateway(&gw, yaml, slow.port, NULL);
+	in_review_user(gw.port, "userId:stop-1");
+	reads = status_reads_ok(gw.port);
+	for (i = 0; i < 4; i++)
+		fds[i] = open_wait(gw.port, "userId:stop-1");
+	wait_metric(gw.port, "kycgate_longpoll_waiting", 4);
+	/* Parked, not still in their first read (which a stop lets finish and answer). */
+	wait_reread(gw.port, reads, 4);
+	kill(gw.pid, SIGTERM);
+	expect_latest(fds, 4);
+	log = kt_log_wait(&gw, "\"event\":\"stopped\"", 10000);
+	ck_assert_msg(strstr(log, "\"event\":\"stopped\"") != NULL, "not stopped: %.1500s", log);
+	ck_assert_msg(strstr(log, "upstream-failed") == NULL,
+	              "a stop logged as failed calls: %.1500s", log);
+	free(log);
+	ck_assert_int_eq(kt_stop(&gw), 0);
+	ck_assert_int_eq(kt_stop(&slow), 0);
+}
+END_TEST
+
+/* When Crossmint cannot be reached, a user's next re-read fails and answers each of its waiters
+ * its latest state (200, in review) before its review ends and before its deadline (README
+ * "?wait=N"): the caller polls again, and meets the failure itself. The failed re-read says so
+ * once per user, not per waiter (bench/waiters.py reads these when a run's waiters were all
+ * answered in review). */
+START_TEST(waiter_failed_reread_answers_latest)
+{
+	const char *args[] = {"--api-key", KEY, "--review-delay-ms", "60000", NULL};
+	struct kt_proc down;
+	char yaml[2048], *log;
+	double reads;
+	int fds[6], i;
+
+	kt_start_simulator(&down, args);
+	snprintf(yaml, sizeof(yaml), yaml_fmt, 10000u);
+	kt_start_gateway(&gw, yaml, down.port, NULL);
+	in_review_user(gw.port, "userId:down-1");
+	in_review_user(gw.port, "userId:down-2");
+	reads = status_reads_ok(gw.port);
+	for (i = 0; i < 6; i++)
+		fds[i] = open_wait(gw.port, i % 2 ? "userId:down-1" : "userId:down-2");
+	wait_metric(gw.port, "kycgate_longpoll_waiting", 6);
+	wait_reread(gw.port, reads, 6);
+	ck_assert_int_eq(kt_stop(&down), 0);
+	expect_latest(fds, 6);
+	ck_assert_double_ge(metric(gw.port, "kycgate_upstream_errors_total{reason=\"connect\"}") +
+	                        metric(gw.port, "kycgate_upstream_errors_total{reason=\"reset\"}"),
+	                    1);
+	log = kt_log_wait(&gw, "\"event\":\"upstream-failed\"", 5000);
+	ck_assert_msg(count_of(log, "\"event\":\"upstream-failed\"") >= 1 &&
+	                  count_of(log, "\"event\":\"upstream-failed\"") <= 2,
+	              "one line per failed re-read (two users): %.1500s", log);
+	free(log);
+	ck_assert_int_eq(kt_stop(&gw), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("it_waiters");
@@ -472,6 +593,8 @@ int main(void)
 	tcase_add_test(tc, waiter_record_trigger_with_key);
 	tcase_add_test(tc, waiter_record_client_gone);
 	tcase_add_test(tc, waiter_record_reload);
+	tcase_add_test(tc, waiter_stop_is_no_upstream_failure);
+	tcase_add_test(tc, waiter_failed_reread_answers_latest);
 	suite_add_tcase(s, tc);
 	return kt_run_suite(s);
 }
