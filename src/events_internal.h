@@ -64,6 +64,8 @@ const char *kg_events_query_value(const struct kg_req *req, const char *name);
  * submits the lookup of the user's remembered country (into req->remembered) and counts it in
  * req->joint: true when submitted. Request thread, the request suspended. */
 bool kg_events_country_lookup(struct kg_req *req);
+/* Whether kg_events_country_lookup would submit a lookup for req (no side effect). */
+bool kg_events_country_wanted(const struct kg_req *req);
 
 /* events_users.c: a PUT of a user succeeded: its userDetails.countryOfResidence (or none) is
  * stored for the user. Request thread; never blocks. */

@@ -411,13 +411,18 @@ static void country_get_done(struct kg_store_job *job)
 	kg_req_joint_done(req); /* the last thing: req may be resumed and freed */
 }
 
+bool kg_events_country_wanted(const struct kg_req *req)
+{
+	return req->gw->store != NULL && req->gw->events != NULL && req->country[0] == '\0' &&
+	       req->call->user_key[0] != '\0' && req->match.route->query == kg_verification_query &&
+	       kg_store_up(req->gw->store);
+}
+
 bool kg_events_country_lookup(struct kg_req *req)
 {
 	struct country_get *cg;
 
-	if (req->gw->store == NULL || req->gw->events == NULL || req->country[0] != '\0' ||
-	    req->call->user_key[0] == '\0' || req->match.route->query != kg_verification_query ||
-	    !kg_store_up(req->gw->store))
+	if (!kg_events_country_wanted(req))
 		return false;
 	cg = calloc(1, sizeof(*cg));
 	if (cg == NULL)

@@ -126,6 +126,7 @@ static struct hist up_hist[N_OPS];
 static _Atomic uint64_t up_errors[KG_UPERR_COUNT];
 static _Atomic uint64_t up_retries;
 static _Atomic uint64_t up_connects;
+static _Atomic uint64_t cache_hits[2]; /* [0] engine, [1] direct */
 static _Atomic uint64_t log_dropped;
 static _Atomic uint64_t header_timeouts;
 static _Atomic uint64_t events_recorded;      /* kycgate_events_total */
@@ -319,6 +320,11 @@ void kg_metrics_upstream_error(enum kg_metrics_reason reason)
 	if ((unsigned)reason >= KG_UPERR_COUNT)
 		reason = KG_UPERR_OTHER;
 	add(&up_errors[reason], 1);
+}
+
+void kg_metrics_status_cache_hit(bool direct)
+{
+	add(&cache_hits[direct ? 1 : 0], 1);
 }
 
 void kg_metrics_upstream_retry(void)
@@ -803,6 +809,13 @@ static void render_upstream_faults(struct out *o)
 	       "Upstream attempts made after a failed attempt of the same exchange.");
 	put(o, "kycgate_upstream_retries_total");
 	put_u64(o, get(&up_retries));
+	family(o, "kycgate_status_cache_hits_total", "counter",
+	       "Status reads answered from the cache (verification.cache_ttl_ms), by where: "
+	       "direct on the request's thread, or by the upstream engine.");
+	put_head(o, "kycgate_status_cache_hits_total", "", "path", "direct");
+	put_u64(o, get(&cache_hits[1]));
+	put_head(o, "kycgate_status_cache_hits_total", "", "path", "engine");
+	put_u64(o, get(&cache_hits[0]));
 	family(o, "kycgate_upstream_connections_opened_total", "counter",
 	       "Connections to Crossmint opened (an exchange that reused an idle one opens none).");
 	put(o, "kycgate_upstream_connections_opened_total");

@@ -231,7 +231,14 @@ static enum MHD_Result go_wait(struct kg_req *req)
 
 /* Reserves a place in the engine, suspends the connection, then hands req->call over (suspend
  * first, so the engine's resume can never come before it). A call that continues an admitted
- * request (a follow-up or long-poll re-read) may exceed max_inflight. */
+ * request (a follow-up or long-poll re-read) may exceed max_inflight.
+ *
+ * A first status read whose answer is in the engine's cache is answered here, on this thread,
+ * when the engine is free at that instant (kg_upstream_try_cached): no suspend, no hand-over,
+ * no resume. Polling a few users is mostly that: the suspend and resume alone cost three
+ * system calls (an epoll_ctl pair and libmicrohttpd's wake), the hand-over a wake of another
+ * thread. Not when the remembered country is to be looked up alongside (events): that is a
+ * store job, which needs the suspension anyway. */
 static enum MHD_Result go_upstream(struct kg_req *req, bool continuing)
 {
 	enum kg_err e;
@@ -241,6 +248,14 @@ static enum MHD_Result go_upstream(struct kg_req *req, bool continuing)
 	e = kg_upstream_reserve(req->gw->up, continuing);
 	if (e != KG_OK) {
 		kg_reply_refused(req);
+		return kg_reply_send(req);
+	}
+	if (!continuing && !kg_events_country_wanted(req) &&
+	    kg_upstream_try_cached(req->gw->up, req->call)) {
+		kg_upstream_release(req->gw->up);
+		req->state = KG_REQ_RESUMED;
+		if (kg_handle_upstream(req))
+			return go_upstream(req, true);
 		return kg_reply_send(req);
 	}
 	req->call->owner = req;

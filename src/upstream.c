@@ -1258,6 +1258,33 @@ void kg_upstream_submit(struct kg_upstream *up, struct kg_up_call *call)
 		wake_engine(up);
 }
 
+bool kg_upstream_try_cached(struct kg_upstream *up, struct kg_up_call *call)
+{
+	bool queued;
+
+	if (call->kind != KG_CALL_STATUS_READ || call->url != NULL ||
+	    pthread_mutex_trylock(&up->run_lock) != 0)
+		return false;
+	/* A write still in the queue raises its user's generation when it is admitted: behind
+	 * it, as behind anything queued, a read takes its turn in the engine. */
+	pthread_mutex_lock(&up->lock);
+	queued = up->q_head != NULL || atomic_load(&up->stopping);
+	pthread_mutex_unlock(&up->lock);
+	call_reset(call);
+	if (queued || !up_status_cached(up, call)) {
+		pthread_mutex_unlock(&up->run_lock);
+		return false;
+	}
+	call->state = CS_DONE;
+	call->result = KG_UP_OK;
+	call->error_text[0] = '\0';
+	pthread_mutex_lock(&up->lock);
+	call->budget_wait_s = up_budget_wait_s_locked(up);
+	pthread_mutex_unlock(&up->lock);
+	pthread_mutex_unlock(&up->run_lock);
+	return true;
+}
+
 /* Wakes the sleeping engine thread when the work just done here armed a timer (curl's or the
  * heap's) that is due before it would wake by itself. */
 static void wake_if_sooner(struct kg_upstream *up)

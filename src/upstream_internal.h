@@ -219,6 +219,10 @@ unsigned up_budget_wait_s_locked(struct kg_upstream *up);
 
 /* upstream_status.c */
 void up_status_begin(struct kg_upstream *up, struct kg_up_call *call);
+/* The cache's part of up_status_begin alone (kg_upstream_try_cached, run_lock held): true when
+ * the user's entry holds a fresh answer of its current generation, which call then carries as a
+ * cache hit; false, call untouched, otherwise. Creates no entry. */
+bool up_status_cached(struct kg_upstream *up, struct kg_up_call *call);
 void up_status_unjoin(struct kg_upstream *up, struct kg_up_call *call);
 /* A long-poll waiter handed over (kg_upstream_wait): parked on its user's entry (whose one
  * timer keeps its deadline), or settled at once by a fresh cached answer. up_wait_finish() ends

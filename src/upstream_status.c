@@ -690,6 +690,26 @@ static struct kg_up_call *flight_new(struct kg_upstream *up, struct entry *e, co
 	return f;
 }
 
+/* A cache hit: call gets e's answer (a reference) and is marked cached. */
+static void take_cached(struct entry *e, struct kg_up_call *call)
+{
+	call->cached = true;
+	call->status = kg_answer_status(e->answer);
+	call->retry_after_s = kg_answer_retry_after(e->answer);
+	call->answer = kg_answer_ref(e->answer);
+}
+
+bool up_status_cached(struct kg_upstream *up, struct kg_up_call *call)
+{
+	struct entry *e = entry_find(up, call->user_key, false);
+
+	if (e == NULL || !cache_fresh(up, e))
+		return false;
+	take_cached(e, call);
+	kg_metrics_status_cache_hit(true);
+	return true;
+}
+
 void up_status_begin(struct kg_upstream *up, struct kg_up_call *call)
 {
 	struct entry *e = entry_find(up, call->user_key, true);
@@ -703,10 +723,8 @@ void up_status_begin(struct kg_upstream *up, struct kg_up_call *call)
 		return;
 	}
 	if (cache_fresh(up, e)) {
-		call->cached = true;
-		call->status = kg_answer_status(e->answer);
-		call->retry_after_s = kg_answer_retry_after(e->answer);
-		call->answer = kg_answer_ref(e->answer);
+		take_cached(e, call);
+		kg_metrics_status_cache_hit(false);
 		up_finish(up, call, KG_UP_OK);
 		return;
 	}

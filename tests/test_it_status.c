@@ -29,7 +29,7 @@ static const char yaml_fmt[] =
     "      scopes: [users.create, users.read]\n"
     "log:\n  level: info\n";
 
-static struct kt_proc sim, gw, gw_budget, gw_short;
+static struct kt_proc sim, gw, gw_budget, gw_short, gw_nostore;
 static int refused_503;
 
 static void setup(void)
@@ -45,10 +45,14 @@ static void setup(void)
 	kt_start_gateway(&gw_budget, yaml, sim.port, NULL);
 	snprintf(yaml, sizeof(yaml), yaml_fmt, 0u, 1u, 3u);
 	kt_start_gateway(&gw_short, yaml, sim.port, NULL);
+	snprintf(yaml, sizeof(yaml), yaml_fmt, 0u, 2u, 3u);
+	snprintf(yaml + strlen(yaml), sizeof(yaml) - strlen(yaml), "store: {driver: none}\n");
+	kt_start_gateway(&gw_nostore, yaml, sim.port, NULL);
 }
 
 static void teardown(void)
 {
+	kt_stop(&gw_nostore);
 	kt_stop(&gw_short);
 	kt_stop(&gw_budget);
 	kt_stop(&gw);
@@ -69,23 +73,36 @@ static void get(unsigned port, const char *target, struct kt_resp *r)
 	kt_http(port, "GET", target, h, NULL, 0, r);
 }
 
-static void send_json(const char *method, const char *target, const char *body, long want)
+static void send_json_to(unsigned port, const char *method, const char *target, const char *body,
+                         long want)
 {
 	const char *const h[] = {TOKEN, "Content-Type: application/json", NULL};
 	struct kt_resp r;
 
-	kt_http(gw.port, method, target, h, body, body ? strlen(body) : 0, &r);
+	kt_http(port, method, target, h, body, body ? strlen(body) : 0, &r);
 	ck_assert_msg(r.status == want, "%s %s: %ld %s", method, target, r.status, r.body);
 	kt_resp_free(&r);
 }
 
-static void consent(const char *loc)
+static void send_json(const char *method, const char *target, const char *body, long want)
+{
+	send_json_to(gw.port, method, target, body, want);
+}
+
+/* A consent written through the gateway at port (a write: it raises the user's generation
+ * there). */
+static void consent_via(unsigned port, const char *loc)
 {
 	char t[256];
 
 	snprintf(t, sizeof(t), "/v1/users/%s/consent", loc);
-	send_json("PUT", t, "{\"type\":\"privacy-policy\",\"acceptedAt\":\"2025-06-01T12:00:00Z\"}",
-	          200);
+	send_json_to(port, "PUT", t,
+	             "{\"type\":\"privacy-policy\",\"acceptedAt\":\"2025-06-01T12:00:00Z\"}", 200);
+}
+
+static void consent(const char *loc)
+{
+	consent_via(gw.port, loc);
 }
 
 /* A user with only userDetails: regulated-transfer goes in review on trigger. */
@@ -263,6 +280,87 @@ START_TEST(cache_generation_and_failures)
 	ck_assert_int_eq(
 	    upstream_count("GET", "/2025-06-09/users/userId:sim-status-500/identity-verification"),
 	    2);
+}
+END_TEST
+
+/* The status cache's hits so far, by path ("direct" or "engine"). */
+static long cache_hits(unsigned port, const char *path)
+{
+	struct kt_resp r;
+	char name[96];
+	long n;
+
+	kt_http(port, "GET", "/metrics", NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	snprintf(name, sizeof(name), "kycgate_status_cache_hits_total{path=\"%s\"}", path);
+	n = (long)kt_sample(r.body, name);
+	kt_resp_free(&r);
+	return n;
+}
+
+/* Six reads of userId:cache-<tag> within cache_ttl_ms after a first one (a view among them),
+ * then one after a write, on the gateway at port: the upstream saw two reads, each read after
+ * the first was a cache hit and gave the first's answer, the one after the write was not. The
+ * hits counted on each path are added to *direct and *engine. */
+static void cached_reads(unsigned port, const char *tag, long *direct, long *engine)
+{
+	struct kt_resp first, r;
+	char loc[64], up[160], path[160], view[192];
+	long d0, e0, d1, e1;
+	int i;
+
+	snprintf(loc, sizeof(loc), "userId:cache-%s", tag);
+	snprintf(up, sizeof(up), "/2025-06-09/users/%s/identity-verification", loc);
+	snprintf(path, sizeof(path), "/v1/users/%s/verification", loc);
+	snprintf(view, sizeof(view), "%s?products=onramp", path);
+	consent_via(port, loc);
+	kt_sim_clear(sim.port);
+	get(port, path, &first);
+	ck_assert_int_eq(first.status, 200);
+	d0 = cache_hits(port, "direct");
+	e0 = cache_hits(port, "engine");
+	for (i = 0; i < 5; i++) {
+		get(port, path, &r);
+		ck_assert_int_eq(r.status, 200);
+		ck_assert_str_eq(r.body, first.body);
+		kt_resp_free(&r);
+	}
+	get(port, view, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert(strstr(r.body, "\"onramp\"") != NULL);
+	ck_assert(strstr(r.body, "\"offramp\"") == NULL);
+	kt_resp_free(&r);
+	ck_assert_int_eq(upstream_count("GET", up), 1);
+	d1 = cache_hits(port, "direct");
+	e1 = cache_hits(port, "engine");
+	ck_assert_int_eq((d1 - d0) + (e1 - e0), 6);
+	*direct += d1 - d0;
+	*engine += e1 - e0;
+
+	consent_via(port, loc); /* a write raises the generation: the next read is no hit */
+	get(port, path, &r);
+	ck_assert_int_eq(r.status, 200);
+	kt_resp_free(&r);
+	ck_assert_int_eq(upstream_count("GET", up), 2);
+	ck_assert_int_eq(cache_hits(port, "direct") + cache_hits(port, "engine"), d1 + e1);
+	kt_resp_free(&first);
+}
+
+/* Without a store, a cached answer is given on the request's own thread when the engine is free
+ * (no hand-over); with one, the read's remembered country is looked up in the store alongside,
+ * so the engine gives it. Same answers either way. */
+START_TEST(cached_reads_answered_directly)
+{
+	long direct = 0, engine = 0;
+
+	cached_reads(gw_nostore.port, "direct", &direct, &engine);
+	/* With the engine idle between requests nearly all are direct: one goes to the engine only
+	 * when it comes while the engine thread runs a round. */
+	ck_assert_msg(direct >= 1, "direct %ld engine %ld", direct, engine);
+	direct = engine = 0;
+	cached_reads(gw.port, "store", &direct, &engine);
+	ck_assert_int_eq(direct, 0);
+	ck_assert_int_eq(engine, 6);
 }
 END_TEST
 
@@ -499,6 +597,7 @@ int main(void)
 	tcase_add_test(tc, single_flight);
 	tcase_add_test(tc, lone_read_no_flight_line);
 	tcase_add_test(tc, cache_generation_and_failures);
+	tcase_add_test(tc, cached_reads_answered_directly);
 	tcase_add_test(tc, long_poll);
 	tcase_add_test(tc, wait_values);
 	tcase_add_test(tc, waiters_share_rereads);

@@ -114,6 +114,11 @@ void kg_metrics_upstream_error(enum kg_metrics_reason reason);
  * exchange. Thread-safe, lock-free. */
 void kg_metrics_upstream_retry(void);
 
+/* Adds one to kycgate_status_cache_hits_total{path}: a status read answered from the cache,
+ * on the request's own thread (direct: kg_upstream_try_cached) or by the engine. Thread-safe,
+ * lock-free. */
+void kg_metrics_status_cache_hit(bool direct);
+
 /* Adds n to kycgate_upstream_connections_opened_total (connections an attempt had to open). */
 void kg_metrics_upstream_connects(unsigned n);
 

@@ -215,6 +215,14 @@ void kg_upstream_submit(struct kg_upstream *up, struct kg_up_call *call);
  * request threads); never blocks on the network. */
 void kg_upstream_submit_here(struct kg_upstream *up, struct kg_up_call *call);
 
+/* A status read answered on the calling thread from the engine's cache, with no hand-over and
+ * no done: true when the engine was free at that instant (never waited for), nothing was
+ * queued for it, and the user's entry held a fresh answer of its current generation; call then
+ * holds what the engine would have given it (cached, status, a reference to the answer, result
+ * KG_UP_OK; release it with kg_up_call_cleanup). False otherwise, and call is to be submitted
+ * as usual. It takes no reservation. Thread-safe; never blocks. */
+bool kg_upstream_try_cached(struct kg_upstream *up, struct kg_up_call *call);
+
 /* Replaces what the engine takes from the configuration (key, timeouts, limits) for the
  * exchanges that start after this call. Thread-safe. */
 enum kg_err kg_upstream_configure(struct kg_upstream *up, const struct kg_config *cfg,
