@@ -45,7 +45,7 @@ static void setup(void)
 	kt_start_gateway(&gw_budget, yaml, sim.port, NULL);
 	snprintf(yaml, sizeof(yaml), yaml_fmt, 0u, 1u, 3u);
 	kt_start_gateway(&gw_short, yaml, sim.port, NULL);
-	snprintf(yaml, sizeof(yaml), yaml_fmt, 0u, 2u, 3u);
+	snprintf(yaml, sizeof(yaml), yaml_fmt, 0u, 5u, 3u);
 	snprintf(yaml + strlen(yaml), sizeof(yaml) - strlen(yaml), "store: {driver: none}\n");
 	kt_start_gateway(&gw_nostore, yaml, sim.port, NULL);
 }
@@ -364,6 +364,33 @@ START_TEST(cached_reads_answered_directly)
 }
 END_TEST
 
+/* A ?wait read whose first answer comes from the cache on the request's thread (in review)
+ * waits as any other, and is answered verified when the review ends. */
+START_TEST(cached_read_then_wait)
+{
+	static const char path[] =
+	    "/v1/users/userId:cache-wait/verification?products=regulated-transfer";
+	struct kt_resp r;
+	long hits;
+
+	in_review_user("userId:cache-wait"); /* the review ends 1.5 s after the trigger */
+	get(gw_nostore.port, path, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_msg(strcmp(kt_str(r.json, "overall"), "in-review") == 0, "%s", r.body);
+	kt_resp_free(&r);
+	hits = cache_hits(gw_nostore.port, "direct") + cache_hits(gw_nostore.port, "engine");
+	get(gw_nostore.port,
+	    "/v1/users/userId:cache-wait/verification?products=regulated-transfer&wait=5", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_msg(strcmp(kt_str(r.json, "overall"), "verified") == 0, "%s", r.body);
+	kt_resp_free(&r);
+	/* Its first read was the cache's (the answer was younger than cache_ttl_ms). */
+	ck_assert_int_ge(cache_hits(gw_nostore.port, "direct") +
+	                     cache_hits(gw_nostore.port, "engine"),
+	                 hits + 1);
+}
+END_TEST
+
 static double elapsed_ms(const struct timespec *a)
 {
 	struct timespec b;
@@ -598,6 +625,7 @@ int main(void)
 	tcase_add_test(tc, lone_read_no_flight_line);
 	tcase_add_test(tc, cache_generation_and_failures);
 	tcase_add_test(tc, cached_reads_answered_directly);
+	tcase_add_test(tc, cached_read_then_wait);
 	tcase_add_test(tc, long_poll);
 	tcase_add_test(tc, wait_values);
 	tcase_add_test(tc, waiters_share_rereads);
