@@ -66,6 +66,9 @@ const char *kg_events_query_value(const struct kg_req *req, const char *name);
 bool kg_events_country_lookup(struct kg_req *req);
 /* Whether kg_events_country_lookup would submit a lookup for req (no side effect). */
 bool kg_events_country_wanted(const struct kg_req *req);
+/* The count of PUTs that may have changed a remembered country (kg_upstream_note_country,
+ * kg_upstream_try_cached). Thread-safe. */
+unsigned long kg_events_country_epoch(void);
 
 /* events_users.c: a PUT of a user succeeded: its userDetails.countryOfResidence (or none) is
  * stored for the user. Request thread; never blocks. */

@@ -18,6 +18,7 @@
  * or its queue full, the read goes on without a country, as before. */
 #include <sqlite3.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -344,12 +345,24 @@ static void country_put_done(struct kg_store_job *job)
 	free(cp);
 }
 
+/* Raised by every PUT of a user that may change a remembered country, before its store job is
+ * submitted: a country noted beside a cached answer (kg_upstream_note_country) serves only
+ * while this has not moved since the lookup that read it was submitted. A lookup submitted
+ * after the raise runs after the PUT's job (the store runs its jobs in order). */
+static atomic_ulong country_epoch;
+
+unsigned long kg_events_country_epoch(void)
+{
+	return atomic_load(&country_epoch);
+}
+
 void kg_events_remember_country(struct kg_req *req)
 {
 	struct json_object *body = NULL, *ud = NULL, *c = NULL;
 	const char *loc = kg_handle_param(req, KG_PARAM_LOCATOR, NULL), *detail;
 	struct country_put *cp;
 
+	atomic_fetch_add(&country_epoch, 1);
 	if (req->gw->store == NULL || loc == NULL || req->up_body == NULL ||
 	    !kg_store_up(req->gw->store))
 		return;
@@ -407,6 +420,7 @@ static void country_get_done(struct kg_store_job *job)
 	struct country_get *cg = job->owner;
 	struct kg_req *req = cg->req;
 
+	req->remembered_read = job->result == KG_STORE_OK;
 	free(cg);
 	kg_req_joint_done(req); /* the last thing: req may be resumed and freed */
 }
@@ -432,6 +446,7 @@ bool kg_events_country_lookup(struct kg_req *req)
 	cg->job.run = country_get_run;
 	cg->job.done = country_get_done;
 	cg->job.owner = cg;
+	req->country_epoch = kg_events_country_epoch();
 	atomic_store(&req->joint, 2);
 	if (kg_store_submit(req->gw->store, &cg->job) != KG_OK) {
 		atomic_store(&req->joint, 1);

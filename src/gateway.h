@@ -212,9 +212,11 @@ struct kg_req {
 	char traceparent[KG_TRACEPARENT_BYTES + 1];
 	char content_type[KG_MAX_MEDIA_TYPE_BYTES + 1]; /* request media type, lower-cased, "" if
 	                                                 * none (or longer than any taken) */
-	char method[8];     /* request method (cut), for the access line */
-	char country[3];    /* verification query */
-	char remembered[3]; /* the stored country, "" when none */
+	char method[8];              /* request method (cut), for the access line */
+	char country[3];             /* verification query */
+	char remembered[3];          /* the stored country, "" when none */
+	bool remembered_read;        /* remembered is what the store held (the lookup succeeded) */
+	unsigned long country_epoch; /* kg_events_country_epoch() when the lookup was submitted */
 
 	bool metrics_only; /* arrived on the metrics.listen listener */
 	bool

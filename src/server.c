@@ -237,8 +237,9 @@ static enum MHD_Result go_wait(struct kg_req *req)
  * when the engine is free at that instant (kg_upstream_try_cached): no suspend, no hand-over,
  * no resume. Polling a few users is mostly that: the suspend and resume alone cost three
  * system calls (an epoll_ctl pair and libmicrohttpd's wake), the hand-over a wake of another
- * thread. Not when the remembered country is to be looked up alongside (events): that is a
- * store job, which needs the suspension anyway. */
+ * thread. A read that needs the user's remembered country (events) takes the one the read that
+ * got the cached answer looked up in the store (on_resumed notes it), unless a PUT since may
+ * have changed it; without one known, it goes to the engine and the store as before. */
 static enum MHD_Result go_upstream(struct kg_req *req, bool continuing)
 {
 	enum kg_err e;
@@ -250,8 +251,10 @@ static enum MHD_Result go_upstream(struct kg_req *req, bool continuing)
 		kg_reply_refused(req);
 		return kg_reply_send(req);
 	}
-	if (!continuing && !kg_events_country_wanted(req) &&
-	    kg_upstream_try_cached(req->gw->up, req->call)) {
+	if (!continuing &&
+	    kg_upstream_try_cached(req->gw->up, req->call,
+	                           kg_events_country_wanted(req) ? req->remembered : NULL,
+	                           kg_events_country_epoch())) {
 		kg_upstream_release(req->gw->up);
 		req->state = KG_REQ_RESUMED;
 		if (kg_handle_upstream(req))
@@ -391,6 +394,11 @@ static enum kg_ctx_kind ctx_kind(const void *ctx)
 static enum MHD_Result on_resumed(struct kg_req *req)
 {
 	unsuspend(req);
+	if (req->remembered_read) { /* for the cached reads that follow (go_upstream) */
+		req->remembered_read = false;
+		kg_upstream_note_country(req->gw->up, req->call, req->remembered,
+		                         req->country_epoch);
+	}
 	if (req->in_wait && !kg_handle_wait_end(req))
 		return kg_reply_send(req);
 	if (kg_handle_upstream(req))

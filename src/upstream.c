@@ -1258,7 +1258,18 @@ void kg_upstream_submit(struct kg_upstream *up, struct kg_up_call *call)
 		wake_engine(up);
 }
 
-bool kg_upstream_try_cached(struct kg_upstream *up, struct kg_up_call *call)
+void kg_upstream_note_country(struct kg_upstream *up, const struct kg_up_call *call,
+                              const char *country, unsigned long epoch)
+{
+	if (call->kind != KG_CALL_STATUS_READ || call->answer == NULL ||
+	    pthread_mutex_trylock(&up->run_lock) != 0)
+		return;
+	up_status_note_country(up, call, country, epoch);
+	pthread_mutex_unlock(&up->run_lock);
+}
+
+bool kg_upstream_try_cached(struct kg_upstream *up, struct kg_up_call *call, char *country,
+                            unsigned long epoch)
 {
 	bool queued;
 
@@ -1271,7 +1282,7 @@ bool kg_upstream_try_cached(struct kg_upstream *up, struct kg_up_call *call)
 	queued = up->q_head != NULL || atomic_load(&up->stopping);
 	pthread_mutex_unlock(&up->lock);
 	call_reset(call);
-	if (queued || !up_status_cached(up, call)) {
+	if (queued || !up_status_cached(up, call, country, epoch)) {
 		pthread_mutex_unlock(&up->run_lock);
 		return false;
 	}

@@ -68,6 +68,12 @@ struct entry {
 	unsigned n_flights;        /* flights of this user still running (any generation) */
 	unsigned pins;             /* being walked: not freed meanwhile */
 	struct kg_answer *answer;  /* last good answer, kept only while fresh, or NULL */
+	/* The user's remembered country (events) as the store held it when a read that got answer
+	 * looked it up ("" none): lets a cached read that needs it skip the store. Dropped with
+	 * the answer; a PUT that changes it is a write, which drops the answer. */
+	char country[3];
+	bool country_known;
+	unsigned long country_epoch; /* kg_events_country_epoch() before that lookup */
 	uint64_t answer_gen;
 	unsigned long long answer_ms;
 	struct entry *exp_prev, *exp_next; /* on the expiry list while holding an answer */
@@ -220,9 +226,15 @@ unsigned up_budget_wait_s_locked(struct kg_upstream *up);
 /* upstream_status.c */
 void up_status_begin(struct kg_upstream *up, struct kg_up_call *call);
 /* The cache's part of up_status_begin alone (kg_upstream_try_cached, run_lock held): true when
- * the user's entry holds a fresh answer of its current generation, which call then carries as a
- * cache hit; false, call untouched, otherwise. Creates no entry. */
-bool up_status_cached(struct kg_upstream *up, struct kg_up_call *call);
+ * the user's entry holds a fresh answer of its current generation (and, when country is not
+ * NULL, the remembered country read with it, copied there), which call then carries as a cache
+ * hit; false, call untouched, otherwise. A country noted under another epoch than epoch is not
+ * known. Creates no entry. */
+bool up_status_cached(struct kg_upstream *up, struct kg_up_call *call, char *country,
+                      unsigned long epoch);
+/* kg_upstream_note_country's part (run_lock held). */
+void up_status_note_country(struct kg_upstream *up, const struct kg_up_call *call,
+                            const char *country, unsigned long epoch);
 void up_status_unjoin(struct kg_upstream *up, struct kg_up_call *call);
 /* A long-poll waiter handed over (kg_upstream_wait): parked on its user's entry (whose one
  * timer keeps its deadline), or settled at once by a fresh cached answer. up_wait_finish() ends

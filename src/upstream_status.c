@@ -106,6 +106,8 @@ static void entry_drop_answer(struct kg_upstream *up, struct entry *e)
 {
 	if (e->answer == NULL)
 		return;
+	kg_wipe(e->country, sizeof(e->country));
+	e->country_known = false;
 	exp_unlink(up, e);
 	kg_answer_put(e->answer);
 	e->answer = NULL;
@@ -699,15 +701,33 @@ static void take_cached(struct entry *e, struct kg_up_call *call)
 	call->answer = kg_answer_ref(e->answer);
 }
 
-bool up_status_cached(struct kg_upstream *up, struct kg_up_call *call)
+bool up_status_cached(struct kg_upstream *up, struct kg_up_call *call, char *country,
+                      unsigned long epoch)
 {
 	struct entry *e = entry_find(up, call->user_key, false);
 
-	if (e == NULL || !cache_fresh(up, e))
+	if (e == NULL || !cache_fresh(up, e) ||
+	    (country != NULL && (!e->country_known || e->country_epoch != epoch)))
 		return false;
+	if (country != NULL)
+		memcpy(country, e->country, sizeof(e->country));
 	take_cached(e, call);
 	kg_metrics_status_cache_hit(true);
 	return true;
+}
+
+void up_status_note_country(struct kg_upstream *up, const struct kg_up_call *call,
+                            const char *country, unsigned long epoch)
+{
+	struct entry *e = entry_find(up, call->user_key, false);
+
+	/* Only beside the very answer this read got: one of a later flight may belong to a
+	 * generation whose country the store did not hold yet when this read looked. */
+	if (e == NULL || e->answer == NULL || e->answer != call->answer)
+		return;
+	kg_copy(e->country, sizeof(e->country), country);
+	e->country_known = true;
+	e->country_epoch = epoch;
 }
 
 void up_status_begin(struct kg_upstream *up, struct kg_up_call *call)

@@ -217,11 +217,22 @@ void kg_upstream_submit_here(struct kg_upstream *up, struct kg_up_call *call);
 
 /* A status read answered on the calling thread from the engine's cache, with no hand-over and
  * no done: true when the engine was free at that instant (never waited for), nothing was
- * queued for it, and the user's entry held a fresh answer of its current generation; call then
- * holds what the engine would have given it (cached, status, a reference to the answer, result
- * KG_UP_OK; release it with kg_up_call_cleanup). False otherwise, and call is to be submitted
- * as usual. It takes no reservation. Thread-safe; never blocks. */
-bool kg_upstream_try_cached(struct kg_upstream *up, struct kg_up_call *call);
+ * queued for it, and the user's entry held a fresh answer of its current generation (and, when
+ * country is not NULL, the user's remembered country noted with that answer under this epoch,
+ * copied into country[3]); call then holds what the engine would have given it (cached, status, a
+ * reference to the answer, result KG_UP_OK; release it with kg_up_call_cleanup). False otherwise,
+ * and call is to be submitted as usual. It takes no reservation. Thread-safe; never blocks. */
+bool kg_upstream_try_cached(struct kg_upstream *up, struct kg_up_call *call, char *country,
+                            unsigned long epoch);
+
+/* Notes country ("" for none), the user's remembered country as the store held it when the
+ * status read call looked it up (epoch: the caller's count of the changes that may have been
+ * made to it, taken before the lookup), beside the answer call got, if the user's entry still
+ * holds that very answer: a later cached read that needs the country takes it from there
+ * while the count has not moved (kg_upstream_try_cached's epoch). Skipped when the engine is
+ * busy at that instant. Thread-safe; never blocks. */
+void kg_upstream_note_country(struct kg_upstream *up, const struct kg_up_call *call,
+                              const char *country, unsigned long epoch);
 
 /* Replaces what the engine takes from the configuration (key, timeouts, limits) for the
  * exchanges that start after this call. Thread-safe. */
