@@ -49,6 +49,7 @@ crossmint:
 auth:
   clients:
     - {name: bench, token: "$token", scopes: [users.create, users.read]}
+store: {driver: none}
 YAML
 
 i=0

@@ -8,7 +8,8 @@
 #         the bare request path in kycgate's design (engine), in the per-thread loop design
 #         of README "What 0.6x needs" (loop) and in loop threads taking turns on one shared curl
 #         multi handle (shared): what libmicrohttpd and libcurl alone cost;
-#   poll  64 connections reading the status of 8 users over and over;
+#   poll  64 connections reading the status of 8 users over and over (kycgate also with the store
+#         on, as in conf/dev.yaml);
 #   slow  1000 connections, the simulator answering after 200 ms.
 # Then: added latency at a fixed 1000 requests/s (bench/fixedrate.c, a new user each request,
 # against the simulator directly, nginx and kycgate, three rounds in turn: the median of what
@@ -59,7 +60,9 @@ start_sim() { # name review_delay_ms: starts a simulator; its port in $name
   eval "${1}_pid=$!"
   eval "$1=$(port_of "$work/$1.log")"
 }
-start_gw() { # name sim_port: starts kycgate (access lines on, as in production, to local disk)
+start_gw() { # name sim_port [store]: starts kycgate (access lines on, as in production, to
+  # local disk); with store, the embedded store (and so events) on, in the work directory;
+  # without, no store
   cat >"$work/$1.yaml" <<YAML
 server: {listen: "127.0.0.1:0", drain_delay_s: 0, max_connections: 12000}
 crossmint:
@@ -73,6 +76,12 @@ auth:
   clients:
     - {name: bench, token: "$token", scopes: [users.create, users.read]}
 YAML
+  # Without store, none: the default path (/var/lib/kycgate) may or may not exist.
+  if [ -n "${3:-}" ]; then
+    printf 'store:\n  sqlite: {path: "%s"}\n' "$work/$1.db" >>"$work/$1.yaml"
+  else
+    printf 'store: {driver: none}\n' >>"$work/$1.yaml"
+  fi
   "${KG_BENCH_BIN:-build/kycgate}" --config "$work/$1.yaml" >"$work/$1.log" 2>&1 &
   pids+=($!)
   eval "${1}_pid=$!"
@@ -192,6 +201,18 @@ echo "  nginx upstream reads (last 1024 recorded): $(sim_reads)"
 curl -s -X DELETE "http://127.0.0.1:$sim/_simulator/requests" >/dev/null
 run kycgate-poll "$gw" /v1/users/ 64 "$work/poll.lua"
 echo "  kycgate upstream reads (last 1024 recorded): $(sim_reads); kycgate/nginx $(ratio kycgate-poll nginx-poll)"
+# The same with the store (and so events) on, as in conf/dev.yaml: each verification read then
+# needs the user's remembered country (README "Performance", seventh pass).
+start_gw gws "$sim" store
+for i in $(seq 1 8); do
+  curl -s -o /dev/null -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    -X PUT "http://127.0.0.1:$gws_port/v1/users/userId:poll-$i/consent" \
+    -d '{"type":"privacy-policy","acceptedAt":"2025-06-01T12:00:00Z"}'
+done
+curl -s -X DELETE "http://127.0.0.1:$sim/_simulator/requests" >/dev/null
+run kycgate-poll-st "$gws_port" /v1/users/ 64 "$work/poll.lua"
+echo "  with the store on: upstream reads (last 1024 recorded): $(sim_reads); kycgate/nginx $(ratio kycgate-poll-st nginx-poll)"
+kill "$gws_pid"
 fi
 
 echo "slow: upstream 200 ms, 1000 connections"

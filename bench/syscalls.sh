@@ -50,6 +50,7 @@ crossmint:
 auth:
   clients:
     - {name: bench, token: "$token", scopes: [users.create, users.read]}
+store: {driver: none}
 YAML
 "${KG_BENCH_BIN:-build/kycgate}" --config "$work/gw.yaml" >"$work/gw.log" 2>&1 &
 gw_pid=$!

@@ -1277,9 +1277,10 @@ bool kg_upstream_try_cached(struct kg_upstream *up, struct kg_up_call *call, cha
 	    pthread_mutex_trylock(&up->run_lock) != 0)
 		return false;
 	/* A write still in the queue raises its user's generation when it is admitted: behind
-	 * it, as behind anything queued, a read takes its turn in the engine. */
+	 * it, as behind anything queued, a read takes its turn in the engine. So does a read after
+	 * a reload the engine has not taken yet (its cache_ttl_ms may be shorter). */
 	pthread_mutex_lock(&up->lock);
-	queued = up->q_head != NULL || atomic_load(&up->stopping);
+	queued = up->q_head != NULL || atomic_load(&up->stopping) || up->cur != up->settings;
 	pthread_mutex_unlock(&up->lock);
 	call_reset(call);
 	if (queued || !up_status_cached(up, call, country, epoch)) {

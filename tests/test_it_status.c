@@ -676,6 +676,71 @@ START_TEST(read_budget)
 }
 END_TEST
 
+/* Rewrites gw_nostore's config with cache_ttl_ms ttl and reloads it (SIGHUP), then waits until
+ * the reload is counted. */
+static void reload_nostore(unsigned ttl)
+{
+	char yaml[2048], *at, fixed[2048];
+	struct kt_resp r;
+	double before, now;
+	FILE *f;
+	int i;
+
+	snprintf(yaml, sizeof(yaml), yaml_fmt, 0u, 5u, 3u);
+	at = strstr(yaml, "cache_ttl_ms: 1000");
+	ck_assert_ptr_nonnull(at);
+	snprintf(fixed, sizeof(fixed), "%.*scache_ttl_ms: %u%sstore: {driver: none}\n",
+	         (int)(at - yaml), yaml, ttl, at + strlen("cache_ttl_ms: 1000"));
+	kt_http(gw_nostore.port, "GET", "/metrics", NULL, NULL, 0, &r);
+	before = kt_sample(r.body, "kycgate_config_reloads_total{result=\"success\"}");
+	kt_resp_free(&r);
+	/* The harness wrote @SIMPORT@ as the simulator's port. */
+	snprintf(yaml, sizeof(yaml), "%u", sim.port);
+	at = strstr(fixed, "@SIMPORT@");
+	ck_assert_ptr_nonnull(at);
+	f = fopen(gw_nostore.conf_path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "%.*s%s%s", (int)(at - fixed), fixed, yaml, at + strlen("@SIMPORT@"));
+	fclose(f);
+	kill(gw_nostore.pid, SIGHUP);
+	for (i = 0; i < 200; i++) {
+		kt_http(gw_nostore.port, "GET", "/metrics", NULL, NULL, 0, &r);
+		now = kt_sample(r.body, "kycgate_config_reloads_total{result=\"success\"}");
+		kt_resp_free(&r);
+		if (now > before)
+			return;
+		usleep(10 * 1000);
+	}
+	ck_abort_msg("the reload was never counted");
+}
+
+/* A reload that turns the cache off holds at once for the reads answered on the request's
+ * thread too: the first read after it goes through the engine, which takes the new settings. */
+START_TEST(reload_turns_cache_off)
+{
+	static const char up[] = "/2025-06-09/users/userId:cache-reload/identity-verification";
+	static const char path[] = "/v1/users/userId:cache-reload/verification";
+	struct kt_resp r;
+	int i;
+
+	consent_via(gw_nostore.port, "userId:cache-reload");
+	kt_sim_clear(sim.port);
+	get(gw_nostore.port, path, &r);
+	kt_resp_free(&r);
+	get(gw_nostore.port, path, &r);
+	kt_resp_free(&r);
+	ck_assert_int_eq(upstream_count("GET", up), 1);
+	reload_nostore(0);
+	for (i = 0; i < 3; i++) {
+		get(gw_nostore.port, path, &r);
+		ck_assert_int_eq(r.status, 200);
+		kt_resp_free(&r);
+	}
+	ck_assert_int_eq(upstream_count("GET", up), 4);
+	reload_nostore(1000);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("it_status");
@@ -690,6 +755,7 @@ int main(void)
 	tcase_add_test(tc, cached_reads_answered_directly);
 	tcase_add_test(tc, cached_read_then_wait);
 	tcase_add_test(tc, cached_reads_keep_country);
+	tcase_add_test(tc, reload_turns_cache_off);
 	tcase_add_test(tc, long_poll);
 	tcase_add_test(tc, wait_values);
 	tcase_add_test(tc, waiters_share_rereads);
