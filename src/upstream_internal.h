@@ -76,6 +76,7 @@ struct entry {
 	unsigned long country_epoch; /* kg_events_country_epoch() before that lookup */
 	uint64_t answer_gen;
 	unsigned long long answer_ms;
+	bool answer_reread; /* answer came from the waiters' own re-read (not another read) */
 	struct entry *exp_prev, *exp_next; /* on the expiry list while holding an answer */
 	struct kg_up_wait *waiters;        /* long-poll waiters (linked by prev / next) */
 	unsigned n_waiters;

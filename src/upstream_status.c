@@ -513,8 +513,12 @@ static void entry_reread(struct kg_upstream *up, struct kg_up_timer *t)
 	if (e->backoff_ms < REREAD_MAX_MS)
 		e->backoff_ms =
 		    e->backoff_ms * 2 > REREAD_MAX_MS ? REREAD_MAX_MS : e->backoff_ms * 2;
-	if (cache_fresh(up, e)) {
-		/* Another read observed the user moments ago: its answer is this tick's. */
+	if (cache_fresh(up, e) && !e->answer_reread) {
+		/* Another read observed the user moments ago: its answer is this tick's. Not the
+		 * waiters' own last re-read's: the last tick before a deadline (pulled forward to
+		 * LAST_READ_MARGIN_MS before it) may come within cache_ttl_ms of the one before,
+		 * and it would then answer the waiters with what they had already seen, never
+		 * looking (test_it_status/long_poll failed so, now and then). */
 		waiters_settle(up, e, e->answer, NULL, false);
 		goto out;
 	}
@@ -643,8 +647,10 @@ static void flight_done(struct kg_up_call *f)
 	e->n_flights--;
 	e->pins++;
 	good = answer != NULL && f->status >= 200 && f->status < 300;
-	if (good && f->flight_gen == e->gen)
+	if (good && f->flight_gen == e->gen) {
 		entry_keep_answer(up, e, answer, f->flight_gen);
+		e->answer_reread = f->low_priority;
+	}
 	if (answer != NULL && f->status == 200)
 		observe(up, e->key, answer, f->started_wall_ms);
 	log_flight(f);
