@@ -13,44 +13,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${KG_INSTR_S:-8}"
-work=$(mktemp -d)
-key=sk_staging_bench0123456789abcdef
-token=bench-token-0123456789abcdef-0123456
-pids=()
-cleanup() {
-  kill "${pids[@]}" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+. bench/lib.sh
 [ $# -gt 0 ] || set -- build/kycgate
-
-port_of() { # waits for a listening line in $1 and prints its port
-  for _ in $(seq 300); do
-    p=$(grep -o '"port":"[0-9]*\|127.0.0.1:[0-9]*' "$1" 2>/dev/null | head -1 | grep -o '[0-9]*$' || true)
-    [ -n "$p" ] && { echo "$p"; return; }
-    sleep 0.1
-  done
-  echo "no listening line in $1" >&2; exit 1
-}
 
 build/kycgate simulator --listen 127.0.0.1:0 --api-key "$key" --review-delay-ms 3600000 \
   >"$work/sim.log" 2>&1 &
 pids+=($!)
 sim=$(port_of "$work/sim.log")
-cat >"$work/gw.yaml" <<YAML
-server: {listen: "127.0.0.1:0", drain_delay_s: 0}
-crossmint:
-  environment: staging
-  base_url: "http://127.0.0.1:$sim"
-  api_key: "$key"
-  max_connections: 64
-  rate_limit: {reads_per_minute: 0, writes_per_minute: 0}
-auth:
-  clients:
-    - {name: bench, token: "$token", scopes: [users.create, users.read]}
-store: {driver: none}
-YAML
+gw_yaml "$work/gw.yaml" "$sim"
 
 i=0
 for bin in "$@"; do

@@ -28,27 +28,8 @@ secs="${1:-10}"
 mem_secs="${KG_BENCH_MEM_S:-60}"
 after_secs="${KG_BENCH_AFTER_S:-60}"
 n_waiters="${KG_BENCH_WAITERS:-10000}"
-work=$(mktemp -d)
-key=sk_staging_bench0123456789abcdef
-token=bench-token-0123456789abcdef-0123456
-cleanup() {
-  kill "${pids[@]}" 2>/dev/null || true
-  wait 2>/dev/null || true
-  [ -n "${KG_BENCH_KEEP:-}" ] && mkdir -p "$KG_BENCH_KEEP" && cp "$work"/*.log "$KG_BENCH_KEEP"/
-  rm -rf "$work"
-}
-pids=()
-trap cleanup EXIT
-ulimit -n "$(ulimit -Hn)"
+. bench/lib.sh
 
-port_of() { # waits for a listening line in $1 and prints its port
-  for _ in $(seq 100); do
-    p=$(grep -o '"port":"[0-9]*\|127.0.0.1:[0-9]*' "$1" 2>/dev/null | head -1 | grep -o '[0-9]*$' || true)
-    [ -n "$p" ] && { echo "$p"; return; }
-    sleep 0.1
-  done
-  echo "no listening line in $1" >&2; exit 1
-}
 status_kb() { awk -v k="$2:" '$1 == k {print $2}' /proc/"$1"/status; }
 dirty_kb() { awk '/^Private_Dirty/ {print $2}' /proc/"$1"/smaps_rollup; }
 mib() { awk -v k="$1" 'BEGIN {printf "%.1f MiB", k / 1024}'; }
@@ -61,27 +42,8 @@ start_sim() { # name review_delay_ms: starts a simulator; its port in $name
   eval "$1=$(port_of "$work/$1.log")"
 }
 start_gw() { # name sim_port [store]: starts kycgate (access lines on, as in production, to
-  # local disk); with store, the embedded store (and so events) on, in the work directory;
-  # without, no store
-  cat >"$work/$1.yaml" <<YAML
-server: {listen: "127.0.0.1:0", drain_delay_s: 0, max_connections: 12000}
-crossmint:
-  environment: staging
-  base_url: "http://127.0.0.1:$2"
-  api_key: "$key"
-  max_connections: 64             # as many idle connections as nginx keeps
-  rate_limit: {reads_per_minute: 0, writes_per_minute: 0}
-verification: {max_wait_s: 300, max_waiting_per_client: 20000, max_waiting: 20000}
-auth:
-  clients:
-    - {name: bench, token: "$token", scopes: [users.create, users.read]}
-YAML
-  # Without store, none: the default path (/var/lib/kycgate) may or may not exist.
-  if [ -n "${3:-}" ]; then
-    printf 'store:\n  sqlite: {path: "%s"}\n' "$work/$1.db" >>"$work/$1.yaml"
-  else
-    printf 'store: {driver: none}\n' >>"$work/$1.yaml"
-  fi
+  # local disk), with the store on when store is given (gw_yaml)
+  gw_yaml "$work/$1.yaml" "$2" "${3:-}"
   "${KG_BENCH_BIN:-build/kycgate}" --config "$work/$1.yaml" >"$work/$1.log" 2>&1 &
   pids+=($!)
   eval "${1}_pid=$!"
@@ -112,35 +74,12 @@ gw=$gw_port
 sleep 0.5
 idle_dirty=$(dirty_kb "$gw_pid")
 
-ng=20000
-while (exec 3<>"/dev/tcp/127.0.0.1/$ng") 2>/dev/null; do ng=$((ng + 1)); done
-cat >"$work/nginx.conf" <<NGINX
-worker_processes 2;
-pid $work/nginx.pid;
-error_log $work/nginx.err;
-worker_rlimit_nofile 8192;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  upstream sim { server 127.0.0.1:$sim; keepalive 64; }
-  server {
-    listen 127.0.0.1:$ng;
-    location /v1/users/ {
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header X-API-KEY $key;
-      rewrite ^/v1/users/(.*)/verification\$ /2025-06-09/users/\$1/identity-verification break;
-      rewrite ^/v1/users/(.*)\$ /2025-06-09/users/\$1 break;
-      proxy_pass http://sim;
-    }
-  }
-}
-NGINX
+ng=$(free_port 20000)
+nginx_conf "$work/nginx.conf" "$work" "$ng" "$sim" "$key"
 nginx -c "$work/nginx.conf" -g 'daemon off;' &
 pids+=($!)
 cc -O2 -o "$work/fixedrate" bench/fixedrate.c
 cc -O2 -o "$work/proto" bench/proto.c -lmicrohttpd -lcurl -lpthread
-free_port() { local p=$1; while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done; echo "$p"; }
 pl=$(free_port $((ng + 1)))
 "$work/proto" "$pl" "http://127.0.0.1:$sim" "$key" "$token" 2 loop >"$work/proto-loop.log" 2>&1 &
 pids+=($!)

@@ -11,74 +11,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-2}"
-work=$(mktemp -d)
-key=sk_staging_bench0123456789abcdef
-token=bench-token-0123456789abcdef-0123456
-pids=()
-cleanup() {
-  kill "${pids[@]}" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-ulimit -n "$(ulimit -Hn)"
-
-port_of() { # waits for a listening line in $1 and prints its port
-  for _ in $(seq 100); do
-    p=$(grep -o '"port":"[0-9]*\|127.0.0.1:[0-9]*' "$1" 2>/dev/null | head -1 | grep -o '[0-9]*$' || true)
-    [ -n "$p" ] && { echo "$p"; return; }
-    sleep 0.1
-  done
-  echo "no listening line in $1" >&2
-  exit 1
-}
-free_port() { local p=$1; while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done; echo "$p"; }
+. bench/lib.sh
 
 build/kycgate simulator --listen 127.0.0.1:0 --api-key "$key" --review-delay-ms 3600000 \
   >"$work/sim.log" 2>&1 &
 pids+=($!)
 sim=$(port_of "$work/sim.log")
 
-cat >"$work/gw.yaml" <<YAML
-server: {listen: "127.0.0.1:0", drain_delay_s: 0, max_connections: 12000}
-crossmint:
-  environment: staging
-  base_url: "http://127.0.0.1:$sim"
-  api_key: "$key"
-  max_connections: 64
-  rate_limit: {reads_per_minute: 0, writes_per_minute: 0}
-auth:
-  clients:
-    - {name: bench, token: "$token", scopes: [users.create, users.read]}
-store: {driver: none}
-YAML
+gw_yaml "$work/gw.yaml" "$sim"
 "${KG_BENCH_BIN:-build/kycgate}" --config "$work/gw.yaml" >"$work/gw.log" 2>&1 &
 gw_pid=$!
 pids+=($gw_pid)
 gw=$(port_of "$work/gw.log")
 
 ng=$(free_port 20000)
-cat >"$work/nginx.conf" <<NGINX
-worker_processes 2;
-pid $work/nginx.pid;
-error_log $work/nginx.err;
-worker_rlimit_nofile 8192;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  upstream sim { server 127.0.0.1:$sim; keepalive 64; }
-  server {
-    listen 127.0.0.1:$ng;
-    location /v1/users/ {
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header X-API-KEY $key;
-      rewrite ^/v1/users/(.*)\$ /2025-06-09/users/\$1 break;
-      proxy_pass http://sim;
-    }
-  }
-}
-NGINX
+nginx_conf "$work/nginx.conf" "$work" "$ng" "$sim" "$key"
 nginx -c "$work/nginx.conf" -g 'daemon off;' &
 ng_pid=$!
 pids+=($ng_pid)
