@@ -1282,7 +1282,8 @@ bool kg_upstream_try_cached(struct kg_upstream *up, struct kg_up_call *call, cha
 	pthread_mutex_lock(&up->lock);
 	queued = up->q_head != NULL || atomic_load(&up->stopping) || up->cur != up->settings;
 	pthread_mutex_unlock(&up->lock);
-	call_reset(call);
+	if (!queued)
+		call_reset(call); /* the engine's fields, as a hand-over clears them */
 	if (queued || !up_status_cached(up, call, country, epoch)) {
 		pthread_mutex_unlock(&up->run_lock);
 		return false;

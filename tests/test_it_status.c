@@ -106,18 +106,23 @@ static void consent(const char *loc)
 }
 
 /* A user with only userDetails: regulated-transfer goes in review on trigger. */
-static void in_review_user(const char *loc)
+static void in_review_user_via(unsigned port, const char *loc)
 {
 	char t[256];
 
-	consent(loc);
+	consent_via(port, loc);
 	snprintf(t, sizeof(t), "/v1/users/%s", loc);
-	send_json("PUT", t,
-	          "{\"userDetails\":{\"firstName\":\"A\",\"lastName\":\"B\","
-	          "\"dateOfBirth\":\"1990-01-01\",\"countryOfResidence\":\"BR\"}}",
-	          200); /* the consent created the user */
+	send_json_to(port, "PUT", t,
+	             "{\"userDetails\":{\"firstName\":\"A\",\"lastName\":\"B\","
+	             "\"dateOfBirth\":\"1990-01-01\",\"countryOfResidence\":\"BR\"}}",
+	             200); /* the consent created the user */
 	snprintf(t, sizeof(t), "/v1/users/%s/verification", loc);
-	send_json("POST", t, NULL, 200);
+	send_json_to(port, "POST", t, NULL, 200);
+}
+
+static void in_review_user(const char *loc)
+{
+	in_review_user_via(gw.port, loc);
 }
 
 /* n concurrent GETs of target; returns how many answered 200 with the same body. */
@@ -678,6 +683,18 @@ END_TEST
 
 /* Rewrites gw_nostore's config with cache_ttl_ms ttl and reloads it (SIGHUP), then waits until
  * the reload is counted. */
+/* yaml_fmt without a store, with cache_ttl_ms ttl and max_wait_s max_wait, into out. */
+static void nostore_yaml(char *out, size_t cap, unsigned ttl, unsigned max_wait)
+{
+	char yaml[2048], *at;
+
+	snprintf(yaml, sizeof(yaml), yaml_fmt, 0u, max_wait, 3u);
+	at = strstr(yaml, "cache_ttl_ms: 1000");
+	ck_assert_ptr_nonnull(at);
+	snprintf(out, cap, "%.*scache_ttl_ms: %u%sstore: {driver: none}\n", (int)(at - yaml), yaml,
+	         ttl, at + strlen("cache_ttl_ms: 1000"));
+}
+
 static void reload_nostore(unsigned ttl)
 {
 	char yaml[2048], *at, fixed[2048];
@@ -686,11 +703,7 @@ static void reload_nostore(unsigned ttl)
 	FILE *f;
 	int i;
 
-	snprintf(yaml, sizeof(yaml), yaml_fmt, 0u, 5u, 3u);
-	at = strstr(yaml, "cache_ttl_ms: 1000");
-	ck_assert_ptr_nonnull(at);
-	snprintf(fixed, sizeof(fixed), "%.*scache_ttl_ms: %u%sstore: {driver: none}\n",
-	         (int)(at - yaml), yaml, ttl, at + strlen("cache_ttl_ms: 1000"));
+	nostore_yaml(fixed, sizeof(fixed), ttl, 5u);
 	kt_http(gw_nostore.port, "GET", "/metrics", NULL, NULL, 0, &r);
 	before = kt_sample(r.body, "kycgate_config_reloads_total{result=\"success\"}");
 	kt_resp_free(&r);
@@ -741,6 +754,37 @@ START_TEST(reload_turns_cache_off)
 }
 END_TEST
 
+/* A waiters' tick comes sooner after the re-read before it than cache_ttl_ms when the deadline
+ * pulls it forward, or the backoff (2 s at most, plus its quarter and the 50 ms grid: under
+ * 2.6 s) is shorter than the cache time. Such a tick must still look upstream: the answer it
+ * would reuse is the one the waiters were already given. With a 3 s cache and a 6 s wait on a
+ * review that outlasts it: the first read (cached until 3 s, which the ticks before then take),
+ * a first re-read between 3 and 4.7 s, and at least one more before the deadline; reusing its
+ * own re-read, the engine made that first one only. */
+START_TEST(reread_never_reuses_its_own)
+{
+	static const char *const args[] = {"--api-key", KEY, "--review-delay-ms", "60000", NULL};
+	static const char up[] = "/2025-06-09/users/userId:reread-own/identity-verification";
+	struct kt_proc sim_long, gw_long;
+	struct kt_resp r;
+	char yaml[2048];
+
+	kt_start_simulator(&sim_long, args);
+	nostore_yaml(yaml, sizeof(yaml), 3000u, 6u);
+	kt_start_gateway(&gw_long, yaml, sim_long.port, NULL);
+	in_review_user_via(gw_long.port, "userId:reread-own");
+	kt_sim_clear(sim_long.port);
+	get(gw_long.port,
+	    "/v1/users/userId:reread-own/verification?products=regulated-transfer&wait=6", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_msg(strcmp(kt_str(r.json, "overall"), "in-review") == 0, "%s", r.body);
+	kt_resp_free(&r);
+	ck_assert_int_ge(kt_sim_count(sim_long.port, "GET", up), 3);
+	kt_stop(&gw_long);
+	kt_stop(&sim_long);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("it_status");
@@ -756,6 +800,7 @@ int main(void)
 	tcase_add_test(tc, cached_read_then_wait);
 	tcase_add_test(tc, cached_reads_keep_country);
 	tcase_add_test(tc, reload_turns_cache_off);
+	tcase_add_test(tc, reread_never_reuses_its_own);
 	tcase_add_test(tc, long_poll);
 	tcase_add_test(tc, wait_values);
 	tcase_add_test(tc, waiters_share_rereads);
